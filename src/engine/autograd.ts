@@ -1,0 +1,113 @@
+// Reverse-mode autograd: operations record a node with their inputs and a backward rule;
+// backward() sorts the graph topologically (iteratively: BigGAN plus the trainer is deeper than
+// a JavaScript stack likes) and sweeps it in reverse, summing gradients where paths meet.
+import type { Tensor } from './tensor.js';
+import { keep } from './tensor.js';
+import { add, clone } from '../kernels/elementwise.js';
+import { onesLike } from '../kernels/creation.js';
+
+export interface GradNode {
+  name: string;
+  inputs: Tensor[];
+  /** Given d(loss)/d(output), return d(loss)/d(input) for each input (null where none flows). */
+  backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Run `fn` without recording anything for autograd. */
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+/** Attach a backward rule to `out` if any input needs a gradient; returns `out`. */
+export function record(name: string, out: Tensor, inputs: Tensor[], backward: GradNode['backward']): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { name, inputs, backward };
+  }
+  return out;
+}
+
+const ownedAsGrad = new WeakSet<Tensor>();
+
+export function backward(root: Tensor, cotangent: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward() on ${root.describe()}, which does not require grad (nothing upstream has requiresGrad)`);
+  }
+  if (cotangent) {
+    if (cotangent.shape.join() !== root.shape.join()) {
+      throw new Error(`backward(): cotangent shape [${cotangent.shape}] differs from output shape [${root.shape}]`);
+    }
+  } else if (root.size !== 1) {
+    throw new Error(`backward() without a cotangent needs a scalar output, got shape [${root.shape}]`);
+  }
+  noGrad(() => sweep(root, cotangent ?? onesLike(root), retainGraph));
+}
+
+function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, cotangent]]);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = grads.get(t);
+    if (!g) continue;
+    grads.delete(t);
+    const node = t.gradFn;
+    if (!node) {
+      accumulateLeafGrad(t, g);
+      continue;
+    }
+    const inputGrads = node.backward(g);
+    node.inputs.forEach((input, j) => {
+      const gi = inputGrads[j];
+      if (!gi || !input.requiresGrad) return;
+      if (gi.shape.join() !== input.shape.join()) {
+        throw new Error(`internal: backward of '${node.name}' gave a gradient of shape [${gi.shape}] for an input of shape [${input.shape}]`);
+      }
+      const before = grads.get(input);
+      grads.set(input, before ? add(before, gi) : gi);
+    });
+    if (!retainGraph) t.gradFn = null;
+  }
+}
+
+function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
+  // A gradient tensor may be shared by several inputs (add passes it through): copy it then,
+  // so that every leaf owns its .grad.
+  const own = ownedAsGrad.has(g) ? clone(g) : g;
+  const next = leaf.grad ? add(leaf.grad, own) : own;
+  if (leaf.grad) leaf.grad.dispose();
+  ownedAsGrad.add(next);
+  leaf.grad = keep(next);
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length > 0) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    for (const input of t.gradFn?.inputs ?? []) {
+      if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+    }
+  }
+  return order;
+}

@@ -1,0 +1,245 @@
+// The one device the engine runs on: pipelines, command batching, uniforms, read-backs, counters.
+//
+// Every kernel launch is recorded into a single open compute pass; nothing is submitted until a
+// read-back, an explicit flush(), or a long batch forces it. So a whole training step is one or
+// two queue submissions, and tests can count them.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BufferPool } from './bufferPool.js';
+import { openDevice, type GpuContext } from './device.js';
+
+const SHADER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
+const MAX_DISPATCHES_PER_SUBMIT = 2048;
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+export interface Stats {
+  submits: number;
+  readbacks: number;
+  dispatches: number;
+  pipelines: number;
+}
+
+export interface KernelLaunch {
+  /** Shader family: the file shaders/<family>.wgsl. */
+  family: string;
+  entry: string;
+  /** Values of the shader's `override` constants; part of the pipeline's cache key. */
+  constants?: Record<string, number>;
+  /** Uniform block bound at @binding(0), or none. */
+  uniforms?: ArrayBuffer;
+  /** Storage buffers bound at @binding(1), (2), ... in order. */
+  buffers: GPUBuffer[];
+  workgroups: [number, number?, number?];
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly stats: Stats = { submits: 0, readbacks: 0, dispatches: 0, pipelines: 0 };
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private shaderModules = new Map<string, GPUShaderModule>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batched = 0;
+  /** Optional hook for the benchmark: timestamp writes around the next pass. */
+  passTimestamps: GPUComputePassTimestampWrites | null = null;
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    this.pool = new BufferPool(ctx.device, Number(ctx.device.limits.maxBufferSize));
+  }
+
+  get adapterName(): string {
+    return this.ctx.name;
+  }
+
+  /** True while recorded commands wait for a submit. */
+  get hasPendingWork(): boolean {
+    return this.encoder !== null;
+  }
+
+  shaderSource(family: string): string {
+    return readFileSync(join(SHADER_DIR, `${family}.wgsl`), 'utf8');
+  }
+
+  pipeline(family: string, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const key = `${family}:${entry}:${JSON.stringify(constants)}`;
+    let pipeline = this.pipelines.get(key);
+    if (pipeline) return pipeline;
+    let module = this.shaderModules.get(family);
+    if (!module) {
+      module = this.device.createShaderModule({ label: family, code: this.shaderSource(family) });
+      this.shaderModules.set(family, module);
+    }
+    pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: 'auto',
+      compute: { module, entryPoint: entry, constants },
+    });
+    this.pipelines.set(key, pipeline);
+    this.stats.pipelines++;
+    return pipeline;
+  }
+
+  launch(k: KernelLaunch): void {
+    const [x, y = 1, z = 1] = k.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
+      throw new Error(`${k.family}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
+    }
+    const pipeline = this.pipeline(k.family, k.entry, k.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    if (k.uniforms) {
+      const ubuf = this.pool.acquire(k.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      this.device.queue.writeBuffer(ubuf, 0, k.uniforms);
+      entries.push({ binding: 0, resource: { buffer: ubuf } });
+      this.pool.release(ubuf, true);
+    }
+    k.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+    if (++this.batched >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Record a buffer-to-buffer copy (ends the open compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.closePass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (this.encoder) {
+      this.closePass();
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.batched = 0;
+      this.stats.submits++;
+      this.pool.submitted();
+    }
+    this.throwPendingError();
+  }
+
+  /** Wait until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwPendingError();
+  }
+
+  async read(src: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    const aligned = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(aligned, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.copy(src, byteOffset, staging, 0, aligned);
+    this.flush();
+    this.stats.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, aligned);
+    } catch (e) {
+      this.throwPendingError();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, aligned).slice(0, bytes);
+    staging.unmap();
+    this.pool.release(staging, false);
+    this.throwPendingError();
+    return out;
+  }
+
+  write(dst: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
+    this.device.queue.writeBuffer(dst, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    this.encoder ??= this.device.createCommandEncoder();
+    const descriptor: GPUComputePassDescriptor = {};
+    if (this.passTimestamps) {
+      descriptor.timestampWrites = this.passTimestamps;
+      this.passTimestamps = null;
+    }
+    this.pass = this.encoder.beginComputePass(descriptor);
+    return this.pass;
+  }
+
+  private closePass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private throwPendingError(): void {
+    const e = this.ctx.pendingError;
+    if (e) {
+      this.ctx.pendingError = null;
+      throw e;
+    }
+  }
+}
+
+let current: Runtime | null = null;
+let opening: Promise<Runtime> | null = null;
+
+/** Open the GPU device once per process. Every tensor operation needs this to have finished. */
+export function init(gpu?: Pick<GPU, 'requestAdapter'>): Promise<Runtime> {
+  if (current) return Promise.resolve(current);
+  opening ??= openDevice(gpu).then(
+    (ctx) => (current = new Runtime(ctx)),
+    (e) => {
+      opening = null;
+      throw e;
+    },
+  );
+  return opening;
+}
+
+export function runtime(): Runtime {
+  if (!current) throw new Error('The engine is not initialised: `await init()` before creating tensors.');
+  return current;
+}
+
+/** Packs a uniform block with WGSL's layout rules for u32/i32/f32 scalars and vec4<u32> arrays. */
+export class Uniforms {
+  private view = new DataView(new ArrayBuffer(512));
+  private offset = 0;
+
+  u32(...values: number[]): this {
+    for (const v of values) this.view.setUint32(this.next(4, 4), v, true);
+    return this;
+  }
+  i32(...values: number[]): this {
+    for (const v of values) this.view.setInt32(this.next(4, 4), v, true);
+    return this;
+  }
+  f32(...values: number[]): this {
+    for (const v of values) this.view.setFloat32(this.next(4, 4), v, true);
+    return this;
+  }
+  /** An `array<vec4<u32>, n>` holding `values` padded with `fill` to 4 * n entries. */
+  vec4Array(values: readonly number[], n: number, fill = 0): this {
+    const at = this.next(16, 16 * n);
+    for (let i = 0; i < 4 * n; i++) this.view.setUint32(at + 4 * i, i < values.length ? values[i] : fill, true);
+    return this;
+  }
+  build(): ArrayBuffer {
+    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.offset / 16) * 16));
+  }
+  private next(align: number, size: number): number {
+    const at = Math.ceil(this.offset / align) * align;
+    this.offset = at + size;
+    return at;
+  }
+}
+
+/** Workgroup counts for `n` threads in groups of `size`, folded into y when x would overflow. */
+export function grid(n: number, size: number): [number, number] {
+  const groups = Math.ceil(n / size);
+  if (groups <= MAX_WORKGROUPS_PER_DIM) return [groups, 1];
+  const y = Math.ceil(groups / MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(groups / y), y];
+}

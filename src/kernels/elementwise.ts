@@ -1,0 +1,225 @@
+// Elementwise ops (shaders/elementwise.wgsl): unary maps, broadcasting binary maps, and their
+// backward rules, each right below its forward.
+import { record } from '../engine/autograd.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
+import { sum } from './reduce.js';
+
+const WORKGROUP = 256;
+const MAX_RANK = 8;
+
+const UNARY = {
+  neg: 0, relu: 1, tanh: 2, exp: 3, log: 4, sqrt: 5, square: 6, sigmoid: 7, softplus: 8, abs: 9,
+  addScalar: 10, mulScalar: 11, powScalar: 12, copy: 13, affine: 14, clamp: 15,
+} as const;
+const BINARY = {
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5,
+  reluGrad: 6, tanhGrad: 7, sigmoidGrad: 8, softplusGrad: 9, equal: 10, absGrad: 11, clampGrad: 12,
+} as const;
+
+function uniforms(shape: Shape, aStrides: number[], bStrides: number[], n: number, s1: number, s2: number): ArrayBuffer {
+  return new Uniforms()
+    .vec4Array(shape, 2, 1)
+    .vec4Array(aStrides, 2)
+    .vec4Array(bStrides, 2)
+    .u32(shape.length, n)
+    .f32(s1, s2)
+    .build();
+}
+
+function unaryKernel(op: keyof typeof UNARY, x: Tensor, s1 = 0, s2 = 0): Tensor {
+  assertFloat(x, op);
+  const y = empty(x.shape);
+  runtime().launch({
+    family: 'elementwise',
+    entry: 'unary',
+    constants: { OP: UNARY[op], WORKGROUP },
+    uniforms: uniforms([], [], [], x.size, s1, s2),
+    buffers: [x.buffer, y.buffer],
+    workgroups: grid(x.size, WORKGROUP),
+  });
+  return y;
+}
+
+export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`${op}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast together`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  if (rank > MAX_RANK) throw new Error(`${op}: rank ${rank} exceeds the supported ${MAX_RANK}`);
+  return out;
+}
+
+/** Element strides of `shape` seen from a right-aligned output of rank `rank`, 0 where broadcast. */
+function broadcastStrides(shape: Shape, out: Shape): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = out.length - shape.length + i;
+    strides[d] = shape[i] === 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 = 0): Tensor {
+  assertFloat(a, op);
+  assertFloat(b, op);
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const out = empty(shape);
+  const n = numel(shape);
+  const same = a.shape.join() === b.shape.join();
+  runtime().launch({
+    family: 'elementwise',
+    entry: same ? 'binarySame' : 'binaryBroadcast',
+    constants: { OP: BINARY[op], WORKGROUP },
+    uniforms: uniforms(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape), n, s1, s2),
+    buffers: [a.buffer, b.buffer, out.buffer],
+    workgroups: grid(n, WORKGROUP),
+  });
+  return out;
+}
+
+/** Sum a broadcast gradient back down to the shape of the operand it belongs to. */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  for (let d = 0; d < g.ndim; d++) {
+    if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
+  }
+  return sum(g, axes, true).reshape(shape as number[]);
+}
+
+// ---- binary ----
+
+export function add(a: Tensor, b: Tensor | number): Tensor {
+  if (typeof b === 'number') return addScalar(a, b);
+  const out = binaryKernel('add', a, b);
+  return record('add', out, [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
+}
+
+export function sub(a: Tensor, b: Tensor | number): Tensor {
+  if (typeof b === 'number') return addScalar(a, -b);
+  const out = binaryKernel('sub', a, b);
+  return record('sub', out, [a, b], (g) => [sumToShape(g, a.shape), sumToShape(neg(g), b.shape)]);
+}
+
+export function mul(a: Tensor, b: Tensor | number): Tensor {
+  if (typeof b === 'number') return mulScalar(a, b);
+  const out = binaryKernel('mul', a, b);
+  return record('mul', out, [a, b], (g) => [
+    sumToShape(binaryKernel('mul', g, b), a.shape),
+    sumToShape(binaryKernel('mul', g, a), b.shape),
+  ]);
+}
+
+export function div(a: Tensor, b: Tensor | number): Tensor {
+  if (typeof b === 'number') return mulScalar(a, 1 / b);
+  const out = binaryKernel('div', a, b);
+  return record('div', out, [a, b], (g) => [
+    sumToShape(binaryKernel('div', g, b), a.shape),
+    // d(a/b)/db = -(a/b)/b
+    sumToShape(neg(binaryKernel('div', binaryKernel('mul', g, out), b)), b.shape),
+  ]);
+}
+
+/** 1 where a == b, else 0 (no gradient). */
+export function equal(a: Tensor, b: Tensor): Tensor {
+  return binaryKernel('equal', a, b);
+}
+
+// ---- unary ----
+
+export function neg(x: Tensor): Tensor {
+  return record('neg', unaryKernel('neg', x), [x], (g) => [unaryKernel('neg', g)]);
+}
+
+export function relu(x: Tensor): Tensor {
+  return record('relu', unaryKernel('relu', x), [x], (g) => [binaryKernel('reluGrad', g, x)]);
+}
+
+export function tanh(x: Tensor): Tensor {
+  const y = unaryKernel('tanh', x);
+  return record('tanh', y, [x], (g) => [binaryKernel('tanhGrad', g, y)]);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  const y = unaryKernel('sigmoid', x);
+  return record('sigmoid', y, [x], (g) => [binaryKernel('sigmoidGrad', g, y)]);
+}
+
+export function softplus(x: Tensor): Tensor {
+  return record('softplus', unaryKernel('softplus', x), [x], (g) => [binaryKernel('softplusGrad', g, x)]);
+}
+
+export function exp(x: Tensor): Tensor {
+  const y = unaryKernel('exp', x);
+  return record('exp', y, [x], (g) => [binaryKernel('mul', g, y)]);
+}
+
+export function log(x: Tensor): Tensor {
+  return record('log', unaryKernel('log', x), [x], (g) => [binaryKernel('div', g, x)]);
+}
+
+export function sqrt(x: Tensor): Tensor {
+  const y = unaryKernel('sqrt', x);
+  return record('sqrt', y, [x], (g) => [binaryKernel('div', unaryKernel('mulScalar', g, 0.5), y)]);
+}
+
+export function square(x: Tensor): Tensor {
+  return record('square', unaryKernel('square', x), [x], (g) => [
+    binaryKernel('mul', g, unaryKernel('mulScalar', x, 2)),
+  ]);
+}
+
+export function abs(x: Tensor): Tensor {
+  return record('abs', unaryKernel('abs', x), [x], (g) => [binaryKernel('absGrad', g, x)]);
+}
+
+export function clamp(x: Tensor, min: number, max: number): Tensor {
+  return record('clamp', unaryKernel('clamp', x, min, max), [x], (g) => [binaryKernel('clampGrad', g, x, min, max)]);
+}
+
+export function addScalar(x: Tensor, s: number): Tensor {
+  return record('addScalar', unaryKernel('addScalar', x, s), [x], (g) => [g]);
+}
+
+export function mulScalar(x: Tensor, s: number): Tensor {
+  return record('mulScalar', unaryKernel('mulScalar', x, s), [x], (g) => [unaryKernel('mulScalar', g, s)]);
+}
+
+/** x * scale + shift in one pass. */
+export function affine(x: Tensor, scale: number, shift: number): Tensor {
+  return record('affine', unaryKernel('affine', x, scale, shift), [x], (g) => [unaryKernel('mulScalar', g, scale)]);
+}
+
+export function powScalar(x: Tensor, p: number): Tensor {
+  return record('powScalar', unaryKernel('powScalar', x, p), [x], (g) => [
+    binaryKernel('mul', g, unaryKernel('mulScalar', unaryKernel('powScalar', x, p - 1), p)),
+  ]);
+}
+
+/** A copy with its own storage (differentiable). */
+export function clone(x: Tensor): Tensor {
+  return record('clone', unaryKernel('copy', x), [x], (g) => [g]);
+}
+
+/** Fill a (possibly new) tensor's storage with one value. */
+export function fillKernel(t: Tensor, value: number): Tensor {
+  runtime().launch({
+    family: 'elementwise',
+    entry: 'fill',
+    constants: { WORKGROUP },
+    uniforms: uniforms([], [], [], t.size, value, 0),
+    buffers: [t.buffer],
+    workgroups: grid(t.size, WORKGROUP),
+  });
+  return t;
+}

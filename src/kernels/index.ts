@@ -1,0 +1,8 @@
+// Every op family, as one flat namespace (import * as ops from './kernels/index.js').
+export * from './creation.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape.js';
+export * from './matmul.js';
+export * from './softmax.js';
+export * from './gather.js';

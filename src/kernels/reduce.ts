@@ -1,0 +1,96 @@
+// Reductions (shaders/reduce.wgsl): sum, mean and max over any set of axes, with backward.
+import { record } from '../engine/autograd.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
+import { clone, div, equal, mul } from './elementwise.js';
+import { expandTo } from './shape.js';
+
+const THREAD_WORKGROUP = 64;
+const GROUP_WORKGROUP = 64;
+/** Beyond this many reduced elements a whole workgroup shares one output. */
+const WIDE_REDUCTION = 256;
+
+type ReduceOp = 'sum' | 'max';
+
+export function normalizeAxes(axes: number | number[] | undefined, rank: number, op: string): number[] {
+  const list = axes === undefined ? [...Array(rank).keys()] : Array.isArray(axes) ? axes : [axes];
+  const out = list.map((a) => (a < 0 ? a + rank : a));
+  for (const a of out) {
+    if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${a} is out of range for rank ${rank}`);
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+function reducedShape(shape: Shape, axes: number[], keepDim: boolean): number[] {
+  return shape.flatMap((d, i) => (axes.includes(i) ? (keepDim ? [1] : []) : [d]));
+}
+
+/** Reduce one axis of x viewed as (outer, R, inner). */
+function reduceAxisKernel(op: ReduceOp, x: Tensor, outer: number, reduced: number, inner: number, scale: number): Tensor {
+  const out = empty([outer * inner]);
+  const wide = reduced >= WIDE_REDUCTION;
+  runtime().launch({
+    family: 'reduce',
+    entry: wide ? 'perGroup' : 'perThread',
+    constants: { OP: op === 'max' ? 1 : 0, WORKGROUP: wide ? GROUP_WORKGROUP : THREAD_WORKGROUP },
+    uniforms: new Uniforms().u32(outer, reduced, inner).f32(scale).build(),
+    buffers: [x.buffer, out.buffer],
+    workgroups: wide ? grid(outer * inner, 1) : grid(outer * inner, THREAD_WORKGROUP),
+  });
+  return out;
+}
+
+/** Reduce `axes` (sorted) without autograd; returns the keepDim shape. */
+function reduceKernel(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tensor {
+  // Merge runs of adjacent reduced axes into one, then reduce the runs from the last to the first.
+  const dims: { size: number; reduced: boolean }[] = [];
+  x.shape.forEach((size, i) => {
+    const reduced = axes.includes(i);
+    const last = dims.at(-1);
+    if (last && last.reduced && reduced) last.size *= size;
+    else dims.push({ size, reduced });
+  });
+  let current = x;
+  let first = true;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    if (!dims[i].reduced) continue;
+    const outer = dims.slice(0, i).reduce((p, d) => p * d.size, 1);
+    const inner = dims.slice(i + 1).reduce((p, d) => p * d.size, 1);
+    const next = reduceAxisKernel(op, current, outer, dims[i].size, inner, first ? scale : 1);
+    if (current !== x) current.dispose();
+    current = next;
+    first = false;
+    dims[i].size = 1;
+  }
+  return current.reshape(reducedShape(x.shape, axes, true));
+}
+
+function reduce(op: ReduceOp, name: string, x: Tensor, axes: number | number[] | undefined, keepDim: boolean) {
+  assertFloat(x, name);
+  const ax = normalizeAxes(axes, x.ndim, name);
+  const count = ax.reduce((p, a) => p * x.shape[a], 1);
+  if (count === 0) throw new Error(`${name}: no elements to reduce over in ${formatShape(x.shape)}`);
+  const keepShape = reducedShape(x.shape, ax, true);
+  const kept = ax.length === 0 ? clone(x) : reduceKernel(op, x, ax, name === 'mean' ? 1 / count : 1);
+  return { out: kept.reshape(reducedShape(x.shape, ax, keepDim)), kept, keepShape, count, ax };
+}
+
+export function sum(x: Tensor, axes?: number | number[], keepDim = false): Tensor {
+  const { out, keepShape } = reduce('sum', 'sum', x, axes, keepDim);
+  return record('sum', out, [x], (g) => [expandTo(g.reshape(keepShape), x.shape)]);
+}
+
+export function mean(x: Tensor, axes?: number | number[], keepDim = false): Tensor {
+  const { out, keepShape, count } = reduce('sum', 'mean', x, axes, keepDim);
+  return record('mean', out, [x], (g) => [expandTo(mul(g, 1 / count).reshape(keepShape), x.shape)]);
+}
+
+/** Maximum over axes; the gradient is shared equally among tied maxima. */
+export function max(x: Tensor, axes?: number | number[], keepDim = false): Tensor {
+  const { out, kept, keepShape, ax } = reduce('max', 'max', x, axes, keepDim);
+  return record('max', out, [x], (g) => {
+    const mask = equal(x, kept);
+    const ties = reduceKernel('sum', mask, ax, 1);
+    return [mul(mask, div(g.reshape(keepShape), ties))];
+  });
+}
