@@ -1,0 +1,13 @@
+// `npm run adapter`: print the WebGPU adapter the engine would use (or the setup message).
+import { init } from './runtime.js';
+
+try {
+  const rt = await init();
+  const { info, hasTimestamps, hasF16 } = rt.ctx;
+  console.log(`adapter: ${rt.adapterName}${info.isSoftware ? ' [software]' : ''}`);
+  console.log(`features: timestamp-query ${hasTimestamps ? 'yes' : 'no'}, shader-f16 ${hasF16 ? 'yes' : 'no'}`);
+  rt.device.destroy();
+} catch (e) {
+  console.error((e as Error).message);
+  process.exitCode = 1;
+}

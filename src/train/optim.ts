@@ -1,0 +1,52 @@
+// Optimizers (PyTorch's torch.optim in camelCase). Only Adam is needed by the trainer.
+import { keep, type Tensor } from '../engine/tensor.js';
+import { adamStepKernel, type AdamHyper } from '../kernels/adam.js';
+import { zeros } from '../kernels/creation.js';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam {
+  readonly hyper: AdamHyper;
+  stepCount = 0;
+  private moments: { m: Tensor; v: Tensor }[];
+
+  constructor(readonly params: Tensor[], options: AdamOptions = {}) {
+    const [beta1, beta2] = options.betas ?? [0.9, 0.999];
+    this.hyper = { lr: options.lr ?? 1e-3, beta1, beta2, eps: options.eps ?? 1e-8, weightDecay: options.weightDecay ?? 0 };
+    for (const p of params) {
+      if (!p.requiresGrad) throw new Error(`Adam: parameter ${p.describe()} does not require grad`);
+    }
+    this.moments = params.map((p) => ({ m: keep(zeros(p.shape)), v: keep(zeros(p.shape)) }));
+  }
+
+  /** Apply one update to every parameter that has a gradient. */
+  step(): void {
+    this.stepCount++;
+    this.params.forEach((p, i) => {
+      if (!p.grad) return;
+      adamStepKernel(p, p.grad, this.moments[i].m, this.moments[i].v, this.stepCount, this.hyper);
+    });
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Moments in parameter order, for checkpoints: exp_avg / exp_avg_sq as torch names them. */
+  stateTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    this.moments.forEach(({ m, v }, i) => {
+      out.set(`state.${i}.exp_avg`, m);
+      out.set(`state.${i}.exp_avg_sq`, v);
+    });
+    return out;
+  }
+}
