@@ -1,0 +1,198 @@
+// Modules in PyTorch's shape: parameters, buffers and children by name, state dicts with
+// torch's dotted keys, train/eval modes, and freezing.
+import { runtime } from '../engine/runtime.js';
+import { Generator } from '../engine/random.js';
+import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
+import { batchNorm } from '../kernels/batchnorm.js';
+import { conv2d } from '../kernels/conv.js';
+import { linear } from '../kernels/matmul.js';
+
+export type StateDict = Map<string, Tensor>;
+
+/** Host-side values a state dict can be loaded from (a checkpoint's tensors). */
+export interface HostValues {
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+export class Module {
+  training = true;
+  private ownParameters = new Map<string, Tensor>();
+  private ownBuffers = new Map<string, Tensor>();
+  private children = new Map<string, Module>();
+
+  protected registerParameter(name: string, t: Tensor): Tensor {
+    t.name = name;
+    this.ownParameters.set(name, keep(t.requiresGrad_(true)));
+    return t;
+  }
+
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    t.name = name;
+    this.ownBuffers.set(name, keep(t));
+    return t;
+  }
+
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  *namedModules(prefix = ''): IterableIterator<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, child] of this.children) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, m] of this.namedModules()) {
+      for (const [name, t] of m.ownParameters) out.push([path ? `${path}.${name}` : name, t]);
+    }
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Parameters and buffers under torch's dotted names. */
+  stateDict(): StateDict {
+    const out: StateDict = new Map();
+    for (const [path, m] of this.namedModules()) {
+      const at = (name: string) => (path ? `${path}.${name}` : name);
+      for (const [name, t] of m.ownParameters) out.set(at(name), t);
+      for (const [name, t] of m.ownBuffers) out.set(at(name), t);
+    }
+    return out;
+  }
+
+  /** Copy values in; every key must exist with the same shape (and, when strict, none may be missing). */
+  loadStateDict(values: Map<string, HostValues>, options: { strict?: boolean; source?: string } = {}): void {
+    const own = this.stateDict();
+    const from = options.source ? ` (from ${options.source})` : '';
+    for (const [key, v] of values) {
+      const target = own.get(key);
+      if (!target) throw new Error(`loadStateDict: unexpected key '${key}'${from}`);
+      if (v.shape.join() !== target.shape.join()) {
+        throw new Error(`loadStateDict: '${key}' has shape ${formatShape(v.shape)}${from}, the model expects ${formatShape(target.shape)}`);
+      }
+      replaceValues(target, Float32Array.from(v.data));
+    }
+    if (options.strict ?? true) {
+      const missing = [...own.keys()].filter((k) => !values.has(k));
+      if (missing.length) throw new Error(`loadStateDict: missing keys${from}: ${missing.join(', ')}`);
+    }
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Freeze (false) or unfreeze every parameter. Frozen parameters never get a .grad. */
+  requiresGrad_(flag: boolean): this {
+    for (const p of this.parameters()) {
+      p.requiresGrad = flag;
+      if (!flag && p.grad) {
+        p.grad.dispose();
+        p.grad = null;
+      }
+    }
+    return this;
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  dispose(): void {
+    for (const t of this.stateDict().values()) t.dispose();
+  }
+}
+
+function replaceValues(target: Tensor, data: Float32Array): void {
+  // Write into the existing storage, so parameters keep their identity (optimizers hold them).
+  // Submit first: a queue write lands before commands that are recorded but not yet submitted.
+  const rt = runtime();
+  rt.flush();
+  rt.write(target.buffer, 0, data);
+}
+
+/** Uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's default for Linear and Conv2d biases. */
+function uniformInit(shape: number[], fanIn: number, g: Generator): Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
+  return tensor(g.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), -bound, bound), shape);
+}
+
+export interface InitOptions {
+  generator?: Generator;
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
+    super();
+    const g = options.generator ?? new Generator(0);
+    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, g));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, g));
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias ?? undefined);
+  }
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly options: InitOptions & { stride?: number; padding?: number; bias?: boolean } = {},
+  ) {
+    super();
+    const g = options.generator ?? new Generator(0);
+    const fanIn = inChannels * kernelSize * kernelSize;
+    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, g));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, g));
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 0 });
+  }
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+
+  constructor(readonly channels: number, readonly options: { affine?: boolean; eps?: number; momentum?: number } = {}) {
+    super();
+    const affine = options.affine ?? true;
+    this.weight = affine ? this.registerParameter('weight', tensor(new Float32Array(channels).fill(1), [channels])) : null;
+    this.bias = affine ? this.registerParameter('bias', tensor(new Float32Array(channels), [channels])) : null;
+    this.runningMean = this.registerBuffer('running_mean', tensor(new Float32Array(channels), [channels]));
+    this.runningVar = this.registerBuffer('running_var', tensor(new Float32Array(channels).fill(1), [channels]));
+  }
+
+  forward(x: Tensor): Tensor {
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training,
+      momentum: this.options.momentum ?? 0.1,
+      eps: this.options.eps ?? 1e-5,
+    });
+  }
+}
