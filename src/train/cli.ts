@@ -1,0 +1,193 @@
+// `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
+// on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Generator } from '../engine/random.js';
+import { init } from '../engine/runtime.js';
+import { loadClassifier } from '../models/load.js';
+import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
+import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
+import { npyBytes, writeImageGrid } from './images.js';
+import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULTS = {
+  generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
+  classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
+  judge: join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
+  judgeReal: join(ROOT, 'models', 'fmnist_vgg_judge32_real.json'),
+};
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+const float = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+  return n;
+};
+
+function defaultEvalSamples(isSoftware: boolean, asked: number | undefined): number {
+  if (asked !== undefined) return asked;
+  if (isSoftware) {
+    console.log('note: software adapter, so the report grades 2,000 samples instead of 64,000 (--eval-samples to change)');
+    return 2000;
+  }
+  return 64000;
+}
+
+async function report(dir: string, config: TrainConfig, evalSamples: number | undefined, judgePath: string | null, realData: string | null) {
+  const rt = await init();
+  const pipeline = await buildPipeline(config);
+  restoreCheckpoint(dir, pipeline);
+  const judge = judgePath ? await loadClassifier(judgePath) : null;
+  const realReference =
+    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeReal) ? JSON.parse(readFileSync(DEFAULTS.judgeReal, 'utf8')) : null;
+  const samples = defaultEvalSamples(rt.ctx.info.isSoftware, evalSamples);
+  let last = 0;
+  const result: Report = await evaluate(pipeline, {
+    samples,
+    seed: config.seed + 1000,
+    batch: 100,
+    judge,
+    judgeName: judgePath ?? undefined,
+    realReference,
+    realData,
+    classNames: config.classNames,
+    onProgress: (done, total) => {
+      if (done - last >= total / 10 || done === total) {
+        console.log(`eval ${done}/${total}`);
+        last = done;
+      }
+    },
+  });
+  writeReport(dir, result);
+  console.log(formatReport(result));
+}
+
+const program = new Command('cgan').description(
+  'Condition a frozen unconditional BigGAN through a frozen VGG classifier, with no training data (Mekonnen, 2024).',
+);
+
+program
+  .command('train')
+  .description('train the input generator; writes a run folder with checkpoints, metrics, grids, curves and a report')
+  .option('--generator <path>', 'BigGAN generator (.pth or converted .safetensors)', DEFAULTS.generator)
+  .option('--classifier <path>', 'frozen VGG classifier (.pth or .safetensors)', DEFAULTS.classifier)
+  .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
+  .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
+  .option('--epochs <n>', 'epochs', int('--epochs'), 8)
+  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), 40)
+  .option('--batch <n>', 'batch size', int('--batch'), 64)
+  .option('--lr <x>', 'Adam learning rate', float('--lr'), 1e-3)
+  .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', int('--seed'), 0)
+  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), 64)
+  .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), 0)
+  .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), 256)
+  .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), 0)
+  .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), 0.2)
+  .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', int('--shift'), 4)
+  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', int('--eval-samples'))
+  .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
+  .option('--log-every <n>', 'steps between metrics.jsonl lines', int('--log-every'), 1)
+  .option('--grid-per-class <n>', 'samples per class in the epoch grids', int('--grid-per-class'), 8)
+  .option('--out <dir>', 'run folder', 'runs/default')
+  .option('--resume', 'continue the run in --out from its last checkpoint')
+  .addOption(new Option('--quiet', 'no progress output').hideHelp())
+  .action(async (o) => {
+    const rt = await init();
+    console.log(`adapter: ${rt.adapterName}`);
+    const out = resolve(o.out);
+    let config: TrainConfig;
+    if (o.resume) {
+      const path = join(out, 'config.json');
+      if (!existsSync(path)) throw new Error(`--resume: no run in ${out} (missing config.json)`);
+      config = JSON.parse(readFileSync(path, 'utf8'));
+      console.log(`resuming ${out}`);
+    } else {
+      const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
+      config = {
+        generator: resolve(o.generator),
+        classifier: resolve(o.classifier),
+        classNames: o.classNames ? String(o.classNames).split(',') : isDefaultPair ? FASHION_MNIST_CLASSES : null,
+        epochs: o.epochs,
+        stepsPerEpoch: o.stepsPerEpoch,
+        batch: o.batch,
+        lr: o.lr,
+        seed: o.seed,
+        classifierSize: o.classifierSize,
+        generatorClass: o.generatorClass,
+        hidden: o.hidden,
+        minSigma: 1e-3,
+        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift },
+        logEvery: o.logEvery,
+        gridPerClass: o.gridPerClass,
+        out,
+      };
+    }
+    const stopSignal = { stop: false };
+    process.on('SIGINT', () => {
+      if (stopSignal.stop) process.exit(130);
+      console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
+      stopSignal.stop = true;
+    });
+    const result = await train(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
+    if (result.interrupted) {
+      console.log(`stopped; state saved in ${out}/checkpoint. Continue with: npm run train -- --out ${o.out} --resume`);
+      return;
+    }
+    const judge = o.judge === 'none' ? null : resolve(o.judge);
+    await report(out, config, o.evalSamples, judge, o.realData ?? null);
+    console.log(`run folder: ${out}`);
+  });
+
+program
+  .command('eval')
+  .description("grade a run's samples with the frozen classifier and an independent judge")
+  .requiredOption('--run <dir>', 'run folder')
+  .option('--judge <path>', "independent classifier ('none' to skip)", DEFAULTS.judge)
+  .option('--eval-samples <n>', 'generated samples to grade', int('--eval-samples'))
+  .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
+  .action(async (o) => {
+    const dir = resolve(o.run);
+    const config: TrainConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    await report(dir, config, o.evalSamples, o.judge === 'none' ? null : resolve(o.judge), o.realData ?? null);
+  });
+
+program
+  .command('sample')
+  .description('generate images of one class from a trained run: a PNG grid, or raw float32 (N, 3, H, W) in [-1, 1] as .npy')
+  .requiredOption('--run <dir>', 'run folder')
+  .requiredOption('--class <index or name>', 'class to generate')
+  .option('--n <n>', 'number of images', int('--n'), 64)
+  .option('--seed <n>', 'noise seed', int('--seed'), 0)
+  .requiredOption('--out <file>', 'output .png or .npy')
+  .action(async (o) => {
+    await init();
+    const dir = resolve(o.run);
+    const config: TrainConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    const pipeline = await buildPipeline(config);
+    restoreCheckpoint(dir, pipeline);
+    const names = config.classNames ?? [];
+    const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());
+    const cls = byName >= 0 ? byName : Number(o.class);
+    if (!Number.isInteger(cls) || cls < 0 || cls >= pipeline.numClasses) {
+      throw new Error(`--class ${o.class}: expected an index in [0, ${pipeline.numClasses}) or one of: ${names.join(', ')}`);
+    }
+    const dimZ = pipeline.inputGenerator.config.dimZ;
+    const eps = new Generator(o.seed).fillNormal(new Float32Array(o.n * dimZ));
+    const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps);
+    const r = pipeline.generator.config.resolution;
+    if (String(o.out).endsWith('.npy')) writeFileSync(o.out, npyBytes(images, [o.n, 3, r, r]));
+    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)));
+    console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);
+  });
+
+program.parseAsync().catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,197 @@
+// The end-of-training report: generated samples graded by the frozen classifier (the paper's
+// Table 2: per-class precision, recall, F1, support), and, when given, by an independent judge
+// classifier, with variety (mean pairwise distance of penultimate features within a class,
+// relative to real images) and a per-class Fréchet distance against real test images.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { noGrad } from '../engine/autograd.js';
+import { Generator } from '../engine/random.js';
+import { scope, tensor, type Tensor } from '../engine/tensor.js';
+import type { VGG } from '../models/vgg.js';
+import { loadFashionMnist } from './fashionMnist.js';
+import { classificationReport, frechetDistance, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
+import type { ConditioningPipeline } from './pipeline.js';
+
+export interface EvalOptions {
+  samples: number;
+  seed: number;
+  batch: number;
+  judge?: VGG | null;
+  judgeName?: string;
+  /** Precomputed real-image figures (fmnist_vgg_judge32_real.json layout). */
+  realReference?: { accuracy: number; within_class_spread_100: Record<string, number> } | null;
+  /** Folder of Fashion-MNIST idx files, for real figures and Fréchet distances. */
+  realData?: string | null;
+  classNames: string[] | null;
+  /** Samples per class used for variety and Fréchet (pairwise distances grow quadratically). */
+  featureSamples?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ClassReport {
+  name: string;
+  classifier: ClassScores;
+  judge?: ClassScores;
+  variety?: number;
+  realVariety?: number;
+  frechet?: number;
+}
+
+export interface Report {
+  samples: number;
+  classifierAccuracy: number;
+  judgeAccuracy?: number;
+  judgeRealAccuracy?: number;
+  meanVarietyRatio?: number;
+  meanFrechet?: number;
+  featureSource: string;
+  perClass: ClassReport[];
+}
+
+function argmaxRows(values: Float32Array, rows: number, cols: number): number[] {
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
+    return best;
+  });
+}
+
+async function classifyHost(model: VGG, images: Tensor): Promise<{ logits: Float32Array; features: Float32Array }> {
+  const { logits, features } = noGrad(() => scope(() => model.forwardWithFeatures(images)));
+  const out = { logits: (await logits.data()) as Float32Array, features: (await features.data()) as Float32Array };
+  logits.dispose();
+  features.dispose();
+  return out;
+}
+
+export async function evaluate(pipeline: ConditioningPipeline, options: EvalOptions): Promise<Report> {
+  const K = pipeline.numClasses;
+  const dimZ = pipeline.inputGenerator.config.dimZ;
+  const perClassFeatures = options.featureSamples ?? 100;
+  const rng = new Generator(options.seed);
+  const classes = Array.from({ length: options.samples }, (_, i) => i % K);
+  const predicted: number[] = [];
+  const judged: number[] = [];
+  const featureSets: number[][][] = Array.from({ length: K }, () => []);
+  const judge = options.judge ?? null;
+
+  for (let start = 0; start < classes.length; start += options.batch) {
+    const part = classes.slice(start, start + options.batch);
+    const eps = tensor(rng.fillNormal(new Float32Array(part.length * dimZ)), [part.length, dimZ]);
+    const images = noGrad(() => scope(() => pipeline.generate(pipeline.inputGenerator.sample(part, eps).z)));
+    eps.dispose();
+    const { logits, features } = noGrad(() => scope(() => pipeline.classify(images)));
+    const logitsHost = (await logits.data()) as Float32Array;
+    predicted.push(...argmaxRows(logitsHost, part.length, K));
+    let featureHost = (await features.data()) as Float32Array;
+    logits.dispose();
+    features.dispose();
+    if (judge) {
+      const j = await classifyHost(judge, images);
+      judged.push(...argmaxRows(j.logits, part.length, K));
+      featureHost = j.features;
+    }
+    images.dispose();
+    const d = featureHost.length / part.length;
+    part.forEach((c, i) => {
+      if (featureSets[c].length < perClassFeatures) featureSets[c].push(Array.from(featureHost.subarray(i * d, (i + 1) * d)));
+    });
+    options.onProgress?.(Math.min(classes.length, start + part.length), classes.length);
+  }
+
+  const byClassifier = classificationReport(predicted, classes, K);
+  const byJudge = judge ? classificationReport(judged, classes, K) : null;
+  const names = options.classNames ?? Array.from({ length: K }, (_, i) => `class ${i}`);
+  const real = options.realData ? await realFeatures(judge ?? pipeline, options.realData, K, perClassFeatures) : null;
+
+  const perClass: ClassReport[] = names.slice(0, K).map((name, c) => {
+    const feats = featureSets[c];
+    const d = feats[0]?.length ?? 0;
+    const flat = Float64Array.from(feats.flat());
+    const variety = meanPairwiseDistance(flat, feats.length, d);
+    const entry: ClassReport = { name, classifier: byClassifier.perClass[c], variety };
+    if (byJudge) entry.judge = byJudge.perClass[c];
+    const realSpread = real?.spread[c] ?? options.realReference?.within_class_spread_100[String(c)];
+    if (realSpread !== undefined) entry.realVariety = realSpread;
+    if (real) entry.frechet = frechetDistance(meanAndCovariance(flat, feats.length, d), real.stats[c], d);
+    return entry;
+  });
+  const ratios = perClass.filter((c) => c.realVariety).map((c) => c.variety! / c.realVariety!);
+  const frechets = perClass.filter((c) => c.frechet !== undefined).map((c) => c.frechet!);
+  return {
+    samples: options.samples,
+    classifierAccuracy: byClassifier.accuracy,
+    judgeAccuracy: byJudge?.accuracy,
+    judgeRealAccuracy: real?.accuracy ?? options.realReference?.accuracy,
+    meanVarietyRatio: ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : undefined,
+    meanFrechet: frechets.length ? frechets.reduce((a, b) => a + b, 0) / frechets.length : undefined,
+    featureSource: judge ? `judge ${options.judgeName ?? ''}`.trim() : 'frozen classifier',
+    perClass,
+  };
+}
+
+/** Penultimate features of real test images, per class, from the judge (or the classifier). */
+async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: number, perClass: number) {
+  const data = loadFashionMnist(dir, 'test');
+  const size = data.size;
+  const picked: number[][] = Array.from({ length: K }, () => []);
+  data.labels.forEach((label, i) => {
+    if (label < K && picked[label].length < perClass) picked[label].push(i);
+  });
+  const spread: number[] = [];
+  const stats: ReturnType<typeof meanAndCovariance>[] = [];
+  let correct = 0;
+  let total = 0;
+  for (let c = 0; c < K; c++) {
+    const idx = picked[c];
+    const imgs = new Float32Array(idx.length * 3 * size * size);
+    idx.forEach((i, k) => imgs.set(data.images.subarray(i * 3 * size * size, (i + 1) * 3 * size * size), k * 3 * size * size));
+    const images = tensor(imgs, [idx.length, 3, size, size]);
+    let logits: Float32Array;
+    let features: Float32Array;
+    if ('classify' in model) {
+      const out = noGrad(() => scope(() => model.classify(images)));
+      logits = (await out.logits.data()) as Float32Array;
+      features = (await out.features.data()) as Float32Array;
+    } else {
+      ({ logits, features } = await classifyHost(model, images));
+    }
+    images.dispose();
+    argmaxRows(logits, idx.length, K).forEach((p) => {
+      correct += p === c ? 1 : 0;
+      total++;
+    });
+    const d = features.length / idx.length;
+    spread.push(meanPairwiseDistance(features, idx.length, d));
+    stats.push(meanAndCovariance(features, idx.length, d));
+  }
+  return { spread, stats, accuracy: correct / total };
+}
+
+export function formatReport(r: Report): string {
+  const pct = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(3));
+  const lines = [
+    `# Conditioning report`,
+    '',
+    `${r.samples} generated samples. Frozen-classifier accuracy ${pct(r.classifierAccuracy)}` +
+      (r.judgeAccuracy !== undefined ? `; judge accuracy ${pct(r.judgeAccuracy)} (judge on real test images: ${pct(r.judgeRealAccuracy)})` : '') +
+      (r.meanVarietyRatio !== undefined ? `; variety ${pct(r.meanVarietyRatio)} of real` : '') +
+      (r.meanFrechet !== undefined ? `; mean per-class Fréchet distance ${r.meanFrechet.toFixed(2)}` : '') +
+      '.',
+    `Variety and Fréchet distance use the penultimate features of the ${r.featureSource}.`,
+    '',
+    '| class | precision | recall | F1 | support | judge recall | variety | real variety | Fréchet |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.perClass.map(
+      (c) =>
+        `| ${c.name} | ${pct(c.classifier.precision)} | ${pct(c.classifier.recall)} | ${pct(c.classifier.f1)} | ${c.classifier.support} | ` +
+        `${pct(c.judge?.recall)} | ${c.variety?.toFixed(2) ?? '-'} | ${c.realVariety?.toFixed(2) ?? '-'} | ${c.frechet?.toFixed(2) ?? '-'} |`,
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export function writeReport(dir: string, report: Report): void {
+  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(dir, 'report.md'), formatReport(report));
+}

@@ -1,0 +1,293 @@
+// The training loop: only the input generator learns (Adam); G and the classifier stay frozen.
+// A run folder holds the config, a checkpoint saved every epoch (and on Ctrl-C), metrics.jsonl,
+// a sample grid per epoch, the curves, and the final report.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { noGrad } from '../engine/autograd.js';
+import { Generator } from '../engine/random.js';
+import { runtime } from '../engine/runtime.js';
+import { scope, tensor } from '../engine/tensor.js';
+import { concat } from '../kernels/shape.js';
+import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
+import type { HostTensor } from '../models/checkpoint/index.js';
+import { loadClassifier, loadGenerator } from '../models/load.js';
+import { writeImageGrid } from './images.js';
+import { InputGenerator } from './inputGenerator.js';
+import { Adam } from './optim.js';
+import { ConditioningPipeline, type LossWeights } from './pipeline.js';
+import { plotCurves } from './plot.js';
+
+export interface TrainConfig {
+  generator: string;
+  classifier: string;
+  classNames: string[] | null;
+  epochs: number;
+  /** An epoch is this many optimizer steps of `batch` freshly drawn (class, noise) pairs. */
+  stepsPerEpoch: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  classifierSize: number;
+  generatorClass: number;
+  hidden: number;
+  minSigma: number;
+  weights: LossWeights;
+  logEvery: number;
+  gridPerClass: number;
+  out: string;
+}
+
+export interface StepRecord {
+  step: number;
+  epoch: number;
+  loss: number;
+  crossEntropy: number;
+  accuracy: number;
+  meanSigma: number;
+  seconds: number;
+}
+
+export class NonFiniteLossError extends Error {}
+
+interface RunState {
+  step: number;
+  adamSteps: number;
+  rng: number[];
+}
+
+const CHECKPOINT = 'checkpoint';
+
+export async function buildPipeline(config: TrainConfig): Promise<ConditioningPipeline> {
+  const generator = await loadGenerator(config.generator);
+  const classifier = await loadClassifier(config.classifier);
+  const inputGenerator = new InputGenerator(
+    { numClasses: classifier.config.numClasses, dimZ: generator.config.dimZ, hidden: config.hidden, minSigma: config.minSigma },
+    config.seed,
+  );
+  return new ConditioningPipeline(generator, classifier, inputGenerator, config.classifierSize, config.generatorClass);
+}
+
+function toHost(values: Float32Array, shape: readonly number[]): HostTensor {
+  return { dtype: 'float32', shape: [...shape], data: values };
+}
+
+async function saveCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer: Adam, state: RunState): Promise<void> {
+  const tmp = join(dir, `${CHECKPOINT}.tmp`);
+  mkdirSync(tmp, { recursive: true });
+  const weights = new Map<string, HostTensor>();
+  for (const [k, t] of pipeline.inputGenerator.stateDict()) weights.set(k, toHost((await t.data()) as Float32Array, t.shape));
+  const moments = new Map<string, HostTensor>();
+  for (const [k, t] of optimizer.stateTensors()) moments.set(k, toHost((await t.data()) as Float32Array, t.shape));
+  writeSafetensors(join(tmp, 'inputGenerator.safetensors'), weights, { format: 'input-generator', config: JSON.stringify(pipeline.inputGenerator.config) });
+  writeSafetensors(join(tmp, 'optimizer.safetensors'), moments, { format: 'adam' });
+  writeFileSync(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  // Swap folders only once everything is written: an interrupt mid-save keeps the last good one.
+  const final = join(dir, CHECKPOINT);
+  if (existsSync(final)) renameSync(final, join(dir, `${CHECKPOINT}.old`));
+  renameSync(tmp, final);
+  const old = join(dir, `${CHECKPOINT}.old`);
+  if (existsSync(old)) rmSync(old, { recursive: true, force: true });
+}
+
+function loadValues(path: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const { tensors } = readSafetensors(path);
+  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
+}
+
+/** Restore the input generator (and optimizer, if given) from a run folder's checkpoint. */
+export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer?: Adam): RunState {
+  const at = join(dir, CHECKPOINT);
+  if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
+  pipeline.inputGenerator.loadStateDict(loadValues(join(at, 'inputGenerator.safetensors')), { source: at });
+  const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as RunState;
+  if (optimizer) {
+    const moments = loadValues(join(at, 'optimizer.safetensors'));
+    const rt = runtime();
+    rt.flush();
+    for (const [k, t] of optimizer.stateTensors()) {
+      const v = moments.get(k);
+      if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${at}/optimizer.safetensors: '${k}' missing or of the wrong shape`);
+      rt.write(t.buffer, 0, v.data);
+    }
+    optimizer.stepCount = state.adamSteps;
+  }
+  return state;
+}
+
+/** Fixed noise per class so that the grids of successive epochs compare. */
+export async function sampleGrid(pipeline: ConditioningPipeline, perClass: number, seed: number, path: string): Promise<void> {
+  const rng = new Generator(seed);
+  const n = pipeline.numClasses * perClass;
+  const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
+  const dimZ = pipeline.inputGenerator.config.dimZ;
+  const eps = rng.fillNormal(new Float32Array(n * dimZ));
+  const images = await generateImages(pipeline, classes, eps);
+  const r = pipeline.generator.config.resolution;
+  writeImageGrid(path, images, [n, 3, r, r], perClass);
+}
+
+/** G's images for given classes and noise, in chunks, without recording a graph. */
+export async function generateImages(pipeline: ConditioningPipeline, classes: number[], eps: Float32Array, chunk = 64): Promise<Float32Array> {
+  const dimZ = pipeline.inputGenerator.config.dimZ;
+  const r = pipeline.generator.config.resolution;
+  const out = new Float32Array(classes.length * 3 * r * r);
+  for (let start = 0; start < classes.length; start += chunk) {
+    const part = classes.slice(start, start + chunk);
+    const img = noGrad(() =>
+      scope(() => {
+        const e = tensor(eps.subarray(start * dimZ, (start + part.length) * dimZ), [part.length, dimZ]);
+        const { z } = pipeline.inputGenerator.sample(part, e);
+        return pipeline.generate(z);
+      }),
+    );
+    out.set((await img.data()) as Float32Array, start * 3 * r * r);
+    img.dispose();
+  }
+  return out;
+}
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** Called after each step (tests use it to interrupt). */
+  onStep?: (record: StepRecord) => void;
+  /** Set to true from outside (SIGINT) to stop after the current step, saving state. */
+  stopSignal?: { stop: boolean };
+  quiet?: boolean;
+}
+
+export interface TrainResult {
+  pipeline: ConditioningPipeline;
+  history: StepRecord[];
+  interrupted: boolean;
+}
+
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  mkdirSync(config.out, { recursive: true });
+  const pipeline = await buildPipeline(config);
+  const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
+  const rng = new Generator(config.seed);
+  let state: RunState = { step: 0, adamSteps: 0, rng: rng.getState() };
+  const metricsPath = join(config.out, 'metrics.jsonl');
+  if (options.resume) {
+    state = restoreCheckpoint(config.out, pipeline, optimizer);
+    rng.setState(state.rng);
+    // Keep only the metrics up to the checkpoint: the resumed run rewrites what came after.
+    if (existsSync(metricsPath)) {
+      const kept = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= state.step);
+      writeFileSync(metricsPath, kept.map((l) => `${l}\n`).join(''));
+    }
+  } else {
+    writeFileSync(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
+    writeFileSync(metricsPath, '');
+  }
+
+  const totalSteps = config.epochs * config.stepsPerEpoch;
+  const history: StepRecord[] = existsSync(metricsPath)
+    ? readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepRecord)
+    : [];
+  const progress = makeProgress(totalSteps, state.step, options.quiet ?? false);
+  let interrupted = false;
+  try {
+    while (state.step < totalSteps) {
+      const t0 = performance.now();
+      const classes = Array.from({ length: config.batch }, () => rng.int(pipeline.numClasses));
+      const stats = scope(() => {
+        const s = pipeline.lossFor(classes, rng, config.weights);
+        s.loss.backward();
+        optimizer.step();
+        optimizer.zeroGrad();
+        return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
+      });
+      const [loss, ce, correct, meanSigma] = (await stats.data()) as Float32Array;
+      stats.dispose();
+      if (!Number.isFinite(loss)) {
+        throw new NonFiniteLossError(
+          `the loss became ${loss} at step ${state.step + 1} (cross-entropy ${ce}, mean sigma ${meanSigma}); ` +
+            `the last good checkpoint is in ${join(config.out, CHECKPOINT)} — try a lower --lr`,
+        );
+      }
+      state.step++;
+      state.adamSteps = optimizer.stepCount;
+      const record: StepRecord = {
+        step: state.step,
+        epoch: Math.ceil(state.step / config.stepsPerEpoch),
+        loss,
+        crossEntropy: ce,
+        accuracy: correct / config.batch,
+        meanSigma,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(record);
+      if (state.step % config.logEvery === 0 || state.step === totalSteps) appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
+      progress.update(record);
+      options.onStep?.(record);
+
+      const epochEnd = state.step % config.stepsPerEpoch === 0;
+      if (epochEnd || options.stopSignal?.stop) {
+        state.rng = rng.getState();
+        await saveCheckpoint(config.out, pipeline, optimizer, state);
+      }
+      if (epochEnd) {
+        await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
+        writeCurves(config.out, history);
+      }
+      if (options.stopSignal?.stop && state.step < totalSteps) {
+        interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+  writeCurves(config.out, history);
+  return { pipeline, history, interrupted };
+}
+
+export function writeCurves(dir: string, history: StepRecord[]): void {
+  if (history.length === 0) return;
+  const png = plotCurves([
+    { label: 'loss', points: history.map((h) => [h.step, h.loss]) },
+    { label: 'accuracy (frozen classifier, batch)', points: history.map((h) => [h.step, h.accuracy]) },
+    { label: 'mean sigma', points: history.map((h) => [h.step, h.meanSigma]) },
+  ]);
+  writeFileSync(join(dir, 'curves.png'), png);
+}
+
+interface Progress {
+  update(r: StepRecord): void;
+  stop(): void;
+}
+
+/** A live bar on a terminal; plain lines (every ~5%) otherwise, e.g. in CI logs. */
+function makeProgress(total: number, start: number, quiet: boolean): Progress {
+  if (quiet) return { update() {}, stop() {} };
+  let rate = 0;
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: 'train [{bar}] {value}/{total} | {rate} steps/s | ETA {eta_formatted} | loss {loss} | acc {acc}', stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, start, { rate: '-', loss: '-', acc: '-' });
+    return {
+      update(r) {
+        rate = rate ? 0.9 * rate + 0.1 / r.seconds : 1 / r.seconds;
+        bar.update(r.step, { rate: rate.toFixed(2), loss: r.loss.toFixed(4), acc: r.accuracy.toFixed(3) });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  const every = Math.max(1, Math.round(total / 20));
+  return {
+    update(r) {
+      rate = rate ? 0.9 * rate + 0.1 / r.seconds : 1 / r.seconds;
+      if (r.step % every === 0 || r.step === total || r.step === start + 1) {
+        const eta = (total - r.step) / rate;
+        console.log(
+          `step ${r.step}/${total} epoch ${r.epoch} | ${rate.toFixed(2)} steps/s | ETA ${Math.round(eta)}s | loss ${r.loss.toFixed(4)} | acc ${r.accuracy.toFixed(3)} | sigma ${r.meanSigma.toFixed(3)}`,
+        );
+      }
+    },
+    stop() {},
+  };
+}
