@@ -1,0 +1,15 @@
+// The package's public API: the engine, its ops, modules and models, and the trainer.
+export { init, runtime, type Runtime } from './engine/runtime.js';
+export { NoAdapterError, DeviceLostError } from './engine/device.js';
+export { Tensor, tensor, empty, scope, keep, type DType, type Shape } from './engine/tensor.js';
+export { noGrad, isGradEnabled } from './engine/autograd.js';
+export { Generator, manualSeed } from './engine/random.js';
+export * as ops from './kernels/index.js';
+export * as optim from './train/optim.js';
+export { Module, Linear, Conv2d, BatchNorm2d } from './models/module.js';
+export * as models from './models/index.js';
+export * as checkpoint from './models/checkpoint/index.js';
+export { InputGenerator } from './train/inputGenerator.js';
+export { ConditioningPipeline } from './train/pipeline.js';
+export { train, buildPipeline, generateImages, restoreCheckpoint, type TrainConfig } from './train/trainer.js';
+export { evaluate, formatReport } from './train/evaluate.js';
