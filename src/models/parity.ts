@@ -1,0 +1,232 @@
+// Parity with PyTorch: run a fixture's inputs through the converted networks on the GPU,
+// backpropagate, and compare outputs and gradients with the fixture's (max-norm relative error).
+//
+// Fixture layouts (shared/fixtures/README.md, shared/pretrained/README.md), told apart by keys:
+//   generator:  z, y?, image, cotangent, grad_z, config?   -> image, grad_z
+//   classifier: x, target, logits, loss, grad_x            -> logits, loss, grad_x
+//   pair:       z, target, image, logits, loss, grad_z     -> image, logits, loss, grad_z
+//                (z -> G -> nearest upsample -> VGG -> mean cross-entropy)
+import { scope, tensor, type Tensor } from '../engine/tensor.js';
+import { crossEntropy } from '../kernels/softmax.js';
+import { upsampleNearest } from '../kernels/upsample.js';
+import { readStateDict, toFloat32, type HostTensor } from './checkpoint/index.js';
+import { BigGANGenerator } from './biggan.js';
+import { loadModel } from './load.js';
+import { VGG } from './vgg.js';
+
+/**
+ * Float32 on the GPU against float32 PyTorch on a CPU: the same maths in another summation order
+ * through a dozen layers. Outputs agree to about 1e-6 relative; gradients, through softmaxes,
+ * max-pool ties and cancellations, to about 1e-5. These bounds leave an order of magnitude.
+ */
+export const PARITY_OUTPUT_REL = 1e-4;
+export const PARITY_GRAD_REL = 1e-3;
+
+export type FixtureKind = 'generator' | 'classifier' | 'pair';
+
+export interface ParityLine {
+  name: string;
+  maxAbsError: number;
+  maxReference: number;
+  relError: number;
+  tolerance: number;
+  ok: boolean;
+}
+
+export interface ParityResult {
+  kind: FixtureKind;
+  lines: ParityLine[];
+  ok: boolean;
+}
+
+const has = (f: Map<string, HostTensor>, ...keys: string[]) => keys.every((k) => f.has(k));
+
+export function fixtureKind(fixture: Map<string, HostTensor>, name = 'fixture'): FixtureKind {
+  if (has(fixture, 'z', 'cotangent', 'image', 'grad_z')) return 'generator';
+  if (has(fixture, 'x', 'target', 'logits', 'loss', 'grad_x')) return 'classifier';
+  if (has(fixture, 'z', 'target', 'image', 'logits', 'loss', 'grad_z')) return 'pair';
+  throw new Error(
+    `${name}: not a parity fixture (keys ${[...fixture.keys()].join(', ')}); expected a generator fixture ` +
+      '(z, cotangent, image, grad_z), a classifier fixture (x, target, logits, loss, grad_x) or a pair fixture (z, target, image, logits, loss, grad_z)',
+  );
+}
+
+/** max |actual - expected|, max |expected|, and their ratio (the max-norm relative error). */
+export function compare(name: string, actual: ArrayLike<number>, expected: HostTensor, tolerance: number): ParityLine {
+  const ref = toFloat32(expected);
+  if (actual.length !== ref.length) {
+    throw new Error(`${name}: the model gives ${actual.length} values, the fixture ${ref.length} (shape [${expected.shape}])`);
+  }
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(actual[i] - ref[i]);
+    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d; // a NaN counts as an infinite error
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  const relError = scale === 0 ? diff : diff / scale;
+  return { name, maxAbsError: diff, maxReference: scale, relError, tolerance, ok: relError <= tolerance };
+}
+
+function upload(f: Map<string, HostTensor>, key: string, requiresGrad = false): Tensor {
+  const t = f.get(key)!;
+  return tensor(toFloat32(t), t.shape, { requiresGrad });
+}
+
+function indices(f: Map<string, HostTensor>, key: string): Int32Array {
+  return Int32Array.from(toFloat32(f.get(key)!));
+}
+
+function result(kind: FixtureKind, lines: ParityLine[]): ParityResult {
+  return { kind, lines, ok: lines.every((l) => l.ok) };
+}
+
+/**
+ * Reads the tensors back and disposes them. `input` is the leaf whose gradient is wanted: it is
+ * returned whole from the scope (disposing it would take its .grad along).
+ */
+async function readAll(input: Tensor, tensors: Record<string, Tensor>): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  if (!input.grad) throw new Error('internal: no gradient reached the input');
+  out.grad = (await input.grad.data()) as Float32Array;
+  for (const [k, t] of Object.entries(tensors)) {
+    out[k] = (await t.data()) as Float32Array;
+    t.dispose();
+  }
+  input.dispose();
+  return out;
+}
+
+/** Checks the fixture's config row [resolution, ch, hier, n_classes, dim_z, shared_dim] where it has one. */
+function checkGeneratorConfig(G: BigGANGenerator, fixture: Map<string, HostTensor>): void {
+  const row = fixture.get('config');
+  if (!row || row.data.length < 6) return;
+  const [resolution, , hier, nClasses, dimZ, sharedDim] = Array.from(toFloat32(row));
+  const c = G.config;
+  const mismatch = [
+    ['resolution', resolution, c.resolution],
+    ['hierarchical', hier, c.hierarchical ? 1 : 0],
+    ['n_classes', nClasses, c.nClasses],
+    ['dim_z', dimZ, c.dimZ],
+    ['shared_dim', sharedDim, c.sharedDim],
+  ].filter(([, a, b]) => a !== b);
+  if (mismatch.length) {
+    throw new Error(`the fixture was made for another generator: ${mismatch.map(([n, a, b]) => `${n} ${a} (model: ${b})`).join(', ')}`);
+  }
+}
+
+/** G(z, y) against `image`; d sum(image * cotangent) / dz against `grad_z`. */
+export async function generatorParity(G: BigGANGenerator, fixture: Map<string, HostTensor>): Promise<ParityResult> {
+  checkGeneratorConfig(G, fixture);
+  const batch = fixture.get('z')!.shape[0];
+  const classes = fixture.has('y') ? indices(fixture, 'y') : new Int32Array(batch);
+  const { z, ...outputs } = scope(() => {
+    const z = upload(fixture, 'z', true);
+    const image = G.forward(z, classes);
+    image.backward(upload(fixture, 'cotangent'));
+    return { z, image };
+  });
+  const got = await readAll(z, outputs);
+  return result('generator', [
+    compare('image', got.image, fixture.get('image')!, PARITY_OUTPUT_REL),
+    compare('grad_z', got.grad, fixture.get('grad_z')!, PARITY_GRAD_REL),
+  ]);
+}
+
+/** logits = V(x), loss = mean cross-entropy on `target`, grad_x = d loss / dx. */
+export async function classifierParity(V: VGG, fixture: Map<string, HostTensor>): Promise<ParityResult> {
+  const target = indices(fixture, 'target');
+  const { x, ...outputs } = scope(() => {
+    const x = upload(fixture, 'x', true);
+    const logits = V.forward(x);
+    const loss = crossEntropy(logits, target);
+    loss.backward();
+    return { x, logits, loss };
+  });
+  const got = await readAll(x, outputs);
+  return result('classifier', [
+    compare('logits', got.logits, fixture.get('logits')!, PARITY_OUTPUT_REL),
+    compare('loss', got.loss, fixture.get('loss')!, PARITY_OUTPUT_REL),
+    compare('grad_x', got.grad, fixture.get('grad_x')!, PARITY_GRAD_REL),
+  ]);
+}
+
+/** The upsampling between G and V: V's input side over G's resolution when known, else 2 (the default pair). */
+export function pairUpsampleFactor(G: BigGANGenerator, V: VGG): number {
+  const size = V.config.inputSize;
+  if (size === null) return 2;
+  const factor = size / G.config.resolution;
+  if (!Number.isInteger(factor) || factor < 1) {
+    throw new Error(`the classifier's input size ${size} is not a whole multiple of the generator's resolution ${G.config.resolution}`);
+  }
+  return factor;
+}
+
+/** z -> G -> nearest upsample -> V -> mean cross-entropy on `target`; grad_z = d loss / dz. */
+export async function pairParity(
+  G: BigGANGenerator,
+  V: VGG,
+  fixture: Map<string, HostTensor>,
+  upsample = pairUpsampleFactor(G, V),
+): Promise<ParityResult> {
+  const target = indices(fixture, 'target');
+  const { z, ...outputs } = scope(() => {
+    const z = upload(fixture, 'z', true);
+    const image = G.forward(z);
+    const logits = V.forward(upsample === 1 ? image : upsampleNearest(image, upsample));
+    const loss = crossEntropy(logits, target);
+    loss.backward();
+    return { z, image, logits, loss };
+  });
+  const got = await readAll(z, outputs);
+  return result('pair', [
+    compare('image', got.image, fixture.get('image')!, PARITY_OUTPUT_REL),
+    compare('logits', got.logits, fixture.get('logits')!, PARITY_OUTPUT_REL),
+    compare('loss', got.loss, fixture.get('loss')!, PARITY_OUTPUT_REL),
+    compare('grad_z', got.grad, fixture.get('grad_z')!, PARITY_GRAD_REL),
+  ]);
+}
+
+export interface ParityOptions {
+  /** The classifier of a pair fixture (the model argument is then the generator). */
+  classifier?: string;
+  /** Upsampling factor between G and the classifier (pair fixtures). */
+  upsample?: number;
+}
+
+/** What `npm run parity` does: load the model(s), recognise the fixture, compare. */
+export async function runParity(modelPath: string, fixturePath: string, options: ParityOptions = {}): Promise<ParityResult> {
+  const fixture = readStateDict(fixturePath);
+  const kind = fixtureKind(fixture, fixturePath);
+  const models = [await loadModel(modelPath)];
+  try {
+    if (options.classifier) models.push(await loadModel(options.classifier));
+    const G = models.find((m): m is BigGANGenerator => m instanceof BigGANGenerator);
+    const V = models.find((m): m is VGG => m instanceof VGG);
+    if (kind === 'generator') {
+      if (!G) throw new Error(`${fixturePath} is a generator fixture, but ${modelPath} holds a VGG classifier`);
+      return await generatorParity(G, fixture);
+    }
+    if (kind === 'classifier') {
+      if (!V) throw new Error(`${fixturePath} is a classifier fixture, but ${modelPath} holds a BigGAN generator`);
+      return await classifierParity(V, fixture);
+    }
+    if (!G || !V) {
+      throw new Error(`${fixturePath} is a generator + classifier fixture: give the generator and --classifier <VGG>`);
+    }
+    return await pairParity(G, V, fixture, options.upsample);
+  } finally {
+    for (const m of models) m.dispose();
+  }
+}
+
+export function formatParity(r: ParityResult): string {
+  const width = Math.max(...r.lines.map((l) => l.name.length));
+  return r.lines
+    .map(
+      (l) =>
+        `${l.name.padEnd(width)}  max abs err ${l.maxAbsError.toExponential(2)}  max |ref| ${l.maxReference.toExponential(2)}  ` +
+        `rel err ${l.relError.toExponential(2)}  (tolerance ${l.tolerance.toExponential(0)})  ${l.ok ? 'ok' : 'FAIL'}`,
+    )
+    .join('\n');
+}
