@@ -6,3 +6,7 @@ export * from './shape.js';
 export * from './matmul.js';
 export * from './softmax.js';
 export * from './gather.js';
+export * from './batchnorm.js';
+export * from './upsample.js';
+export * from './pool.js';
+export * from './attention.js';

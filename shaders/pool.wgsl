@@ -1,0 +1,150 @@
+// 2-D pooling over (planes, H, W) tensors, planes = N * C: max pooling (no padding, floor mode)
+// and torchvision's adaptive average pooling. Backward passes gather: a thread per input pixel
+// visits the few output windows that contain it, so overlapping windows need no atomics.
+
+struct Params {
+  planes: u32,
+  H: u32,
+  W: u32,
+  outH: u32,
+  outW: u32,
+  kernel: u32,    // max pooling only
+  stride: u32,
+}
+
+override WORKGROUP: u32 = 256u;
+override TILED: bool = false;   // max pooling with stride == kernel, which divides H and W
+
+@group(0) @binding(0) var<uniform> p: Params;
+// maxPool / adaptiveAvgPool: x -> y (+ the arg-max, a flat index into x)
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
+// maxPoolBackward / adaptiveAvgPoolBackward: output gradient (+ arg-max) -> input gradient
+@group(0) @binding(1) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(2) var<storage, read> argmaxIn: array<i32>;
+@group(0) @binding(3) var<storage, read_write> gradX: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gradXAvg: array<f32>;
+
+fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return gid.x + gid.y * groups.x * WORKGROUP;
+}
+
+/// (plane, row, column) of element i of a (planes, rows, cols) tensor.
+fn split(i: u32, rows: u32, cols: u32) -> vec3<u32> {
+  let c = i % cols;
+  let rest = i / cols;
+  return vec3<u32>(rest / rows, rest % rows, c);
+}
+
+/// Flat index in x of output i's window origin. Tiled (stride == kernel dividing H and W): rows
+/// numbered across planes map output row r to input row r * kernel, which saves three divisions.
+fn windowOrigin(i: u32) -> u32 {
+  if (TILED) {
+    let r = i / p.outW;
+    return (r * p.W + i - r * p.outW) * p.kernel;
+  }
+  let at = split(i, p.outH, p.outW);
+  return (at.x * p.H + at.y * p.stride) * p.W + at.z * p.stride;
+}
+
+// The first maximum in row-major window order wins (PyTorch's rule); NaN propagates as there.
+// The arg-max is stored as a flat index into x.
+@compute @workgroup_size(WORKGROUP)
+fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.outH * p.outW) { return; }
+  let origin = windowOrigin(i);
+  var best = x[origin];
+  var bestAt = origin;
+  for (var dy = 0u; dy < p.kernel; dy++) {
+    for (var dx = 0u; dx < p.kernel; dx++) {
+      let k = origin + dy * p.W + dx;
+      let v = x[k];
+      if (v > best || (v != v && best == best)) {
+        best = v;
+        bestAt = k;
+      }
+    }
+  }
+  y[i] = best;
+  argmax[i] = i32(bestAt);
+}
+
+// Tiled windows cover every input pixel exactly once: each output writes its whole window.
+@compute @workgroup_size(WORKGROUP)
+fn maxPoolBackwardTiled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.outH * p.outW) { return; }
+  let origin = windowOrigin(i);
+  let winner = u32(argmaxIn[i]);
+  let g = gradOut[i];
+  for (var dy = 0u; dy < p.kernel; dy++) {
+    for (var dx = 0u; dx < p.kernel; dx++) {
+      let k = origin + dy * p.W + dx;
+      gradX[k] = select(0.0, g, k == winner);
+    }
+  }
+}
+
+// Any other geometry: a thread per input pixel gathers from the windows that contain it.
+@compute @workgroup_size(WORKGROUP)
+fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.H * p.W) { return; }
+  let at = split(i, p.H, p.W);
+  // Windows oy with oy*stride <= row < oy*stride + kernel, likewise for columns.
+  let oy0 = select(0u, (at.y - p.kernel) / p.stride + 1u, at.y >= p.kernel);
+  let ox0 = select(0u, (at.z - p.kernel) / p.stride + 1u, at.z >= p.kernel);
+  let oy1 = min(at.y / p.stride + 1u, p.outH);
+  let ox1 = min(at.z / p.stride + 1u, p.outW);
+  let plane = at.x * p.outH * p.outW;
+  var acc = 0.0;
+  for (var oy = oy0; oy < oy1; oy++) {
+    for (var ox = ox0; ox < ox1; ox++) {
+      let o = plane + oy * p.outW + ox;
+      if (u32(argmaxIn[o]) == i) { acc += gradOut[o]; }
+    }
+  }
+  gradX[i] = acc;
+}
+
+/// Output window o of an adaptive pool from `size` to `outSize`: [floor(o*size/outSize), ceil((o+1)*size/outSize)).
+fn window(o: u32, size: u32, outSize: u32) -> vec2<u32> {
+  return vec2<u32>(o * size / outSize, ((o + 1u) * size + outSize - 1u) / outSize);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn adaptiveAvgPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.outH * p.outW) { return; }
+  let at = split(i, p.outH, p.outW);
+  let rows = window(at.y, p.H, p.outH);
+  let cols = window(at.z, p.W, p.outW);
+  let plane = at.x * p.H * p.W;
+  var acc = 0.0;
+  for (var r = rows.x; r < rows.y; r++) {
+    for (var c = cols.x; c < cols.y; c++) { acc += x[plane + r * p.W + c]; }
+  }
+  y[i] = acc / f32((rows.y - rows.x) * (cols.y - cols.x));
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn adaptiveAvgPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.H * p.W) { return; }
+  let at = split(i, p.H, p.W);
+  // Windows containing row r: o in [floor(r*outH/H), ceil((r+1)*outH/H)), likewise for columns.
+  let oys = vec2<u32>(at.y * p.outH / p.H, min(((at.y + 1u) * p.outH + p.H - 1u) / p.H, p.outH));
+  let oxs = vec2<u32>(at.z * p.outW / p.W, min(((at.z + 1u) * p.outW + p.W - 1u) / p.W, p.outW));
+  let plane = at.x * p.outH * p.outW;
+  var acc = 0.0;
+  for (var oy = oys.x; oy < oys.y; oy++) {
+    let rows = window(oy, p.H, p.outH);
+    for (var ox = oxs.x; ox < oxs.y; ox++) {
+      let cols = window(ox, p.W, p.outW);
+      acc += gradOut[plane + oy * p.outW + ox] / f32((rows.y - rows.x) * (cols.y - cols.x));
+    }
+  }
+  gradXAvg[i] = acc;
+}

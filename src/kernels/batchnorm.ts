@@ -1,0 +1,211 @@
+// Batch normalisation (shaders/batchnorm.wgsl): F.batch_norm and BigGAN's conditional batchnorm,
+// in training mode (batch statistics, optional in-place running update) and eval mode (running
+// statistics), with backward kernels for the input and the affine parameters.
+import { record } from '../engine/autograd.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+
+const ROW_WORKGROUP = 64;
+const ELEMENT_WORKGROUP = 256;
+/** Rows at least this long are reduced by a whole workgroup; shorter ones by one thread each. */
+const WIDE_ROW = 256;
+
+export interface BatchNormOptions {
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** x viewed as (N, C, S): batch, channels, and everything after the channels flattened. */
+interface Layout {
+  N: number;
+  C: number;
+  S: number;
+}
+
+/** How x_hat is scaled and shifted: not at all, per channel, or per sample and channel (1 + gain). */
+interface Affine {
+  mode: 0 | 1 | 2;
+  weight: Tensor | null;
+  bias: Tensor | null;
+}
+
+interface Settings {
+  training: boolean;
+  momentum: number;
+  eps: number;
+}
+
+function layoutOf(x: Tensor, op: string): Layout {
+  if (x.ndim < 2) throw new Error(`${op}: input must be (N, C, ...), got ${formatShape(x.shape)}`);
+  const S = x.shape.slice(2).reduce((p, d) => p * d, 1);
+  return { N: x.shape[0], C: x.shape[1], S };
+}
+
+function expectShape(t: Tensor | null, shape: number[], what: string, op: string): void {
+  if (!t) return;
+  assertFloat(t, op);
+  if (t.shape.join() !== shape.join()) {
+    throw new Error(`${op}: ${what} must have shape ${formatShape(shape)}, got ${formatShape(t.shape)}`);
+  }
+}
+
+type Pass = 'rows' | 'channels' | 'elements';
+
+function launch(
+  entry: string, pass: Pass, l: Layout, s: Settings, buffers: GPUBuffer[],
+  constants: Record<string, number> = {},
+): void {
+  const rows = l.N * l.C;
+  const wide = l.S >= WIDE_ROW;
+  const workgroup = pass === 'elements' ? ELEMENT_WORKGROUP : ROW_WORKGROUP;
+  const workgroups =
+    pass === 'elements' ? grid(rows * l.S, ELEMENT_WORKGROUP)
+    : pass === 'channels' ? grid(l.C, ROW_WORKGROUP)
+    : wide ? grid(rows, 1) : grid(rows, ROW_WORKGROUP);
+  runtime().launch({
+    family: 'batchnorm',
+    entry,
+    constants: { WORKGROUP: workgroup, ...(pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 } : {}), ...constants },
+    uniforms: new Uniforms().u32(l.N, l.C, l.S).f32(s.eps, s.momentum).build(),
+    buffers,
+    workgroups,
+  });
+}
+
+function affineConstants(a: Affine): Record<string, number> {
+  return { AFFINE: a.mode, HAS_WEIGHT: a.weight ? 1 : 0, HAS_BIAS: a.bias ? 1 : 0 };
+}
+
+/** Batch mean and biased variance per channel; updates the running statistics when given. */
+function batchStatistics(x: Tensor, l: Layout, s: Settings, runningMean: Tensor | null, runningVar: Tensor | null) {
+  const moments = empty([2 * l.N * l.C]);
+  launch('rowMoments', 'rows', l, s, [x.buffer, moments.buffer]);
+  const mean = empty([l.C]);
+  const variance = empty([l.C]);
+  if (runningMean && runningVar) {
+    launch('foldMomentsAndUpdate', 'channels', l, s,
+      [moments.buffer, mean.buffer, variance.buffer, runningMean.buffer, runningVar.buffer]);
+  } else {
+    launch('foldMoments', 'channels', l, s, [moments.buffer, mean.buffer, variance.buffer]);
+  }
+  moments.dispose();
+  return { mean, variance };
+}
+
+function normalizeCore(
+  op: string, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, affine: Affine, options: BatchNormOptions,
+): Tensor {
+  assertFloat(x, op);
+  const s: Settings = { training: options.training ?? false, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
+  const l = layoutOf(x, op);
+  expectShape(runningMean, [l.C], 'runningMean', op);
+  expectShape(runningVar, [l.C], 'runningVar', op);
+  const paramShape = affine.mode === 2 ? [l.N, l.C] : [l.C];
+  expectShape(affine.weight, paramShape, affine.mode === 2 ? 'gain' : 'weight', op);
+  expectShape(affine.bias, paramShape, 'bias', op);
+  if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: give both running statistics or neither`);
+
+  let mean: Tensor;
+  let variance: Tensor;
+  if (s.training) {
+    if (l.N * l.S <= 1) {
+      throw new Error(`${op}: expected more than 1 value per channel when training, got input ${formatShape(x.shape)}`);
+    }
+    ({ mean, variance } = batchStatistics(x, l, s, runningMean, runningVar));
+  } else {
+    if (!runningMean || !runningVar) throw new Error(`${op}: eval mode (training: false) needs running statistics`);
+    mean = runningMean;
+    variance = runningVar;
+  }
+
+  const y = empty(x.shape);
+  launch('normalize', 'elements', l, s,
+    [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (affine.bias ?? x).buffer, y.buffer],
+    affineConstants(affine));
+
+  const params = [affine.weight, affine.bias].filter((t): t is Tensor => t !== null);
+  const out = record(op, y, [x, ...params], (g) => {
+    const grads = normalizeBackward(g, x, l, s, mean, variance, affine);
+    return [grads.x, ...(affine.weight ? [grads.weight] : []), ...(affine.bias ? [grads.bias] : [])];
+  });
+  // Batch statistics live on only as long as the backward closure that needs them.
+  if (s.training && !out.gradFn) {
+    mean.dispose();
+    variance.dispose();
+  }
+  return out;
+}
+
+function normalizeBackward(
+  g: Tensor, x: Tensor, l: Layout, s: Settings, mean: Tensor, variance: Tensor, affine: Affine,
+): { x: Tensor | null; weight: Tensor | null; bias: Tensor | null } {
+  const wantX = x.requiresGrad;
+  const wantWeight = affine.weight?.requiresGrad ?? false;
+  const wantBias = affine.bias?.requiresGrad ?? false;
+  const constants = affineConstants(affine);
+  const result = { x: null as Tensor | null, weight: null as Tensor | null, bias: null as Tensor | null };
+
+  // Per-row sums of g and g * x_hat: the affine gradients, and (training) the input's mean terms.
+  const needRowSums = (s.training && wantX) || wantWeight || wantBias;
+  let sumG: Tensor | null = null;
+  let sumGX: Tensor | null = null;
+  if (needRowSums) {
+    sumG = empty([l.N * l.C]);
+    sumGX = empty([l.N * l.C]);
+    launch('rowGradSums', 'rows', l, s, [x.buffer, mean.buffer, variance.buffer, g.buffer, sumG.buffer, sumGX.buffer]);
+  }
+
+  let meanTerms: Tensor | null = null;
+  if (sumG && sumGX && ((s.training && wantX) || affine.mode === 1)) {
+    meanTerms = empty([2 * l.C]);
+    const gradWeight = empty([l.C]);
+    const gradBias = empty([l.C]);
+    launch('foldGradSums', 'channels', l, s,
+      [sumG.buffer, sumGX.buffer, (affine.weight ?? sumG).buffer, meanTerms.buffer, gradWeight.buffer, gradBias.buffer],
+      constants);
+    if (affine.mode === 1) {
+      result.weight = wantWeight ? gradWeight : null;
+      result.bias = wantBias ? gradBias : null;
+    }
+    if (!result.weight) gradWeight.dispose();
+    if (!result.bias) gradBias.dispose();
+  }
+  if (affine.mode === 2 && sumG && sumGX) {
+    result.weight = wantWeight ? sumGX.reshape(l.N, l.C) : null;
+    result.bias = wantBias ? sumG.reshape(l.N, l.C) : null;
+  }
+
+  if (wantX) {
+    const gx = empty(x.shape);
+    launch('inputGrad', 'elements', l, s,
+      [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (meanTerms ?? x).buffer, g.buffer, gx.buffer],
+      { ...constants, TRAINING: s.training ? 1 : 0 });
+    result.x = gx;
+  }
+  // Views made above hold their own references, so the originals can go.
+  sumG?.dispose();
+  sumGX?.dispose();
+  meanTerms?.dispose();
+  return result;
+}
+
+/**
+ * F.batch_norm: (x - mean) / sqrt(var + eps) * weight + bias over the channel axis 1.
+ * training: batch statistics (biased variance), and running statistics, when given, updated in
+ * place (momentum 0.1, unbiased variance). Eval: the running statistics.
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null = null, bias: Tensor | null = null, options: BatchNormOptions = {},
+): Tensor {
+  return normalizeCore('batchNorm', x, runningMean, runningVar, { mode: 1, weight, bias }, options);
+}
+
+/** BigGAN's conditional batchnorm: x_hat * (1 + gain[n, c]) + bias[n, c], gain and bias (N, C). */
+export function conditionalBatchNorm(
+  x: Tensor, gain: Tensor, bias: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  options: BatchNormOptions = {},
+): Tensor {
+  return normalizeCore('conditionalBatchNorm', x, runningMean, runningVar, { mode: 2, weight: gain, bias }, options);
+}

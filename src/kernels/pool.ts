@@ -1,0 +1,75 @@
+// 2-D pooling over NCHW tensors (shaders/pool.wgsl): max pooling and torchvision's adaptive
+// average pooling, each with its backward.
+import { record } from '../engine/autograd.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+
+const WORKGROUP = 256;
+
+interface PoolShape {
+  planes: number;
+  H: number;
+  W: number;
+  outH: number;
+  outW: number;
+  kernel: number;
+  stride: number;
+}
+
+function planesOf(x: Tensor, op: string): [number, number, number, number] {
+  assertFloat(x, op);
+  if (x.ndim !== 4) throw new Error(`${op}: input must be (N, C, H, W), got ${formatShape(x.shape)}`);
+  return x.shape as [number, number, number, number];
+}
+
+function launch(entry: string, s: PoolShape, buffers: GPUBuffer[], threads: number, tiled = false): void {
+  runtime().launch({
+    family: 'pool',
+    entry,
+    constants: { WORKGROUP, TILED: tiled ? 1 : 0 },
+    uniforms: new Uniforms().u32(s.planes, s.H, s.W, s.outH, s.outW, s.kernel, s.stride).build(),
+    buffers,
+    workgroups: grid(threads, WORKGROUP),
+  });
+}
+
+/** F.max_pool2d(x, kernel, stride) without padding (floor mode); the gradient goes to the first maximum. */
+export function maxPool2d(x: Tensor, kernel = 2, stride = kernel): Tensor {
+  const [N, C, H, W] = planesOf(x, 'maxPool2d');
+  if (!Number.isInteger(kernel) || !Number.isInteger(stride) || kernel < 1 || stride < 1) {
+    throw new Error(`maxPool2d: kernel ${kernel} and stride ${stride} must be positive integers`);
+  }
+  if (kernel > H || kernel > W) throw new Error(`maxPool2d: kernel ${kernel} is larger than the input ${formatShape(x.shape)}`);
+  const s = { planes: N * C, H, W, outH: Math.floor((H - kernel) / stride) + 1, outW: Math.floor((W - kernel) / stride) + 1, kernel, stride };
+  // Windows that tile the input exactly (the usual 2x2, stride 2 on even sizes) take a faster path.
+  const tiled = stride === kernel && H === s.outH * kernel && W === s.outW * kernel;
+  const y = empty([N, C, s.outH, s.outW]);
+  const argmax = empty(y.shape, 'int32');
+  launch('maxPool', s, [x.buffer, y.buffer, argmax.buffer], y.size, tiled);
+  const out = record('maxPool2d', y, [x], (g) => {
+    const gx = empty(x.shape);
+    if (tiled) launch('maxPoolBackwardTiled', s, [g.buffer, argmax.buffer, gx.buffer], y.size, true);
+    else launch('maxPoolBackward', s, [g.buffer, argmax.buffer, gx.buffer], gx.size);
+    return [gx];
+  });
+  if (!out.gradFn) argmax.dispose();
+  return out;
+}
+
+/** torchvision's adaptive average pool: output cell i averages [floor(i*In/Out), ceil((i+1)*In/Out)). */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: [number, number]): Tensor {
+  const [N, C, H, W] = planesOf(x, 'adaptiveAvgPool2d');
+  const [outH, outW] = outputSize;
+  if (![outH, outW].every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(`adaptiveAvgPool2d: output size [${outputSize}] must be positive integers`);
+  }
+  if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty input ${formatShape(x.shape)}`);
+  const s = { planes: N * C, H, W, outH, outW, kernel: 0, stride: 0 };
+  const y = empty([N, C, outH, outW]);
+  launch('adaptiveAvgPool', s, [x.buffer, y.buffer], y.size);
+  return record('adaptiveAvgPool2d', y, [x], (g) => {
+    const gx = empty(x.shape);
+    launch('adaptiveAvgPoolBackward', s, [g.buffer, gx.buffer], gx.size);
+    return [gx];
+  });
+}
