@@ -12,6 +12,9 @@ struct Params {
   scalar2: f32,
 }
 
+// A private variable, not a constant: WGSL refuses NaN in constant expressions.
+var<private> nanBits: u32 = 0x7fc00000u;
+
 override OP: u32 = 0u;
 override WORKGROUP: u32 = 256u;
 
@@ -39,6 +42,17 @@ fn softplus(v: f32) -> f32 {
   return log(1.0 + exp(v));
 }
 
+// WGSL's pow(x, e) is undefined for x < 0 (NaN on lavapipe) and for x = e = 0 (0 on lavapipe):
+// x^0 = 1, integer powers of negative numbers keep their sign rule, other negative powers are NaN.
+fn powScalar(v: f32, e: f32) -> f32 {
+  if (e == 0.0) { return 1.0; }
+  if (v >= 0.0) { return pow(v, e); }
+  if (e != floor(e)) { return bitcast<f32>(nanBits); }
+  let r = pow(-v, e);
+  if (e - 2.0 * floor(e * 0.5) == 1.0) { return -r; }
+  return r;
+}
+
 fn sigmoid(v: f32) -> f32 {
   return 1.0 / (1.0 + exp(-v));
 }
@@ -57,7 +71,7 @@ fn unaryOp(v: f32) -> f32 {
     case 9u: { return abs(v); }
     case 10u: { return v + p.scalar; }
     case 11u: { return v * p.scalar; }
-    case 12u: { return pow(v, p.scalar); }
+    case 12u: { return powScalar(v, p.scalar); }
     case 13u: { return v; }
     case 14u: { return v * p.scalar + p.scalar2; }
     case 15u: { return clamp(v, p.scalar, p.scalar2); }
