@@ -52,11 +52,26 @@ export function backward(root: Tensor, cotangent: Tensor | undefined, retainGrap
   } else if (root.size !== 1) {
     throw new Error(`backward() without a cotangent needs a scalar output, got shape [${root.shape}]`);
   }
+  // The caller keeps its cotangent: a leaf that would receive that very tensor gets a copy, so
+  // that disposing one of them cannot pull the storage out from under the other.
+  if (cotangent) ownedAsGrad.add(cotangent);
   noGrad(() => sweep(root, cotangent ?? onesLike(root), retainGraph));
 }
 
+/** Non-leaf tensors whose backward rule an earlier backward() dropped (no retainGraph). */
+const freed = new WeakSet<Tensor>();
+
 function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
   const order = topologicalOrder(root);
+  // Without this check such a tensor would pass for a leaf: it would collect a .grad of its own
+  // and nothing upstream of it would get anything, silently.
+  const gone = order.find((t) => freed.has(t));
+  if (gone) {
+    throw new Error(
+      `backward() through ${gone.describe()}, whose graph an earlier backward() already freed: ` +
+        'pass { retainGraph: true } to the earlier call to backpropagate through it again',
+    );
+  }
   const grads = new Map<Tensor, Tensor>([[root, cotangent]]);
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
@@ -78,7 +93,10 @@ function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
       const before = grads.get(input);
       grads.set(input, before ? add(before, gi) : gi);
     });
-    if (!retainGraph) t.gradFn = null;
+    if (!retainGraph) {
+      t.gradFn = null;
+      freed.add(t);
+    }
   }
 }
 
