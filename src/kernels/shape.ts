@@ -100,7 +100,10 @@ export function concat(tensors: Tensor[], axis = 0): Tensor {
   const first = tensors[0];
   const ax = axis < 0 ? axis + first.ndim : axis;
   for (const t of tensors) {
-    if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== ax && d !== first.shape[i]) || t.dtype !== first.dtype) {
+    if (t.dtype !== first.dtype) {
+      throw new Error(`concat: ${first.describe()} and ${t.describe()} have different dtypes`);
+    }
+    if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
       throw new Error(`concat along axis ${axis}: ${tensors.map((u) => formatShape(u.shape)).join(', ')} do not fit together`);
     }
   }

@@ -41,15 +41,19 @@ export const logSoftmax = (x: Tensor): Tensor => softmaxFamily(x, true);
 
 /** Class indices as an int32 tensor, checked against the number of classes when given on the CPU. */
 export function toTargets(targets: Tensor | ArrayLike<number>, rows: number, classes: number): Tensor {
+  const logits = formatShape([rows, classes]);
   if (!(targets instanceof Object && 'buffer' in targets && 'dtype' in targets)) {
     const values = Int32Array.from(targets as ArrayLike<number>);
+    if (values.length !== rows) {
+      throw new Error(`cross-entropy: logits ${logits} need ${rows} int32 class indices as targets, got [${values.length}] int32`);
+    }
     const bad = values.findIndex((t) => t < 0 || t >= classes);
     if (bad >= 0) throw new Error(`cross-entropy: target ${values[bad]} at position ${bad} is outside [0, ${classes})`);
-    return toTargets(tensor(values, [values.length]), rows, classes);
+    return tensor(values, [values.length]);
   }
   const t = targets as Tensor;
   if (t.dtype !== 'int32' || t.size !== rows) {
-    throw new Error(`cross-entropy: targets must be ${rows} int32 class indices, got ${t.describe()}`);
+    throw new Error(`cross-entropy: logits ${logits} need ${rows} int32 class indices as targets, got ${t.describe()}`);
   }
   return t;
 }
