@@ -1,0 +1,114 @@
+// Matrix products against float64 references: all four transpose combinations, batched operands,
+// a shared 2-D operand on either side, sizes that are not multiples of the 32x32 output tile,
+// and linear with and without bias on 1-D, 2-D and 3-D inputs.
+import { beforeAll, describe, it } from 'vitest';
+import * as ops from '../src/kernels/index.js';
+import { checkOp, setupGpu } from './helpers.js';
+import { linearRef, matmulRef } from './reference/matmul.js';
+
+beforeAll(setupGpu);
+
+/** Operand shape that gives op(X) = (rows, cols) when stored transposed or not. */
+const stored = (lead: number[], rows: number, cols: number, trans: boolean) => [...lead, ...(trans ? [cols, rows] : [rows, cols])];
+
+const SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 17, 3], // batch-1 row vector
+  [3, 17, 5],
+  [17, 3, 65],
+  [33, 9, 35], // just past one 32x32 output tile in both directions
+];
+
+const TRANSPOSES: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+describe('matmul', () => {
+  for (const [transA, transB] of TRANSPOSES) {
+    const label = `${transA ? 'A^T' : 'A'} ${transB ? 'B^T' : 'B'}`;
+
+    it(`${label}, 2-D`, async () => {
+      for (const [i, [M, K, N]] of SIZES.entries()) {
+        const sa = stored([], M, K, transA);
+        const sb = stored([], K, N, transB);
+        await checkOp(
+          ([a, b]) => ops.matmul(a, b, { transA, transB }),
+          ([a, b]) => matmulRef(a, sa, b, sb, transA, transB),
+          [{ shape: sa }, { shape: sb }],
+          { seed: i + 1 },
+        );
+      }
+    });
+
+    it(`${label}, batched (both operands, one or two leading dims)`, async () => {
+      const cases: [number[], number, number, number][] = [
+        [[1], 3, 5, 4],
+        [[3], 5, 17, 3],
+        [[2, 3], 4, 3, 5],
+      ];
+      for (const [i, [lead, M, K, N]] of cases.entries()) {
+        const sa = stored(lead, M, K, transA);
+        const sb = stored(lead, K, N, transB);
+        await checkOp(
+          ([a, b]) => ops.matmul(a, b, { transA, transB }),
+          ([a, b]) => matmulRef(a, sa, b, sb, transA, transB),
+          [{ shape: sa }, { shape: sb }],
+          { seed: i + 11 },
+        );
+      }
+    });
+
+    it(`${label}, a shared 2-D operand (its gradient summed over the batch)`, async () => {
+      // batched A with shared B, then shared A with batched B
+      const cases: [number[], number[]][] = [
+        [stored([3], 5, 7, transA), stored([], 7, 4, transB)],
+        [stored([2, 2], 5, 7, transA), stored([], 7, 4, transB)],
+        [stored([], 5, 7, transA), stored([3], 7, 4, transB)],
+        [stored([1], 5, 7, transA), stored([], 7, 4, transB)],
+      ];
+      for (const [i, [sa, sb]] of cases.entries()) {
+        await checkOp(
+          ([a, b]) => ops.matmul(a, b, { transA, transB }),
+          ([a, b]) => matmulRef(a, sa, b, sb, transA, transB),
+          [{ shape: sa }, { shape: sb }],
+          { seed: i + 21 },
+        );
+      }
+    });
+  }
+});
+
+describe('linear', () => {
+  const CASES: { x: number[]; out: number }[] = [
+    { x: [1, 17], out: 5 }, // batch 1
+    { x: [5, 17], out: 7 },
+    { x: [65, 3], out: 33 },
+    { x: [2, 3, 17], out: 5 }, // leading dims flattened
+    { x: [17], out: 3 }, // a single vector
+  ];
+  for (const bias of [true, false]) {
+    it(bias ? 'with bias' : 'without bias', async () => {
+      for (const [i, { x: sx, out }] of CASES.entries()) {
+        const inF = sx[sx.length - 1];
+        const sw = [out, inF];
+        await checkOp(
+          ([x, w, b]) => ops.linear(x, w, b),
+          ([x, w, b]) => linearRef(x, w, sw, b),
+          [{ shape: sx }, { shape: sw }, ...(bias ? [{ shape: [out] }] : [])],
+          { seed: i + 31 },
+        );
+      }
+    });
+  }
+
+  it('with a frozen weight: only the input and bias get gradients', async () => {
+    await checkOp(
+      ([x, w, b]) => ops.linear(x, w, b),
+      ([x, w, b]) => linearRef(x, w, [4, 9], b),
+      [{ shape: [3, 9] }, { shape: [4, 9], grad: false }, { shape: [4] }],
+    );
+  });
+});

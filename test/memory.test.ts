@@ -1,0 +1,139 @@
+// Buffer lifetime and command batching: a training loop in scope() reuses its buffers step after
+// step, dispose() gives memory back, a disposed tensor cannot be used, and a forward pass is
+// recorded without a single submission until something is read back.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as ops from '../src/kernels/index.js';
+import { runtime } from '../src/engine/runtime.js';
+import { roundSize } from '../src/engine/bufferPool.js';
+import { keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
+import { Generator } from '../src/engine/random.js';
+import { Adam } from '../src/train/optim.js';
+import { setupGpu } from './helpers.js';
+
+beforeAll(setupGpu);
+
+describe('memory', () => {
+  it('a training loop in scope() keeps live and allocated bytes flat after its first step', async () => {
+    // The "1000 training steps", on an MLP small enough for lavapipe: each step is a
+    // forward, backward, Adam update and one read-back, a few milliseconds here (~3 s in all).
+    const STEPS = 1000;
+    const g = new Generator(7);
+    const pool = runtime().pool;
+    const params: Record<string, Tensor> = {
+      w1: ops.randn([33, 17], { generator: g, std: 0.3, requiresGrad: true }),
+      b1: ops.zeros([33], { requiresGrad: true }),
+      w2: ops.randn([5, 33], { generator: g, std: 0.3, requiresGrad: true }),
+      b2: ops.zeros([5], { requiresGrad: true }),
+    };
+    const optimizer = new Adam(Object.values(params), { lr: 1e-2 });
+    const x = ops.randn([9, 17], { generator: g });
+    const targets = [0, 1, 2, 3, 4, 0, 1, 2, 3];
+
+    const live: number[] = [];
+    const allocated: number[] = [];
+    const losses: number[] = [];
+    for (let step = 0; step < STEPS; step++) {
+      const loss = scope(() => {
+        const h = ops.relu(ops.linear(x, params.w1, params.b1));
+        const logits = ops.linear(ops.tanh(h), params.w2, params.b2);
+        const l = ops.crossEntropy(logits, targets);
+        l.backward();
+        optimizer.step();
+        optimizer.zeroGrad();
+        return l;
+      });
+      losses.push(await loss.item());
+      loss.dispose();
+      live.push(pool.liveBytes);
+      allocated.push(pool.allocatedBytes);
+    }
+    expect(live.slice(1)).toEqual(new Array(STEPS - 1).fill(live[0]));
+    expect(allocated.slice(1)).toEqual(new Array(STEPS - 1).fill(allocated[0]));
+    // and it did train
+    expect(losses[STEPS - 1]).toBeLessThan(losses[0] / 4);
+  });
+
+  it('dispose() gives the bytes back, once, and views share storage', async () => {
+    const pool = runtime().pool;
+    const before = pool.liveBytes;
+    const t = tensor(new Float32Array(1000), [10, 100]);
+    expect(pool.liveBytes - before).toBe(roundSize(4000));
+    const v = t.reshape(100, 10);
+    t.dispose();
+    t.dispose(); // safe twice
+    expect(t.isDisposed).toBe(true);
+    expect(pool.liveBytes - before).toBe(roundSize(4000)); // the view still holds it
+    expect((await v.data()).length).toBe(1000);
+    v.dispose();
+    expect(pool.liveBytes).toBe(before);
+  });
+
+  it('scope() frees what it made except what it returns or keep()s, and gradients survive', async () => {
+    const pool = runtime().pool;
+    const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const before = pool.liveBytes;
+    let inner: Tensor | null = null;
+    let kept: Tensor | null = null;
+    const out = scope(() => {
+      inner = ops.exp(x);
+      kept = keep(ops.mul(x, 2));
+      const y = ops.sum(ops.mul(inner, kept));
+      y.backward();
+      return { y, pair: [ops.neg(x)] };
+    });
+    expect(inner!.isDisposed).toBe(true);
+    expect(kept!.isDisposed).toBe(false);
+    expect(out.y.isDisposed).toBe(false);
+    expect(out.pair[0].isDisposed).toBe(false);
+    expect(x.grad).not.toBeNull();
+    expect(x.grad!.isDisposed).toBe(false);
+    for (const t of [out.y, out.pair[0], kept!, x.grad!]) t.dispose();
+    x.grad = null;
+    expect(pool.liveBytes).toBe(before);
+  });
+
+  it('using a disposed tensor fails with a clear error', async () => {
+    const t = tensor([1, 2, 3]);
+    t.name = 'weights';
+    t.dispose();
+    await expect(t.data()).rejects.toThrow(/tensor 'weights' \[3\] float32 was used after it was disposed/);
+    expect(() => ops.relu(t)).toThrow(/used after it was disposed/);
+    expect(() => t.reshape(3, 1)).toThrow(/used after it was disposed/);
+    let leaked: Tensor | null = null;
+    scope(() => {
+      leaked = tensor([3]);
+    });
+    expect(() => ops.exp(leaked!)).toThrow(/was it made inside a scope\(\) that has ended\?/);
+  });
+});
+
+describe('batching', () => {
+  it('a forward of several ops makes no submission and no read-back until .data()', async () => {
+    const rt = runtime();
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const w = tensor([0.5, -1, 2, 0, 1, 1], [2, 3]);
+    await rt.sync(); // start from an empty batch
+    const before = { ...rt.stats };
+    const y = ops.sum(ops.softmax(ops.relu(ops.linear(ops.tanh(x), w))), 1);
+    expect(rt.stats.dispatches - before.dispatches).toBeGreaterThanOrEqual(5);
+    expect(rt.stats.submits).toBe(before.submits);
+    expect(rt.stats.readbacks).toBe(before.readbacks);
+    const values = await y.data();
+    expect(rt.stats.submits - before.submits).toBe(1);
+    expect(rt.stats.readbacks - before.readbacks).toBe(1);
+    expect(values[0]).toBeCloseTo(1, 5);
+    expect(values[1]).toBeCloseTo(1, 5);
+  });
+
+  it('a backward pass is recorded into the same batch; reading the gradient is one read-back', async () => {
+    const rt = runtime();
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
+    await rt.sync();
+    const before = { ...rt.stats };
+    ops.crossEntropy(ops.mul(x, 0.5), [2, 0]).backward();
+    expect(rt.stats.submits).toBe(before.submits);
+    await x.grad!.data();
+    expect(rt.stats.submits - before.submits).toBe(1);
+    expect(rt.stats.readbacks - before.readbacks).toBe(1);
+  });
+});
