@@ -211,7 +211,7 @@ function float32(t: HostTensor): HostTensor {
  * BigGAN-PyTorch's eval-mode spectral norm, in float64: one power-iteration step from u0 (which
  * is not updated), W_effective = weight / sigma. Returns the float32 weight and sigma.
  */
-export function spectralNormalize(weight: HostTensor, u0: HostTensor): { weight: HostTensor; sigma: number } {
+export function spectralNormalize(weight: HostTensor, u0: HostTensor, name = 'weight'): { weight: HostTensor; sigma: number } {
   const rows = weight.shape[0];
   const cols = numel(weight.shape) / rows;
   const W = Float64Array.from(toFloat32(weight));
@@ -237,7 +237,7 @@ export function spectralNormalize(weight: HostTensor, u0: HostTensor): { weight:
   let sigma = 0;
   for (let r = 0; r < rows; r++) sigma += Wv[r] * uNew[r];
   if (!(sigma > 0) || !Number.isFinite(sigma)) {
-    throw new ConversionError(`spectral norm of ${weight.shape.join('x')} weight gave sigma ${sigma}`);
+    throw new ConversionError(`spectral norm of '${name}' ${fmt(weight.shape)} gave sigma ${sigma}: an all-zero weight or u0?`, name);
   }
   const out = new Float32Array(W.length);
   for (let i = 0; i < W.length; i++) out[i] = W[i] / sigma;
@@ -261,7 +261,7 @@ export function convertBigGAN(state: Map<string, HostTensor>): ConvertedModel {
     const w = keys.get(`${prefix}.weight`, expected, why);
     const out = w.shape[0];
     const u0 = keys.get(`${prefix}.u0`, [1, out], `the power-iteration vector of ${prefix}`);
-    const { weight, sigma } = spectralNormalize(w, u0);
+    const { weight, sigma } = spectralNormalize(w, u0, `${prefix}.weight`);
     tensors.set(`${prefix}.weight`, weight);
     sigmas.set(prefix, sigma);
     if (bias) copy(`${prefix}.bias`, [out]);

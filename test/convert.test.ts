@@ -1,0 +1,324 @@
+// The converter: layout recognition, architecture inference from keys and shapes, spectral norm,
+// refusals that name the offending key, and the .pth -> .safetensors -> load round trip.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Generator } from '../src/engine/random.js';
+import { tensor } from '../src/engine/tensor.js';
+import { CheckpointError, readSafetensors, readStateDict, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
+import {
+  ConversionError,
+  convertStateDict,
+  detectFormat,
+  spectralNormalize,
+  type BigGANConfig,
+  type VGGConfig,
+} from '../src/models/convert.js';
+import { loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
+import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
+import { setupGpu } from './helpers.js';
+
+const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
+const CHECKPOINTS = join(import.meta.dirname, 'data', 'checkpoints');
+const MODELS = join(import.meta.dirname, '..', 'models');
+const BIGGAN = join(FIXTURES, 'biggan32_ch4.pth');
+const BIGGAN_LEGACY = join(FIXTURES, 'biggan32_ch4.legacy.pth');
+const VGG_TINY = join(FIXTURES, 'vgg_bn_tiny.pth');
+const CONVERT_CLI = join(import.meta.dirname, '..', 'src', 'models', 'convertCli.ts');
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'convert-test-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs `npm run convert`'s script with node + tsx. */
+function convertCli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', CONVERT_CLI, ...args], { encoding: 'utf8' });
+}
+
+function refusal(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a refusal, but it was accepted');
+}
+
+const edited = (base: Map<string, HostTensor>, edit: (m: Map<string, HostTensor>) => void) => {
+  const copy = new Map(base);
+  edit(copy);
+  return copy;
+};
+
+describe('architecture inference', () => {
+  it('reads the BigGAN fixture: resolution 32, 3 blocks of 16, attention after the 16x16 block, hierarchical z 120', () => {
+    const m = convertStateDict(readStateDict(BIGGAN));
+    expect(m.format).toBe('biggan-generator');
+    expect(m.config).toEqual({
+      resolution: 32,
+      bottomWidth: 4,
+      dimZ: 120,
+      zChunk: 30,
+      nClasses: 1,
+      sharedDim: 32,
+      hierarchical: true,
+      channels: [16, 16, 16, 16],
+      attention: [{ block: 1, keyChannels: 2, valueChannels: 8 }],
+      outChannels: 3,
+      eps: 1e-5,
+    } satisfies BigGANConfig);
+    // Converted keys: the model's, without the power-iteration records.
+    expect([...m.tensors.keys()].some((k) => /\.(u0|sv0)$/.test(k))).toBe(false);
+    expect(m.tensors.get('blocks.1.1.gamma')!.shape).toEqual([]);
+    expect(m.sigmas!.size).toBe(27);
+  });
+
+  it('reads the legacy-format copy of the same checkpoint identically', () => {
+    const a = convertStateDict(readStateDict(BIGGAN));
+    const b = convertStateDict(readStateDict(BIGGAN_LEGACY));
+    expect(b.config).toEqual(a.config);
+    for (const [k, t] of a.tensors) expect(b.tensors.get(k)!.data, k).toEqual(t.data);
+  });
+
+  it('reads the tiny VGG: pools from index gaps, 1x1 adaptive pool, classifier 32 -> 64 -> 64 -> 10', () => {
+    const m = convertStateDict(readStateDict(VGG_TINY));
+    expect(m.format).toBe('vgg');
+    expect(m.config).toEqual({
+      inChannels: 3,
+      cfg: [8, 'M', 16, 'M', 32, 32, 'M'],
+      batchNorm: true,
+      avgPool: 1,
+      hidden: [64, 64],
+      numClasses: 10,
+      inputSize: null,
+      normalize: false,
+      eps: 1e-5,
+    } satisfies VGGConfig);
+    expect([...m.tensors.keys()].some((k) => k.endsWith('num_batches_tracked'))).toBe(false);
+  });
+
+  it('describes the committed default pair as shared/pretrained/README.md does', () => {
+    const g = readSafetensors(join(MODELS, 'fmnist_biggan32_G.safetensors'));
+    expect(g.metadata.format).toBe('biggan-generator');
+    expect(JSON.parse(g.metadata.config)).toMatchObject({ resolution: 32, dimZ: 120, zChunk: 30, channels: [32, 32, 32, 32], nClasses: 1, hierarchical: true });
+    const v = readSafetensors(join(MODELS, 'fmnist_vgg_bn64.safetensors'));
+    expect(JSON.parse(v.metadata.config)).toMatchObject({
+      cfg: [16, 'M', 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 128, 'M'],
+      avgPool: 1,
+      hidden: [256, 256],
+      numClasses: 10,
+      inputSize: 64,
+    });
+    const j = readSafetensors(join(MODELS, 'fmnist_vgg_judge32.safetensors'));
+    expect(JSON.parse(j.metadata.config)).toMatchObject({ cfg: [32, 'M', 64, 'M', 128, 128, 'M'], avgPool: 2, hidden: [128, 128], inputSize: 32 });
+  });
+
+  it('infers a class-conditional, non-hierarchical generator without attention', () => {
+    const sd = syntheticBigGAN({ nClasses: 5, sharedDim: 6, zChunk: 12, hierarchical: false, channels: [8, 4], attention: [] });
+    const c = convertStateDict(sd).config as BigGANConfig;
+    expect(c).toMatchObject({ resolution: 8, dimZ: 12, nClasses: 5, sharedDim: 6, hierarchical: false, channels: [8, 4], attention: [] });
+  });
+
+  it('infers the bottom width from linear and the channel widths', () => {
+    const sd = syntheticBigGAN({ nClasses: 1, sharedDim: 4, zChunk: 5, hierarchical: true, channels: [4, 4, 2], attention: [0], bottomWidth: 2 });
+    const c = convertStateDict(sd).config as BigGANConfig;
+    expect(c).toMatchObject({ resolution: 8, bottomWidth: 2, dimZ: 15, attention: [{ block: 0, keyChannels: 1, valueChannels: 2 }] });
+  });
+
+  it('recognises an ImageNet-shaped VGG without batchnorm (7x7 pool, 1000 classes): 224 input, normalisation on', () => {
+    const sd = syntheticVGG({ cfg: [4, 'M', 8, 8, 'M', 8, 'M'], batchNorm: false, avgPool: 7, hidden: [16, 16], numClasses: 1000 });
+    const c = convertStateDict(sd).config as VGGConfig;
+    expect(c).toMatchObject({ cfg: [4, 'M', 8, 8, 'M', 8, 'M'], batchNorm: false, avgPool: 7, inputSize: 224, normalize: true });
+    const small = convertStateDict(sd, { normalize: false, inputSize: 64, finalPool: false }).config as VGGConfig;
+    expect(small).toMatchObject({ cfg: [4, 'M', 8, 8, 'M', 8], normalize: false, inputSize: 64 });
+  });
+
+  it('strips a DataParallel module. prefix', () => {
+    const sd = readStateDict(VGG_TINY);
+    const wrapped = new Map([...sd].map(([k, v]) => [`module.${k}`, v]));
+    expect(convertStateDict(wrapped).format).toBe('vgg');
+  });
+});
+
+describe('spectral norm', () => {
+  it('does one power-iteration step from u0 (diag(3, 1), u0 = [1, 1]: sigma = sqrt(82 / 10))', () => {
+    const { weight, sigma } = spectralNormalize(host([2, 2], Float32Array.of(3, 0, 0, 1)), host([1, 2], Float32Array.of(1, 1)));
+    expect(sigma).toBeCloseTo(Math.sqrt(82 / 10), 12);
+    expect(Array.from(weight.data)).toEqual(Array.from(Float32Array.of(3 / sigma, 0, 0, 1 / sigma)));
+  });
+
+  it('reaches the true spectral norm of a rank-one weight in one step, for any u0 not orthogonal to it', () => {
+    // W = a b^T (a: 3, b: 2x2 flattened to 4): sigma = |a| |b|.
+    const a = [1, -2, 2];
+    const b = [0.5, 1, -1, 2];
+    const w = Float32Array.from(a.flatMap((x) => b.map((y) => x * y)));
+    const { sigma } = spectralNormalize(host([3, 1, 2, 2], w), host([1, 3], Float32Array.of(0.3, 0.1, -0.7)));
+    expect(sigma).toBeCloseTo(3 * Math.sqrt(0.25 + 1 + 1 + 4), 5);
+  });
+
+  it('baked weights are the raw ones over sigma, and sv0 plays no part', () => {
+    const sd = readStateDict(BIGGAN);
+    const m = convertStateDict(sd);
+    const sigma = m.sigmas!.get('blocks.0.0.conv1')!;
+    const raw = sd.get('blocks.0.0.conv1.weight')!.data as Float32Array;
+    const baked = m.tensors.get('blocks.0.0.conv1.weight')!.data as Float32Array;
+    for (let i = 0; i < raw.length; i += 37) expect(baked[i]).toBe(Math.fround(raw[i] / sigma));
+    const noSv = edited(sd, (s) => s.delete('blocks.0.0.conv1.sv0'));
+    expect(convertStateDict(noSv).tensors.get('blocks.0.0.conv1.weight')!.data).toEqual(baked);
+  });
+});
+
+describe('refusals', () => {
+  it('refuses a checkpoint that calls a global outside the allow-list, without running it', () => {
+    for (const name of ['evil_system.pth', 'evil_system.legacy.pth']) {
+      const err = refusal(() => readModelFile(join(CHECKPOINTS, name)));
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect(err.message).toMatch(/refusing global 'posix\.system'/);
+    }
+  });
+
+  it('refuses a truncated checkpoint', () => {
+    const bytes = readFileSync(BIGGAN);
+    for (const cut of [0.5, 0.97]) {
+      const path = join(tmp, `truncated_${cut}.pth`);
+      writeFileSync(path, bytes.subarray(0, Math.floor(bytes.length * cut)));
+      const err = refusal(() => readModelFile(path));
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect(err.message).toMatch(/truncated|corrupt/);
+    }
+    const legacy = readFileSync(BIGGAN_LEGACY);
+    const path = join(tmp, 'truncated.legacy.pth');
+    writeFileSync(path, legacy.subarray(0, legacy.length - 100));
+    expect(refusal(() => readModelFile(path))).toBeInstanceOf(CheckpointError);
+  });
+
+  it('refuses a state dict of another layout, naming the first key', () => {
+    const err = refusal(() => readModelFile(join(CHECKPOINTS, 'nested.pth')));
+    expect(err).toBeInstanceOf(ConversionError);
+    expect(err.message).toMatch(/fits neither layout/);
+    expect(err.message).toMatch(/key '[^']+'/);
+    const resnet = new Map([
+      ['conv1.weight', host([2, 3, 3, 3], new Float32Array(54))],
+      ['fc.weight', host([10, 2], new Float32Array(20))],
+    ]);
+    expect(refusal(() => convertStateDict(resnet)).message).toMatch(/key 'conv1\.weight' fits neither layout/);
+    expect(refusal(() => detectFormat([])).message).toMatch(/no tensors/);
+  });
+
+  it('refuses a BigGAN or VGG state dict with a key that has no place in the layout', () => {
+    const g = edited(readStateDict(BIGGAN), (s) => s.set('blocks.0.0.conv1.extra', host([1], Float32Array.of(0))));
+    expect(refusal(() => convertStateDict(g)).message).toMatch(/key 'blocks\.0\.0\.conv1\.extra' does not fit/);
+    const v = edited(readStateDict(VGG_TINY), (s) => s.set('classifier.1.weight', host([1], Float32Array.of(0))));
+    expect(refusal(() => convertStateDict(v)).message).toMatch(/key 'classifier\.1\.weight' does not fit/);
+  });
+
+  it('names the key and both shapes when a conv has the wrong input channels', () => {
+    const sd = edited(readStateDict(BIGGAN), (s) => s.set('blocks.1.0.conv2.weight', host([16, 8, 3, 3], new Float32Array(16 * 8 * 9))));
+    const err = refusal(() => convertStateDict(sd));
+    expect(err).toBeInstanceOf(ConversionError);
+    expect((err as ConversionError).key).toBe('blocks.1.0.conv2.weight');
+    expect(err.message).toMatch(/'blocks\.1\.0\.conv2\.weight' has shape \[16, 8, 3, 3\], expected \[16, 16, 3, 3\]/);
+  });
+
+  it('names other shape mismatches and missing keys', () => {
+    const base = readStateDict(BIGGAN);
+    const cases: [(s: Map<string, HostTensor>) => void, RegExp][] = [
+      [(s) => s.delete('blocks.2.0.bn2.stored_var'), /missing key 'blocks\.2\.0\.bn2\.stored_var' \(expected shape \[16\]\)/],
+      [(s) => s.delete('linear.u0'), /missing key 'linear\.u0'/],
+      [
+        (s) => {
+          for (const k of [...s.keys()].filter((k) => /bn[12]\.(gain|bias)\.weight$/.test(k))) s.set(k, host([16, 40], new Float32Array(640).fill(0.1)));
+        },
+        /'blocks\.0\.0\.bn1\.gain\.weight' takes 40 inputs: neither shared_dim 32 nor shared_dim \+ z chunk 32\+30/,
+      ],
+      [(s) => s.set('blocks.0.0.bn1.bias.weight', host([16, 40], new Float32Array(640).fill(0.1))), /'blocks\.0\.0\.bn1\.bias\.weight' has shape \[16, 40\], expected \[16, 62\]/],
+      [(s) => s.set('blocks.0.0.bn1.gain.weight', host([16, 62], new Float32Array(16 * 62))), /spectral norm of 'blocks\.0\.0\.bn1\.gain\.weight' \[16, 62\] gave sigma 0/],
+      [(s) => s.set('blocks.1.1.o.weight', host([16, 4, 1, 1], new Float32Array(64))), /'blocks\.1\.1\.o\.weight' has shape \[16, 4, 1, 1\], expected \[16, 8, 1, 1\]/],
+      [(s) => s.set('linear.weight', host([250, 30], new Float32Array(7500))), /'linear\.(weight|u0)'/],
+      [(s) => s.delete('blocks.1.0.conv1.weight'), /missing key 'blocks\.1\.0\.conv1\.weight'/],
+    ];
+    for (const [edit, message] of cases) expect(refusal(() => convertStateDict(edited(base, edit))).message).toMatch(message);
+  });
+
+  it('names the VGG key where the index gaps or the classifier do not fit', () => {
+    const base = readStateDict(VGG_TINY);
+    // A conv two places after where the next one can be (conv 4 moved to 6).
+    const gap = new Map([...base].map(([k, v]) => [k.replace(/^features\.(4|5)\./, (_, i) => `features.${Number(i) + 2}.`), v]));
+    expect(refusal(() => convertStateDict(gap)).message).toMatch(/'features\.6\.weight': a conv at index 6 does not fit/);
+    const wide = edited(base, (s) => s.set('classifier.0.weight', host([64, 40], new Float32Array(64 * 40))));
+    expect(refusal(() => convertStateDict(wide)).message).toMatch(/'classifier\.0\.weight' has shape \[64, 40\]: 40 inputs are not the last conv's 32 channels/);
+    const chain = edited(base, (s) => s.set('features.8.weight', host([32, 8, 3, 3], new Float32Array(32 * 72))));
+    expect(refusal(() => convertStateDict(chain)).message).toMatch(/'features\.8\.weight' has shape \[32, 8, 3, 3\], expected \[\*, 16, 3, 3\]/);
+    const noBn = edited(base, (s) => {
+      for (const k of ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']) s.delete(`features.9.${k}`);
+    });
+    expect(refusal(() => convertStateDict(noBn)).message).toMatch(/features\.(8|9|11)/);
+  });
+
+  it('refuses a raw state dict saved as safetensors the same way, and a converted file with a broken config', () => {
+    const sd = edited(readStateDict(BIGGAN), (s) => s.set('blocks.1.0.conv2.weight', host([16, 8, 3, 3], new Float32Array(16 * 8 * 9))));
+    const path = join(tmp, 'raw_bad.safetensors');
+    writeSafetensors(path, sd);
+    expect(refusal(() => readModelFile(path)).message).toMatch(/raw_bad\.safetensors: 'blocks\.1\.0\.conv2\.weight' has shape \[16, 8, 3, 3\]/);
+    const broken = join(tmp, 'broken.safetensors');
+    writeSafetensors(broken, new Map(), { format: 'biggan-generator', config: '{not json' });
+    expect(refusal(() => readModelFile(broken)).message).toMatch(/no valid 'config'/);
+  });
+
+  it('loadGenerator refuses a classifier file and loadClassifier a generator', async () => {
+    await expect(loadGenerator(VGG_TINY)).rejects.toThrow(/holds a VGG classifier, not a BigGAN generator/);
+    await expect(loadClassifier(BIGGAN)).rejects.toThrow(/holds a BigGAN generator, not a VGG classifier/);
+  });
+
+  it('the command exits non-zero and names the key', () => {
+    const r = convertCli(join(CHECKPOINTS, 'nested.pth'), '-o', join(tmp, 'nested.safetensors'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/convert: .*nested\.pth: not a BigGAN-PyTorch generator nor a torchvision VGG: key '[^']+' fits neither layout/);
+  });
+});
+
+describe('round trip through the command', () => {
+  beforeAll(setupGpu);
+
+  async function outputsAgree(converted: string, original: string, kind: 'generator' | 'classifier') {
+    const g = new Generator(5);
+    if (kind === 'generator') {
+      const [a, b] = [await loadGenerator(converted), await loadGenerator(original)];
+      const z = tensor(g.fillNormal(new Float32Array(2 * 120)), [2, 120]);
+      expect(await a.forward(z).data()).toEqual(await b.forward(z).data());
+      a.dispose();
+      b.dispose();
+    } else {
+      const [a, b] = [await loadClassifier(converted), await loadClassifier(original)];
+      const x = tensor(g.fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32]);
+      const [fa, fb] = [a.forwardWithFeatures(x), b.forwardWithFeatures(x)];
+      expect(await fa.logits.data()).toEqual(await fb.logits.data());
+      expect(await fa.features.data()).toEqual(await fb.features.data());
+      a.dispose();
+      b.dispose();
+    }
+  }
+
+  it('.pth -> .safetensors -> load gives exactly the outputs of loading the .pth', async () => {
+    const out = join(tmp, 'g.safetensors');
+    const log = execFileSync(process.execPath, ['--import', 'tsx', CONVERT_CLI, BIGGAN, '-o', out], { encoding: 'utf8' });
+    expect(log).toMatch(/BigGAN generator: 32x32, z 120 \(hierarchical: 4 chunks of 30\)/);
+    expect(log).toMatch(/block 1: 16 -> 16 channels, 16x16, then attention/);
+    const { metadata, tensors } = readSafetensors(out);
+    expect(metadata).toMatchObject({ format: 'biggan-generator', source: 'biggan32_ch4.pth' });
+    expect(JSON.parse(metadata.config)).toEqual(convertStateDict(readStateDict(BIGGAN)).config);
+    expect([...tensors.values()].every((t) => t.dtype === 'float32')).toBe(true);
+    await outputsAgree(out, BIGGAN, 'generator');
+    await outputsAgree(out, BIGGAN_LEGACY, 'generator');
+
+    const vout = join(tmp, 'v.safetensors');
+    const vlog = execFileSync(process.execPath, ['--import', 'tsx', CONVERT_CLI, VGG_TINY, '-o', vout, '--input-size', '32'], { encoding: 'utf8' });
+    expect(vlog).toMatch(/VGG with batchnorm: 3 -> \[8, M, 16, M, 32, 32, M\], adaptive avg pool 1x1/);
+    expect(JSON.parse(readSafetensors(vout).metadata.config)).toMatchObject({ inputSize: 32, normalize: false });
+    await outputsAgree(vout, VGG_TINY, 'classifier');
+  });
+});
