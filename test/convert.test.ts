@@ -148,7 +148,7 @@ describe('spectral norm', () => {
   it('does one power-iteration step from u0 (diag(3, 1), u0 = [1, 1]: sigma = sqrt(82 / 10))', () => {
     const { weight, sigma } = spectralNormalize(host([2, 2], Float32Array.of(3, 0, 0, 1)), host([1, 2], Float32Array.of(1, 1)));
     expect(sigma).toBeCloseTo(Math.sqrt(82 / 10), 12);
-    expect(Array.from(weight.data)).toEqual(Array.from(Float32Array.of(3 / sigma, 0, 0, 1 / sigma)));
+    expect(Array.from(weight.data as Float32Array)).toEqual(Array.from(Float32Array.of(3 / sigma, 0, 0, 1 / sigma)));
   });
 
   it('reaches the true spectral norm of a rank-one weight in one step, for any u0 not orthogonal to it', () => {

@@ -1,0 +1,298 @@
+// The frozen networks against PyTorch: every shared fixture through the same code path as
+// `npm run parity`, the default pair end to end from models/, configurations the fixtures do not
+// cover against a float64 reference, and frozen weights.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator } from '../src/engine/random.js';
+import { tensor } from '../src/engine/tensor.js';
+import { mean, mul, sum } from '../src/kernels/index.js';
+import { readStateDict, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
+import { convertStateDict, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type BigGANConfig, type VGGConfig } from '../src/models/convert.js';
+import { buildModel, loadClassifier, loadGenerator } from '../src/models/load.js';
+import { classifierParity, runParity, type ParityResult } from '../src/models/parity.js';
+import type { BigGANGenerator } from '../src/models/biggan.js';
+import type { VGG } from '../src/models/vgg.js';
+import { selfAttentionRef } from './reference/attention.js';
+import { batchNormRef, conditionalBatchNormRef } from './reference/batchnorm.js';
+import { conv2dRef } from './reference/biggan_block.js';
+import { embeddingRef } from './reference/gather.js';
+import { linearRef } from './reference/matmul.js';
+import { upsampleNearestRef } from './reference/pool.js';
+import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
+import { expectClose, setupGpu } from './helpers.js';
+import { FIXTURE_GRAD_REL, FIXTURE_OUTPUT_REL, FORWARD_REL, GRAD_REL } from './tolerances.js';
+
+const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
+const MODELS = join(import.meta.dirname, '..', 'models');
+const PARITY_CLI = join(import.meta.dirname, '..', 'src', 'models', 'parityCli.ts');
+
+beforeAll(setupGpu);
+
+/**
+ * Each compared tensor within the suite's fixture tolerances (test/tolerances.ts: float32 on both
+ * sides, another summation order through a dozen layers): outputs 1e-4, gradients 1e-3, relative
+ * to the reference's largest magnitude.
+ */
+function expectParity(r: ParityResult, names: string[]): void {
+  expect(r.lines.map((l) => l.name)).toEqual(names);
+  for (const line of r.lines) {
+    const tol = line.name.startsWith('grad') ? FIXTURE_GRAD_REL : FIXTURE_OUTPUT_REL;
+    expect(line.relError, `${line.name}: relative error ${line.relError.toExponential(2)}`).toBeLessThanOrEqual(tol);
+  }
+  expect(r.ok).toBe(true);
+}
+
+describe('parity with the PyTorch fixtures (the `npm run parity` code path)', () => {
+  it('BigGAN generator (zip checkpoint): image and grad_z', async () => {
+    const r = await runParity(join(FIXTURES, 'biggan32_ch4.pth'), join(FIXTURES, 'biggan32_ch4.io.pth'));
+    expect(r.kind).toBe('generator');
+    expectParity(r, ['image', 'grad_z']);
+  });
+
+  it('BigGAN generator (legacy checkpoint): image and grad_z', async () => {
+    const r = await runParity(join(FIXTURES, 'biggan32_ch4.legacy.pth'), join(FIXTURES, 'biggan32_ch4.io.pth'));
+    expectParity(r, ['image', 'grad_z']);
+  });
+
+  it('VGG with batchnorm: logits, loss and grad_x', async () => {
+    const r = await runParity(join(FIXTURES, 'vgg_bn_tiny.pth'), join(FIXTURES, 'vgg_bn_tiny.io.pth'));
+    expect(r.kind).toBe('classifier');
+    expectParity(r, ['logits', 'loss', 'grad_x']);
+  });
+
+  it('the default pair from models/: z -> G -> upsample x2 -> VGG -> cross-entropy, back to z', async () => {
+    const started = performance.now();
+    const r = await runParity(join(MODELS, 'fmnist_biggan32_G.safetensors'), join(MODELS, 'fmnist_pair.io.pth'), {
+      classifier: join(MODELS, 'fmnist_vgg_bn64.safetensors'),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`default pair parity (batch 8, VGG at 64x64): ${seconds.toFixed(1)} s`);
+    expect(r.kind).toBe('pair');
+    expectParity(r, ['image', 'logits', 'loss', 'grad_z']);
+  });
+
+  it('the command prints one line per tensor and exits 0 on parity, 1 past a tolerance, 2 when it cannot run', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', PARITY_CLI, ...args], { encoding: 'utf8' });
+    const ok = run(join(FIXTURES, 'vgg_bn_tiny.pth'), join(FIXTURES, 'vgg_bn_tiny.io.pth'));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^logits +max abs err \S+ +max \|ref\| \S+ +rel err \S+ .*ok$/m);
+    expect(ok.stdout).toMatch(/^loss /m);
+    expect(ok.stdout).toMatch(/^grad_x /m);
+    // The trained generator has the fixture generator's shape but not its weights.
+    const bad = run(join(MODELS, 'fmnist_biggan32_G.safetensors'), join(FIXTURES, 'biggan32_ch4.io.pth'));
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL/);
+    const wrong = run(join(FIXTURES, 'vgg_bn_tiny.pth'), join(FIXTURES, 'biggan32_ch4.io.pth'));
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/is a generator fixture, but .* holds a VGG classifier/);
+  });
+});
+
+// ---- configurations no fixture covers, against a float64 reference of MODELS.md -------------
+
+const f64 = (t: HostTensor) => Float64Array.from(toFloat32(t));
+
+/** MODELS.md's spectral norm, transcribed: one power-iteration step from u0. */
+function spectralNormRef(sd: Map<string, HostTensor>, prefix: string): Float64Array {
+  const w = f64(sd.get(`${prefix}.weight`)!);
+  const u = f64(sd.get(`${prefix}.u0`)!);
+  const rows = u.length;
+  const cols = w.length / rows;
+  const norm = (x: Float64Array) => {
+    const n = Math.max(Math.hypot(...x), 1e-12);
+    return x.map((a) => a / n);
+  };
+  const v = norm(Float64Array.from({ length: cols }, (_, c) => u.reduce((s, ur, r) => s + ur * w[r * cols + c], 0)));
+  const wv = Float64Array.from({ length: rows }, (_, r) => v.reduce((s, vc, c) => s + vc * w[r * cols + c], 0));
+  const u1 = norm(wv);
+  const sigma = wv.reduce((s, a, r) => s + a * u1[r], 0);
+  return w.map((a) => a / sigma);
+}
+
+/** The generator of MODELS.md in float64, from the raw (not converted) state dict. */
+function generatorRef(sd: Map<string, HostTensor>, c: BigGANConfig, z: Float64Array, classes: number[]): Float64Array {
+  const B = classes.length;
+  const sn = (p: string) => spectralNormRef(sd, p);
+  const raw = (k: string) => f64(sd.get(k)!);
+  const y = embeddingRef(raw('shared.weight'), c.sharedDim, classes);
+  const chunks = c.hierarchical ? c.channels.length : 1;
+  const chunk = (i: number) => Float64Array.from({ length: B * c.zChunk }, (_, j) => z[Math.floor(j / c.zChunk) * c.dimZ + i * c.zChunk + (j % c.zChunk)]);
+  const condFor = (i: number): Float64Array => {
+    if (!c.hierarchical) return y;
+    const zi = chunk(i + 1);
+    const w = c.sharedDim + c.zChunk;
+    return Float64Array.from({ length: B * w }, (_, j) => {
+      const [n, d] = [Math.floor(j / w), j % w];
+      return d < c.sharedDim ? y[n * c.sharedDim + d] : zi[n * c.zChunk + d - c.sharedDim];
+    });
+  };
+  expect(chunks).toBeGreaterThan(0);
+  const bw = c.bottomWidth;
+  let h = linearRef(chunk(0), sn('linear'), [c.channels[0] * bw * bw, c.zChunk], raw('linear.bias'));
+  let side = bw;
+  const relu = (x: Float64Array) => x.map((a) => Math.max(a, 0));
+  for (let i = 0; i + 1 < c.channels.length; i++) {
+    const [cin, cout] = [c.channels[i], c.channels[i + 1]];
+    const p = `blocks.${i}.0`;
+    const cond = condFor(i);
+    const condDim = cond.length / B;
+    const cbn = (x: Float64Array, bn: string, ch: number) =>
+      conditionalBatchNormRef(
+        x, B, ch,
+        linearRef(cond, sn(`${p}.${bn}.gain`), [ch, condDim]),
+        linearRef(cond, sn(`${p}.${bn}.bias`), [ch, condDim]),
+        { training: false, runningMean: raw(`${p}.${bn}.stored_mean`), runningVar: raw(`${p}.${bn}.stored_var`) },
+      );
+    const shape = [B, cin, side, side];
+    const up = [B, cin, 2 * side, 2 * side];
+    const upOut = [B, cout, 2 * side, 2 * side];
+    let hh = upsampleNearestRef(relu(cbn(h, 'bn1', cin)), shape, 2);
+    hh = conv2dRef(hh, up, sn(`${p}.conv1`), [cout, cin, 3, 3], raw(`${p}.conv1.bias`), 1);
+    hh = conv2dRef(relu(cbn(hh, 'bn2', cout)), upOut, sn(`${p}.conv2`), [cout, cout, 3, 3], raw(`${p}.conv2.bias`), 1);
+    const sc = conv2dRef(upsampleNearestRef(h, shape, 2), up, sn(`${p}.conv_sc`), [cout, cin, 1, 1], raw(`${p}.conv_sc.bias`), 0);
+    h = hh.map((a, j) => a + sc[j]);
+    side *= 2;
+    if (sd.has(`blocks.${i}.1.gamma`)) {
+      const a = `blocks.${i}.1`;
+      h = selfAttentionRef(h, upOut, { theta: sn(`${a}.theta`), phi: sn(`${a}.phi`), g: sn(`${a}.g`), o: sn(`${a}.o`), gamma: raw(`${a}.gamma`)[0] });
+    }
+  }
+  const last = c.channels.at(-1)!;
+  h = relu(batchNormRef(h, B, last, { training: false, runningMean: raw('output_layer.0.stored_mean'), runningVar: raw('output_layer.0.stored_var') }, raw('output_layer.0.gain'), raw('output_layer.0.bias')));
+  h = conv2dRef(h, [B, last, side, side], sn('output_layer.2'), [3, last, 3, 3], raw('output_layer.2.bias'), 1);
+  return h.map(Math.tanh);
+}
+
+describe('BigGAN configurations beyond the fixture, against float64', () => {
+  const cases = [
+    { name: 'class-conditional, non-hierarchical, attention after block 0', hierarchical: false, attention: [0] },
+    { name: 'class-conditional, hierarchical, no attention', hierarchical: true, attention: [] as number[] },
+  ];
+  for (const { name, hierarchical, attention } of cases) {
+    it(`${name}: image and grad_z`, async () => {
+      const sd = syntheticBigGAN({ nClasses: 3, sharedDim: 6, zChunk: 5, hierarchical, channels: [8, 8, 4], attention, seed: 11 });
+      const G = buildModel(convertStateDict(sd)) as BigGANGenerator;
+      const c = G.config;
+      const classes = [2, 0];
+      const zv = Float64Array.from(new Generator(3).fillNormal(new Float32Array(2 * c.dimZ)));
+      const z = tensor(Float32Array.from(zv), [2, c.dimZ], { requiresGrad: true });
+      const image = G.forward(z, classes);
+      expect(image.shape).toEqual([2, 3, 16, 16]);
+      expectClose(await image.data(), generatorRef(sd, c, zv, classes), FORWARD_REL, 'image');
+
+      // d sum(image * cot) / dz against central differences of the float64 reference.
+      const cot = Float64Array.from(new Generator(4).fillNormal(new Float32Array(image.size)));
+      image.backward(tensor(Float32Array.from(cot), image.shape));
+      const objective = (zz: Float64Array) => generatorRef(sd, c, zz, classes).reduce((s, v, i) => s + v * cot[i], 0);
+      const numeric = zv.map((_, i) => {
+        const h = 1e-5;
+        const [up, down] = [Float64Array.from(zv), Float64Array.from(zv)];
+        up[i] += h;
+        down[i] -= h;
+        return (objective(up) - objective(down)) / (2 * h);
+      });
+      expectClose(await z.grad!.data(), numeric, GRAD_REL, 'grad_z');
+      G.dispose();
+    });
+  }
+
+  it('takes the class per sample, defaults to class 0 only for an unconditional generator, and checks shapes', async () => {
+    const sd = syntheticBigGAN({ nClasses: 3, sharedDim: 6, zChunk: 5, hierarchical: false, channels: [8, 4], attention: [] });
+    const G = buildModel(convertStateDict(sd)) as BigGANGenerator;
+    const z = tensor(new Generator(1).fillNormal(new Float32Array(5)), [1, 5]);
+    const a = await G.forward(z, [0]).data();
+    const b = await G.forward(z, tensor(Int32Array.of(1))).data();
+    expect(a).not.toEqual(b);
+    expect(() => G.forward(z)).toThrow(/needs a class per sample/);
+    expect(() => G.forward(z, [0, 1])).toThrow(/2 classes for a batch of 1/);
+    expect(() => G.forward(z, [3])).toThrow(/outside \[0, 3\)/);
+    expect(() => G.forward(tensor(new Float32Array(6), [1, 6]), [0])).toThrow(/z must be \(batch, 5\), got \[1, 6\]/);
+    expect(() => G.train()).toThrow(/eval mode only/);
+    G.dispose();
+  });
+});
+
+describe('VGG configurations beyond the fixture', () => {
+  it('without batchnorm: the tiny fixture with its batchnorms folded into the convs matches PyTorch', async () => {
+    const sd = readStateDict(join(FIXTURES, 'vgg_bn_tiny.pth'));
+    const cfg = (convertStateDict(sd).config as VGGConfig).cfg.slice(0, -1); // the trailing pool is implied
+    const withBn = vggFeatureIndices(cfg, true);
+    const plain = vggFeatureIndices(cfg, false);
+    const folded = new Map<string, HostTensor>([...sd].filter(([k]) => k.startsWith('classifier.')));
+    withBn.forEach((i, j) => {
+      const w = f64(sd.get(`features.${i}.weight`)!);
+      const b = f64(sd.get(`features.${i}.bias`)!);
+      const [gamma, beta, mu, v] = ['weight', 'bias', 'running_mean', 'running_var'].map((k) => f64(sd.get(`features.${i + 1}.${k}`)!));
+      const per = w.length / b.length;
+      const scale = gamma.map((g, c) => g / Math.sqrt(v[c] + 1e-5));
+      folded.set(`features.${plain[j]}.weight`, host(sd.get(`features.${i}.weight`)!.shape, Float32Array.from(w, (a, k) => a * scale[Math.floor(k / per)])));
+      folded.set(`features.${plain[j]}.bias`, host([b.length], Float32Array.from(b, (a, c) => (a - mu[c]) * scale[c] + beta[c])));
+    });
+    const converted = convertStateDict(folded);
+    expect(converted.config).toMatchObject({ cfg: [8, 'M', 16, 'M', 32, 32, 'M'], batchNorm: false });
+    const V = buildModel(converted) as VGG;
+    const r = await classifierParity(V, readStateDict(join(FIXTURES, 'vgg_bn_tiny.io.pth')));
+    expectParity(r, ['logits', 'loss', 'grad_x']);
+    V.dispose();
+  });
+
+  it('ImageNet normalisation: forward on [-1, 1] images equals the plain network on ((x + 1) / 2 - mean) / std', async () => {
+    const sd = syntheticVGG({ cfg: [4, 'M', 8, 8, 'M', 8, 'M'], batchNorm: true, avgPool: 7, hidden: [16, 16], numClasses: 1000 });
+    const normed = buildModel(convertStateDict(sd)) as VGG;
+    const plain = buildModel(convertStateDict(sd, { normalize: false })) as VGG;
+    expect(normed.config).toMatchObject({ normalize: true, inputSize: 224 });
+    const x = new Generator(9).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1);
+    const pre = Float32Array.from(x, (v, i) => {
+      const c = Math.floor(i / 1024) % 3;
+      return ((v + 1) / 2 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+    });
+    const a = await normed.forward(tensor(x, [2, 3, 32, 32])).data();
+    const b = await plain.forward(tensor(pre, [2, 3, 32, 32])).data();
+    expect(a.length).toBe(2000);
+    expectClose(a, b, FORWARD_REL, 'logits');
+    normed.dispose();
+    plain.dispose();
+  });
+
+  it('forwardWithFeatures gives the penultimate activations (the input of classifier.6)', async () => {
+    const V = await loadClassifier(join(FIXTURES, 'vgg_bn_tiny.pth'));
+    const x = tensor(new Generator(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32]);
+    const { logits, features } = V.forwardWithFeatures(x);
+    expect(features.shape).toEqual([2, 64]);
+    const f = await features.data();
+    expect(f.every((v) => v >= 0)).toBe(true); // after a relu
+    const sd = readStateDict(join(FIXTURES, 'vgg_bn_tiny.pth'));
+    const expected = linearRef(Float64Array.from(f), f64(sd.get('classifier.6.weight')!), [10, 64], f64(sd.get('classifier.6.bias')!));
+    expectClose(await logits.data(), expected, FORWARD_REL, 'logits from features');
+    expect(() => V.forward(tensor(new Float32Array(32 * 32), [1, 1, 32, 32]))).toThrow(/input must be \(batch, 3, H, W\)/);
+    V.dispose();
+  });
+});
+
+describe('frozen weights', () => {
+  it('the generator: gradients reach z, no parameter gets a .grad', async () => {
+    const G = await loadGenerator(join(MODELS, 'fmnist_biggan32_G.safetensors'));
+    expect(G.parameters().length).toBe(42); // 27 spectral-normed weights, 11 biases, shared, 2 output affines, gamma
+    expect(G.parameters().every((p) => !p.requiresGrad)).toBe(true);
+    const z = tensor(new Generator(1).fillNormal(new Float32Array(2 * 120)), [2, 120], { requiresGrad: true });
+    const image = G.forward(z);
+    expect(image.shape).toEqual([2, 3, 32, 32]);
+    const values = await image.data();
+    expect(values.every((v) => v >= -1 && v <= 1)).toBe(true);
+    sum(mul(image, image)).backward();
+    expect(z.grad).not.toBeNull();
+    expect(G.parameters().filter((p) => p.grad !== null).map((p) => p.name)).toEqual([]);
+    G.dispose();
+  });
+
+  it('the classifier: gradients reach x, no parameter gets a .grad', async () => {
+    const V = await loadClassifier(join(MODELS, 'fmnist_vgg_judge32.safetensors'));
+    expect(V.config).toMatchObject({ inputSize: 32, numClasses: 10 });
+    const x = tensor(new Generator(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32], { requiresGrad: true });
+    mean(V.forward(x)).backward();
+    expect(x.grad).not.toBeNull();
+    expect(V.parameters().filter((p) => p.grad !== null || p.requiresGrad).map((p) => p.name)).toEqual([]);
+    V.dispose();
+  });
+});
