@@ -15,8 +15,8 @@ struct Params {
 override WORKGROUP: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<u32>;   // raw bits: float32 and int32 alike
+@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
 fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
