@@ -137,6 +137,17 @@ describe('architecture inference', () => {
     expect(small).toMatchObject({ cfg: [4, 'M', 8, 8, 'M', 8], normalize: false, inputSize: 64 });
   });
 
+  it("infers torchvision's VGG-16 layout (cfg D, with and without batchnorm; widths scaled down)", () => {
+    const D: (number | 'M')[] = [4, 4, 'M', 8, 8, 'M', 16, 16, 16, 'M', 32, 32, 32, 'M', 32, 32, 32, 'M'];
+    for (const batchNorm of [false, true]) {
+      const sd = syntheticVGG({ cfg: D, batchNorm, avgPool: 7, hidden: [24, 24], numClasses: 1000 });
+      // torchvision numbers vgg16's last conv features.28, vgg16_bn's features.40; classifier.0 takes 512 * 7 * 7.
+      expect(sd.has(batchNorm ? 'features.40.weight' : 'features.28.weight')).toBe(true);
+      const c = convertStateDict(sd).config as VGGConfig;
+      expect(c).toMatchObject({ cfg: D, batchNorm, avgPool: 7, hidden: [24, 24], numClasses: 1000, inputSize: 224, normalize: true });
+    }
+  });
+
   it('strips a DataParallel module. prefix', () => {
     const sd = readStateDict(VGG_TINY);
     const wrapped = new Map([...sd].map(([k, v]) => [`module.${k}`, v]));

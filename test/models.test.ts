@@ -12,7 +12,7 @@ import { convertStateDict, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type 
 import { buildModel, loadClassifier, loadGenerator } from '../src/models/load.js';
 import { classifierParity, runParity, type ParityResult } from '../src/models/parity.js';
 import type { BigGANGenerator } from '../src/models/biggan.js';
-import type { VGG } from '../src/models/vgg.js';
+import { VGG } from '../src/models/vgg.js';
 import { selfAttentionRef } from './reference/attention.js';
 import { batchNormRef, conditionalBatchNormRef } from './reference/batchnorm.js';
 import { conv2dRef } from './reference/biggan_block.js';
@@ -234,6 +234,21 @@ describe('VGG configurations beyond the fixture', () => {
     const V = buildModel(converted) as VGG;
     const r = await classifierParity(V, readStateDict(join(FIXTURES, 'vgg_bn_tiny.io.pth')));
     expectParity(r, ['logits', 'loss', 'grad_x']);
+    V.dispose();
+  });
+
+  it('holds a classifier weight larger than the storage-binding limit as blocks of rows (VGG-16 on lavapipe)', async () => {
+    const converted = convertStateDict(readStateDict(join(FIXTURES, 'vgg_bn_tiny.pth')));
+    const V = new VGG(converted.config as VGGConfig, { maxWeightBytes: 4 * 32 * 10 }); // 10 rows of classifier.0
+    const names = V.namedParameters().map(([k]) => k);
+    expect(names.filter((k) => k.startsWith('classifier.0.weight_rows'))).toHaveLength(7); // 64 rows in 7 blocks of at most 10
+    expect(names).toContain('classifier.6.weight_rows0');
+    V.loadStateDict(new Map([...converted.tensors].map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t) }])));
+    V.requiresGrad_(false);
+    const r = await classifierParity(V, readStateDict(join(FIXTURES, 'vgg_bn_tiny.io.pth')));
+    expectParity(r, ['logits', 'loss', 'grad_x']);
+    const wrong = new Map([['classifier.0.weight', { shape: [64, 31], data: new Float32Array(64 * 31) }]]);
+    expect(() => V.loadStateDict(wrong, { strict: false })).toThrow(/'classifier\.0\.weight' has shape \[64, 31\], the model expects \[64, 32\]/);
     V.dispose();
   });
 
