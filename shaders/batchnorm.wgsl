@@ -21,6 +21,7 @@ override AFFINE: u32 = 0u;              // 0 none, 1 per channel weight/bias, 2 
 override HAS_WEIGHT: bool = false;
 override HAS_BIAS: bool = false;
 override TRAINING: bool = false;        // inputGrad: batch statistics (else running ones, a pure scale)
+override PER_THREAD: u32 = 1u;          // elementwise passes: consecutive elements per thread, all in one row
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -172,13 +173,17 @@ fn shiftAt(n: u32, c: u32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP)
 fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = elementIndex(gid, groups);
-  if (i >= p.N * p.C * p.S) { return; }
-  let row = i / p.S;
+  let first = elementIndex(gid, groups) * PER_THREAD;
+  if (first >= p.N * p.C * p.S) { return; }
+  let row = first / p.S;
   let n = row / p.C;
-  let c = row % p.C;
-  let xHat = (x[i] - mean[c]) * invStd(c);
-  y[i] = xHat * scaleAt(n, c) + shiftAt(n, c);
+  let c = row - n * p.C;
+  let m = mean[c];
+  let a = invStd(c) * scaleAt(n, c);
+  let b = shiftAt(n, c);
+  for (var i = first; i < first + PER_THREAD; i++) {
+    y[i] = (x[i] - m) * a + b;
+  }
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -234,17 +239,21 @@ fn foldGradSums(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Training: gx = invstd * (g*a - mean(g*a) - x_hat * mean(g*a*x_hat)); eval: gx = g * a * invstd.
 @compute @workgroup_size(WORKGROUP)
 fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = elementIndex(gid, groups);
-  if (i >= p.N * p.C * p.S) { return; }
-  let row = i / p.S;
+  let first = elementIndex(gid, groups) * PER_THREAD;
+  if (first >= p.N * p.C * p.S) { return; }
+  let row = first / p.S;
   let n = row / p.C;
-  let c = row % p.C;
+  let c = row - n * p.C;
   let r = invStd(c);
-  let ga = gradIn[i] * scaleAt(n, c);
+  let ar = scaleAt(n, c) * r;
   if (TRAINING) {
-    let xHat = (x[i] - mean[c]) * r;
-    gradX[i] = r * (ga - meanTermsIn[c] - xHat * meanTermsIn[p.C + c]);
+    let m = mean[c];
+    let shift = r * meanTermsIn[c];
+    let slope = r * r * meanTermsIn[p.C + c];
+    for (var i = first; i < first + PER_THREAD; i++) {
+      gradX[i] = gradIn[i] * ar - shift - (x[i] - m) * slope;
+    }
   } else {
-    gradX[i] = ga * r;
+    for (var i = first; i < first + PER_THREAD; i++) { gradX[i] = gradIn[i] * ar; }
   }
 }

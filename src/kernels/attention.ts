@@ -1,10 +1,19 @@
-// BigGAN's self-attention block (MODELS.md, "Self-attention"), composed from matmul, max
-// pooling, softmax and elementwise ops, so its gradient comes from theirs.
-import { formatShape, type Tensor } from '../engine/tensor.js';
+// BigGAN's self-attention block (MODELS.md, "Self-attention"). The 1x1 convs and max pools are
+// matmul and maxPool2d; the attention core g softmax(theta^T phi)^T runs fused
+// (shaders/attention.wgsl). selfAttentionComposed builds the core from matmul and softmax
+// instead: it is the reference the fused version is tested against.
+import { record } from '../engine/autograd.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { add, mul } from './elementwise.js';
-import { matmul } from './matmul.js';
+import { matmul, mmKernel } from './matmul.js';
 import { maxPool2d } from './pool.js';
+import { sum } from './reduce.js';
 import { softmax } from './softmax.js';
+
+const WORKGROUP = 64;
+/** Value channels per thread in the forward (CHUNK in the shader). */
+const CHUNK = 16;
 
 /** 1x1 conv weights (Cout, Cin, 1, 1), no bias; gamma a scalar (a tensor of one element, or a number). */
 export interface AttentionWeights {
@@ -13,6 +22,55 @@ export interface AttentionWeights {
   g: Tensor;
   o: Tensor;
   gamma: Tensor | number;
+}
+
+function launch(entry: string, dims: number[], threads: number, buffers: GPUBuffer[]): void {
+  runtime().launch({
+    family: 'attention',
+    entry,
+    constants: { WORKGROUP },
+    uniforms: new Uniforms().u32(...dims).build(),
+    buffers,
+    workgroups: grid(threads, WORKGROUP),
+  });
+}
+
+/**
+ * g softmax(theta^T phi)^T, the softmax over keys, for queries theta (B, K, P), keys phi (B, K, M)
+ * and values g (B, V, M): output (B, V, P). The forward is one kernel that never stores the
+ * attention matrix; backward rebuilds it once and uses matmuls.
+ */
+export function attend(theta: Tensor, phi: Tensor, g: Tensor): Tensor {
+  for (const t of [theta, phi, g]) assertFloat(t, 'attend');
+  const [B, K, P] = theta.shape;
+  const [M, V] = [phi.shape[2], g.shape[1]];
+  if (theta.ndim !== 3 || phi.shape.join() !== [B, K, M].join() || g.shape.join() !== [B, V, M].join()) {
+    throw new Error(
+      `attend: expected theta (B, K, P), phi (B, K, M), g (B, V, M), got ${formatShape(theta.shape)}, ${formatShape(phi.shape)}, ${formatShape(g.shape)}`,
+    );
+  }
+  const chunks = (n: number) => Math.ceil(n / CHUNK);
+  const dims = [B, P, M, K, V];
+  const out = empty([B, V, P]);
+  const lse = empty([B, P]);
+  launch('attend', dims, B * P * chunks(V), [theta.buffer, phi.buffer, g.buffer, out.buffer, lse.buffer]);
+  const result = record('attend', out, [theta, phi, g], (grad) => {
+    // Rebuild the attention matrix once, then the gradients are matmuls.
+    const probs = empty([B, P, M]);
+    launch('attendProbabilities', dims, probs.size, [theta.buffer, phi.buffer, lse.buffer, probs.buffer]);
+    const gradG = mmKernel(grad, probs, false, false);        // dOut Pr: (B, V, M)
+    const gradProbs = mmKernel(grad, g, true, false);         // dOut^T g: (B, P, M)
+    const weighted = mul(grad, out);
+    const rowDot = sum(weighted, 1);                          // (B, P)
+    const gradScores = empty([B, P, M]);
+    launch('attendScoreGrad', dims, gradScores.size, [probs.buffer, gradProbs.buffer, rowDot.buffer, gradScores.buffer]);
+    const gradTheta = mmKernel(phi, gradScores, false, true);  // phi dS^T: (B, K, P)
+    const gradPhi = mmKernel(theta, gradScores, false, false); // theta dS: (B, K, M)
+    for (const t of [probs, gradProbs, weighted, rowDot, gradScores]) t.dispose();
+    return [gradTheta, gradPhi, gradG];
+  });
+  if (!result.gradFn) lse.dispose();
+  return result;
 }
 
 /** A bias-free 1x1 conv of x viewed (B, Cin, P): W (Cout, Cin) shared across the batch. */
@@ -26,15 +84,11 @@ function pooled(t: Tensor, H: number, W: number): Tensor {
   return maxPool2d(t.reshape(B, C, H, W), 2).reshape(B, C, (H * W) / 4);
 }
 
-/**
- * out = x + gamma * o(g softmax(theta^T phi)^T) for x (B, C, H, W), H and W even:
- * queries theta at every pixel, keys phi and values g max-pooled 2x2.
- */
-export function selfAttention(x: Tensor, w: AttentionWeights): Tensor {
+function checkShapes(x: Tensor, w: AttentionWeights): void {
   if (x.ndim !== 4 || x.shape[2] % 2 !== 0 || x.shape[3] % 2 !== 0) {
     throw new Error(`selfAttention: input must be (B, C, H, W) with even H and W, got ${formatShape(x.shape)}`);
   }
-  const [B, C, H, W] = x.shape;
+  const C = x.shape[1];
   for (const [name, weight] of Object.entries({ theta: w.theta, phi: w.phi, g: w.g, o: w.o })) {
     const cin = name === 'o' ? w.g.shape[0] : C;
     const cout = name === 'o' ? C : weight.shape[0];
@@ -45,11 +99,32 @@ export function selfAttention(x: Tensor, w: AttentionWeights): Tensor {
   if (w.theta.shape[0] !== w.phi.shape[0]) {
     throw new Error(`selfAttention: theta and phi must have as many channels, got ${w.theta.shape[0]} and ${w.phi.shape[0]}`);
   }
+}
+
+/** The block around an attention core: projections in, o projection and residual out. */
+function attentionBlock(x: Tensor, w: AttentionWeights, core: (theta: Tensor, phi: Tensor, g: Tensor) => Tensor): Tensor {
+  checkShapes(x, w);
+  const [B, C, H, W] = x.shape;
   const pixels = x.reshape(B, C, H * W);
-  const theta = conv1x1(w.theta, pixels);                      // (B, C/8, HW)
-  const phi = pooled(conv1x1(w.phi, pixels), H, W);            // (B, C/8, HW/4)
-  const g = pooled(conv1x1(w.g, pixels), H, W);                // (B, C/2, HW/4)
-  const beta = softmax(matmul(theta, phi, { transA: true }));  // (B, HW, HW/4), softmax over keys
-  const o = conv1x1(w.o, matmul(g, beta, { transB: true }));   // (B, C, HW)
+  const theta = conv1x1(w.theta, pixels);              // (B, C/8, HW)
+  const phi = pooled(conv1x1(w.phi, pixels), H, W);    // (B, C/8, HW/4)
+  const g = pooled(conv1x1(w.g, pixels), H, W);        // (B, C/2, HW/4)
+  const o = conv1x1(w.o, core(theta, phi, g));         // (B, C, HW)
   return add(x, mul(o, w.gamma).reshape(B, C, H, W));
+}
+
+/**
+ * out = x + gamma * o(g softmax(theta^T phi)^T) for x (B, C, H, W), H and W even:
+ * queries theta at every pixel, keys phi and values g max-pooled 2x2.
+ */
+export function selfAttention(x: Tensor, w: AttentionWeights): Tensor {
+  return attentionBlock(x, w, attend);
+}
+
+/** selfAttention with the core composed from matmul and softmax (the reference for the fused one). */
+export function selfAttentionComposed(x: Tensor, w: AttentionWeights): Tensor {
+  return attentionBlock(x, w, (theta, phi, g) => {
+    const beta = softmax(matmul(theta, phi, { transA: true })); // (B, HW, HW/4), softmax over keys
+    return matmul(g, beta, { transB: true });
+  });
 }

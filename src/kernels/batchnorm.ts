@@ -58,15 +58,20 @@ function launch(
 ): void {
   const rows = l.N * l.C;
   const wide = l.S >= WIDE_ROW;
+  // Elementwise passes take 4 elements a thread when rows allow: one division and one set of
+  // per-channel loads serve all four.
+  const perThread = l.S % 4 === 0 ? 4 : 1;
   const workgroup = pass === 'elements' ? ELEMENT_WORKGROUP : ROW_WORKGROUP;
   const workgroups =
-    pass === 'elements' ? grid(rows * l.S, ELEMENT_WORKGROUP)
+    pass === 'elements' ? grid((rows * l.S) / perThread, ELEMENT_WORKGROUP)
     : pass === 'channels' ? grid(l.C, ROW_WORKGROUP)
     : wide ? grid(rows, 1) : grid(rows, ROW_WORKGROUP);
+  const passConstants: Record<string, number> =
+    pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 } : pass === 'elements' ? { PER_THREAD: perThread } : {};
   runtime().launch({
     family: 'batchnorm',
     entry,
-    constants: { WORKGROUP: workgroup, ...(pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 } : {}), ...constants },
+    constants: { WORKGROUP: workgroup, ...passConstants, ...constants },
     uniforms: new Uniforms().u32(l.N, l.C, l.S).f32(s.eps, s.momentum).build(),
     buffers,
     workgroups,

@@ -8,6 +8,13 @@ export function conv1x1Ref(w: Float64Array, O: number, x: Float64Array, B: numbe
   return matmulRef(w, [O, C], x, [B, C, x.length / (B * C)]);
 }
 
+/** g softmax(theta^T phi)^T for theta (B, K, P), phi (B, K, M), g (B, V, M): (B, V, P). */
+export function attendRef(theta: Float64Array, phi: Float64Array, g: Float64Array, B: number, K: number, P: number, M: number): Float64Array {
+  const V = g.length / (B * M);
+  const beta = softmaxRef(matmulRef(theta, [B, K, P], phi, [B, K, M], true, false), M); // (B, P, M)
+  return matmulRef(g, [B, V, M], beta, [B, P, M], false, true);
+}
+
 export interface AttentionRefWeights {
   theta: Float64Array;
   phi: Float64Array;
@@ -25,8 +32,7 @@ export function selfAttentionRef(x: Float64Array, shape: readonly number[], w: A
   const theta = conv1x1Ref(w.theta, C8, x, B, C);
   const phi = maxPool2dRef(conv1x1Ref(w.phi, C8, x, B, C), [B, C8, H, W], 2);
   const g = maxPool2dRef(conv1x1Ref(w.g, C2, x, B, C), [B, C2, H, W], 2);
-  const beta = softmaxRef(matmulRef(theta, [B, C8, P], phi, [B, C8, P / 4], true, false), P / 4);
-  const attended = matmulRef(g, [B, C2, P / 4], beta, [B, P, P / 4], false, true); // (B, C2, P)
+  const attended = attendRef(theta, phi, g, B, C8, P, P / 4); // (B, C2, P)
   const o = conv1x1Ref(w.o, C, attended, B, C2);
   return x.map((v, i) => v + w.gamma * o[i]);
 }
