@@ -1,0 +1,14 @@
+// Checkpoint I/O: PyTorch checkpoints (read) and safetensors (read/write).
+export {
+  CheckpointError,
+  decodeTensor,
+  encodeTensor,
+  isHostTensor,
+  numel,
+  toFloat32,
+  type DType,
+  type HostData,
+  type HostTensor,
+} from './hostTensor.js';
+export { flattenStateDict, parseTorchCheckpoint, readStateDict, readTorchFile } from './torch.js';
+export { encodeSafetensors, readSafetensors, writeSafetensors, type Safetensors } from './safetensors.js';
