@@ -2,7 +2,9 @@
 // (optional shift) -> frozen classifier -> logits, and the loss with its optional regularisers.
 import type { Generator } from '../engine/random.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
-import { add, equal, log, mul, square, sub } from '../kernels/elementwise.js';
+import { add, clamp, div, equal, log, mul, sqrt, square, sub } from '../kernels/elementwise.js';
+import { full } from '../kernels/creation.js';
+import { matmul } from '../kernels/matmul.js';
 import { oneHot } from '../kernels/gather.js';
 import { max, mean, sum } from '../kernels/reduce.js';
 import { crossEntropy } from '../kernels/softmax.js';
@@ -19,6 +21,12 @@ export interface LossWeights {
   kl: number;
   /** Random shift of the classifier's input by up to this many pixels each step (0: off). */
   shift: number;
+  /**
+   * Beyond the paper, aimed at variety: weight on minus the mean distance between the
+   * classifier's penultimate features of same-class samples in the batch, divided by the mean
+   * distance over all pairs (so it rewards spread within a class, not features growing large).
+   */
+  diversity?: number;
 }
 
 export interface StepTensors {
@@ -74,9 +82,10 @@ export class ConditioningPipeline {
       weights.shift > 0 ? [rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift] : [0, 0];
     const target = tensor(Int32Array.from(classes));
     const { z, mu, sigma } = this.inputGenerator.sample(target, eps);
-    const { logits } = this.classify(this.generate(z), shift);
+    const { logits, features } = this.classify(this.generate(z), shift);
     const ce = crossEntropy(logits, target);
     let loss = ce;
+    if (weights.diversity) loss = add(loss, mul(withinClassSpread(features, target, this.numClasses), -weights.diversity));
     if (weights.variance > 0) loss = add(loss, mul(mean(log(sigma)), -weights.variance));
     if (weights.kl > 0) {
       // 0.5 (sigma^2 + mu^2 - 1) - log sigma, averaged over batch and latent dims
@@ -85,6 +94,28 @@ export class ConditioningPipeline {
     }
     return { loss, crossEntropy: ce, correct: countCorrect(logits, target, this.numClasses), meanSigma: mean(sigma) };
   }
+}
+
+/** Mean pairwise feature distance among same-class pairs, relative to the mean over all pairs. */
+export function withinClassSpread(features: Tensor, target: Tensor, numClasses: number): Tensor {
+  const n = features.shape[0];
+  const gram = matmul(features, features, { transB: true });
+  const norms = sum(square(features), 1, true);
+  // |fi - fj|^2 = |fi|^2 + |fj|^2 - 2 fi.fj, kept away from 0 so sqrt has a gradient
+  const dist2 = add(sub(add(norms, norms.reshape(1, n)), mul(gram, 2)), 1e-6);
+  const dist = sqrt(clamp(dist2, 1e-6, 3.4e38));
+  const hot = oneHot(target, numClasses);
+  const offDiagonal = sub(full([n, n], 1), eye(n));
+  const same = mul(matmul(hot, hot, { transB: true }), offDiagonal);
+  const within = div(sum(mul(dist, same)), add(sum(same), 1e-6));
+  const all = div(sum(mul(dist, offDiagonal)), n * (n - 1));
+  return div(within, all);
+}
+
+function eye(n: number): Tensor {
+  const values = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) values[i * n + i] = 1;
+  return tensor(values, [n, n]);
 }
 
 /** How many rows of logits put their maximum on the target class (ties count as correct). */
