@@ -1,0 +1,462 @@
+// 2-D convolution, NCHW, as direct register-tiled kernels (no im2col buffer).
+//
+// One family of kernel bodies serves the forward pass and the input gradient. Each computes
+//   out[b, o, oy, ox] = sum_{c, ky, kx} inp[b, c, vy / D, vx / D] * w(o, c, ky, kx)
+//   with vy = oy * S - P + ky, vx = ox * S - P + kx (taps where v < 0, v % D != 0 or v / D is
+//   past the edge read zero), and w addressed through signed element strides.
+// Forward: inp = x, S = stride, D = 1, w(o, c, ky, kx) = weight[o, c, ky, kx].
+// Input gradient (the transposed convolution): inp = dy, S = 1, D = stride, P = k - 1 - pad,
+//   w(c, o, ky, kx) = weight[o, c, kh - 1 - ky, kw - 1 - kx] (flipped, in/out channels swapped).
+//
+// Entry points:
+//   conv3x3     3x3 taps, S = D = 1: every VGG / BigGAN 3x3 layer, forward and input gradient
+//   conv1x1     1x1 taps, S = D = 1, no padding: a matrix product per image
+//   convGeneric anything else (any kernel size, stride, dilation and padding)
+//   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
+//   reluMask    dy * (y > 0), for the fused relu
+//
+// Why these shapes: lavapipe (a CPU driver) runs 8 invocations as one SIMD vector and, as of
+// Mesa 25.0, turns every storage read inside a loop into a per-lane gather of ~10 scalar
+// instructions per lane with branches, even when all lanes read the same address, while a
+// multiply or add is one vector instruction. So the kernels minimise reads per multiply-add:
+// a conv3x3 thread keeps 8 output channels x 32 output positions (256 accumulators) in
+// registers and reads each input value once per input channel, reusing it for all 9 taps that
+// touch it (144 reads per 2304 multiply-adds). Workgroup memory would not help: its reads are
+// gathers too, and barriers are expensive. Bigger tiles read less but compile much slower in
+// LLVM (conv3x3 already takes ~10 s to compile cold; Mesa caches it on disk afterwards).
+// The loops stay free of `&&`/`||` (short-circuits become branches, and branches inside the
+// channel loop break the accumulators out of registers); bias and relu are uniform flags rather
+// than override constants so that one pipeline serves every layer.
+
+struct Params {
+  C: u32, H: u32, W: u32,          // input channels and stored spatial size of `inp`
+  O: u32, Ho: u32, Wo: u32,        // output channels and spatial size
+  padY: i32, padX: i32,            // P along y and x (negative for some input gradients)
+  S: u32, D: u32,                  // output stride, input dilation (convGeneric only)
+  KH: u32, KW: u32,                // kernel size (convGeneric only)
+  wBase: i32, wO: i32, wC: i32, wKy: i32, wKx: i32,
+  quadsX: u32,                     // ceil(Wo / 4)
+  blocksY: u32,                    // conv3x3: ceil(Ho / 4); convGeneric: Ho
+  quads: u32,                      // number of 4-wide output groups (threads x groups per thread)
+  flags: u32,                      // 1: add bias, 2: relu
+}
+
+override WORKGROUP: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> inp: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// 4 output positions x 8 output channels: lo holds channels 0-3, hi 4-7, one column each.
+struct Acc {
+  lo: mat4x4<f32>,
+  hi: mat4x4<f32>,
+}
+
+// m += x (4 positions) outer w (4 channels).
+fn outer(m: mat4x4<f32>, x: vec4<f32>, w4: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(m[0] + x * w4.x, m[1] + x * w4.y, m[2] + x * w4.z, m[3] + x * w4.w);
+}
+
+fn accumulate(a: Acc, x: vec4<f32>, wLo: vec4<f32>, wHi: vec4<f32>) -> Acc {
+  return Acc(outer(a.lo, x, wLo), outer(a.hi, x, wHi));
+}
+
+fn weightIndex(o: u32, c: u32, ky: u32, kx: u32) -> u32 {
+  return u32(p.wBase + i32(o) * p.wO + i32(c) * p.wC + i32(ky) * p.wKy + i32(kx) * p.wKx);
+}
+
+// w(o0 .. o0 + 3, c, ky, kx), output channels past the end clamped to the last one.
+fn weight4(o0: u32, c: u32, ky: u32, kx: u32) -> vec4<f32> {
+  let last = p.O - 1u;
+  return vec4<f32>(w[weightIndex(min(o0, last), c, ky, kx)], w[weightIndex(min(o0 + 1u, last), c, ky, kx)],
+                   w[weightIndex(min(o0 + 2u, last), c, ky, kx)], w[weightIndex(min(o0 + 3u, last), c, ky, kx)]);
+}
+
+// inp[rowBase + ix] if the row is inside the input and 0 <= ix < W, else 0 (no branches: `&`,
+// not `&&`, and a clamped read).
+fn load(rowBase: u32, rowOk: bool, ix: i32) -> f32 {
+  let ok = rowOk & (ix >= 0) & (ix < i32(p.W));
+  return select(0.0, inp[rowBase + u32(clamp(ix, 0, i32(p.W) - 1))], ok);
+}
+
+fn finish(v: vec4<f32>, oc: u32) -> vec4<f32> {
+  var r = v;
+  if ((p.flags & 1u) != 0u) { r += vec4<f32>(bias[oc]); }
+  if ((p.flags & 2u) != 0u) { r = max(r, vec4<f32>(0.0)); }
+  return r;
+}
+
+// out[b, oc, pos0 + i] = v[i] (+ bias, relu) for i < min(4, limit), where pos0 is the flattened
+// (oy, ox) of the first of 4 neighbouring positions.
+fn storeCol(v: vec4<f32>, b: u32, oc: u32, pos0: u32, limit: u32) {
+  if (oc >= p.O) { return; }
+  let r = finish(v, oc);
+  let base = (b * p.O + oc) * p.Ho * p.Wo + pos0;
+  out[base] = r.x;
+  if (limit > 1u) { out[base + 1u] = r.y; }
+  if (limit > 2u) { out[base + 2u] = r.z; }
+  if (limit > 3u) { out[base + 3u] = r.w; }
+}
+
+// The 4 positions x 8 channels block (channels o0 .. o0 + 7).
+fn store(a: Acc, b: u32, o0: u32, pos0: u32, limit: u32) {
+  storeCol(a.lo[0], b, o0, pos0, limit);
+  storeCol(a.lo[1], b, o0 + 1u, pos0, limit);
+  storeCol(a.lo[2], b, o0 + 2u, pos0, limit);
+  storeCol(a.lo[3], b, o0 + 3u, pos0, limit);
+  storeCol(a.hi[0], b, o0 + 4u, pos0, limit);
+  storeCol(a.hi[1], b, o0 + 5u, pos0, limit);
+  storeCol(a.hi[2], b, o0 + 6u, pos0, limit);
+  storeCol(a.hi[3], b, o0 + 7u, pos0, limit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// conv3x3: a thread owns two groups of 4 output rows x 4 output columns (each group placed on
+// its own, so narrow outputs waste nothing) and 8 output channels (fixed per workgroup row y).
+
+struct Group {
+  valid: bool,
+  b: u32,
+  oy0: u32,
+  ox0: u32,
+}
+
+// Group i of `quads`: 4 output columns, quadsX across, blocksY blocks of `rows` rows down an
+// image. Past the end the last group is computed again (and not stored).
+fn groupOf(i: u32, rows: u32) -> Group {
+  let g = min(i, p.quads - 1u);
+  let qx = g % p.quadsX;
+  let r = g / p.quadsX;
+  return Group(i < p.quads, r / p.blocksY, (r % p.blocksY) * rows, qx * 4u);
+}
+
+fn group(i: u32) -> Group { return groupOf(i, 4u); }
+fn group1(i: u32) -> Group { return groupOf(i, 1u); }
+
+// Input row oy0 + ry - P, columns ox0 - P .. ox0 - P + 5: everything 4 outputs x 3 taps read.
+struct Window {
+  a: vec4<f32>,
+  b: vec2<f32>,
+}
+
+fn window(plane: u32, g: Group, ry: u32) -> Window {
+  let iy = i32(g.oy0 + ry) - p.padY;
+  let rowOk = (iy >= 0) & (iy < i32(p.H));
+  let rb = (plane + u32(clamp(iy, 0, i32(p.H) - 1))) * p.W;
+  let ix = i32(g.ox0) - p.padX;
+  return Window(vec4<f32>(load(rb, rowOk, ix), load(rb, rowOk, ix + 1), load(rb, rowOk, ix + 2), load(rb, rowOk, ix + 3)),
+                vec2<f32>(load(rb, rowOk, ix + 4), load(rb, rowOk, ix + 5)));
+}
+
+// One kernel row: 3 taps x 8 channels.
+struct KRow {
+  lo0: vec4<f32>, hi0: vec4<f32>,
+  lo1: vec4<f32>, hi1: vec4<f32>,
+  lo2: vec4<f32>, hi2: vec4<f32>,
+}
+
+fn kernelRow(o0: u32, c: u32, ky: u32) -> KRow {
+  return KRow(weight4(o0, c, ky, 0u), weight4(o0 + 4u, c, ky, 0u),
+              weight4(o0, c, ky, 1u), weight4(o0 + 4u, c, ky, 1u),
+              weight4(o0, c, ky, 2u), weight4(o0 + 4u, c, ky, 2u));
+}
+
+// One output row += one input row through one kernel row.
+fn taps(a: Acc, x: Window, k: KRow) -> Acc {
+  var r = accumulate(a, x.a, k.lo0, k.hi0);
+  r = accumulate(r, vec4<f32>(x.a.yzw, x.b.x), k.lo1, k.hi1);
+  return accumulate(r, vec4<f32>(x.a.zw, x.b), k.lo2, k.hi2);
+}
+
+struct Rows4 {
+  r0: Acc, r1: Acc, r2: Acc, r3: Acc,
+}
+
+// Input channel c of one group: 6 input rows, each read once and used by every output row
+// (and kernel row) it reaches.
+fn channel3x3(a: Rows4, g: Group, c: u32, k0: KRow, k1: KRow, k2: KRow) -> Rows4 {
+  let plane = (g.b * p.C + c) * p.H;
+  var r = a;
+  let x0 = window(plane, g, 0u);
+  r.r0 = taps(r.r0, x0, k0);
+  let x1 = window(plane, g, 1u);
+  r.r0 = taps(r.r0, x1, k1);
+  r.r1 = taps(r.r1, x1, k0);
+  let x2 = window(plane, g, 2u);
+  r.r0 = taps(r.r0, x2, k2);
+  r.r1 = taps(r.r1, x2, k1);
+  r.r2 = taps(r.r2, x2, k0);
+  let x3 = window(plane, g, 3u);
+  r.r1 = taps(r.r1, x3, k2);
+  r.r2 = taps(r.r2, x3, k1);
+  r.r3 = taps(r.r3, x3, k0);
+  let x4 = window(plane, g, 4u);
+  r.r2 = taps(r.r2, x4, k2);
+  r.r3 = taps(r.r3, x4, k1);
+  let x5 = window(plane, g, 5u);
+  r.r3 = taps(r.r3, x5, k2);
+  return r;
+}
+
+fn storeRows(a: Rows4, g: Group, o0: u32) {
+  if (!g.valid) { return; }
+  let limit = p.Wo - g.ox0;
+  let pos0 = g.oy0 * p.Wo + g.ox0;
+  store(a.r0, g.b, o0, pos0, limit);
+  if (g.oy0 + 1u < p.Ho) { store(a.r1, g.b, o0, pos0 + p.Wo, limit); }
+  if (g.oy0 + 2u < p.Ho) { store(a.r2, g.b, o0, pos0 + 2u * p.Wo, limit); }
+  if (g.oy0 + 3u < p.Ho) { store(a.r3, g.b, o0, pos0 + 3u * p.Wo, limit); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn conv3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+           @builtin(workgroup_id) wg: vec3<u32>) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  if (2u * t >= p.quads) { return; }
+  let g0 = group(2u * t);
+  let g1 = group(2u * t + 1u);
+  let o0 = wg.y * 8u;
+  var a0: Rows4;
+  var a1: Rows4;
+  for (var c = 0u; c < p.C; c++) {
+    let k0 = kernelRow(o0, c, 0u);
+    let k1 = kernelRow(o0, c, 1u);
+    let k2 = kernelRow(o0, c, 2u);
+    a0 = channel3x3(a0, g0, c, k0, k1, k2);
+    a1 = channel3x3(a1, g1, c, k0, k1, k2);
+  }
+  storeRows(a0, g0, o0);
+  storeRows(a1, g1, o0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// conv1x1 (no padding): a matrix product per image. A thread owns 4 groups of 4 consecutive
+// positions of the flattened Ho * Wo plane (each group placed on its own) x 8 output channels.
+
+struct Quad {
+  valid: bool,
+  b: u32,
+  pos: u32,
+}
+
+fn quad(i: u32) -> Quad {
+  let q = min(i, p.quads - 1u);
+  return Quad(i < p.quads, q / p.quadsX, (q % p.quadsX) * 4u);
+}
+
+fn quadInput(q: Quad, c: u32) -> vec4<f32> {
+  let hw = p.H * p.W;
+  let base = (q.b * p.C + c) * hw;
+  let last = hw - 1u;
+  return vec4<f32>(inp[base + min(q.pos, last)], inp[base + min(q.pos + 1u, last)],
+                   inp[base + min(q.pos + 2u, last)], inp[base + min(q.pos + 3u, last)]);
+}
+
+fn storeQuad(a: Acc, q: Quad, o0: u32) {
+  if (q.valid) { store(a, q.b, o0, q.pos, p.Ho * p.Wo - q.pos); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn conv1x1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+           @builtin(workgroup_id) wg: vec3<u32>) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  if (4u * t >= p.quads) { return; }
+  let q0 = quad(4u * t);
+  let q1 = quad(4u * t + 1u);
+  let q2 = quad(4u * t + 2u);
+  let q3 = quad(4u * t + 3u);
+  let o0 = wg.y * 8u;
+  var a0: Acc;
+  var a1: Acc;
+  var a2: Acc;
+  var a3: Acc;
+  for (var c = 0u; c < p.C; c++) {
+    let lo = weight4(o0, c, 0u, 0u);
+    let hi = weight4(o0 + 4u, c, 0u, 0u);
+    a0 = accumulate(a0, quadInput(q0, c), lo, hi);
+    a1 = accumulate(a1, quadInput(q1, c), lo, hi);
+    a2 = accumulate(a2, quadInput(q2, c), lo, hi);
+    a3 = accumulate(a3, quadInput(q3, c), lo, hi);
+  }
+  storeQuad(a0, q0, o0);
+  storeQuad(a1, q1, o0);
+  storeQuad(a2, q2, o0);
+  storeQuad(a3, q3, o0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// convGeneric: any kernel size, stride S and input dilation D. A thread owns 4 neighbouring
+// output columns x 8 output channels and reads every tap on its own.
+
+// The stored index of virtual coordinate v along an axis of `size` (see the header), or -1.
+fn dilated(v: i32, size: u32) -> i32 {
+  let q = v / i32(p.D);
+  return select(-1, q, (v >= 0) & (q * i32(p.D) == v) & (q < i32(size)));
+}
+
+// Output columns ox0 .. ox0 + 3 of output row oy, input channel c: every tap, read on its own.
+fn channelGeneric(a: Acc, g: Group, o0: u32, c: u32) -> Acc {
+  let plane = (g.b * p.C + c) * p.H;
+  let s = i32(p.S);
+  let vx0 = i32(g.ox0) * s - p.padX;
+  var r = a;
+  for (var ky = 0u; ky < p.KH; ky++) {
+    let iy = dilated(i32(g.oy0) * s - p.padY + i32(ky), p.H);
+    let rowOk = iy >= 0;
+    let rb = (plane + u32(max(iy, 0))) * p.W;
+    for (var kx = 0u; kx < p.KW; kx++) {
+      let vx = vx0 + i32(kx);
+      let x = vec4<f32>(load(rb, rowOk, dilated(vx, p.W)), load(rb, rowOk, dilated(vx + s, p.W)),
+                        load(rb, rowOk, dilated(vx + 2 * s, p.W)), load(rb, rowOk, dilated(vx + 3 * s, p.W)));
+      r = accumulate(r, x, weight4(o0, c, ky, kx), weight4(o0 + 4u, c, ky, kx));
+    }
+  }
+  return r;
+}
+
+// Groups here are one output row high (blocksY = Ho).
+@compute @workgroup_size(WORKGROUP)
+fn convGeneric(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+               @builtin(workgroup_id) wg: vec3<u32>) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  if (2u * t >= p.quads) { return; }
+  let g0 = group1(2u * t);
+  let g1 = group1(2u * t + 1u);
+  let o0 = wg.y * 8u;
+  var a0: Acc;
+  var a1: Acc;
+  for (var c = 0u; c < p.C; c++) {
+    a0 = channelGeneric(a0, g0, o0, c);
+    a1 = channelGeneric(a1, g1, o0, c);
+  }
+  if (g0.valid) { store(a0, g0.b, o0, g0.oy0 * p.Wo + g0.ox0, p.Wo - g0.ox0); }
+  if (g1.valid) { store(a1, g1.b, o0, g1.oy0 * p.Wo + g1.ox0, p.Wo - g1.ox0); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight gradient: dW[o, c, ky, kx] = sum_{b, oy, ox} dy[b, o, oy, ox] * x[b, c, oy*S - P + ky, ox*S - P + kx].
+// A thread owns 4 taps (consecutive (c, ky, kx) indices) x 8 output channels (fixed per
+// workgroup row y), so each dy value it reads serves 4 taps; workgroup layer z sums its slice
+// of the (b, oy) rows into part[z, o, c, ky, kx], which the host sums over z. Output columns go
+// 4 at a time: lo[k] (hi[k]) of a tap's Acc sums channel o0 + k (o0 + 4 + k) separately for
+// each column position mod 4, and the four are added at the end.
+
+struct GradParams {
+  C: u32, H: u32, W: u32,
+  O: u32, Ho: u32, Wo: u32,
+  padY: i32, padX: i32,
+  S: u32, KH: u32, KW: u32,
+  rows: u32,        // B * Ho
+  rowsPerSplit: u32,
+}
+
+@group(0) @binding(0) var<uniform> g: GradParams;
+@group(0) @binding(1) var<storage, read> gx: array<f32>;
+@group(0) @binding(2) var<storage, read> gdy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> part: array<f32>;
+
+struct Tap {
+  j: u32,
+  valid: bool,
+  c: u32,
+  ky: u32,
+  kx: u32,
+}
+
+fn tapOf(i: u32) -> Tap {
+  let taps = g.C * g.KH * g.KW;
+  let j = min(i, taps - 1u);
+  return Tap(j, i < taps, j / (g.KW * g.KH), (j / g.KW) % g.KH, j % g.KW);
+}
+
+// x[b, c, oy*S - P + ky, (ox + i)*S - P + kx] for i < 4, zero outside the input or past Wo.
+fn xQuad(t: Tap, b: u32, oy: u32, ox: u32) -> vec4<f32> {
+  let iy = i32(oy * g.S) - g.padY + i32(t.ky);
+  let rowOk = (iy >= 0) & (iy < i32(g.H));
+  let rb = ((b * g.C + t.c) * g.H + u32(clamp(iy, 0, i32(g.H) - 1))) * g.W;
+  let s = i32(g.S);
+  let ix = i32(ox) * s - g.padX + i32(t.kx);
+  var v: vec4<f32>;
+  for (var i = 0u; i < 4u; i++) {
+    let x = ix + i32(i) * s;
+    let ok = rowOk & (x >= 0) & (x < i32(g.W)) & (ox + i < g.Wo);
+    v[i] = select(0.0, gx[rb + u32(clamp(x, 0, i32(g.W) - 1))], ok);
+  }
+  return v;
+}
+
+// dy[b, o, oy, ox .. ox + 3] (channel o clamped to O - 1, columns to Wo - 1).
+fn dyQuad(b: u32, o: u32, oy: u32, ox: u32) -> vec4<f32> {
+  let rb = ((b * g.O + min(o, g.O - 1u)) * g.Ho + oy) * g.Wo;
+  let last = g.Wo - 1u;
+  return vec4<f32>(gdy[rb + min(ox, last)], gdy[rb + min(ox + 1u, last)],
+                   gdy[rb + min(ox + 2u, last)], gdy[rb + min(ox + 3u, last)]);
+}
+
+fn gradAcc(a: Acc, x: vec4<f32>, lo: mat4x4<f32>, hi: mat4x4<f32>) -> Acc {
+  return Acc(mat4x4<f32>(a.lo[0] + x * lo[0], a.lo[1] + x * lo[1], a.lo[2] + x * lo[2], a.lo[3] + x * lo[3]),
+             mat4x4<f32>(a.hi[0] + x * hi[0], a.hi[1] + x * hi[1], a.hi[2] + x * hi[2], a.hi[3] + x * hi[3]));
+}
+
+fn partStore(t: Tap, z: u32, o0: u32, a: Acc) {
+  if (!t.valid) { return; }
+  let taps = g.C * g.KH * g.KW;
+  let at = (z * g.O + o0) * taps + t.j;
+  let one = vec4<f32>(1.0);
+  let sums = array<vec4<f32>, 2>(vec4<f32>(dot(a.lo[0], one), dot(a.lo[1], one), dot(a.lo[2], one), dot(a.lo[3], one)),
+                                 vec4<f32>(dot(a.hi[0], one), dot(a.hi[1], one), dot(a.hi[2], one), dot(a.hi[3], one)));
+  for (var k = 0u; k < 8u; k++) {
+    if (o0 + k < g.O) { part[at + k * taps] = sums[k / 4u][k % 4u]; }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let t0 = tapOf(4u * gid.x);
+  if (!t0.valid) { return; }
+  let t1 = tapOf(4u * gid.x + 1u);
+  let t2 = tapOf(4u * gid.x + 2u);
+  let t3 = tapOf(4u * gid.x + 3u);
+  let o0 = wg.y * 8u;
+  var a0: Acc;
+  var a1: Acc;
+  var a2: Acc;
+  var a3: Acc;
+  let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
+  for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
+    let b = r / g.Ho;
+    let oy = r % g.Ho;
+    for (var ox = 0u; ox < g.Wo; ox += 4u) {
+      let lo = mat4x4<f32>(dyQuad(b, o0, oy, ox), dyQuad(b, o0 + 1u, oy, ox), dyQuad(b, o0 + 2u, oy, ox), dyQuad(b, o0 + 3u, oy, ox));
+      let hi = mat4x4<f32>(dyQuad(b, o0 + 4u, oy, ox), dyQuad(b, o0 + 5u, oy, ox), dyQuad(b, o0 + 6u, oy, ox), dyQuad(b, o0 + 7u, oy, ox));
+      a0 = gradAcc(a0, xQuad(t0, b, oy, ox), lo, hi);
+      a1 = gradAcc(a1, xQuad(t1, b, oy, ox), lo, hi);
+      a2 = gradAcc(a2, xQuad(t2, b, oy, ox), lo, hi);
+      a3 = gradAcc(a3, xQuad(t3, b, oy, ox), lo, hi);
+    }
+  }
+  partStore(t0, wg.z, o0, a0);
+  partStore(t1, wg.z, o0, a1);
+  partStore(t2, wg.z, o0, a2);
+  partStore(t3, wg.z, o0, a3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient through a fused relu: dz = dy * (y > 0).
+
+struct MaskParams { n: u32 }
+
+@group(0) @binding(0) var<uniform> m: MaskParams;
+@group(0) @binding(1) var<storage, read> mdy: array<f32>;
+@group(0) @binding(2) var<storage, read> my: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mdz: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn reluMask(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WORKGROUP;
+  if (i >= m.n) { return; }
+  mdz[i] = select(0.0, mdy[i], my[i] > 0.0);
+}

@@ -1,0 +1,195 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad } from '../src/kernels/conv.js';
+import { tensor } from '../src/engine/tensor.js';
+import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
+import { FORWARD_REL, GRAD_REL } from './tolerances.js';
+
+beforeAll(setupGpu);
+
+interface Case {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  padding: number;
+  bias: boolean;
+}
+
+/** float64 reference: PyTorch's conv2d (cross-correlation, zero padding). */
+function convRef(c: Case, x: Float64Array, w: Float64Array, b?: Float64Array, relu = false): Float64Array {
+  const Ho = Math.floor((c.H + 2 * c.padding - c.kh) / c.stride) + 1;
+  const Wo = Math.floor((c.W + 2 * c.padding - c.kw) / c.stride) + 1;
+  const y = new Float64Array(c.B * c.O * Ho * Wo);
+  let i = 0;
+  for (let n = 0; n < c.B; n++)
+    for (let o = 0; o < c.O; o++)
+      for (let oy = 0; oy < Ho; oy++)
+        for (let ox = 0; ox < Wo; ox++) {
+          let s = b ? b[o] : 0;
+          for (let ch = 0; ch < c.C; ch++)
+            for (let ky = 0; ky < c.kh; ky++) {
+              const iy = oy * c.stride - c.padding + ky;
+              if (iy < 0 || iy >= c.H) continue;
+              for (let kx = 0; kx < c.kw; kx++) {
+                const ix = ox * c.stride - c.padding + kx;
+                if (ix < 0 || ix >= c.W) continue;
+                s += x[((n * c.C + ch) * c.H + iy) * c.W + ix] * w[((o * c.C + ch) * c.kh + ky) * c.kw + kx];
+              }
+            }
+          y[i++] = relu ? Math.max(s, 0) : s;
+        }
+  return y;
+}
+
+function outSize(c: Case): [number, number] {
+  return [Math.floor((c.H + 2 * c.padding - c.kh) / c.stride) + 1, Math.floor((c.W + 2 * c.padding - c.kw) / c.stride) + 1];
+}
+
+/** float64 d(sum(y * dy))/dx and /dw, accumulated tap by tap (independent of the GPU's scheme). */
+function gradRef(c: Case, x: Float64Array, w: Float64Array, dy: Float64Array): { dx: Float64Array; dw: Float64Array } {
+  const [Ho, Wo] = outSize(c);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let n = 0; n < c.B; n++)
+    for (let o = 0; o < c.O; o++)
+      for (let oy = 0; oy < Ho; oy++)
+        for (let ox = 0; ox < Wo; ox++) {
+          const g = dy[((n * c.O + o) * Ho + oy) * Wo + ox];
+          for (let ch = 0; ch < c.C; ch++)
+            for (let ky = 0; ky < c.kh; ky++) {
+              const iy = oy * c.stride - c.padding + ky;
+              if (iy < 0 || iy >= c.H) continue;
+              for (let kx = 0; kx < c.kw; kx++) {
+                const ix = ox * c.stride - c.padding + kx;
+                if (ix < 0 || ix >= c.W) continue;
+                const xi = ((n * c.C + ch) * c.H + iy) * c.W + ix;
+                const wi = ((o * c.C + ch) * c.kh + ky) * c.kw + kx;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+            }
+        }
+  return { dx, dw };
+}
+
+function label(c: Case): string {
+  return `B${c.B} C${c.C} ${c.H}x${c.W} -> O${c.O} k${c.kh}x${c.kw} s${c.stride} p${c.padding}${c.bias ? ' +bias' : ''}`;
+}
+
+function check(c: Case, seed: number, relu = false) {
+  const inputs = [
+    { shape: [c.B, c.C, c.H, c.W] },
+    { shape: [c.O, c.C, c.kh, c.kw] },
+    ...(c.bias ? [{ shape: [c.O] }] : []),
+  ];
+  const op = relu ? conv2dRelu : conv2d;
+  return checkOp(
+    ([x, w, b]) => op(x, w, b, { stride: c.stride, padding: c.padding }),
+    ([x, w, b]) => convRef(c, x, w, b, relu),
+    inputs,
+    { seed },
+  );
+}
+
+const base = { B: 1, C: 1, H: 5, W: 7, O: 1, kh: 3, kw: 3, stride: 1, padding: 0, bias: false };
+const cases: Case[] = [
+  { ...base },
+  { ...base, B: 2, C: 3, O: 5, padding: 1, bias: true },
+  { ...base, B: 2, C: 5, O: 3, kh: 1, kw: 1 },
+  { ...base, C: 7, O: 9, kh: 1, kw: 1, stride: 2, bias: true },
+  { ...base, B: 2, C: 3, O: 7, kh: 2, kw: 3, padding: 2 },
+  { ...base, C: 5, O: 3, stride: 2, padding: 1, bias: true },
+  { ...base, B: 2, C: 3, O: 4, H: 7, W: 5, kh: 2, kw: 3, stride: 2, padding: 0 },
+  { ...base, C: 2, O: 3, H: 6, W: 6, kh: 3, kw: 3, stride: 3, padding: 2, bias: true },
+  { ...base, B: 2, C: 4, O: 11, H: 9, W: 9, padding: 1 },
+  { ...base, C: 3, O: 2, H: 5, W: 7, kh: 5, kw: 5, padding: 1 },
+];
+
+describe('conv2d', () => {
+  cases.forEach((c, i) => {
+    it(`forward and gradients: ${label(c)}`, () => check(c, i + 1));
+  });
+
+  it('fused relu: forward and gradients', () =>
+    check({ ...base, B: 2, C: 3, O: 5, padding: 1, bias: true }, 21, true));
+
+  // Shapes big enough for several workgroups, output-channel blocks and (for the weight
+  // gradient) split reductions; checked against float64 references rather than finite differences.
+  const large: Case[] = [
+    { B: 3, C: 20, H: 12, W: 10, O: 20, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 2, C: 9, H: 13, W: 11, O: 6, kh: 3, kw: 3, stride: 2, padding: 1, bias: false },
+    { B: 4, C: 12, H: 8, W: 8, O: 17, kh: 1, kw: 1, stride: 1, padding: 0, bias: true },
+  ];
+  large.forEach((c, i) => {
+    it(`larger shapes match float64 references: ${label(c)}`, async () => {
+      const [Ho, Wo] = outSize(c);
+      const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
+      const xv = r(randomValues(c.B * c.C * c.H * c.W, 31 + i));
+      const wv = r(randomValues(c.O * c.C * c.kh * c.kw, 41 + i, 0.2));
+      const bv = r(randomValues(c.O, 51 + i));
+      const dyv = r(randomValues(c.B * c.O * Ho * Wo, 61 + i));
+      const x = tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W]);
+      const w = tensor(Float32Array.from(wv), [c.O, c.C, c.kh, c.kw]);
+      const dy = tensor(Float32Array.from(dyv), [c.B, c.O, Ho, Wo]);
+      const options = { stride: c.stride, padding: c.padding };
+      const y = conv2d(x, w, c.bias ? tensor(Float32Array.from(bv)) : null, options);
+      expectClose(await y.data(), convRef(c, xv, wv, c.bias ? bv : undefined), FORWARD_REL, 'forward');
+      const ref = gradRef(c, xv, wv, dyv);
+      expectClose(await conv2dInputGrad(dy, w, x.shape, options).data(), ref.dx, FORWARD_REL, 'input gradient');
+      expectClose(await conv2dWeightGrad(x, dy, w.shape, options).data(), ref.dw, FORWARD_REL, 'weight gradient');
+    });
+  });
+
+  it('gradients accumulate into leaves used twice, and frozen weights get none', async () => {
+    const c: Case = { ...base, B: 2, C: 3, O: 4, padding: 1 };
+    const xv = randomValues(c.B * c.C * c.H * c.W, 71);
+    const wv = randomValues(c.O * c.C * 9, 72);
+    const x = tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W], { requiresGrad: true });
+    const w = tensor(Float32Array.from(wv), [c.O, c.C, 3, 3]);
+    const y1 = conv2d(x, w, null, { padding: 1 });
+    const y2 = conv2d(x, w, null, { padding: 1 });
+    const dyv = randomValues(y1.size, 73);
+    const dy = tensor(Float32Array.from(dyv), y1.shape);
+    y1.backward(dy);
+    y2.backward(dy);
+    const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
+    const { dx } = gradRef(c, r(xv), r(wv), r(dyv));
+    expectClose(await x.grad!.data(), dx.map((v) => 2 * v), GRAD_REL, 'input gradient');
+    expect(w.grad).toBeNull();
+  });
+
+  it('an empty batch gives empty outputs and zero weight gradients', async () => {
+    const x = tensor(new Float32Array(0), [0, 3, 6, 6]);
+    const w = tensor(new Float32Array(4 * 3 * 9).fill(1), [4, 3, 3, 3]);
+    expect(conv2d(x, w, null, { padding: 1 }).shape).toEqual([0, 4, 6, 6]);
+    const dy = tensor(new Float32Array(0), [0, 4, 6, 6]);
+    expect(conv2dInputGrad(dy, w, x.shape, { padding: 1 }).shape).toEqual([0, 3, 6, 6]);
+    expect(Array.from(await conv2dWeightGrad(x, dy, w.shape, { padding: 1 }).data())).toEqual(new Array(4 * 3 * 9).fill(0));
+  });
+
+  it('conv2dInputGrad checks the output-gradient shape', () => {
+    const w = tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]);
+    const dy = tensor(new Float32Array(2 * 4 * 5 * 5), [2, 4, 5, 5]);
+    expect(conv2dInputGrad(dy, w, [2, 3, 5, 5], { padding: 1 }).shape).toEqual([2, 3, 5, 5]);
+    expect(() => conv2dInputGrad(dy, w, [2, 3, 5, 5])).toThrow(/\[2, 4, 5, 5\].*\[2, 4, 3, 3\]/);
+  });
+
+  it('names both shapes when they do not fit', () => {
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    const w4 = tensor(new Float32Array(8 * 4 * 9), [8, 4, 3, 3]);
+    expect(() => conv2d(x, w4)).toThrow('input [2, 3, 4, 4] has 3 channels but weight [8, 4, 3, 3] expects 4');
+    const w5 = tensor(new Float32Array(2 * 3 * 25), [2, 3, 5, 5]);
+    expect(() => conv2d(x, w5)).toThrow(/kernel 5x5 of weight \[2, 3, 5, 5\] is larger than the padded input 4x4 \(input \[2, 3, 4, 4\]/);
+    expect(conv2d(x, w5, null, { padding: 1 }).shape).toEqual([2, 2, 2, 2]);
+    const w3 = tensor(new Float32Array(2 * 3 * 9), [2, 3, 3, 3]);
+    expect(() => conv2d(x, w3, tensor(new Float32Array(3)))).toThrow(/bias \[3\] must have shape \[2\] for weight \[2, 3, 3, 3\]/);
+    expect(() => conv2d(x.reshape(6, 4, 4), w3)).toThrow(/input \[6, 4, 4\] must be 4-D/);
+    expect(() => conv2d(x, w3.reshape(2, 27))).toThrow(/weight \[2, 27\] must be 4-D/);
+    expect(() => conv2d(x, w3, null, { stride: 0 })).toThrow(/stride must be a positive integer/);
+    expect(() => conv2d(x, w3, null, { padding: -1 })).toThrow(/padding must be a non-negative integer/);
+  });
+});
