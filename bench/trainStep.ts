@@ -44,7 +44,7 @@ export function defaultTrainConfig(batch = 64): TrainConfig {
     generatorClass: 0,
     hidden: 256,
     minSigma: 1e-3,
-    weights: { variance: 0, kl: 0.2, shift: 4 },
+    weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0 },
     logEvery: 1,
     gridPerClass: 8,
     out: '',
