@@ -1,7 +1,7 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Generator } from '../engine/random.js';
@@ -54,7 +54,7 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
     seed: config.seed + 1000,
     batch: 100,
     judge,
-    judgeName: judgePath ?? undefined,
+    judgeName: judgePath ? relative(process.cwd(), judgePath) : undefined,
     realReference,
     realData,
     classNames: config.classNames,
@@ -81,9 +81,9 @@ program
   .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
   .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
   .option('--epochs <n>', 'epochs', int('--epochs'), 8)
-  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), 40)
+  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), 15)
   .option('--batch <n>', 'batch size', int('--batch'), 64)
-  .option('--lr <x>', 'Adam learning rate', float('--lr'), 1e-3)
+  .option('--lr <x>', 'Adam learning rate', float('--lr'), 3e-3)
   .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', int('--seed'), 0)
   .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), 64)
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), 0)
