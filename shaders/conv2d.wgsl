@@ -14,6 +14,8 @@
 //   convGeneric anything else (any kernel size, stride, dilation and padding)
 //   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
 //   reluMask    dy * (y > 0), for the fused relu
+// shaders/conv2dSubgroups.wgsl adds variants of conv3x3 and conv1x1 that share weight reads
+// across a subgroup (compiled together with this file where the device has subgroups).
 //
 // Why these shapes: lavapipe (a CPU driver) runs 8 invocations as one SIMD vector and, as of
 // Mesa 25.0, turns every storage read inside a loop into a per-lane gather of ~10 scalar

@@ -1,5 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad } from '../src/kernels/conv.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings } from '../src/kernels/conv.js';
+import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
@@ -95,6 +96,24 @@ function check(c: Case, seed: number, relu = false) {
   );
 }
 
+async function checkLarge(c: Case, i: number): Promise<void> {
+  const [Ho, Wo] = outSize(c);
+  const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
+  const xv = r(randomValues(c.B * c.C * c.H * c.W, 31 + i));
+  const wv = r(randomValues(c.O * c.C * c.kh * c.kw, 41 + i, 0.2));
+  const bv = r(randomValues(c.O, 51 + i));
+  const dyv = r(randomValues(c.B * c.O * Ho * Wo, 61 + i));
+  const x = tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W]);
+  const w = tensor(Float32Array.from(wv), [c.O, c.C, c.kh, c.kw]);
+  const dy = tensor(Float32Array.from(dyv), [c.B, c.O, Ho, Wo]);
+  const options = { stride: c.stride, padding: c.padding };
+  const y = conv2d(x, w, c.bias ? tensor(Float32Array.from(bv)) : null, options);
+  expectClose(await y.data(), convRef(c, xv, wv, c.bias ? bv : undefined), FORWARD_REL, 'forward');
+  const ref = gradRef(c, xv, wv, dyv);
+  expectClose(await conv2dInputGrad(dy, w, x.shape, options).data(), ref.dx, FORWARD_REL, 'input gradient');
+  expectClose(await conv2dWeightGrad(x, dy, w.shape, options).data(), ref.dw, FORWARD_REL, 'weight gradient');
+}
+
 const base = { B: 1, C: 1, H: 5, W: 7, O: 1, kh: 3, kw: 3, stride: 1, padding: 0, bias: false };
 const cases: Case[] = [
   { ...base },
@@ -123,26 +142,14 @@ describe('conv2d', () => {
     { B: 3, C: 20, H: 12, W: 10, O: 20, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
     { B: 2, C: 9, H: 13, W: 11, O: 6, kh: 3, kw: 3, stride: 2, padding: 1, bias: false },
     { B: 4, C: 12, H: 8, W: 8, O: 17, kh: 1, kw: 1, stride: 1, padding: 0, bias: true },
+    // several workgroups along x, the last one part-filled, and a part-filled block of 16 channels
+    { B: 5, C: 9, H: 17, W: 15, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 3, C: 10, H: 9, W: 11, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
   ];
   large.forEach((c, i) => {
-    it(`larger shapes match float64 references: ${label(c)}`, async () => {
-      const [Ho, Wo] = outSize(c);
-      const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
-      const xv = r(randomValues(c.B * c.C * c.H * c.W, 31 + i));
-      const wv = r(randomValues(c.O * c.C * c.kh * c.kw, 41 + i, 0.2));
-      const bv = r(randomValues(c.O, 51 + i));
-      const dyv = r(randomValues(c.B * c.O * Ho * Wo, 61 + i));
-      const x = tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W]);
-      const w = tensor(Float32Array.from(wv), [c.O, c.C, c.kh, c.kw]);
-      const dy = tensor(Float32Array.from(dyv), [c.B, c.O, Ho, Wo]);
-      const options = { stride: c.stride, padding: c.padding };
-      const y = conv2d(x, w, c.bias ? tensor(Float32Array.from(bv)) : null, options);
-      expectClose(await y.data(), convRef(c, xv, wv, c.bias ? bv : undefined), FORWARD_REL, 'forward');
-      const ref = gradRef(c, xv, wv, dyv);
-      expectClose(await conv2dInputGrad(dy, w, x.shape, options).data(), ref.dx, FORWARD_REL, 'input gradient');
-      expectClose(await conv2dWeightGrad(x, dy, w.shape, options).data(), ref.dw, FORWARD_REL, 'weight gradient');
-    });
+    it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, i));
   });
+
 
   it('gradients accumulate into leaves used twice, and frozen weights get none', async () => {
     const c: Case = { ...base, B: 2, C: 3, O: 4, padding: 1 };
@@ -178,6 +185,26 @@ describe('conv2d', () => {
     expect(() => conv2dInputGrad(dy, w, [2, 3, 5, 5])).toThrow(/\[2, 4, 5, 5\].*\[2, 4, 3, 3\]/);
   });
 
+  it('runs the subgroup kernels where the device has subgroups', () => {
+    const rt = runtime();
+    const entries: string[] = [];
+    const launch = rt.launch;
+    rt.launch = (k: KernelLaunch) => {
+      entries.push(k.entry);
+      launch.call(rt, k);
+    };
+    try {
+      const x = tensor(new Float32Array(2 * 3 * 6 * 6), [2, 3, 6, 6]);
+      conv2d(x, tensor(new Float32Array(20 * 3 * 9), [20, 3, 3, 3]), null, { padding: 1 });
+      conv2d(x, tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), null, { padding: 1 });
+      conv2d(x, tensor(new Float32Array(20 * 3), [20, 3, 1, 1]));
+    } finally {
+      rt.launch = launch;
+    }
+    const expected = rt.ctx.hasSubgroups ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv1x1Shared16'] : ['conv3x3', 'conv3x3', 'conv1x1'];
+    expect(entries).toEqual(expected);
+  });
+
   it('names both shapes when they do not fit', () => {
     const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
     const w4 = tensor(new Float32Array(8 * 4 * 9), [8, 4, 3, 3]);
@@ -191,5 +218,27 @@ describe('conv2d', () => {
     expect(() => conv2d(x, w3.reshape(2, 27))).toThrow(/weight \[2, 27\] must be 4-D/);
     expect(() => conv2d(x, w3, null, { stride: 0 })).toThrow(/stride must be a positive integer/);
     expect(() => conv2d(x, w3, null, { padding: -1 })).toThrow(/padding must be a non-negative integer/);
+  });
+});
+
+// Where the device has subgroups the cases above run the subgroup kernels
+// (shaders/conv2dSubgroups.wgsl); these run the plain ones on the same device.
+describe('conv2d, plain kernels (no subgroups)', () => {
+
+  beforeAll(() => {
+    convSettings.subgroups = false;
+  });
+  afterAll(() => {
+    convSettings.subgroups = true;
+  });
+  [cases[1], cases[2], cases[8]].forEach((c, i) => {
+    it(`forward and gradients: ${label(c)}`, () => check(c, 81 + i));
+  });
+  it('fused relu: forward and gradients', () => check({ ...base, B: 2, C: 3, O: 5, padding: 1, bias: true }, 91, true));
+  [
+    { B: 5, C: 9, H: 17, W: 15, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 3, C: 10, H: 9, W: 11, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
+  ].forEach((c, i) => {
+    it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, 10 + i));
   });
 });

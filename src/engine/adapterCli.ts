@@ -3,9 +3,9 @@ import { init } from './runtime.js';
 
 try {
   const rt = await init();
-  const { info, hasTimestamps, hasF16 } = rt.ctx;
+  const { info, hasTimestamps, hasF16, hasSubgroups } = rt.ctx;
   console.log(`adapter: ${rt.adapterName}${info.isSoftware ? ' [software]' : ''}`);
-  console.log(`features: timestamp-query ${hasTimestamps ? 'yes' : 'no'}, shader-f16 ${hasF16 ? 'yes' : 'no'}`);
+  console.log(`features: timestamp-query ${hasTimestamps ? 'yes' : 'no'}, shader-f16 ${hasF16 ? 'yes' : 'no'}, subgroups (>= 8 wide) ${hasSubgroups ? 'yes' : 'no'}`);
   rt.device.destroy();
 } catch (e) {
   console.error((e as Error).message);

@@ -37,6 +37,11 @@ export interface GpuContext {
   name: string;
   hasTimestamps: boolean;
   hasF16: boolean;
+  /**
+   * 'subgroups' granted and every subgroup at least 8 invocations wide: the kernels that share
+   * values across a subgroup (conv2d's subgroup variants) read from lanes 0-7.
+   */
+  hasSubgroups: boolean;
   /** The first uncaptured error or device loss since the last check; thrown at the next sync point. */
   pendingError: Error | null;
 }
@@ -76,9 +81,14 @@ export async function requestAdapter(gpu: Pick<GPU, 'requestAdapter'>): Promise<
   return adapter;
 }
 
+/** The adapter's smallest subgroup size (0 where the bindings do not say). */
+function subgroupMinSize(adapter: GPUAdapter): number {
+  return Number((adapter.info as { subgroupMinSize?: number }).subgroupMinSize ?? 0);
+}
+
 export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = dawnGpu()): Promise<GpuContext> {
   const adapter = await requestAdapter(gpu);
-  const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+  const wanted = ['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const l = adapter.limits;
   const device = await adapter.requestDevice({
@@ -101,6 +111,7 @@ export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = dawnGpu()): 
     name: [info.description || info.device, info.vendor && `(${info.vendor})`].filter(Boolean).join(' '),
     hasTimestamps: requiredFeatures.includes('timestamp-query'),
     hasF16: requiredFeatures.includes('shader-f16'),
+    hasSubgroups: requiredFeatures.includes('subgroups' as GPUFeatureName) && subgroupMinSize(adapter) >= 8,
     pendingError: null,
   };
   device.lost.then((lost) => {

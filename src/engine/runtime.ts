@@ -21,7 +21,10 @@ export interface Stats {
 }
 
 export interface KernelLaunch {
-  /** Shader family: the file shaders/<family>.wgsl. */
+  /**
+   * Shader family: the file shaders/<family>.wgsl, or several joined by '+' ('conv2d+conv2dSubgroups'):
+   * one module of those files in order, their `enable` directives moved to the top.
+   */
   family: string;
   entry: string;
   /** Values of the shader's `override` constants; part of the pipeline's cache key. */
@@ -60,7 +63,11 @@ export class Runtime {
   }
 
   shaderSource(family: string): string {
-    return readFileSync(join(SHADER_DIR, `${family}.wgsl`), 'utf8');
+    const files = family.split('+').map((f) => readFileSync(join(SHADER_DIR, `${f}.wgsl`), 'utf8'));
+    if (files.length === 1) return files[0];
+    const directive = /^enable [^;]+;[ \t]*$/gm;
+    const enables = new Set(files.flatMap((f) => f.match(directive) ?? []));
+    return [...enables, ...files.map((f) => f.replace(directive, ''))].join('\n');
   }
 
   pipeline(family: string, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {

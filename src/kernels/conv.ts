@@ -4,8 +4,12 @@
 // split reduction over batch and positions, the bias gradient as a sum.
 //
 // Kernel choice (launchConv): 3x3 stride 1 -> conv3x3, 1x1 stride 1 unpadded -> conv1x1,
-// anything else -> convGeneric. Measured on lavapipe (2 cores), VGG 64x64 layers at batch 16:
-// forward 13-21 GFLOP/s and input gradient 14-16 GFLOP/s for the 3x3 layers (bench/conv-try.ts).
+// anything else -> convGeneric. Where the device has subgroups (at least 8 wide) the 3x3 and 1x1
+// cases run the variants of shaders/conv2dSubgroups.wgsl instead, which share each weight read
+// across a subgroup: on lavapipe they take the training step's conv3x3 time from 2.7 s to 1.0 s
+// (bench/profileStep.ts). Measured on lavapipe (2 cores), VGG 64x64 layers at batch 16, plain
+// kernels: forward 13-21 GFLOP/s and input gradient 14-16 GFLOP/s for the 3x3 layers
+// (bench/conv-try.ts).
 import { record } from '../engine/autograd.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
@@ -71,10 +75,16 @@ function geometry(op: string, xShape: Shape, wShape: Shape, bias: Tensor | null,
   return { B, C, H, W, O, kh, kw, Ho, Wo, stride, pad };
 }
 
-/** Threads along x (folded into z past the dispatch limit), output-channel blocks along y. */
-function convGrid(threads: number, outChannels: number): [number, number, number] {
+/**
+ * Use the subgroup variants (shaders/conv2dSubgroups.wgsl) where the device has them. The suite
+ * switches this off to cover the plain kernels too.
+ */
+export const convSettings = { subgroups: true };
+
+/** Threads along x (folded into z past the dispatch limit), blocks of `ob` output channels along y. */
+function convGrid(threads: number, outChannels: number, ob = OB): [number, number, number] {
   const [x, z] = grid(threads, WORKGROUP);
-  const y = Math.ceil(outChannels / OB);
+  const y = Math.ceil(outChannels / ob);
   if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`conv2d: ${outChannels} output channels exceed the dispatch limit`);
   return [x, y, z];
 }
@@ -103,26 +113,38 @@ interface ConvLaunch {
   wStrides: [number, number, number, number, number];
 }
 
-/** Picks the kernel (see the header of shaders/conv2d.wgsl) and its thread layout. */
+/**
+ * Picks the kernel (see the headers of shaders/conv2d.wgsl and conv2dSubgroups.wgsl) and its
+ * thread layout: groups of 4 output positions per thread, `ob` output channels per thread.
+ */
 function launchConv(k: ConvLaunch): void {
   const unit = k.S === 1 && k.D === 1;
+  const shared = convSettings.subgroups && runtime().ctx.hasSubgroups;
+  let family = 'conv2d';
   let entry: string;
   let quadsX: number;
   let blocksY: number;
   let quads: number;
   let threads: number;
+  let ob = OB;
   if (unit && k.kh === 3 && k.kw === 3) {
     entry = 'conv3x3';
     quadsX = Math.ceil(k.Wo / 4);
     blocksY = Math.ceil(k.Ho / 4);
     quads = k.batch * blocksY * quadsX;
     threads = Math.ceil(quads / 2);
+    if (shared) {
+      family = 'conv2d+conv2dSubgroups';
+      entry = k.O > OB ? 'conv3x3Shared16' : 'conv3x3Shared8';
+      if (k.O > OB) [threads, ob] = [quads, 2 * OB];
+    }
   } else if (unit && k.kh === 1 && k.kw === 1 && k.padY === 0 && k.padX === 0) {
     entry = 'conv1x1';
     quadsX = Math.ceil((k.Ho * k.Wo) / 4);
     blocksY = 1;
     quads = k.batch * quadsX;
     threads = Math.ceil(quads / 4);
+    if (shared && k.O > OB) [family, entry, ob] = ['conv2d+conv2dSubgroups', 'conv1x1Shared16', 2 * OB];
   } else {
     entry = 'convGeneric';
     quadsX = Math.ceil(k.Wo / 4);
@@ -131,7 +153,7 @@ function launchConv(k: ConvLaunch): void {
     threads = Math.ceil(quads / 2);
   }
   runtime().launch({
-    family: 'conv2d',
+    family,
     entry,
     constants: { WORKGROUP },
     uniforms: new Uniforms()
@@ -142,7 +164,7 @@ function launchConv(k: ConvLaunch): void {
       .u32(quadsX, blocksY, quads, (k.bias ? 1 : 0) | (k.relu ? 2 : 0))
       .build(),
     buffers: [k.inp.buffer, k.weight.buffer, (k.bias ?? k.weight).buffer, k.out.buffer],
-    workgroups: convGrid(threads, k.O),
+    workgroups: convGrid(threads, k.O, ob),
   });
 }
 

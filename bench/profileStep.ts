@@ -1,0 +1,239 @@
+// Where the training step's time goes: one step of `npm run train` on the default pair (as
+// bench/trainStep.ts runs it), timed whole and then kernel by kernel.
+//
+//   npx tsx bench/profileStep.ts [--batch=64] [--reps=5] [--top=25] [--no-kernels]
+//
+// 1. Step: wall-clock ms of whole steps (uninstrumented, queue drained by the statistics
+//    read-back as in the trainer), best and median of --reps after a warm-up step.
+// 2. Kernels: one more step in which every launch is recorded in its own compute pass with
+//    timestamp writes around it (GPU time of that dispatch alone). Each launch is tagged with
+//    the phase it belongs to (input generator, G forward, classifier forward incl. the x2
+//    upsample, loss, backward of the loss / VGG / G / input generator, Adam) and, in backward,
+//    with the autograd node whose rule launched it. Printed: per phase, per kernel family (shader
+//    family.entry) within each phase, and the most expensive single launches.
+//
+// The sum of kernel times is below the step's wall time by the host's share (recording,
+// submits, the read-back) and the pass boundaries this mode adds.
+import { Generator } from '../src/engine/random.js';
+import { init, runtime, type KernelLaunch, type Runtime } from '../src/engine/runtime.js';
+import { scope, type Tensor } from '../src/engine/tensor.js';
+import type { GradNode } from '../src/engine/autograd.js';
+import { concat } from '../src/kernels/shape.js';
+import { Adam } from '../src/train/optim.js';
+import { buildPipeline } from '../src/train/trainer.js';
+import { defaultTrainConfig, trainStepMissing } from './trainStep.js';
+
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const BATCH = Number(arg('batch', '64'));
+const REPS = Number(arg('reps', '5'));
+const TOP = Number(arg('top', '25'));
+const KERNELS = !process.argv.includes('--no-kernels');
+
+const missing = trainStepMissing();
+if (missing) throw new Error(missing);
+
+await init();
+const config = defaultTrainConfig(BATCH);
+const pipeline = await buildPipeline(config);
+const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
+const rng = new Generator(config.seed);
+const rt = runtime();
+
+// ---- instrumentation --------------------------------------------------------------------------
+
+let phase = 'input generator';
+let node = '';
+const hooks = { active: false };
+
+/** Wraps an instance method so that calling it switches the phase. */
+function phaseAround<K extends 'generate' | 'classify'>(key: K, during: string, after: string): void {
+  const original = pipeline[key].bind(pipeline) as (...a: unknown[]) => unknown;
+  (pipeline as unknown as Record<string, unknown>)[key] = (...args: unknown[]) => {
+    phase = during;
+    const out = original(...args);
+    phase = after;
+    return out;
+  };
+}
+phaseAround('generate', 'G forward', 'loss');
+phaseAround('classify', 'VGG forward', 'loss');
+
+/** Tags every backward rule reachable from `root` with its node name; some switch the phase. */
+function tagGraph(root: Tensor, phaseStarts: Map<Tensor, string>): void {
+  const seen = new Set<GradNode>();
+  const stack = [root];
+  while (stack.length) {
+    const t = stack.pop()!;
+    const fn = t.gradFn;
+    if (!fn || seen.has(fn)) continue;
+    seen.add(fn);
+    const original = fn.backward;
+    const starts = phaseStarts.get(t);
+    fn.backward = (g) => {
+      if (starts) phase = starts;
+      node = fn.name;
+      const r = original(g);
+      node = '';
+      return r;
+    };
+    stack.push(...fn.inputs);
+  }
+}
+
+// Remember the tensors that mark phase boundaries in backward.
+let marks: { z: Tensor | null; image: Tensor | null; logits: Tensor | null } = { z: null, image: null, logits: null };
+{
+  const gen = pipeline.generate.bind(pipeline);
+  pipeline.generate = (z: Tensor) => {
+    marks.z = z;
+    marks.image = gen(z);
+    return marks.image;
+  };
+  const cls = pipeline.classify.bind(pipeline);
+  pipeline.classify = (images: Tensor, shift?: [number, number]) => {
+    const r = cls(images, shift);
+    marks.logits = r.logits;
+    return r;
+  };
+}
+
+interface LaunchRecord {
+  phase: string;
+  node: string;
+  kernel: string;
+  workgroups: string;
+  set: number;
+  slot: number;
+}
+
+const QUERIES = 4096;
+const querySets: GPUQuerySet[] = [];
+const records: LaunchRecord[] = [];
+const launch = rt.launch.bind(rt);
+const closePass = () => (rt as unknown as { closePass(): void }).closePass();
+
+rt.launch = function (this: Runtime, k: KernelLaunch) {
+  if (!hooks.active) return launch(k);
+  const n = records.length;
+  const set = Math.floor((2 * n) / QUERIES);
+  if (set >= querySets.length) querySets.push(rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));
+  const slot = (2 * n) % QUERIES;
+  const op = k.constants?.OP !== undefined ? `[${k.constants.OP}]` : '';
+  records.push({
+    phase, node, kernel: `${k.family}.${k.entry}${op}`, workgroups: k.workgroups.join('x'), set, slot,
+  });
+  closePass();
+  rt.passTimestamps = { querySet: querySets[set], beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 };
+  launch(k);
+  closePass();
+  rt.passTimestamps = null;
+};
+
+async function readTimes(): Promise<number[]> {
+  const out: number[] = [];
+  for (let s = 0; s < querySets.length; s++) {
+    const count = Math.min(QUERIES, 2 * records.length - s * QUERIES);
+    const resolve = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const back = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = rt.device.createCommandEncoder();
+    enc.resolveQuerySet(querySets[s], 0, count, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, back, 0, 8 * count);
+    rt.device.queue.submit([enc.finish()]);
+    await back.mapAsync(GPUMapMode.READ, 0, 8 * count);
+    const t = new BigUint64Array(back.getMappedRange(0, 8 * count).slice(0));
+    back.unmap();
+    for (let i = 0; i + 1 < count; i += 2) out.push(Number(t[i + 1] - t[i]) / 1e6);
+    resolve.destroy();
+    back.destroy();
+  }
+  return out;
+}
+
+// ---- the step -----------------------------------------------------------------------------------
+
+async function step(instrument: boolean): Promise<Float32Array> {
+  const classes = Array.from({ length: config.batch }, () => rng.int(pipeline.numClasses));
+  hooks.active = instrument;
+  phase = 'input generator';
+  marks = { z: null, image: null, logits: null };
+  const stats = scope(() => {
+    const s = pipeline.lossFor(classes, rng, config.weights);
+    if (instrument) {
+      tagGraph(s.loss, new Map([[marks.logits!, 'VGG backward'], [marks.image!, 'G backward'], [marks.z!, 'input generator backward']]));
+      phase = 'loss backward';
+    }
+    s.loss.backward();
+    phase = 'Adam';
+    optimizer.step();
+    optimizer.zeroGrad();
+    phase = 'read-back';
+    return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
+  });
+  const values = (await stats.data()) as Float32Array;
+  stats.dispose();
+  hooks.active = false;
+  return values;
+}
+
+const ms = (v: number) => v.toFixed(1).padStart(8);
+
+await step(false); // compiles every pipeline
+const times: number[] = [];
+for (let i = 0; i < REPS; i++) {
+  const t0 = performance.now();
+  await step(false);
+  times.push(performance.now() - t0);
+}
+times.sort((a, b) => a - b);
+const best = times[0];
+const median = times[Math.floor(times.length / 2)];
+console.log(`adapter: ${rt.adapterName}`);
+console.log(`step (batch ${BATCH}, ${REPS} reps): best ${best.toFixed(0)} ms, median ${median.toFixed(0)} ms; ` +
+  `${((BATCH * 1000) / best).toFixed(1)} images/s at best`);
+console.log(`all: ${times.map((t) => t.toFixed(0)).join(' ')}`);
+
+if (KERNELS) {
+  const d0 = rt.stats.dispatches;
+  await step(true);
+  const dispatches = rt.stats.dispatches - d0;
+  const gpu = await readTimes();
+  const total = gpu.reduce((a, b) => a + b, 0);
+  console.log(`\nkernels: ${dispatches} dispatches, GPU time ${total.toFixed(0)} ms in all (each alone in its pass)`);
+
+  const group = (key: (r: LaunchRecord) => string) => {
+    const m = new Map<string, { ms: number; n: number }>();
+    records.forEach((r, i) => {
+      const k = key(r);
+      const e = m.get(k) ?? { ms: 0, n: 0 };
+      e.ms += gpu[i];
+      e.n++;
+      m.set(k, e);
+    });
+    return [...m].sort((a, b) => b[1].ms - a[1].ms);
+  };
+
+  console.log('\nper phase                         ms   launches');
+  for (const [k, e] of group((r) => r.phase)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
+
+  console.log('\nper kernel family (all phases)    ms   launches');
+  for (const [k, e] of group((r) => r.kernel)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
+
+  console.log('\nper phase and kernel               ms   launches');
+  for (const [k, e] of group((r) => `${r.phase} | ${r.kernel}`)) {
+    if (e.ms >= 1) console.log(`  ${k.padEnd(54)} ${ms(e.ms)} ${String(e.n).padStart(5)}`);
+  }
+
+  console.log('\nbackward, per autograd node        ms   launches');
+  for (const [k, e] of group((r) => (r.node ? `${r.phase} | ${r.node}` : '-'))) {
+    if (k !== '-' && e.ms >= 1) console.log(`  ${k.padEnd(54)} ${ms(e.ms)} ${String(e.n).padStart(5)}`);
+  }
+
+  console.log(`\nthe ${TOP} most expensive launches`);
+  const order = gpu.map((t, i) => i).sort((a, b) => gpu[b] - gpu[a]).slice(0, TOP);
+  for (const i of order) {
+    const r = records[i];
+    console.log(`  ${ms(gpu[i])}  ${r.phase.padEnd(24)} ${(r.node || '').padEnd(20)} ${r.kernel.padEnd(28)} ${r.workgroups}`);
+  }
+}
+process.exit(0);

@@ -1,0 +1,145 @@
+// Subgroup variants of conv2d.wgsl's conv3x3 and conv1x1, compiled as one module with it (family
+// 'conv2d+conv2dSubgroups'; src/kernels/conv.ts uses them where the device has 'subgroups' with
+// subgroups at least 8 wide). Same Params, bindings, groups and stores as conv2d.wgsl.
+//
+// Why: on lavapipe a storage read is a per-lane gather (conv2d.wgsl's header) even where every
+// lane reads the same address, and in the plain kernels half the reads are weights that all lanes
+// of a workgroup share. Here lane i (i < 8) of each subgroup reads the weights of output channel
+// o0 + i only, and every lane gets all 8 channels' weights by subgroupBroadcast from a constant
+// lane (a register shuffle). With weights that cheap a thread takes 16 output channels and one
+// group of 4 x 4 positions (conv3x3) instead of 8 channels and two groups: the same 256
+// accumulators, but each input value read serves twice the multiply-adds. Per input channel a
+// conv3x3 thread reads 36 inputs and 18 weights for 2304 multiply-adds (the plain kernel: 144).
+//
+// Subgroup operations need uniform control flow: threads past the last group compute a clamped
+// copy of it and skip only the store (no early return).
+
+enable subgroups;
+
+// w(o, c, ky, kx) of the channels held by lanes 0-3 (lo) and 4-7 (hi) of the subgroup, given the
+// value `t` each lane read for its own channel.
+fn sharedLo(t: f32) -> vec4<f32> {
+  return vec4<f32>(subgroupBroadcast(t, 0u), subgroupBroadcast(t, 1u), subgroupBroadcast(t, 2u), subgroupBroadcast(t, 3u));
+}
+
+fn sharedHi(t: f32) -> vec4<f32> {
+  return vec4<f32>(subgroupBroadcast(t, 4u), subgroupBroadcast(t, 5u), subgroupBroadcast(t, 6u), subgroupBroadcast(t, 7u));
+}
+
+// Kernel row ky of input channel c for 8 output channels: `o` is this lane's channel among them.
+fn sharedKernelRow(o: u32, c: u32, ky: u32) -> KRow {
+  let t0 = w[weightIndex(o, c, ky, 0u)];
+  let t1 = w[weightIndex(o, c, ky, 1u)];
+  let t2 = w[weightIndex(o, c, ky, 2u)];
+  return KRow(sharedLo(t0), sharedHi(t0), sharedLo(t1), sharedHi(t1), sharedLo(t2), sharedHi(t2));
+}
+
+// The 8 output channels o0 .. o0 + 7 this lane reads weights for: its own, clamped to the last.
+fn laneChannel(o0: u32, lane: u32) -> u32 {
+  return min(o0 + lane % 8u, p.O - 1u);
+}
+
+// The 6 input rows a group of 4 output rows reads from one input channel.
+struct Windows {
+  x0: Window, x1: Window, x2: Window, x3: Window, x4: Window, x5: Window,
+}
+
+fn windows(plane: u32, g: Group) -> Windows {
+  return Windows(window(plane, g, 0u), window(plane, g, 1u), window(plane, g, 2u),
+                 window(plane, g, 3u), window(plane, g, 4u), window(plane, g, 5u));
+}
+
+// Output row r += input rows r .. r + 2 through kernel rows 0 .. 2.
+fn outputRow(a: Acc, x0: Window, x1: Window, x2: Window, k0: KRow, k1: KRow, k2: KRow) -> Acc {
+  return taps(taps(taps(a, x0, k0), x1, k1), x2, k2);
+}
+
+fn rows3x3(a: Rows4, x: Windows, k0: KRow, k1: KRow, k2: KRow) -> Rows4 {
+  return Rows4(outputRow(a.r0, x.x0, x.x1, x.x2, k0, k1, k2), outputRow(a.r1, x.x1, x.x2, x.x3, k0, k1, k2),
+               outputRow(a.r2, x.x2, x.x3, x.x4, k0, k1, k2), outputRow(a.r3, x.x3, x.x4, x.x5, k0, k1, k2));
+}
+
+// conv3x3, 16 output channels (workgroup row y) x one group of 4 x 4 positions per thread.
+@compute @workgroup_size(WORKGROUP)
+fn conv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                   @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
+  let o0 = wg.y * 16u;
+  let oLo = laneChannel(o0, lane);
+  let oHi = laneChannel(o0 + 8u, lane);
+  var a0: Rows4;
+  var a1: Rows4;
+  for (var c = 0u; c < p.C; c++) {
+    let x = windows((g.b * p.C + c) * p.H, g);
+    a0 = rows3x3(a0, x, sharedKernelRow(oLo, c, 0u), sharedKernelRow(oLo, c, 1u), sharedKernelRow(oLo, c, 2u));
+    a1 = rows3x3(a1, x, sharedKernelRow(oHi, c, 0u), sharedKernelRow(oHi, c, 1u), sharedKernelRow(oHi, c, 2u));
+  }
+  storeRows(a0, g, o0);
+  storeRows(a1, g, o0 + 8u);
+}
+
+// conv3x3 for at most 8 output channels: 8 channels x two groups per thread, as conv3x3.
+@compute @workgroup_size(WORKGROUP)
+fn conv3x3Shared8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                  @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  let g0 = group(2u * t);
+  let g1 = group(2u * t + 1u);
+  let o0 = wg.y * 8u;
+  let o = laneChannel(o0, lane);
+  var a0: Rows4;
+  var a1: Rows4;
+  for (var c = 0u; c < p.C; c++) {
+    let k0 = sharedKernelRow(o, c, 0u);
+    let k1 = sharedKernelRow(o, c, 1u);
+    let k2 = sharedKernelRow(o, c, 2u);
+    a0 = rows3x3(a0, windows((g0.b * p.C + c) * p.H, g0), k0, k1, k2);
+    a1 = rows3x3(a1, windows((g1.b * p.C + c) * p.H, g1), k0, k1, k2);
+  }
+  storeRows(a0, g0, o0);
+  storeRows(a1, g1, o0);
+}
+
+// conv1x1 (no padding), 16 output channels x 4 groups of 4 positions per thread.
+@compute @workgroup_size(WORKGROUP)
+fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                   @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  let q0 = quad(4u * t);
+  let q1 = quad(4u * t + 1u);
+  let q2 = quad(4u * t + 2u);
+  let q3 = quad(4u * t + 3u);
+  let o0 = wg.y * 16u;
+  let oLo = laneChannel(o0, lane);
+  let oHi = laneChannel(o0 + 8u, lane);
+  var a0: Acc; var a1: Acc; var a2: Acc; var a3: Acc;
+  var b0: Acc; var b1: Acc; var b2: Acc; var b3: Acc;
+  for (var c = 0u; c < p.C; c++) {
+    let tLo = w[weightIndex(oLo, c, 0u, 0u)];
+    let tHi = w[weightIndex(oHi, c, 0u, 0u)];
+    let lo0 = sharedLo(tLo);
+    let hi0 = sharedHi(tLo);
+    let lo1 = sharedLo(tHi);
+    let hi1 = sharedHi(tHi);
+    let x0 = quadInput(q0, c);
+    let x1 = quadInput(q1, c);
+    let x2 = quadInput(q2, c);
+    let x3 = quadInput(q3, c);
+    a0 = accumulate(a0, x0, lo0, hi0);
+    a1 = accumulate(a1, x1, lo0, hi0);
+    a2 = accumulate(a2, x2, lo0, hi0);
+    a3 = accumulate(a3, x3, lo0, hi0);
+    b0 = accumulate(b0, x0, lo1, hi1);
+    b1 = accumulate(b1, x1, lo1, hi1);
+    b2 = accumulate(b2, x2, lo1, hi1);
+    b3 = accumulate(b3, x3, lo1, hi1);
+  }
+  storeQuad(a0, q0, o0);
+  storeQuad(a1, q1, o0);
+  storeQuad(a2, q2, o0);
+  storeQuad(a3, q3, o0);
+  storeQuad(b0, q0, o0 + 8u);
+  storeQuad(b1, q1, o0 + 8u);
+  storeQuad(b2, q2, o0 + 8u);
+  storeQuad(b3, q3, o0 + 8u);
+}
