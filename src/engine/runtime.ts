@@ -4,12 +4,12 @@
 // read-back, an explicit flush(), or a long batch forces it. So a whole training step is one or
 // two queue submissions, and tests can count them.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
+import { PACKAGE_ROOT } from './packageRoot.js';
 
-const SHADER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
+const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 

@@ -1,9 +1,9 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Generator } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { loadClassifier } from '../models/load.js';
@@ -12,7 +12,7 @@ import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = PACKAGE_ROOT;
 export const DEFAULTS = {
   generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
   classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
