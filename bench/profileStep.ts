@@ -1,12 +1,14 @@
 // Where the training step's time goes: one step of `npm run train` on the default pair (as
 // bench/trainStep.ts runs it), timed whole and then kernel by kernel.
 //
-//   npx tsx bench/profileStep.ts [--batch=64] [--reps=5] [--top=25] [--no-kernels]
+//   npx tsx bench/profileStep.ts [--batch=64] [--reps=5] [--kernel-reps=3] [--top=25] [--no-kernels]
 //
 // 1. Step: wall-clock ms of whole steps (uninstrumented, queue drained by the statistics
 //    read-back as in the trainer), best and median of --reps after a warm-up step.
-// 2. Kernels: one more step in which every launch is recorded in its own compute pass with
-//    timestamp writes around it (GPU time of that dispatch alone). Each launch is tagged with
+// 2. Kernels: --kernel-reps more steps in which every launch is recorded in its own compute pass
+//    with timestamp writes around it (GPU time of that dispatch alone; per launch the minimum
+//    over the steps, which share one sequence of launches, so that load from other processes
+//    on a shared machine weighs less). Each launch is tagged with
 //    the phase it belongs to (input generator, G forward, classifier forward incl. the x2
 //    upsample, loss, backward of the loss / VGG / G / input generator, Adam) and, in backward,
 //    with the autograd node whose rule launched it. Printed: per phase, per kernel family (shader
@@ -28,6 +30,7 @@ const arg = (name: string, fallback: string) =>
 const BATCH = Number(arg('batch', '64'));
 const REPS = Number(arg('reps', '5'));
 const TOP = Number(arg('top', '25'));
+const KERNEL_REPS = Number(arg('kernel-reps', '3'));
 const KERNELS = !process.argv.includes('--no-kernels');
 
 const missing = trainStepMissing();
@@ -134,6 +137,7 @@ async function readTimes(): Promise<number[]> {
   const out: number[] = [];
   for (let s = 0; s < querySets.length; s++) {
     const count = Math.min(QUERIES, 2 * records.length - s * QUERIES);
+    if (count <= 0) break;
     const resolve = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const back = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = rt.device.createCommandEncoder();
@@ -152,13 +156,13 @@ async function readTimes(): Promise<number[]> {
 
 // ---- the step -----------------------------------------------------------------------------------
 
-async function step(instrument: boolean): Promise<Float32Array> {
-  const classes = Array.from({ length: config.batch }, () => rng.int(pipeline.numClasses));
+async function step(instrument: boolean, g: Generator = rng): Promise<Float32Array> {
+  const classes = Array.from({ length: config.batch }, () => g.int(pipeline.numClasses));
   hooks.active = instrument;
   phase = 'input generator';
   marks = { z: null, image: null, logits: null };
   const stats = scope(() => {
-    const s = pipeline.lossFor(classes, rng, config.weights);
+    const s = pipeline.lossFor(classes, g, config.weights);
     if (instrument) {
       tagGraph(s.loss, new Map([[marks.logits!, 'VGG backward'], [marks.image!, 'G backward'], [marks.z!, 'input generator backward']]));
       phase = 'loss backward';
@@ -195,11 +199,24 @@ console.log(`all: ${times.map((t) => t.toFixed(0)).join(' ')}`);
 
 if (KERNELS) {
   const d0 = rt.stats.dispatches;
-  await step(true);
-  const dispatches = rt.stats.dispatches - d0;
-  const gpu = await readTimes();
+  let gpu: number[] = [];
+  let first: LaunchRecord[] = [];
+  for (let r = 0; r < KERNEL_REPS; r++) {
+    records.length = 0;
+    await step(true, new Generator(1234)); // the same classes, noise and shift each time
+    const times = await readTimes();
+    if (r === 0) [gpu, first] = [times, [...records]];
+    else {
+      if (records.length !== first.length || records.some((x, i) => x.kernel !== first[i].kernel)) {
+        throw new Error('the instrumented steps launched different kernels');
+      }
+      gpu = gpu.map((t, i) => Math.min(t, times[i]));
+    }
+  }
+  const dispatches = (rt.stats.dispatches - d0) / KERNEL_REPS;
   const total = gpu.reduce((a, b) => a + b, 0);
-  console.log(`\nkernels: ${dispatches} dispatches, GPU time ${total.toFixed(0)} ms in all (each alone in its pass)`);
+  console.log(`\nkernels: ${dispatches} dispatches, GPU time ${total.toFixed(0)} ms in all (each alone in its pass, ` +
+    `per launch the best of ${KERNEL_REPS} steps)`);
 
   const group = (key: (r: LaunchRecord) => string) => {
     const m = new Map<string, { ms: number; n: number }>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
-import { mean, mul, sum } from '../src/kernels/index.js';
+import { batchNorm, conv2d, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
 import { readStateDict, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
 import { convertStateDict, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type BigGANConfig, type VGGConfig } from '../src/models/convert.js';
 import { buildModel, loadClassifier, loadGenerator } from '../src/models/load.js';
@@ -234,6 +234,40 @@ describe('VGG configurations beyond the fixture', () => {
     const V = buildModel(converted) as VGG;
     const r = await classifierParity(V, readStateDict(join(FIXTURES, 'vgg_bn_tiny.io.pth')));
     expectParity(r, ['logits', 'loss', 'grad_x']);
+    V.dispose();
+  });
+
+  it('with batchnorm: the folded conv (batchnorm in its weight and bias) matches conv -> batchNorm -> relu, gradients included', async () => {
+    const sd = syntheticVGG({ cfg: [5, 'M', 7], batchNorm: true, avgPool: 1, hidden: [6, 6], numClasses: 3, seed: 5 });
+    const V = buildModel(convertStateDict(sd)) as VGG;
+    V.requiresGrad_(true);
+    const xv = new Generator(6).fillUniform(new Float32Array(2 * 3 * 10 * 9), -1, 1);
+    const cot = new Generator(7).fillNormal(new Float32Array(2 * 7 * 2 * 2)); // a pool after each conv
+    const run = async (composed: boolean) => {
+      const x = tensor(xv, [2, 3, 10, 9], { requiresGrad: true });
+      let h = x;
+      if (!composed) h = V.features.forward(x);
+      else {
+        for (const st of V.features.stages) {
+          if (st.kind === 'pool') h = maxPool2d(h, 2, 2);
+          else {
+            const bn = st.bn!;
+            h = conv2d(h, st.conv.weight, st.conv.bias, { padding: 1 });
+            h = relu(batchNorm(h, bn.runningMean, bn.runningVar, bn.weight, bn.bias, { training: false, eps: 1e-5 }));
+          }
+        }
+      }
+      h.backward(tensor(cot, h.shape));
+      const grads = await Promise.all([x, ...V.features.parameters()].map((t) => t.grad!.data()));
+      V.zeroGrad();
+      return { shape: h.shape, y: await h.data(), grads };
+    };
+    const fused = await run(false);
+    const composed = await run(true);
+    expect(fused.shape).toEqual([2, 7, 2, 2]);
+    expectClose(fused.y, composed.y, FORWARD_REL, 'features');
+    expect(fused.grads.length).toBe(9); // x, then weight, bias, gamma, beta of both layers
+    fused.grads.forEach((g, i) => expectClose(g, composed.grads[i], GRAD_REL, `gradient ${i}`));
     V.dispose();
   });
 

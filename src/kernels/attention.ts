@@ -109,8 +109,9 @@ function attentionBlock(x: Tensor, w: AttentionWeights, core: (theta: Tensor, ph
   const theta = conv1x1(w.theta, pixels);              // (B, C/8, HW)
   const phi = pooled(conv1x1(w.phi, pixels), H, W);    // (B, C/8, HW/4)
   const g = pooled(conv1x1(w.g, pixels), H, W);        // (B, C/2, HW/4)
-  const o = conv1x1(w.o, core(theta, phi, g));         // (B, C, HW)
-  return add(x, mul(o, w.gamma).reshape(B, C, H, W));
+  // gamma * o(.) as o's weight scaled by gamma: a (C, C/2) multiply instead of one over (B, C, HW).
+  const o = conv1x1(mul(w.o, w.gamma), core(theta, phi, g)); // (B, C, HW)
+  return add(x, o.reshape(B, C, H, W));
 }
 
 /**

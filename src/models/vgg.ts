@@ -4,7 +4,8 @@
 import { runtime } from '../engine/runtime.js';
 import { empty, formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
 import { conv2dRelu } from '../kernels/conv.js';
-import { add, mul, relu } from '../kernels/elementwise.js';
+import { full } from '../kernels/creation.js';
+import { add, div, mul, neg, relu, sqrt, sub } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { concat } from '../kernels/shape.js';
@@ -41,11 +42,27 @@ class Features extends Module {
     let h = x;
     for (const s of this.stages) {
       if (s.kind === 'pool') h = maxPool2d(h, 2, 2);
-      else if (s.bn) h = relu(s.bn.forward(s.conv.forward(h)));
+      // conv -> batchnorm (eval) -> relu, the batchnorm folded into the conv's weight and bias
+      else if (s.bn) h = conv2dRelu(h, ...foldBatchNorm(s.conv, s.bn), { padding: 1 });
       else h = conv2dRelu(h, s.conv.weight, s.conv.bias, { padding: 1 });
     }
     return h;
   }
+}
+
+/**
+ * An eval-mode batchnorm after a conv, as the conv's own weight and bias:
+ * bn(conv(x)) = conv(x; weight * s, (bias - mean) * s + beta), s = gamma / sqrt(var + eps) per
+ * output channel. Differentiable in the conv's and the batchnorm's parameters.
+ */
+function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
+  const channels = conv.weight.shape[0];
+  const std = sqrt(add(bn.runningVar, bn.options.eps ?? 1e-5));
+  const s = div(bn.weight ?? full([channels], 1), std);
+  const weight = mul(conv.weight, s.reshape(channels, 1, 1, 1));
+  const centred = conv.bias ? sub(conv.bias, bn.runningMean) : neg(bn.runningMean);
+  const bias = mul(centred, s);
+  return [weight, bn.bias ? add(bias, bn.bias) : bias];
 }
 
 /**
