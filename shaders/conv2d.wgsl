@@ -13,7 +13,6 @@
 //   conv1x1     1x1 taps, S = D = 1, no padding: a matrix product per image
 //   convGeneric anything else (any kernel size, stride, dilation and padding)
 //   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
-//   reluMask    dy * (y > 0), for the fused relu
 // shaders/conv2dSubgroups.wgsl adds variants of conv3x3 and conv1x1 that share weight reads
 // across a subgroup (compiled together with this file where the device has subgroups).
 //
@@ -444,21 +443,4 @@ fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   partStore(t1, wg.z, o0, a1);
   partStore(t2, wg.z, o0, a2);
   partStore(t3, wg.z, o0, a3);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Gradient through a fused relu: dz = dy * (y > 0).
-
-struct MaskParams { n: u32 }
-
-@group(0) @binding(0) var<uniform> m: MaskParams;
-@group(0) @binding(1) var<storage, read> mdy: array<f32>;
-@group(0) @binding(2) var<storage, read> my: array<f32>;
-@group(0) @binding(3) var<storage, read_write> mdz: array<f32>;
-
-@compute @workgroup_size(WORKGROUP)
-fn reluMask(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP;
-  if (i >= m.n) { return; }
-  mdz[i] = select(0.0, mdy[i], my[i] > 0.0);
 }

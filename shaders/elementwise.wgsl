@@ -1,6 +1,12 @@
 // Elementwise family: unary maps, binary maps with broadcasting, and fill.
 // OP selects the function; it is an override constant, so each op compiles to its own pipeline
 // with the switch folded away. Shapes travel in the uniform block, so one pipeline serves all.
+//
+// unary4 / binarySame4 / fill4 serve sizes that are a multiple of 4: the buffers seen as vec4s,
+// VEC4_PER_THREAD of them per thread. On lavapipe every storage access is a per-lane loop with a
+// bounds check (see conv2d.wgsl), paid once per vec4 rather than once per element, and a thread's
+// index arithmetic serves 16 elements: 4-6x faster than a thread per element (relu on 2 M floats
+// 6 ms -> 1-1.5 ms).
 
 struct Params {
   shape: array<vec4<u32>, 2>,     // output shape, rank <= 8, padded with 1
@@ -27,6 +33,15 @@ override WORKGROUP: u32 = 256u;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> filled: array<f32>;
+
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> filled4: array<vec4<f32>>;
+
+const VEC4_PER_THREAD = 4u;
 
 fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
@@ -97,6 +112,40 @@ fn binaryOp(u: f32, v: f32) -> f32 {
     case 12u: { return select(0.0, u, v >= p.scalar && v <= p.scalar2); } // clamp' with v = x
     default: { return u; }
   }
+}
+
+fn unaryOp4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(unaryOp(v.x), unaryOp(v.y), unaryOp(v.z), unaryOp(v.w));
+}
+
+fn binaryOp4(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(binaryOp(u.x, v.x), binaryOp(u.y, v.y), binaryOp(u.z, v.z), binaryOp(u.w, v.w));
+}
+
+/// The vec4s [first, end) of this thread (end <= first when it has none).
+struct Span { first: u32, end: u32 }
+
+fn span4(gid: vec3<u32>, groups: vec3<u32>) -> Span {
+  let first = index(gid, groups) * VEC4_PER_THREAD;
+  return Span(first, min(first + VEC4_PER_THREAD, p.n / 4u));
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn unary4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let s = span4(gid, groups);
+  for (var i = s.first; i < s.end; i++) { y4[i] = unaryOp4(x4[i]); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn binarySame4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let s = span4(gid, groups);
+  for (var i = s.first; i < s.end; i++) { out4[i] = binaryOp4(a4[i], b4[i]); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn fill4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let s = span4(gid, groups);
+  for (var i = s.first; i < s.end; i++) { filled4[i] = vec4<f32>(p.scalar); }
 }
 
 @compute @workgroup_size(WORKGROUP)

@@ -8,8 +8,10 @@ import { binaryRef, broadcastBinary, mapUnary, unaryRef } from './reference/elem
 
 beforeAll(setupGpu);
 
-// 1, 3, 17, 65 and two sizes just past one and two 256-thread workgroups (335, 258 ... 516).
-const SHAPES: number[][] = [[1], [3], [17], [65], [5, 67], [2, 3, 43], [4, 129]];
+// 1, 3, 17, 65 and two sizes just past one and two 256-thread workgroups (335, 258 ... 516);
+// multiples of 4 (132, 516, 4112) take the vec4 kernels, 16 elements a thread, the last thread's
+// share cut short (4112 = 16 * 257: one thread past a 256-thread workgroup).
+const SHAPES: number[][] = [[1], [3], [17], [65], [5, 67], [2, 3, 43], [4, 129], [3, 44], [16, 257]];
 
 /** Move values within `gap` of a kink to kink ± 10 * gap, so finite differences stay on one side. */
 function awayFrom(values: Float64Array, kinks: number[], gap = 1e-3): Float64Array {
@@ -108,6 +110,9 @@ const BINARY_SHAPES: [number[], number[]][] = [
   [[2, 1, 3, 1], [1, 4, 1, 5]],
   [[2, 1, 3, 1, 2, 1], [1, 2, 1, 3, 1, 2]], // rank 6: the second vec4 of the shape uniform
   [[], [3, 4]], // a 0-d tensor
+  [[3, 44], [3, 44]], // equal shapes, a multiple of 4: the vec4 kernel
+  [[4, 3, 2, 5], [4, 1, 1, 1]], // per-row operand: collapses to (4, 30) by (4, 1)
+  [[2, 3, 4], [1, 3, 4]], // collapses to (2, 12) by (1, 12)
 ];
 
 describe('binary ops with broadcasting', () => {

@@ -14,6 +14,7 @@ import { record } from '../engine/autograd.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { zeros } from './creation.js';
+import { reluBackward } from './elementwise.js';
 import { sum } from './reduce.js';
 
 const WORKGROUP = 64;
@@ -248,19 +249,6 @@ function weightGrad(x: Tensor, dy: Tensor, g: Geometry): Tensor {
   return dw;
 }
 
-function reluMask(dy: Tensor, y: Tensor): Tensor {
-  const dz = empty(dy.shape);
-  runtime().launch({
-    family: 'conv2d',
-    entry: 'reluMask',
-    constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(dy.size).build(),
-    buffers: [dy.buffer, y.buffer, dz.buffer],
-    workgroups: grid(dy.size, WORKGROUP),
-  });
-  return dz;
-}
-
 function convOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, options: Conv2dOptions): Tensor {
   assertFloat(x, name);
   assertFloat(weight, name);
@@ -268,7 +256,7 @@ function convOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, re
   const out = convForward(x, weight, bias, relu, g);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(name, out, inputs, (dOut) => {
-    const dy = relu ? reluMask(dOut, out) : dOut;
+    const dy = relu ? reluBackward(dOut, out) : dOut;
     const grads = [
       x.requiresGrad ? inputGrad(dy, weight, g) : null,
       weight.requiresGrad ? weightGrad(x, dy, g) : null,

@@ -7,6 +7,15 @@ import { sum } from './reduce.js';
 
 const WORKGROUP = 256;
 const MAX_RANK = 8;
+/** Elements per thread of the vec4 entry points (VEC4_PER_THREAD vec4s). */
+const PER_VEC4_THREAD = 16;
+
+/** The vec4 entry point and its grid where n is a multiple of 4, else the scalar one. */
+function layout(entry: string, n: number): { entry: string; workgroups: [number, number] } {
+  return n % 4 === 0
+    ? { entry: `${entry}4`, workgroups: grid(Math.ceil(n / PER_VEC4_THREAD), WORKGROUP) }
+    : { entry, workgroups: grid(n, WORKGROUP) };
+}
 
 const UNARY = {
   neg: 0, relu: 1, tanh: 2, exp: 3, log: 4, sqrt: 5, square: 6, sigmoid: 7, softplus: 8, abs: 9,
@@ -32,11 +41,10 @@ function unaryKernel(op: keyof typeof UNARY, x: Tensor, s1 = 0, s2 = 0): Tensor 
   const y = empty(x.shape);
   runtime().launch({
     family: 'elementwise',
-    entry: 'unary',
+    ...layout('unary', x.size),
     constants: { OP: UNARY[op], WORKGROUP },
     uniforms: uniforms([], [], [], x.size, s1, s2),
     buffers: [x.buffer, y.buffer],
-    workgroups: grid(x.size, WORKGROUP),
   });
   return y;
 }
@@ -68,6 +76,30 @@ function broadcastStrides(shape: Shape, out: Shape): number[] {
   return strides;
 }
 
+/**
+ * The same index map over fewer dimensions: neighbours merge where both operands step through
+ * them as through one (a per-channel scale of a (O, C, 3, 3) weight becomes (O, 9C) by (O, 1)).
+ * Every dimension costs the broadcast kernel an integer division per element, which lavapipe
+ * does one lane at a time.
+ */
+function collapse(shape: Shape, a: number[], b: number[]): { shape: number[]; a: number[]; b: number[] } {
+  const out = { shape: [] as number[], a: [] as number[], b: [] as number[] };
+  shape.forEach((size, d) => {
+    if (size === 1) return; // steps nowhere
+    const last = out.shape.length - 1;
+    if (last >= 0 && out.a[last] === a[d] * size && out.b[last] === b[d] * size) {
+      out.shape[last] *= size;
+      out.a[last] = a[d];
+      out.b[last] = b[d];
+    } else {
+      out.shape.push(size);
+      out.a.push(a[d]);
+      out.b.push(b[d]);
+    }
+  });
+  return out;
+}
+
 function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 = 0): Tensor {
   assertFloat(a, op);
   assertFloat(b, op);
@@ -75,13 +107,13 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
   const out = empty(shape);
   const n = numel(shape);
   const same = a.shape.join() === b.shape.join();
+  const dims = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   runtime().launch({
     family: 'elementwise',
-    entry: same ? 'binarySame' : 'binaryBroadcast',
+    ...(same ? layout('binarySame', n) : { entry: 'binaryBroadcast', workgroups: grid(n, WORKGROUP) }),
     constants: { OP: BINARY[op], WORKGROUP },
-    uniforms: uniforms(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape), n, s1, s2),
+    uniforms: uniforms(dims.shape, dims.a, dims.b, n, s1, s2),
     buffers: [a.buffer, b.buffer, out.buffer],
-    workgroups: grid(n, WORKGROUP),
   });
   return out;
 }
@@ -142,7 +174,7 @@ export function neg(x: Tensor): Tensor {
 }
 
 export function relu(x: Tensor): Tensor {
-  return record('relu', unaryKernel('relu', x), [x], (g) => [binaryKernel('reluGrad', g, x)]);
+  return record('relu', unaryKernel('relu', x), [x], (g) => [reluBackward(g, x)]);
 }
 
 export function tanh(x: Tensor): Tensor {
@@ -215,11 +247,15 @@ export function clone(x: Tensor): Tensor {
 export function fillKernel(t: Tensor, value: number): Tensor {
   runtime().launch({
     family: 'elementwise',
-    entry: 'fill',
+    ...layout('fill', t.size),
     constants: { WORKGROUP },
     uniforms: uniforms([], [], [], t.size, value, 0),
     buffers: [t.buffer],
-    workgroups: grid(t.size, WORKGROUP),
   });
   return t;
+}
+
+/** g * (x > 0): relu's backward, without autograd (for ops with a fused relu). */
+export function reluBackward(g: Tensor, x: Tensor): Tensor {
+  return binaryKernel('reluGrad', g, x);
 }
