@@ -1,8 +1,9 @@
 // Matrix products against float64 references: all four transpose combinations, batched operands,
 // a shared 2-D operand on either side, sizes that are not multiples of the 32x32 output tile,
 // and linear with and without bias on 1-D, 2-D and 3-D inputs.
-import { beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
+import { chooseMatmulVariant, matmulSettings } from '../src/kernels/matmul.js';
 import { checkOp, setupGpu } from './helpers.js';
 import { linearRef, matmulRef } from './reference/matmul.js';
 
@@ -17,6 +18,7 @@ const SIZES: [number, number, number][] = [
   [3, 17, 5],
   [17, 3, 65],
   [33, 9, 35], // just past one 32x32 output tile in both directions
+  [70, 13, 99], // several blocks each way, the last ones partial (the subgroup kernel: 64 rows per block)
 ];
 
 const TRANSPOSES: [boolean, boolean][] = [
@@ -26,7 +28,7 @@ const TRANSPOSES: [boolean, boolean][] = [
   [true, true],
 ];
 
-describe('matmul', () => {
+function matmulSuite(): void {
   for (const [transA, transB] of TRANSPOSES) {
     const label = `${transA ? 'A^T' : 'A'} ${transB ? 'B^T' : 'B'}`;
 
@@ -79,9 +81,13 @@ describe('matmul', () => {
       }
     });
   }
-});
+}
 
-describe('linear', () => {
+// Where the device has subgroups, the suite runs the subgroup kernel (shaders/matmulSubgroups.wgsl);
+// 'plain kernel' runs shaders/matmul.wgsl's on the same device.
+describe('matmul', matmulSuite);
+
+function linearSuite(): void {
   const CASES: { x: number[]; out: number }[] = [
     { x: [1, 17], out: 5 }, // batch 1
     { x: [5, 17], out: 7 },
@@ -110,5 +116,25 @@ describe('linear', () => {
       ([x, w, b]) => linearRef(x, w, [4, 9], b),
       [{ shape: [3, 9] }, { shape: [4, 9], grad: false }, { shape: [4] }],
     );
+  });
+}
+
+describe('linear', linearSuite);
+
+describe('matmul and linear, plain kernel (no subgroups)', () => {
+  beforeAll(() => {
+    matmulSettings.subgroups = false;
+  });
+  afterAll(() => {
+    matmulSettings.subgroups = true;
+  });
+  describe('matmul', matmulSuite);
+  describe('linear', linearSuite);
+});
+
+describe('chooseMatmulVariant', () => {
+  it('picks the subgroup kernel only where the device has subgroups', () => {
+    expect(chooseMatmulVariant({ subgroups: true }, false).entry).toBe('matmulShared');
+    expect(chooseMatmulVariant({ subgroups: false }, true)).toMatchObject({ family: 'matmul', entry: 'matmul', constants: { HAS_BIAS: 1 } });
   });
 });

@@ -7,6 +7,57 @@ import { sum } from './reduce.js';
 
 const TILE = 8;
 const PER_THREAD = 4;
+/** matmulShared: one 8-lane workgroup per 32 x 32 block of C. */
+const SHARED_BLOCK = 32;
+
+/**
+ * Use the subgroup variant (shaders/matmulSubgroups.wgsl) where the device has subgroups. The
+ * suite switches this off to cover the plain kernel too.
+ */
+export const matmulSettings = { subgroups: true, rows64: false };
+
+export interface MatmulVariant {
+  family: string;
+  entry: string;
+  constants: Record<string, number>;
+  /** Rows and columns of C per workgroup. */
+  blockM: number;
+  blockN: number;
+}
+
+/**
+ * The kernel for a product of M x K by K x N (pure: the bench and tests can drive it).
+ * matmulShared shares A's reads across a subgroup (8 reads per 128 multiply-adds per lane, the
+ * plain kernel 8 per 16); it needs 'subgroups' at least 8 wide.
+ */
+export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boolean }, hasBias: boolean): MatmulVariant {
+  const bias = hasBias ? 1 : 0;
+  if (features.subgroups && features.rows64) {
+    return {
+      family: 'matmul+matmulSubgroups',
+      entry: 'matmulShared64',
+      constants: { HAS_BIAS: bias },
+      blockM: 2 * SHARED_BLOCK,
+      blockN: SHARED_BLOCK,
+    };
+  }
+  if (features.subgroups) {
+    return {
+      family: 'matmul+matmulSubgroups',
+      entry: 'matmulShared',
+      constants: { HAS_BIAS: bias },
+      blockM: SHARED_BLOCK,
+      blockN: SHARED_BLOCK,
+    };
+  }
+  return {
+    family: 'matmul',
+    entry: 'matmul',
+    constants: { TILE_X: TILE, TILE_Y: TILE, HAS_BIAS: bias },
+    blockM: TILE * PER_THREAD,
+    blockN: TILE * PER_THREAD,
+  };
+}
 
 interface Operand {
   batch: number;
@@ -45,17 +96,18 @@ export function mmKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean,
   const out = empty([...lead, M, N]);
   const [aRow, aCol] = transA ? [1, A.cols] : [A.cols, 1];
   const [bRow, bCol] = transB ? [1, B.cols] : [B.cols, 1];
+  const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias);
   runtime().launch({
-    family: 'matmul',
-    entry: 'matmul',
-    constants: { TILE_X: TILE, TILE_Y: TILE, HAS_BIAS: bias ? 1 : 0 },
+    family: v.family,
+    entry: v.entry,
+    constants: v.constants,
     uniforms: new Uniforms()
       .u32(M, N, K)
       .u32(A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol)
       .u32(B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol)
       .build(),
     buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer],
-    workgroups: [Math.ceil(N / (TILE * PER_THREAD)), Math.ceil(M / (TILE * PER_THREAD)), batch],
+    workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), batch],
   });
   return out;
 }

@@ -1,0 +1,148 @@
+// Subgroup variant of matmul.wgsl's kernel, compiled as one module with it (family
+// 'matmul+matmulSubgroups'; src/kernels/matmul.ts uses it where the device has 'subgroups' with
+// subgroups at least 8 wide). Same Params, bindings and semantics.
+//
+// Why: on lavapipe every storage read is a per-lane gather of ~10 instructions per lane (see
+// conv2d.wgsl's header) while a multiply-add is one vector instruction, so the plain kernel
+// (8 reads per 16 multiply-adds) is bound by its reads. Here a workgroup is one team of 8 lanes
+// (one subgroup) that shares 32 rows of A: per k, lane i reads A(m0 + 8j + i, k) for j = 0..3 and
+// every lane gets all 32 values by subgroupBroadcast (a register shuffle), while each lane reads
+// its own 4 columns of B. Per k a lane does 8 reads for 128 multiply-adds (32 rows x 4 columns
+// in registers); the team covers a 32 x 32 block of C.
+//
+// Subgroup operations need uniform control flow: lanes past the edge read clamped rows/columns
+// and skip only the store (no early return).
+
+enable subgroups;
+
+// Rows 8j .. 8j + 7 of the team's block, 4 columns each.
+struct Rows8 {
+  r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>,
+  r4: vec4<f32>, r5: vec4<f32>, r6: vec4<f32>, r7: vec4<f32>,
+}
+
+// acc.r_i += A(row i) * bv, where lane i holds A(row i) in t.
+fn fma8(acc: Rows8, t: f32, bv: vec4<f32>) -> Rows8 {
+  return Rows8(acc.r0 + subgroupBroadcast(t, 0u) * bv, acc.r1 + subgroupBroadcast(t, 1u) * bv,
+               acc.r2 + subgroupBroadcast(t, 2u) * bv, acc.r3 + subgroupBroadcast(t, 3u) * bv,
+               acc.r4 + subgroupBroadcast(t, 4u) * bv, acc.r5 + subgroupBroadcast(t, 5u) * bv,
+               acc.r6 + subgroupBroadcast(t, 6u) * bv, acc.r7 + subgroupBroadcast(t, 7u) * bv);
+}
+
+// C(m, n0 .. n0 + 3) = v (+ bias), the parts inside the matrix only.
+fn storeRow(v: vec4<f32>, base: u32, m: u32, n0: u32) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n < p.N) {
+      var x = v[j];
+      if (HAS_BIAS) { x += bias[n]; }
+      c[base + m * p.N + n] = x;
+    }
+  }
+}
+
+fn store8(acc: Rows8, base: u32, m: u32, n0: u32) {
+  storeRow(acc.r0, base, m, n0);
+  storeRow(acc.r1, base, m + 1u, n0);
+  storeRow(acc.r2, base, m + 2u, n0);
+  storeRow(acc.r3, base, m + 3u, n0);
+  storeRow(acc.r4, base, m + 4u, n0);
+  storeRow(acc.r5, base, m + 5u, n0);
+  storeRow(acc.r6, base, m + 6u, n0);
+  storeRow(acc.r7, base, m + 7u, n0);
+}
+
+@compute @workgroup_size(8)
+fn matmulShared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let m0 = wg.y * 32u;
+  let n0 = wg.x * 32u + (lane % 8u) * 4u;
+  let batch = wg.z;
+  let lastM = p.M - 1u;
+  let lastN = p.N - 1u;
+  let aBase = batch * p.aBatch;
+  let r = m0 + lane % 8u;
+  let a0 = aBase + min(r, lastM) * p.aRow;
+  let a1 = aBase + min(r + 8u, lastM) * p.aRow;
+  let a2 = aBase + min(r + 16u, lastM) * p.aRow;
+  let a3 = aBase + min(r + 24u, lastM) * p.aRow;
+  let bBase = batch * p.bBatch;
+  let b0 = bBase + min(n0, lastN) * p.bCol;
+  let b1 = bBase + min(n0 + 1u, lastN) * p.bCol;
+  let b2 = bBase + min(n0 + 2u, lastN) * p.bCol;
+  let b3 = bBase + min(n0 + 3u, lastN) * p.bCol;
+  var acc0: Rows8;
+  var acc1: Rows8;
+  var acc2: Rows8;
+  var acc3: Rows8;
+  for (var k = 0u; k < p.K; k++) {
+    let ka = k * p.aCol;
+    let kb = k * p.bRow;
+    let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+    acc0 = fma8(acc0, a[a0 + ka], bv);
+    acc1 = fma8(acc1, a[a1 + ka], bv);
+    acc2 = fma8(acc2, a[a2 + ka], bv);
+    acc3 = fma8(acc3, a[a3 + ka], bv);
+  }
+  let base = batch * p.M * p.N;
+  store8(acc0, base, m0, n0);
+  store8(acc1, base, m0 + 8u, n0);
+  store8(acc2, base, m0 + 16u, n0);
+  store8(acc3, base, m0 + 24u, n0);
+}
+
+// The same with 64 rows per team (256 accumulators): per k a lane does 12 reads for 256
+// multiply-adds.
+@compute @workgroup_size(8)
+fn matmulShared64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let m0 = wg.y * 64u;
+  let n0 = wg.x * 32u + (lane % 8u) * 4u;
+  let batch = wg.z;
+  let lastM = p.M - 1u;
+  let lastN = p.N - 1u;
+  let aBase = batch * p.aBatch;
+  let r = m0 + lane % 8u;
+  let a0 = aBase + min(r, lastM) * p.aRow;
+  let a1 = aBase + min(r + 8u, lastM) * p.aRow;
+  let a2 = aBase + min(r + 16u, lastM) * p.aRow;
+  let a3 = aBase + min(r + 24u, lastM) * p.aRow;
+  let a4 = aBase + min(r + 32u, lastM) * p.aRow;
+  let a5 = aBase + min(r + 40u, lastM) * p.aRow;
+  let a6 = aBase + min(r + 48u, lastM) * p.aRow;
+  let a7 = aBase + min(r + 56u, lastM) * p.aRow;
+  let bBase = batch * p.bBatch;
+  let b0 = bBase + min(n0, lastN) * p.bCol;
+  let b1 = bBase + min(n0 + 1u, lastN) * p.bCol;
+  let b2 = bBase + min(n0 + 2u, lastN) * p.bCol;
+  let b3 = bBase + min(n0 + 3u, lastN) * p.bCol;
+  var acc0: Rows8;
+  var acc1: Rows8;
+  var acc2: Rows8;
+  var acc3: Rows8;
+  var acc4: Rows8;
+  var acc5: Rows8;
+  var acc6: Rows8;
+  var acc7: Rows8;
+  for (var k = 0u; k < p.K; k++) {
+    let ka = k * p.aCol;
+    let kb = k * p.bRow;
+    let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+    acc0 = fma8(acc0, a[a0 + ka], bv);
+    acc1 = fma8(acc1, a[a1 + ka], bv);
+    acc2 = fma8(acc2, a[a2 + ka], bv);
+    acc3 = fma8(acc3, a[a3 + ka], bv);
+    acc4 = fma8(acc4, a[a4 + ka], bv);
+    acc5 = fma8(acc5, a[a5 + ka], bv);
+    acc6 = fma8(acc6, a[a6 + ka], bv);
+    acc7 = fma8(acc7, a[a7 + ka], bv);
+  }
+  let base = batch * p.M * p.N;
+  store8(acc0, base, m0, n0);
+  store8(acc1, base, m0 + 8u, n0);
+  store8(acc2, base, m0 + 16u, n0);
+  store8(acc3, base, m0 + 24u, n0);
+  store8(acc4, base, m0 + 32u, n0);
+  store8(acc5, base, m0 + 40u, n0);
+  store8(acc6, base, m0 + 48u, n0);
+  store8(acc7, base, m0 + 56u, n0);
+}
