@@ -18,7 +18,7 @@ const SIZES: [number, number, number][] = [
   [3, 17, 5],
   [17, 3, 65],
   [33, 9, 35], // just past one 32x32 output tile in both directions
-  [70, 13, 99], // several blocks each way, the last ones partial (the subgroup kernel: 64 rows per block)
+  [70, 13, 99], // several 32x32 blocks each way, the last ones partial
 ];
 
 const TRANSPOSES: [boolean, boolean][] = [
