@@ -126,6 +126,11 @@ const cases: Case[] = [
   { ...base, C: 2, O: 3, H: 6, W: 6, kh: 3, kw: 3, stride: 3, padding: 2, bias: true },
   { ...base, B: 2, C: 4, O: 11, H: 9, W: 9, padding: 1 },
   { ...base, C: 3, O: 2, H: 5, W: 7, kh: 5, kw: 5, padding: 1 },
+  // widths that are multiples of 4 with padding 1 (1x1: planes that are): the subgroup kernels
+  // where the device has subgroups, 8 and 16 output channels a thread
+  { ...base, B: 2, C: 3, O: 5, W: 8, padding: 1, bias: true },
+  { ...base, B: 2, C: 4, O: 11, H: 9, W: 12, padding: 1 },
+  { ...base, B: 2, C: 3, O: 13, H: 3, W: 4, kh: 1, kw: 1, bias: true },
 ];
 
 describe('conv2d', () => {
@@ -135,6 +140,8 @@ describe('conv2d', () => {
 
   it('fused relu: forward and gradients', () =>
     check({ ...base, B: 2, C: 3, O: 5, padding: 1, bias: true }, 21, true));
+  it('fused relu, input width a multiple of 4: forward and gradients', () =>
+    check({ ...base, B: 2, C: 3, O: 17, W: 8, padding: 1, bias: true }, 22, true));
 
   // Shapes big enough for several workgroups, output-channel blocks and (for the weight
   // gradient) split reductions; checked against float64 references rather than finite differences.
@@ -142,9 +149,11 @@ describe('conv2d', () => {
     { B: 3, C: 20, H: 12, W: 10, O: 20, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
     { B: 2, C: 9, H: 13, W: 11, O: 6, kh: 3, kw: 3, stride: 2, padding: 1, bias: false },
     { B: 4, C: 12, H: 8, W: 8, O: 17, kh: 1, kw: 1, stride: 1, padding: 0, bias: true },
-    // several workgroups along x, the last one part-filled, and a part-filled block of 16 channels
-    { B: 5, C: 9, H: 17, W: 15, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
-    { B: 3, C: 10, H: 9, W: 11, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
+    // several workgroups along x, the last one part-filled, and a part-filled block of 16
+    // channels (widths / planes that are multiples of 4: the subgroup kernels where there are)
+    { B: 5, C: 9, H: 17, W: 16, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 3, C: 10, H: 9, W: 12, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
+    { B: 2, C: 6, H: 10, W: 8, O: 3, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
   ];
   large.forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, i));
@@ -194,7 +203,7 @@ describe('conv2d', () => {
       launch.call(rt, k);
     };
     try {
-      const x = tensor(new Float32Array(2 * 3 * 6 * 6), [2, 3, 6, 6]);
+      const x = tensor(new Float32Array(2 * 3 * 6 * 8), [2, 3, 6, 8]);
       conv2d(x, tensor(new Float32Array(20 * 3 * 9), [20, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(20 * 3), [20, 3, 1, 1]));
@@ -231,13 +240,13 @@ describe('conv2d, plain kernels (no subgroups)', () => {
   afterAll(() => {
     convSettings.subgroups = true;
   });
-  [cases[1], cases[2], cases[8]].forEach((c, i) => {
+  [cases[1], cases[2], cases[8], cases[10], cases[11], cases[12]].forEach((c, i) => {
     it(`forward and gradients: ${label(c)}`, () => check(c, 81 + i));
   });
   it('fused relu: forward and gradients', () => check({ ...base, B: 2, C: 3, O: 5, padding: 1, bias: true }, 91, true));
   [
-    { B: 5, C: 9, H: 17, W: 15, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
-    { B: 3, C: 10, H: 9, W: 11, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
+    { B: 5, C: 9, H: 17, W: 16, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 3, C: 10, H: 9, W: 12, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
   ].forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, 10 + i));
   });

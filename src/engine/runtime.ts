@@ -31,8 +31,8 @@ export interface KernelLaunch {
   constants?: Record<string, number>;
   /** Uniform block bound at @binding(0), or none. */
   uniforms?: ArrayBuffer;
-  /** Storage buffers bound at @binding(1), (2), ... in order. */
-  buffers: GPUBuffer[];
+  /** Storage buffers bound at @binding(1), (2), ... in order; null leaves a binding the entry point does not use. */
+  buffers: (GPUBuffer | null)[];
   workgroups: [number, number?, number?];
 }
 
@@ -103,7 +103,9 @@ export class Runtime {
       entries.push({ binding: 0, resource: { buffer: ubuf } });
       this.pool.release(ubuf, true);
     }
-    k.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    k.buffers.forEach((buffer, i) => {
+      if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
+    });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);

@@ -134,7 +134,8 @@ function launchConv(k: ConvLaunch): void {
     blocksY = Math.ceil(k.Ho / 4);
     quads = k.batch * blocksY * quadsX;
     threads = Math.ceil(quads / 2);
-    if (shared) {
+    // The subgroup kernels read input rows as vec4s: padding 1 along x, width a multiple of 4.
+    if (shared && k.padX === 1 && k.W % 4 === 0) {
       family = 'conv2d+conv2dSubgroups';
       entry = k.O > OB ? 'conv3x3Shared16' : 'conv3x3Shared8';
       if (k.O > OB) [threads, ob] = [quads, 2 * OB];
@@ -145,7 +146,7 @@ function launchConv(k: ConvLaunch): void {
     blocksY = 1;
     quads = k.batch * quadsX;
     threads = Math.ceil(quads / 4);
-    if (shared && k.O > OB) [family, entry, ob] = ['conv2d+conv2dSubgroups', 'conv1x1Shared16', 2 * OB];
+    if (shared && k.O > OB && (k.H * k.W) % 4 === 0) [family, entry, ob] = ['conv2d+conv2dSubgroups', 'conv1x1Shared16', 2 * OB];
   } else {
     entry = 'convGeneric';
     quadsX = Math.ceil(k.Wo / 4);
@@ -164,7 +165,11 @@ function launchConv(k: ConvLaunch): void {
       .i32(...k.wStrides)
       .u32(quadsX, blocksY, quads, (k.bias ? 1 : 0) | (k.relu ? 2 : 0))
       .build(),
-    buffers: [k.inp.buffer, k.weight.buffer, (k.bias ?? k.weight).buffer, k.out.buffer],
+    // The subgroup kernels read the input as vec4s at binding 5 (conv1x1Shared16 only there).
+    buffers: [
+      entry === 'conv1x1Shared16' ? null : k.inp.buffer, k.weight.buffer, (k.bias ?? k.weight).buffer, k.out.buffer,
+      ...(family === 'conv2d' ? [] : [k.inp.buffer]),
+    ],
     workgroups: convGrid(threads, k.O, ob),
   });
 }
