@@ -444,3 +444,43 @@ fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   partStore(t2, wg.z, o0, a2);
   partStore(t3, wg.z, o0, a3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Phase weights of a nearest x2 upsample followed by a 3x3 conv with padding 1 (conv.ts's
+// upsampleConv2d; the kernel is upConv3x3Shared16 in conv2dSubgroups.wgsl). Output pixel
+// (2Y + py, 2X + px) of the conv reads the upsampled input at rows 2Y + py - 1 .. 2Y + py + 1,
+// which are source rows Y + py - 1 + a for a in {0, 1} (and likewise for columns): the 3x3
+// kernel folds into a 2x2 kernel per phase (py, px),
+//   pw[py, px, o, c, a, b] = sum of w[o, c, ky, kx] over ky in S(py, a), kx in S(px, b),
+//   S(0, 0) = {0}, S(0, 1) = {1, 2}, S(1, 0) = {0, 1}, S(1, 1) = {2},
+// 4 multiply-adds per output pixel instead of 9. Zero padding of the upsampled image is zero
+// padding of the source image, since upsampled row u is source row floor(u / 2).
+// A thread per (phase, o, c): p.O, p.C as in Params, pw laid out [phase][o][c][a][b] in `out`.
+
+fn taps2(w0: f32, w1: f32, w2: f32, first: bool) -> vec2<f32> {
+  return select(vec2<f32>(w0 + w1, w2), vec2<f32>(w0, w1 + w2), first);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let n = p.O * p.C;
+  if (i >= 4u * n) { return; }
+  let phase = i / n;
+  let oc = i - phase * n;
+  let py0 = phase < 2u;        // py == 0
+  let px0 = phase % 2u == 0u;  // px == 0
+  let base = oc * 9u;
+  // Columns first: each kernel row ky folded to 2 taps along x.
+  let r0 = taps2(w[base], w[base + 1u], w[base + 2u], px0);
+  let r1 = taps2(w[base + 3u], w[base + 4u], w[base + 5u], px0);
+  let r2 = taps2(w[base + 6u], w[base + 7u], w[base + 8u], px0);
+  // Then rows: S(py, a) along y.
+  let a0 = select(r0 + r1, r0, py0);
+  let a1 = select(r2, r1 + r2, py0);
+  let at = i * 4u;
+  out[at] = a0.x;
+  out[at + 1u] = a0.y;
+  out[at + 2u] = a1.x;
+  out[at + 3u] = a1.y;
+}

@@ -169,3 +169,112 @@ fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   storeQuad(b2, q2, o0 + 8u);
   storeQuad(b3, q3, o0 + 8u);
 }
+
+// ---------------------------------------------------------------------------------------------
+// upConv3x3Shared16: a nearest x2 upsample followed by a 3x3 conv with padding 1, without the
+// upsampled image: out[b, o, 2Y + py, 2X + px] = sum_{c, a, b'} inp[b, c, Y + py - 1 + a,
+// X + px - 1 + b'] * pw[py, px, o, c, a, b'] (+ bias, relu), pw from conv2d.wgsl's
+// phaseWeights. A thread owns one phase (py, px), 16 output channels and a group of 4 x 4 source
+// positions (4 x 4 output pixels 2 apart); the phase and the channel block are the workgroup row
+// y, so a subgroup shares both and the weights can be broadcast. p describes the source: C, H, W
+// (a multiple of 4), quadsX and blocksY over it; O, Ho = 2H, Wo = 2W; padY = padX = 1.
+
+@group(0) @binding(6) var<storage, read> pw4: array<vec4<f32>>;
+
+// The 2 x 2 taps of one phase for 8 output channels: t[a * 2 + b'] of output channel o0 + k,
+// k < 4 in lo, 4 <= k < 8 in hi.
+struct Taps2 {
+  lo0: vec4<f32>, hi0: vec4<f32>, lo1: vec4<f32>, hi1: vec4<f32>,
+  lo2: vec4<f32>, hi2: vec4<f32>, lo3: vec4<f32>, hi3: vec4<f32>,
+}
+
+// `o` is this lane's channel among the 8: it reads that channel's 4 taps as one vec4.
+fn phaseTaps(phase: u32, o: u32, c: u32) -> Taps2 {
+  let t = pw4[(phase * p.O + o) * p.C + c];
+  return Taps2(sharedLo(t.x), sharedHi(t.x), sharedLo(t.y), sharedHi(t.y),
+               sharedLo(t.z), sharedHi(t.z), sharedLo(t.w), sharedHi(t.w));
+}
+
+// Source row of the window, as the 4 columns each tap b' reads for the 4 output columns:
+// columns X0 + px - 1 + s + b' are window entries px + s + b'.
+struct TapCols { c0: vec4<f32>, c1: vec4<f32> }
+
+fn tapCols(x: Window, px1: bool) -> TapCols {
+  let s1 = vec4<f32>(x.a.yzw, x.b.x);
+  let s2 = vec4<f32>(x.a.zw, x.b);
+  return TapCols(select(x.a, s1, px1), select(s1, s2, px1));
+}
+
+// Output row += source rows y (a = 0) and y + 1 (a = 1).
+fn upRow(acc: Acc, r0: TapCols, r1: TapCols, k: Taps2) -> Acc {
+  var r = accumulate(acc, r0.c0, k.lo0, k.hi0);
+  r = accumulate(r, r0.c1, k.lo1, k.hi1);
+  r = accumulate(r, r1.c0, k.lo2, k.hi2);
+  return accumulate(r, r1.c1, k.lo3, k.hi3);
+}
+
+fn upRows(a: Rows4, t0: TapCols, t1: TapCols, t2: TapCols, t3: TapCols, t4: TapCols, k: Taps2) -> Rows4 {
+  return Rows4(upRow(a.r0, t0, t1, k), upRow(a.r1, t1, t2, k), upRow(a.r2, t2, t3, k), upRow(a.r3, t3, t4, k));
+}
+
+// out[b, oc, 2Y + py, 2X0 + px + 2s] = v[s] (+ bias, relu) for s < limit.
+fn storeStrided(v: vec4<f32>, b: u32, oc: u32, at: u32, limit: u32) {
+  if (oc >= p.O) { return; }
+  let r = finish(v, oc);
+  let base = (b * p.O + oc) * p.Ho * p.Wo + at;
+  out[base] = r.x;
+  if (limit > 1u) { out[base + 2u] = r.y; }
+  if (limit > 2u) { out[base + 4u] = r.z; }
+  if (limit > 3u) { out[base + 6u] = r.w; }
+}
+
+fn storeUp(a: Acc, b: u32, o0: u32, at: u32, limit: u32) {
+  storeStrided(a.lo[0], b, o0, at, limit);
+  storeStrided(a.lo[1], b, o0 + 1u, at, limit);
+  storeStrided(a.lo[2], b, o0 + 2u, at, limit);
+  storeStrided(a.lo[3], b, o0 + 3u, at, limit);
+  storeStrided(a.hi[0], b, o0 + 4u, at, limit);
+  storeStrided(a.hi[1], b, o0 + 5u, at, limit);
+  storeStrided(a.hi[2], b, o0 + 6u, at, limit);
+  storeStrided(a.hi[3], b, o0 + 7u, at, limit);
+}
+
+fn storeUpRows(a: Rows4, g: Group, o0: u32, py: u32, px: u32) {
+  if (!g.valid) { return; }
+  let limit = p.W - g.ox0;
+  let at = (2u * g.oy0 + py) * p.Wo + 2u * g.ox0 + px;
+  storeUp(a.r0, g.b, o0, at, limit);
+  if (g.oy0 + 1u < p.H) { storeUp(a.r1, g.b, o0, at + 2u * p.Wo, limit); }
+  if (g.oy0 + 2u < p.H) { storeUp(a.r2, g.b, o0, at + 4u * p.Wo, limit); }
+  if (g.oy0 + 3u < p.H) { storeUp(a.r3, g.b, o0, at + 6u * p.Wo, limit); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                     @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
+  let blocks = (p.O + 15u) / 16u;
+  let phase = wg.y / blocks;
+  let py = phase / 2u;
+  let px = phase % 2u;
+  let px1 = px == 1u;
+  let o0 = (wg.y % blocks) * 16u;
+  let oLo = laneChannel(o0, lane);
+  let oHi = laneChannel(o0 + 8u, lane);
+  // Window rows ry = 0 .. 4 are source rows Y0 + py - 1 + ry (windowV subtracts padY = 1).
+  let rows = Group(g.valid, g.b, g.oy0 + py, g.ox0);
+  var a0: Rows4;
+  var a1: Rows4;
+  for (var c = 0u; c < p.C; c++) {
+    let plane = (g.b * p.C + c) * p.H;
+    let t0 = tapCols(windowV(plane, rows, 0u), px1);
+    let t1 = tapCols(windowV(plane, rows, 1u), px1);
+    let t2 = tapCols(windowV(plane, rows, 2u), px1);
+    let t3 = tapCols(windowV(plane, rows, 3u), px1);
+    let t4 = tapCols(windowV(plane, rows, 4u), px1);
+    a0 = upRows(a0, t0, t1, t2, t3, t4, phaseTaps(phase, oLo, c));
+    a1 = upRows(a1, t0, t1, t2, t3, t4, phaseTaps(phase, oHi, c));
+  }
+  storeUpRows(a0, g, o0, py, px);
+  storeUpRows(a1, g, o0 + 8u, py, px);
+}

@@ -38,3 +38,49 @@ fn stridedCopy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
   dst[t] = src[s];
 }
+
+// ---------------------------------------------------------------------------------------------
+// translate: out[r, y, x] = src[r, y - dy, x - dx] where that is inside the image, else fill,
+// over rows = planes * H of width W (src and out float32, contiguous). translate4 gives a thread
+// 4 neighbouring pixels of a row (W % 4 == 0): one division and one vec4 store for four.
+
+struct ShiftParams {
+  rows: u32,
+  H: u32,
+  W: u32,
+  dy: i32,
+  dx: i32,
+  fill: f32,
+}
+
+@group(0) @binding(0) var<uniform> t: ShiftParams;
+@group(0) @binding(1) var<storage, read> image: array<f32>;
+@group(0) @binding(2) var<storage, read_write> shifted: array<f32>;
+@group(0) @binding(2) var<storage, read_write> shifted4: array<vec4<f32>>;
+
+// The source of output pixel (row, x): the pixel or fill.
+fn shiftedAt(row: u32, x: u32) -> f32 {
+  let y = i32(row % t.H);
+  let sy = y - t.dy;
+  let sx = i32(x) - t.dx;
+  let inside = (sy >= 0) & (sy < i32(t.H)) & (sx >= 0) & (sx < i32(t.W));
+  let at = (i32(row) + clamp(sy, 0, i32(t.H) - 1) - y) * i32(t.W) + clamp(sx, 0, i32(t.W) - 1);
+  return select(t.fill, image[u32(at)], inside);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn translate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WORKGROUP;
+  if (i >= t.rows * t.W) { return; }
+  shifted[i] = shiftedAt(i / t.W, i % t.W);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn translate4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let q = gid.x + gid.y * groups.x * WORKGROUP;
+  let quads = t.W / 4u;
+  if (q >= t.rows * quads) { return; }
+  let row = q / quads;
+  let x = (q - row * quads) * 4u;
+  shifted4[q] = vec4<f32>(shiftedAt(row, x), shiftedAt(row, x + 1u), shiftedAt(row, x + 2u), shiftedAt(row, x + 3u));
+}

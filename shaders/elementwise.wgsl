@@ -180,6 +180,19 @@ fn binaryBroadcast(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   out[i] = binaryOp(a[ia], b[ib]);
 }
 
+// Broadcasting over at most two (collapsed) dimensions, rows along the grid's y: no integer
+// division (lavapipe divides one lane at a time). shape[0].xy = (rows, columns), strides likewise.
+@compute @workgroup_size(WORKGROUP)
+fn binaryBroadcast2(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let cols = p.shape[0].y;
+  let col = gid.x;
+  let row = gid.y;
+  if (col >= cols) { return; }
+  let ia = row * p.aStrides[0].x + col * p.aStrides[0].y;
+  let ib = row * p.bStrides[0].x + col * p.bStrides[0].y;
+  out[row * cols + col] = binaryOp(a[ia], b[ib]);
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);

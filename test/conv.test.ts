@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings } from '../src/kernels/conv.js';
+import {
+  conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
+} from '../src/kernels/conv.js';
 import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
+import { upsampleNearestRef } from './reference/pool.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
 
 beforeAll(setupGpu);
@@ -250,4 +253,102 @@ describe('conv2d, plain kernels (no subgroups)', () => {
   ].forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, 10 + i));
   });
+});
+
+// ---- upsampleConv2d: conv2d(upsampleNearest(x, f), w, b, { padding: 1 }) ------------------------
+
+interface UpCase {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  k: number;
+  factor: number;
+  bias: boolean;
+}
+
+function upLabel(c: UpCase): string {
+  return `B${c.B} C${c.C} ${c.H}x${c.W} x${c.factor} -> O${c.O} k${c.k}x${c.k}${c.bias ? ' +bias' : ''}`;
+}
+
+/** The composition in float64: upsample, then PyTorch's conv2d with padding 1. */
+function upConvRef(c: UpCase, x: Float64Array, w: Float64Array, b: Float64Array | undefined, relu: boolean): Float64Array {
+  const up = upsampleNearestRef(x, [c.B, c.C, c.H, c.W], c.factor);
+  const conv: Case = { B: c.B, C: c.C, H: c.H * c.factor, W: c.W * c.factor, O: c.O, kh: c.k, kw: c.k, stride: 1, padding: 1, bias: c.bias };
+  return convRef(conv, up, w, b, relu);
+}
+
+function checkUp(c: UpCase, seed: number, relu = false) {
+  const op = relu ? upsampleConv2dRelu : upsampleConv2d;
+  return checkOp(
+    ([x, w, b]) => op(x, w, b, c.factor),
+    ([x, w, b]) => upConvRef(c, x, w, b, relu),
+    [{ shape: [c.B, c.C, c.H, c.W] }, { shape: [c.O, c.C, c.k, c.k] }, ...(c.bias ? [{ shape: [c.O] }] : [])],
+    { seed },
+  );
+}
+
+const upBase: UpCase = { B: 2, C: 3, H: 3, W: 4, O: 5, k: 3, factor: 2, bias: true };
+// x2 with a 3x3 weight and widths that are multiples of 4 take the fused kernel where the device
+// has subgroups (a part-filled block of 16 channels, part-filled groups of 4 x 4); the others the
+// composition.
+const upCases: UpCase[] = [
+  upBase,
+  { ...upBase, B: 1, C: 2, H: 5, W: 8, O: 17, bias: false },
+  { ...upBase, H: 2, W: 3, O: 4 },
+  { ...upBase, B: 1, H: 2, W: 4, factor: 3 },
+  { ...upBase, B: 1, k: 1, O: 3 },
+];
+
+describe('upsampleConv2d', () => {
+  upCases.forEach((c, i) => {
+    it(`forward and gradients: ${upLabel(c)}`, () => checkUp(c, 101 + i));
+  });
+  it('fused relu: forward and gradients', () => checkUp({ ...upBase, O: 9 }, 111, true));
+
+  it('runs one kernel where it can', () => {
+    const rt = runtime();
+    const entries: string[] = [];
+    const launch = rt.launch;
+    rt.launch = (k: KernelLaunch) => {
+      entries.push(k.entry);
+      launch.call(rt, k);
+    };
+    try {
+      upsampleConv2d(tensor(new Float32Array(2 * 3 * 4 * 8), [2, 3, 4, 8]), tensor(new Float32Array(5 * 27), [5, 3, 3, 3]), null, 2);
+    } finally {
+      rt.launch = launch;
+    }
+    expect(entries).toEqual(rt.ctx.hasSubgroups ? ['phaseWeights', 'upConv3x3Shared16'] : ['upsample', 'conv3x3']);
+  });
+
+  // Several workgroups along x and two phases' worth of channel blocks, against float64.
+  it('larger shapes match float64 references: B8 C6 16x16 x2 -> O20', async () => {
+    const c: UpCase = { B: 8, C: 6, H: 16, W: 16, O: 20, k: 3, factor: 2, bias: true };
+    const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
+    const xv = r(randomValues(c.B * c.C * c.H * c.W, 121));
+    const wv = r(randomValues(c.O * c.C * 9, 122, 0.2));
+    const bv = r(randomValues(c.O, 123));
+    const y = upsampleConv2d(tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W]), tensor(Float32Array.from(wv), [c.O, c.C, 3, 3]), tensor(Float32Array.from(bv)), 2);
+    expect(y.shape).toEqual([8, 20, 32, 32]);
+    expectClose(await y.data(), upConvRef(c, xv, wv, bv, false), FORWARD_REL, 'forward');
+  });
+
+  it('checks its input', () => {
+    const w = tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]);
+    expect(() => upsampleConv2d(tensor(new Float32Array(12), [3, 4]), w, null, 2)).toThrow(/input must be \(N, C, H, W\)/);
+    expect(() => upsampleConv2d(tensor(new Float32Array(2 * 4 * 4), [1, 2, 4, 4]), w, null, 2)).toThrow(/has 2 channels but weight/);
+    expect(() => upsampleConv2d(tensor(new Float32Array(3 * 16), [1, 3, 4, 4]), w, null, 1.5)).toThrow(/positive integer/);
+  });
+});
+
+describe('upsampleConv2d, plain kernels (no subgroups)', () => {
+  beforeAll(() => {
+    convSettings.subgroups = false;
+  });
+  afterAll(() => {
+    convSettings.subgroups = true;
+  });
+  it(`forward and gradients: ${upLabel(upCases[1])}`, () => checkUp(upCases[1], 131));
 });

@@ -16,6 +16,9 @@ describe('upsampleNearest', () => {
     [[1, 2, 2, 3], 7],
     [[3, 5, 1, 1], 2],
     [[2, 3, 3, 5], 1],
+    // x2 with widths that are multiples of 4: 4 input pixels a thread
+    [[2, 3, 3, 8], 2],
+    [[1, 2, 2, 4], 2],
   ];
   for (const [shape, factor] of cases) {
     it(`${JSON.stringify(shape)} x${factor}`, async () => {

@@ -16,6 +16,7 @@ import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../eng
 import { zeros } from './creation.js';
 import { reluBackward } from './elementwise.js';
 import { sum } from './reduce.js';
+import { checkUpsample, upsampleBackward, upsampleForward } from './upsample.js';
 
 const WORKGROUP = 64;
 /** Output channels per thread in every kernel (one workgroup row y per block of them). */
@@ -283,4 +284,101 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
 /** relu(conv2d(x, weight, bias)) in one kernel. */
 export function conv2dRelu(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor {
   return convOp('conv2dRelu', x, weight, bias ?? null, true, options ?? {});
+}
+
+// ---- nearest upsample + conv, fused ---------------------------------------------------------
+
+/** The phase weights of an x2 upsample + 3x3 conv (shaders/conv2d.wgsl phaseWeights): (4, O, C, 2, 2). */
+function phaseWeights(weight: Tensor, O: number, C: number): Tensor {
+  const pw = empty([4, O, C, 2, 2]);
+  runtime().launch({
+    family: 'conv2d',
+    entry: 'phaseWeights',
+    constants: { WORKGROUP },
+    uniforms: new Uniforms().u32(C, 0, 0, O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
+    buffers: [null, weight, null, pw].map((t) => t?.buffer ?? null),
+    workgroups: [Math.ceil((4 * O * C) / WORKGROUP)],
+  });
+  return pw;
+}
+
+/** upsample x2 + 3x3 conv (padding 1) in one kernel: upConv3x3Shared16 (shaders/conv2dSubgroups.wgsl). */
+function upConvForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
+  const [B, C, H, W] = x.shape;
+  const pw = phaseWeights(weight, g.O, C);
+  const out = empty([B, g.O, g.Ho, g.Wo]);
+  const quadsX = Math.ceil(W / 4);
+  const blocksY = Math.ceil(H / 4);
+  const quads = B * blocksY * quadsX;
+  const [gx, , gz] = convGrid(quads, g.O, 2 * OB);
+  const phases = 4 * Math.ceil(g.O / (2 * OB));
+  if (phases > MAX_WORKGROUPS_PER_DIM) throw new Error(`upsampleConv2d: ${g.O} output channels exceed the dispatch limit`);
+  runtime().launch({
+    family: 'conv2d+conv2dSubgroups',
+    entry: 'upConv3x3Shared16',
+    constants: { WORKGROUP },
+    uniforms: new Uniforms()
+      .u32(C, H, W, g.O, g.Ho, g.Wo)
+      .i32(1, 1)
+      .u32(1, 1, 3, 3)
+      .i32(0, 0, 0, 0, 0)
+      .u32(quadsX, blocksY, quads, (bias ? 1 : 0) | (relu ? 2 : 0))
+      .build(),
+    buffers: [x.buffer, null, (bias ?? x).buffer, out.buffer, x.buffer, pw.buffer],
+    workgroups: [gx, phases, gz],
+  });
+  pw.dispose();
+  return out;
+}
+
+function upConvOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, factor: number, relu: boolean): Tensor {
+  checkUpsample(x, factor, name);
+  assertFloat(weight, name);
+  const [B, C, H, W] = x.shape;
+  // The geometry of the conv over the upsampled image.
+  const g = geometry(name, [B, C, H * factor, W * factor], weight.shape, bias, { padding: 1 });
+  const fused = factor === 2 && g.kh === 3 && g.kw === 3 && W % 4 === 0 && convSettings.subgroups && runtime().ctx.hasSubgroups;
+  let out: Tensor;
+  if (fused) out = upConvForward(x, weight, bias, relu, g);
+  else {
+    const up = upsampleForward(x, factor);
+    out = convForward(up, weight, bias, relu, g);
+    up.dispose();
+  }
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(name, out, inputs, (dOut) => {
+    const dy = relu ? reluBackward(dOut, out) : dOut;
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      const dUp = inputGrad(dy, weight, g);
+      dx = upsampleBackward(dUp, factor);
+      dUp.dispose();
+    }
+    let dw: Tensor | null = null;
+    if (weight.requiresGrad) {
+      const up = upsampleForward(x, factor);
+      dw = weightGrad(up, dy, g);
+      up.dispose();
+    }
+    const grads = [dx, dw, ...(bias ? [bias.requiresGrad ? sum(dy, [0, 2, 3]) : null] : [])];
+    if (dy !== dOut) dy.dispose();
+    return grads;
+  });
+}
+
+/**
+ * conv2d(upsampleNearest(x, factor), weight, bias, { padding: 1 }) without the upsampled image:
+ * BigGAN upsamples and then convolves in every block. For factor 2, a 3x3 weight and an input
+ * width that is a multiple of 4 on a device with subgroups, one kernel whose conv reads its input
+ * at (y / 2, x / 2), as 4 phases of 2x2 taps (4 multiply-adds per output instead of 9; see
+ * phaseWeights in shaders/conv2d.wgsl); otherwise the upsample and the conv one after the other.
+ * Backward: the conv's input gradient at the upsampled size, summed back over each block.
+ */
+export function upsampleConv2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, factor: number): Tensor {
+  return upConvOp('upsampleConv2d', x, weight, bias ?? null, factor, false);
+}
+
+/** relu(upsampleConv2d(x, weight, bias, factor)) in one kernel. */
+export function upsampleConv2dRelu(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, factor: number): Tensor {
+  return upConvOp('upsampleConv2dRelu', x, weight, bias ?? null, factor, true);
 }

@@ -1,7 +1,7 @@
 // Elementwise ops (shaders/elementwise.wgsl): unary maps, broadcasting binary maps, and their
 // backward rules, each right below its forward.
 import { record } from '../engine/autograd.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
 import { sum } from './reduce.js';
 
@@ -107,10 +107,25 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
   const out = empty(shape);
   const n = numel(shape);
   const same = a.shape.join() === b.shape.join();
-  const dims = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  let dims = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  let launch: { entry: string; workgroups: [number, number] };
+  if (same) launch = layout('binarySame', n);
+  else if (dims.shape.length <= 2 && n > 0) {
+    // As (rows, columns): a row per grid row y.
+    const pad = 2 - dims.shape.length;
+    dims = {
+      shape: [...new Array<number>(pad).fill(1), ...dims.shape],
+      a: [...new Array<number>(pad).fill(0), ...dims.a],
+      b: [...new Array<number>(pad).fill(0), ...dims.b],
+    };
+    launch = { entry: 'binaryBroadcast2', workgroups: [Math.ceil(dims.shape[1] / WORKGROUP), dims.shape[0]] };
+    if (launch.workgroups[0] > MAX_WORKGROUPS_PER_DIM || launch.workgroups[1] > MAX_WORKGROUPS_PER_DIM) {
+      launch = { entry: 'binaryBroadcast', workgroups: grid(n, WORKGROUP) };
+    }
+  } else launch = { entry: 'binaryBroadcast', workgroups: grid(n, WORKGROUP) };
   runtime().launch({
     family: 'elementwise',
-    ...(same ? layout('binarySame', n) : { entry: 'binaryBroadcast', workgroups: grid(n, WORKGROUP) }),
+    ...launch,
     constants: { OP: BINARY[op], WORKGROUP },
     uniforms: uniforms(dims.shape, dims.a, dims.b, n, s1, s2),
     buffers: [a.buffer, b.buffer, out.buffer],

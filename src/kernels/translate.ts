@@ -1,23 +1,32 @@
-// Shift images by whole pixels, filling the uncovered border (shaders/copy.wgsl does the work).
+// Shift images by whole pixels, filling the uncovered border (shaders/copy.wgsl `translate`).
 // Used as a label-preserving augmentation in front of the frozen classifier.
 import { record } from '../engine/autograd.js';
-import { empty, formatShape, type Tensor } from '../engine/tensor.js';
-import { fillKernel } from './elementwise.js';
-import { contiguousStrides, copyRegion } from './shape.js';
+import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+
+const WORKGROUP = 256;
+
+/** The shift itself, without autograd: a thread per 4 output pixels of a row (W % 4 == 0) or per pixel. */
+function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
+  const [B, C, H, W] = img.shape;
+  const out = empty(img.shape);
+  const per = W % 4 === 0 ? 4 : 1;
+  runtime().launch({
+    family: 'copy',
+    entry: per === 4 ? 'translate4' : 'translate',
+    constants: { WORKGROUP },
+    uniforms: new Uniforms().u32(B * C * H, H, W).i32(dy, dx).f32(fill).build(),
+    buffers: [img.buffer, out.buffer],
+    workgroups: grid((B * C * H * W) / per, WORKGROUP),
+  });
+  return out;
+}
 
 /** out[.., y, x] = img[.., y - dy, x - dx] where inside, else `fill`; img is (B, C, H, W). */
 export function translate(img: Tensor, dy: number, dx: number, fill = 0): Tensor {
+  assertFloat(img, 'translate');
   if (img.ndim !== 4) throw new Error(`translate: expected (B, C, H, W), got ${formatShape(img.shape)}`);
-  const [B, C, H, W] = img.shape;
-  const s = contiguousStrides(img.shape);
-  const region = [B, C, Math.max(0, H - Math.abs(dy)), Math.max(0, W - Math.abs(dx))];
-  const srcAt = Math.max(0, -dy) * s[2] + Math.max(0, -dx);
-  const dstAt = Math.max(0, dy) * s[2] + Math.max(0, dx);
-  const out = fillKernel(empty(img.shape), fill);
-  copyRegion(img, srcAt, s, out, dstAt, s, region);
-  return record('translate', out, [img], (g) => {
-    const gx = fillKernel(empty(img.shape), 0);
-    copyRegion(g, dstAt, s, gx, srcAt, s, region);
-    return [gx];
-  });
+  if (!Number.isInteger(dy) || !Number.isInteger(dx)) throw new Error(`translate: shifts must be whole pixels, got (${dy}, ${dx})`);
+  // The gradient of a shift by (dy, dx) is the shift by (-dy, -dx) of the gradient, zero-filled.
+  return record('translate', shift(img, dy, dx, fill), [img], (g) => [shift(g, -dy, -dx, 0)]);
 }

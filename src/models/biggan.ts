@@ -8,6 +8,7 @@ import { add, relu, tanh } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 import { concat, split } from '../kernels/shape.js';
+import { upsampleConv2d } from '../kernels/conv.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { AttentionConfig, BigGANConfig } from './convert.js';
 import { Conv2d, Linear, Module } from './module.js';
@@ -109,12 +110,12 @@ class GBlock extends Module {
 
   forward(x: Tensor, y: Tensor): Tensor {
     let h = relu(this.bn1.forward(x, y));
-    h = upsampleNearest(h, 2);
-    const shortcut = upsampleNearest(x, 2);
-    h = this.conv1.forward(h);
+    // upsample x2, then conv1: one kernel, the conv reading its input at (y / 2, x / 2)
+    h = upsampleConv2d(h, this.conv1.weight, this.conv1.bias, 2);
     h = relu(this.bn2.forward(h, y));
     h = this.conv2.forward(h);
-    return add(h, this.convSc.forward(shortcut));
+    // conv_sc(upsample(x)) = upsample(conv_sc(x)) for a 1x1 conv: 4x fewer multiply-adds
+    return add(h, upsampleNearest(this.convSc.forward(x), 2));
   }
 }
 
