@@ -6,6 +6,14 @@
 //
 // The scale a[n, c] that multiplies x_hat is 1 (no affine), weight[c] (plain batchnorm) or
 // 1 + gain[n, c] (BigGAN's conditional batchnorm); AFFINE picks which.
+//
+// RELU fuses a relu after the batchnorm: normalize clamps its output at 0, and the backward
+// passes mask the incoming gradient with (y > 0), y the forward's output.
+//
+// Elementwise passes (normalize, inputGrad) take PER_THREAD consecutive elements of one row a
+// thread; where rows are multiples of 4 long, VEC4 of them as vec4s (the *4 entry points), and
+// the row reductions read vec4s too (rowGradSums4): on lavapipe every storage access is a
+// per-lane loop, paid once per vec4 rather than once per element.
 
 struct Params {
   N: u32,
@@ -22,6 +30,8 @@ override HAS_WEIGHT: bool = false;
 override HAS_BIAS: bool = false;
 override TRAINING: bool = false;        // inputGrad: batch statistics (else running ones, a pure scale)
 override PER_THREAD: u32 = 1u;          // elementwise passes: consecutive elements per thread, all in one row
+override VEC4: u32 = 1u;                // *4 entry points: vec4s per thread, all in one row
+override RELU: bool = false;            // a relu after the batchnorm
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -60,6 +70,19 @@ override PER_THREAD: u32 = 1u;          // elementwise passes: consecutive eleme
 @group(0) @binding(5) var<storage, read> meanTermsIn: array<f32>;
 @group(0) @binding(6) var<storage, read> gradIn: array<f32>;
 @group(0) @binding(7) var<storage, read_write> gradX: array<f32>;
+
+// The forward's output, for the relu mask: rowGradSums at 7, inputGrad at 8.
+@group(0) @binding(7) var<storage, read> yRow: array<f32>;
+@group(0) @binding(8) var<storage, read> yOut: array<f32>;
+
+// The same buffers as vec4s, for the *4 entry points.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> grad4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> yRow4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> gradIn4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> gradX4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> yOut4: array<vec4<f32>>;
 
 var<workgroup> partial: array<vec2<f32>, WORKGROUP>;
 
@@ -182,7 +205,24 @@ fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let a = invStd(c) * scaleAt(n, c);
   let b = shiftAt(n, c);
   for (var i = first; i < first + PER_THREAD; i++) {
-    y[i] = (x[i] - m) * a + b;
+    let v = (x[i] - m) * a + b;
+    y[i] = select(v, max(v, 0.0), RELU);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn normalize4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = elementIndex(gid, groups) * VEC4;
+  if (first >= p.N * p.C * p.S / 4u) { return; }
+  let row = first * 4u / p.S;
+  let n = row / p.C;
+  let c = row - n * p.C;
+  let m = vec4<f32>(mean[c]);
+  let a = vec4<f32>(invStd(c) * scaleAt(n, c));
+  let b = vec4<f32>(shiftAt(n, c));
+  for (var i = first; i < first + VEC4; i++) {
+    let v = (x4[i] - m) * a + b;
+    y4[i] = select(v, max(v, vec4<f32>(0.0)), RELU);
   }
 }
 
@@ -199,10 +239,39 @@ fn rowGradSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let base = w.row * p.S;
   var acc = vec2<f32>(0.0);
   for (var i = w.start; i < end; i += w.step) {
-    let g = grad[base + i];
+    var g = grad[base + i];
+    if (RELU) { g = select(0.0, g, yRow[base + i] > 0.0); }
     acc += vec2<f32>(g, g * (x[base + i] - m) * r);
   }
   acc = rowTotal(acc, lid);
+  if (valid && w.start == 0u) {
+    rowSumG[w.row] = acc.x;
+    rowSumGX[w.row] = acc.y;
+  }
+}
+
+// rowGradSums over rows of S % 4 == 0 elements, read as vec4s.
+@compute @workgroup_size(WORKGROUP)
+fn rowGradSums4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) groups: vec3<u32>) {
+  let w = rowWork(wid, lid, groups);
+  let rows = p.N * p.C;
+  let valid = w.row < rows;
+  let end = select(0u, p.S / 4u, valid);
+  let c = select(0u, w.row % p.C, valid);
+  let m = vec4<f32>(mean[c]);
+  let r = invStd(c);
+  let base = w.row * p.S / 4u;
+  var sg = vec4<f32>(0.0);
+  var sgx = vec4<f32>(0.0);
+  for (var i = w.start; i < end; i += w.step) {
+    var g = grad4[base + i];
+    if (RELU) { g = select(vec4<f32>(0.0), g, yRow4[base + i] > vec4<f32>(0.0)); }
+    sg += g;
+    sgx += g * (x4[base + i] - m);
+  }
+  let one = vec4<f32>(1.0);
+  let acc = rowTotal(vec2<f32>(dot(sg, one), dot(sgx, one) * r), lid);
   if (valid && w.start == 0u) {
     rowSumG[w.row] = acc.x;
     rowSumGX[w.row] = acc.y;
@@ -251,9 +320,43 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let shift = r * meanTermsIn[c];
     let slope = r * r * meanTermsIn[p.C + c];
     for (var i = first; i < first + PER_THREAD; i++) {
-      gradX[i] = gradIn[i] * ar - shift - (x[i] - m) * slope;
+      var g = gradIn[i];
+      if (RELU) { g = select(0.0, g, yOut[i] > 0.0); }
+      gradX[i] = g * ar - shift - (x[i] - m) * slope;
     }
   } else {
-    for (var i = first; i < first + PER_THREAD; i++) { gradX[i] = gradIn[i] * ar; }
+    for (var i = first; i < first + PER_THREAD; i++) {
+      var g = gradIn[i];
+      if (RELU) { g = select(0.0, g, yOut[i] > 0.0); }
+      gradX[i] = g * ar;
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn inputGrad4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = elementIndex(gid, groups) * VEC4;
+  if (first >= p.N * p.C * p.S / 4u) { return; }
+  let row = first * 4u / p.S;
+  let n = row / p.C;
+  let c = row - n * p.C;
+  let r = invStd(c);
+  let ar = vec4<f32>(scaleAt(n, c) * r);
+  let zero = vec4<f32>(0.0);
+  if (TRAINING) {
+    let m = vec4<f32>(mean[c]);
+    let shift = vec4<f32>(r * meanTermsIn[c]);
+    let slope = vec4<f32>(r * r * meanTermsIn[p.C + c]);
+    for (var i = first; i < first + VEC4; i++) {
+      var g = gradIn4[i];
+      if (RELU) { g = select(zero, g, yOut4[i] > zero); }
+      gradX4[i] = g * ar - shift - (x4[i] - m) * slope;
+    }
+  } else {
+    for (var i = first; i < first + VEC4; i++) {
+      var g = gradIn4[i];
+      if (RELU) { g = select(zero, g, yOut4[i] > zero); }
+      gradX4[i] = g * ar;
+    }
   }
 }

@@ -148,3 +148,68 @@ fn adaptiveAvgPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @built
   }
   gradXAvg[i] = acc;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2x2 max pooling with stride 2 on widths that are multiples of 4 (every VGG pool): a thread per
+// 2 neighbouring outputs, its 2 x 4 input block read as two vec4s and its outputs, arg-maxes and
+// (backward) gradients moved as vec2 / vec4: lavapipe's per-lane cost of a storage access paid
+// once per 2 or 4 values, and one division per thread.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y2: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> argmax2: array<vec2<i32>>;
+@group(0) @binding(1) var<storage, read> gradOut2: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> argmaxIn2: array<vec2<i32>>;
+@group(0) @binding(3) var<storage, read_write> gradX4: array<vec4<f32>>;
+
+// Max of a 2x2 window given as (top-left, top-right, bottom-left, bottom-right) with their flat
+// indices, the first maximum in row-major order winning as in maxPool.
+fn max4(v: vec4<f32>, at: vec4<u32>) -> vec2<f32> {
+  var best = v.x;
+  var bestAt = at.x;
+  for (var k = 1u; k < 4u; k++) {
+    if (v[k] > best || (v[k] != v[k] && best == best)) {
+      best = v[k];
+      bestAt = at[k];
+    }
+  }
+  return vec2<f32>(best, bitcast<f32>(bestAt));
+}
+
+/// Vec4 index (in x, rows of W) of the top row of thread q's input block (q: pairs of outputs).
+fn pairOrigin(q: u32) -> u32 {
+  let pairs = p.outW / 2u;
+  let r = q / pairs;                     // output row across planes = input rows 2r, 2r + 1
+  return r * 2u * (p.W / 4u) + (q - r * pairs);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn maxPool2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let q = index(gid, groups);
+  if (q >= p.planes * p.outH * p.outW / 2u) { return; }
+  let top = pairOrigin(q);
+  let bottom = top + p.W / 4u;
+  let a = x4[top];
+  let b = x4[bottom];
+  let t = top * 4u;
+  let u = bottom * 4u;
+  let l = max4(vec4<f32>(a.xy, b.xy), vec4<u32>(t, t + 1u, u, u + 1u));
+  let r = max4(vec4<f32>(a.zw, b.zw), vec4<u32>(t + 2u, t + 3u, u + 2u, u + 3u));
+  y2[q] = vec2<f32>(l.x, r.x);
+  argmax2[q] = vec2<i32>(bitcast<i32>(l.y), bitcast<i32>(r.y));
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn maxPool2x2Backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let q = index(gid, groups);
+  if (q >= p.planes * p.outH * p.outW / 2u) { return; }
+  let top = pairOrigin(q);
+  let bottom = top + p.W / 4u;
+  let g = gradOut2[q];
+  let win = vec2<u32>(argmaxIn2[q]);
+  let t = top * 4u;
+  let u = bottom * 4u;
+  gradX4[top] = vec4<f32>(select(0.0, g.x, win.x == t), select(0.0, g.x, win.x == t + 1u),
+                          select(0.0, g.y, win.y == t + 2u), select(0.0, g.y, win.y == t + 3u));
+  gradX4[bottom] = vec4<f32>(select(0.0, g.x, win.x == u), select(0.0, g.x, win.x == u + 1u),
+                             select(0.0, g.y, win.y == u + 2u), select(0.0, g.y, win.y == u + 3u));
+}

@@ -2,7 +2,7 @@
 // paths), eval (running statistics), the running-statistics update, BigGAN's conditional form,
 // and gradients for x, weight/bias and gain/bias by finite differences, on awkward shapes.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchNorm, conditionalBatchNorm } from '../src/kernels/batchnorm.js';
+import { batchNorm, batchNormRelu, conditionalBatchNorm, conditionalBatchNormRelu } from '../src/kernels/batchnorm.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { runtime } from '../src/engine/runtime.js';
 import { checkOp, expectClose, numelOf, randomValues, setupGpu } from './helpers.js';
@@ -185,5 +185,82 @@ describe('conditionalBatchNorm', () => {
     y.backward(tensor(new Float32Array(24).fill(1), y.shape));
     expect(rt.stats.submits).toBe(before.submits);
     expect(rt.stats.readbacks).toBe(before.readbacks);
+  });
+});
+
+// relu fused into the batchnorm: forward and every gradient against relu of the float64
+// reference; rows of 9 (a thread per element), 12 (a vec4 a thread), 32 (4 vec4s a thread) and
+// 272 (a workgroup per row in the row sums) elements.
+describe('batchnorm with a fused relu', () => {
+  const relu = (v: Float64Array) => v.map((a) => Math.max(a, 0));
+  for (const shape of [[2, 5, 3, 3], [1, 3, 2, 6], [2, 3, 4, 8], [2, 3, 16, 17]]) {
+    const [N, C] = shape;
+    it(`conditionalBatchNormRelu, eval and training, ${JSON.stringify(shape)}`, async () => {
+      const runningMean = f64(Float32Array.from(randomValues(C, 61)));
+      const runningVar = f64(Float32Array.from(positive(C, 62)));
+      await checkOp(
+        ([x, gain, bias]) =>
+          conditionalBatchNormRelu(x, gain, bias, tensor(Float32Array.from(runningMean), [C]), tensor(Float32Array.from(runningVar), [C])),
+        ([x, gain, bias]) => relu(conditionalBatchNormRef(x, N, C, gain, bias, { training: false, runningMean, runningVar })),
+        [{ shape }, { shape: [N, C] }, { shape: [N, C] }],
+        { seed: 3 },
+      );
+      await checkOp(
+        ([x, gain, bias]) => conditionalBatchNormRelu(x, gain, bias, null, null, { training: true }),
+        ([x, gain, bias]) => relu(conditionalBatchNormRef(x, N, C, gain, bias, { training: true })),
+        [{ shape }, { shape: [N, C] }, { shape: [N, C] }],
+        { seed: 4 },
+      );
+    });
+
+    it(`batchNormRelu, eval and training, ${JSON.stringify(shape)}`, async () => {
+      const runningMean = f64(Float32Array.from(randomValues(C, 71)));
+      const runningVar = f64(Float32Array.from(positive(C, 72)));
+      await checkOp(
+        ([x, w, b]) => batchNormRelu(x, tensor(Float32Array.from(runningMean), [C]), tensor(Float32Array.from(runningVar), [C]), w, b),
+        ([x, w, b]) => relu(batchNormRef(x, N, C, { training: false, runningMean, runningVar }, w, b)),
+        [{ shape }, { shape: [C] }, { shape: [C] }],
+        { seed: 5 },
+      );
+      await checkOp(
+        ([x, w, b]) => batchNormRelu(x, null, null, w, b, { training: true }),
+        ([x, w, b]) => relu(batchNormRef(x, N, C, { training: true }, w, b)),
+        [{ shape }, { shape: [C] }, { shape: [C] }],
+        { seed: 6 },
+      );
+    });
+  }
+});
+
+describe('batchnorm over many long rows (a thread per row in the row reductions)', () => {
+  it('training forward, gain and bias gradients of conditionalBatchNormRelu, 1056 rows of 256', async () => {
+    const [N, C, S] = [32, 33, 256];
+    const xv = f64(Float32Array.from(randomValues(N * C * S, 81)));
+    const gv = f64(Float32Array.from(randomValues(N * C, 82, 0.3)));
+    const bv = f64(Float32Array.from(randomValues(N * C, 83, 0.3)));
+    const cot = f64(Float32Array.from(randomValues(N * C * S, 84)));
+    const x = tensor(Float32Array.from(xv), [N, C, S]);
+    const gain = tensor(Float32Array.from(gv), [N, C], { requiresGrad: true });
+    const bias = tensor(Float32Array.from(bv), [N, C], { requiresGrad: true });
+    const y = conditionalBatchNormRelu(x, gain, bias, null, null, { training: true });
+    const ref = conditionalBatchNormRef(xv, N, C, gv, bv, { training: true });
+    const yv = await y.data();
+    expectClose(yv, ref.map((v) => Math.max(v, 0)), FORWARD_REL, 'forward');
+    y.backward(tensor(Float32Array.from(cot), y.shape));
+    // d/d bias[n, c] = sum over the row of cot where y > 0; d/d gain[n, c] the same of cot * x_hat
+    // (the mask from the GPU's y: an output within rounding of 0 may go either way).
+    const { mean, biased } = channelStats(xv, N, C);
+    const dGain = new Float64Array(N * C);
+    const dBias = new Float64Array(N * C);
+    for (let r = 0; r < N * C; r++) {
+      const c = r % C;
+      for (let i = r * S; i < (r + 1) * S; i++) {
+        if (yv[i] <= 0) continue;
+        dBias[r] += cot[i];
+        dGain[r] += (cot[i] * (xv[i] - mean[c])) / Math.sqrt(biased[c] + 1e-5);
+      }
+    }
+    expectClose(await bias.grad!.data(), dBias, FORWARD_REL, 'bias gradient');
+    expectClose(await gain.grad!.data(), dGain, FORWARD_REL, 'gain gradient');
   });
 });

@@ -38,6 +38,9 @@ describe('maxPool2d', () => {
     [[2, 5, 7, 6], 3, 2], // overlapping windows
     [[1, 2, 6, 5], 3, 1],
     [[3, 1, 3, 3], 3, 3],
+    // 2x2, stride 2 on widths that are multiples of 4: a thread per 2 outputs
+    [[2, 3, 4, 8], 2, 2],
+    [[1, 2, 6, 4], 2, 2],
   ];
   for (const [shape, kernel, stride] of cases) {
     it(`${JSON.stringify(shape)} kernel ${kernel} stride ${stride}`, async () => {
@@ -67,6 +70,17 @@ describe('maxPool2d', () => {
       0, 0, 0, 0,
       3, 0, 4, 0,
     ]);
+  });
+
+  it('routes the gradient to the first maximum on ties, width not a multiple of 4', async () => {
+    const x = tensor(Float32Array.from([
+      5, 5, 1, 2, 3, 3,
+      5, 5, 7, 7, 0, 3,
+    ]), [1, 1, 2, 6], { requiresGrad: true });
+    const y = maxPool2d(x);
+    expect(Array.from(await y.data())).toEqual([5, 7, 3]);
+    y.backward(tensor(Float32Array.from([1, 2, 3]), [1, 1, 1, 3]));
+    expect(Array.from(await x.grad!.data())).toEqual([1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0]);
   });
 
   it('overlapping windows that share one tied maximum add their gradients there', async () => {

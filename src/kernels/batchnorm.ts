@@ -7,8 +7,14 @@ import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.j
 
 const ROW_WORKGROUP = 64;
 const ELEMENT_WORKGROUP = 256;
-/** Rows at least this long are reduced by a whole workgroup; shorter ones by one thread each. */
+/**
+ * Rows at least this long are reduced by a whole workgroup, when there are fewer than
+ * MANY_ROWS of them; otherwise a thread reduces a row. A workgroup's tree reduction costs
+ * barriers, which lavapipe makes expensive: with 2048 rows of 256-1024 elements (BigGAN at batch
+ * 64) a thread per row is 2-3x faster, and still fills the machine.
+ */
 const WIDE_ROW = 256;
+const MANY_ROWS = 1024;
 
 export interface BatchNormOptions {
   training?: boolean;
@@ -57,20 +63,24 @@ function launch(
   constants: Record<string, number> = {},
 ): void {
   const rows = l.N * l.C;
-  const wide = l.S >= WIDE_ROW;
-  // Elementwise passes take 4 elements a thread when rows allow: one division and one set of
-  // per-channel loads serve all four.
-  const perThread = l.S % 4 === 0 ? 4 : 1;
+  const wide = l.S >= WIDE_ROW && rows < MANY_ROWS;
+  // Rows that are multiples of 4 long go as vec4s (the *4 entry points): elementwise passes 4
+  // vec4s a thread where rows allow (16 elements: one division and one set of per-channel loads
+  // for all), row reductions a vec4 at a time. Other rows: elementwise passes 1 element a thread.
+  const vec = l.S % 4 === 0 && entry !== 'rowMoments';
+  const vec4PerThread = l.S % 16 === 0 ? 4 : 1;
   const workgroup = pass === 'elements' ? ELEMENT_WORKGROUP : ROW_WORKGROUP;
   const workgroups =
-    pass === 'elements' ? grid((rows * l.S) / perThread, ELEMENT_WORKGROUP)
+    pass === 'elements' ? grid(vec ? (rows * l.S) / (4 * vec4PerThread) : rows * l.S, ELEMENT_WORKGROUP)
     : pass === 'channels' ? grid(l.C, ROW_WORKGROUP)
     : wide ? grid(rows, 1) : grid(rows, ROW_WORKGROUP);
   const passConstants: Record<string, number> =
-    pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 } : pass === 'elements' ? { PER_THREAD: perThread } : {};
+    pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 }
+    : pass === 'elements' ? (vec ? { VEC4: vec4PerThread } : { PER_THREAD: 1 })
+    : {};
   runtime().launch({
     family: 'batchnorm',
-    entry,
+    entry: vec && pass !== 'channels' ? `${entry}4` : entry,
     constants: { WORKGROUP: workgroup, ...passConstants, ...constants },
     uniforms: new Uniforms().u32(l.N, l.C, l.S).f32(s.eps, s.momentum).build(),
     buffers,
@@ -100,6 +110,7 @@ function batchStatistics(x: Tensor, l: Layout, s: Settings, runningMean: Tensor 
 
 function normalizeCore(
   op: string, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, affine: Affine, options: BatchNormOptions,
+  relu = false,
 ): Tensor {
   assertFloat(x, op);
   const s: Settings = { training: options.training ?? false, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 };
@@ -127,11 +138,11 @@ function normalizeCore(
   const y = empty(x.shape);
   launch('normalize', 'elements', l, s,
     [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (affine.bias ?? x).buffer, y.buffer],
-    affineConstants(affine));
+    { ...affineConstants(affine), RELU: relu ? 1 : 0 });
 
   const params = [affine.weight, affine.bias].filter((t): t is Tensor => t !== null);
   const out = record(op, y, [x, ...params], (g) => {
-    const grads = normalizeBackward(g, x, l, s, mean, variance, affine);
+    const grads = normalizeBackward(g, x, l, s, mean, variance, affine, relu ? y : null);
     return [grads.x, ...(affine.weight ? [grads.weight] : []), ...(affine.bias ? [grads.bias] : [])];
   });
   // Batch statistics live on only as long as the backward closure that needs them.
@@ -142,8 +153,9 @@ function normalizeCore(
   return out;
 }
 
+/** `reluOut`: the output of a batchnorm with a fused relu, whose mask (y > 0) applies to g. */
 function normalizeBackward(
-  g: Tensor, x: Tensor, l: Layout, s: Settings, mean: Tensor, variance: Tensor, affine: Affine,
+  g: Tensor, x: Tensor, l: Layout, s: Settings, mean: Tensor, variance: Tensor, affine: Affine, reluOut: Tensor | null,
 ): { x: Tensor | null; weight: Tensor | null; bias: Tensor | null } {
   const wantX = x.requiresGrad;
   const wantWeight = affine.weight?.requiresGrad ?? false;
@@ -158,7 +170,9 @@ function normalizeBackward(
   if (needRowSums) {
     sumG = empty([l.N * l.C]);
     sumGX = empty([l.N * l.C]);
-    launch('rowGradSums', 'rows', l, s, [x.buffer, mean.buffer, variance.buffer, g.buffer, sumG.buffer, sumGX.buffer]);
+    launch('rowGradSums', 'rows', l, s,
+      [x.buffer, mean.buffer, variance.buffer, g.buffer, sumG.buffer, sumGX.buffer, (reluOut ?? x).buffer],
+      { RELU: reluOut ? 1 : 0 });
   }
 
   let meanTerms: Tensor | null = null;
@@ -184,8 +198,8 @@ function normalizeBackward(
   if (wantX) {
     const gx = empty(x.shape);
     launch('inputGrad', 'elements', l, s,
-      [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (meanTerms ?? x).buffer, g.buffer, gx.buffer],
-      { ...constants, TRAINING: s.training ? 1 : 0 });
+      [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (meanTerms ?? x).buffer, g.buffer, gx.buffer, (reluOut ?? x).buffer],
+      { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
     result.x = gx;
   }
   // Views made above hold their own references, so the originals can go.
@@ -213,4 +227,20 @@ export function conditionalBatchNorm(
   options: BatchNormOptions = {},
 ): Tensor {
   return normalizeCore('conditionalBatchNorm', x, runningMean, runningVar, { mode: 2, weight: gain, bias }, options);
+}
+
+/** relu(batchNorm(...)) in one pass forward and backward (the relu's mask applied in the batchnorm's backward). */
+export function batchNormRelu(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null = null, bias: Tensor | null = null, options: BatchNormOptions = {},
+): Tensor {
+  return normalizeCore('batchNormRelu', x, runningMean, runningVar, { mode: 1, weight, bias }, options, true);
+}
+
+/** relu(conditionalBatchNorm(...)) in one pass forward and backward. */
+export function conditionalBatchNormRelu(
+  x: Tensor, gain: Tensor, bias: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  options: BatchNormOptions = {},
+): Tensor {
+  return normalizeCore('conditionalBatchNormRelu', x, runningMean, runningVar, { mode: 2, weight: gain, bias }, options, true);
 }

@@ -43,12 +43,16 @@ export function maxPool2d(x: Tensor, kernel = 2, stride = kernel): Tensor {
   const s = { planes: N * C, H, W, outH: Math.floor((H - kernel) / stride) + 1, outW: Math.floor((W - kernel) / stride) + 1, kernel, stride };
   // Windows that tile the input exactly (the usual 2x2, stride 2 on even sizes) take a faster path.
   const tiled = stride === kernel && H === s.outH * kernel && W === s.outW * kernel;
+  // 2x2, stride 2 on widths that are multiples of 4: a thread per 2 outputs, vector loads/stores.
+  const pairs = tiled && kernel === 2 && W % 4 === 0;
   const y = empty([N, C, s.outH, s.outW]);
   const argmax = empty(y.shape, 'int32');
-  launch('maxPool', s, [x.buffer, y.buffer, argmax.buffer], y.size, tiled);
+  if (pairs) launch('maxPool2x2', s, [x.buffer, y.buffer, argmax.buffer], y.size / 2, true);
+  else launch('maxPool', s, [x.buffer, y.buffer, argmax.buffer], y.size, tiled);
   const out = record('maxPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
-    if (tiled) launch('maxPoolBackwardTiled', s, [g.buffer, argmax.buffer, gx.buffer], y.size, true);
+    if (pairs) launch('maxPool2x2Backward', s, [g.buffer, argmax.buffer, gx.buffer], y.size / 2, true);
+    else if (tiled) launch('maxPoolBackwardTiled', s, [g.buffer, argmax.buffer, gx.buffer], y.size, true);
     else launch('maxPoolBackward', s, [g.buffer, argmax.buffer, gx.buffer], gx.size);
     return [gx];
   });

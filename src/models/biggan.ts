@@ -2,9 +2,9 @@
 // Spectral norm is baked into the weights at conversion (src/models/convert.ts), so every layer
 // here is a plain conv or linear under the checkpoint's own key names.
 import { formatShape, Tensor, tensor } from '../engine/tensor.js';
-import { conditionalBatchNorm, batchNorm } from '../kernels/batchnorm.js';
+import { batchNorm, batchNormRelu, conditionalBatchNorm, conditionalBatchNormRelu } from '../kernels/batchnorm.js';
 import { selfAttention } from '../kernels/attention.js';
-import { add, relu, tanh } from '../kernels/elementwise.js';
+import { add, tanh } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 import { concat, split } from '../kernels/shape.js';
@@ -66,6 +66,14 @@ class ConditionalBatchNorm extends Module {
       eps: this.eps,
     });
   }
+
+  /** relu(forward(x, y)), the relu fused into the batchnorm's passes. */
+  forwardRelu(x: Tensor, y: Tensor): Tensor {
+    return conditionalBatchNormRelu(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, {
+      training: false,
+      eps: this.eps,
+    });
+  }
 }
 
 /** BigGAN-PyTorch's plain `bn`: affine parameters named gain and bias. */
@@ -85,6 +93,11 @@ class OutputBatchNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return batchNorm(x, this.storedMean, this.storedVar, this.gain, this.bias, { training: false, eps: this.eps });
+  }
+
+  /** relu(forward(x)), the relu fused into the batchnorm's passes. */
+  forwardRelu(x: Tensor): Tensor {
+    return batchNormRelu(x, this.storedMean, this.storedVar, this.gain, this.bias, { training: false, eps: this.eps });
   }
 }
 
@@ -109,11 +122,10 @@ class GBlock extends Module {
   }
 
   forward(x: Tensor, y: Tensor): Tensor {
-    let h = relu(this.bn1.forward(x, y));
+    let h = this.bn1.forwardRelu(x, y); // relu(bn1(x, y))
     // upsample x2, then conv1: one kernel, the conv reading its input at (y / 2, x / 2)
     h = upsampleConv2d(h, this.conv1.weight, this.conv1.bias, 2);
-    h = relu(this.bn2.forward(h, y));
-    h = this.conv2.forward(h);
+    h = this.conv2.forward(this.bn2.forwardRelu(h, y)); // conv2(relu(bn2(h, y)))
     // conv_sc(upsample(x)) = upsample(conv_sc(x)) for a 1x1 conv: 4x fewer multiply-adds
     return add(h, upsampleNearest(this.convSc.forward(x), 2));
   }
@@ -159,7 +171,7 @@ class OutputLayer extends Module {
   }
 
   forward(h: Tensor): Tensor {
-    return tanh(this.conv.forward(relu(this.bn.forward(h))));
+    return tanh(this.conv.forward(this.bn.forwardRelu(h))); // tanh(conv(relu(bn(h))))
   }
 }
 
