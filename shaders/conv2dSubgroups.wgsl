@@ -278,3 +278,86 @@ fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   storeUpRows(a0, g, o0, py, px);
   storeUpRows(a1, g, o0 + 8u, py, px);
 }
+
+// ---------------------------------------------------------------------------------------------
+// upConv3x3GradShared16: the input gradient of upConv3x3Shared16 (conv2d.wgsl's
+// phaseWeightsGrad has the formula): dx[b, c, Y, X] = sum_{o, r, s} dy[b, o, 2Y - 1 + r,
+// 2X - 1 + s] * K[c, o, r, s], K in pw4 as [c][o][r][s]. A thread owns 16 channels c (the
+// workgroup row y) and a group of 4 x 4 positions of dx; per channel o of dy it reads the 10 x 10
+// window of dy those positions reach (rows as vec4s: dx's width a multiple of 4). p describes
+// the correlation: C = the conv's output channels (dy's), H, W = dy's size (2x dx's), O = the
+// conv's input channels (dx's), Ho, Wo = dx's size, quadsX, blocksY and quads over dx.
+
+// dy row iy, columns 2X0 - 1 .. 2X0 + 8 (zero outside dy).
+struct Row10 { l: f32, m0: vec4<f32>, m1: vec4<f32>, r: f32 }
+
+fn row10(plane: u32, iy: i32, x0: u32) -> Row10 {
+  let rowOk = (iy >= 0) & (iy < i32(p.H));
+  let rb = (plane + u32(clamp(iy, 0, i32(p.H) - 1))) * p.W;
+  let at = (rb + 2u * x0) / 4u;
+  let z = vec4<f32>(0.0);
+  return Row10(load(rb, rowOk, i32(2u * x0) - 1), select(z, inp4[at], rowOk), select(z, inp4[at + 1u], rowOk),
+               load(rb, rowOk, i32(2u * x0) + 8));
+}
+
+// Kernel row r (taps s = 0 .. 3) for 8 channels, from the 4 taps each lane read for its own.
+struct KRow4 {
+  lo0: vec4<f32>, hi0: vec4<f32>, lo1: vec4<f32>, hi1: vec4<f32>,
+  lo2: vec4<f32>, hi2: vec4<f32>, lo3: vec4<f32>, hi3: vec4<f32>,
+}
+
+fn sharedRow4(k: vec4<f32>) -> KRow4 {
+  return KRow4(sharedLo(k.x), sharedHi(k.x), sharedLo(k.y), sharedHi(k.y),
+               sharedLo(k.z), sharedHi(k.z), sharedLo(k.w), sharedHi(k.w));
+}
+
+// Output row += one dy row through one kernel row: tap s of output column x reads window
+// column 2x + s (window column 0 is dy column 2X0 - 1).
+fn gradRow(a: Acc, w: Row10, k: KRow4) -> Acc {
+  var r = accumulate(a, vec4<f32>(w.l, w.m0.y, w.m0.w, w.m1.y), k.lo0, k.hi0);
+  r = accumulate(r, vec4<f32>(w.m0.x, w.m0.z, w.m1.x, w.m1.z), k.lo1, k.hi1);
+  r = accumulate(r, vec4<f32>(w.m0.y, w.m0.w, w.m1.y, w.m1.w), k.lo2, k.hi2);
+  return accumulate(r, vec4<f32>(w.m0.z, w.m1.x, w.m1.z, w.r), k.lo3, k.hi3);
+}
+
+// Kernel row r for the 4 output rows y, which read dy window rows 2y + r.
+fn gradKernelRow(a: Rows4, w0: Row10, w2: Row10, w4: Row10, w6: Row10, k: KRow4) -> Rows4 {
+  return Rows4(gradRow(a.r0, w0, k), gradRow(a.r1, w2, k), gradRow(a.r2, w4, k), gradRow(a.r3, w6, k));
+}
+
+struct Rows10 {
+  t0: Row10, t1: Row10, t2: Row10, t3: Row10, t4: Row10,
+  t5: Row10, t6: Row10, t7: Row10, t8: Row10, t9: Row10,
+}
+
+// All of K[c, o] for this lane's channel c, row by row.
+fn gradKernel(a: Rows4, t: Rows10, c: u32, o: u32) -> Rows4 {
+  let at = (c * p.C + o) * 4u;
+  var r = gradKernelRow(a, t.t0, t.t2, t.t4, t.t6, sharedRow4(pw4[at]));
+  r = gradKernelRow(r, t.t1, t.t3, t.t5, t.t7, sharedRow4(pw4[at + 1u]));
+  r = gradKernelRow(r, t.t2, t.t4, t.t6, t.t8, sharedRow4(pw4[at + 2u]));
+  return gradKernelRow(r, t.t3, t.t5, t.t7, t.t9, sharedRow4(pw4[at + 3u]));
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                         @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
+  let c0 = wg.y * 16u;
+  let cLo = laneChannel(c0, lane);
+  let cHi = laneChannel(c0 + 8u, lane);
+  let top = i32(2u * g.oy0) - 1;
+  var a0: Rows4;
+  var a1: Rows4;
+  for (var o = 0u; o < p.C; o++) {
+    let plane = (g.b * p.C + o) * p.H;
+    let t = Rows10(row10(plane, top, g.ox0), row10(plane, top + 1, g.ox0), row10(plane, top + 2, g.ox0),
+                   row10(plane, top + 3, g.ox0), row10(plane, top + 4, g.ox0), row10(plane, top + 5, g.ox0),
+                   row10(plane, top + 6, g.ox0), row10(plane, top + 7, g.ox0), row10(plane, top + 8, g.ox0),
+                   row10(plane, top + 9, g.ox0));
+    a0 = gradKernel(a0, t, cLo, o);
+    a1 = gradKernel(a1, t, cHi, o);
+  }
+  storeRows(a0, g, c0);
+  storeRows(a1, g, c0 + 8u);
+}

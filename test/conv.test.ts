@@ -316,23 +316,39 @@ describe('upsampleConv2d', () => {
       launch.call(rt, k);
     };
     try {
-      upsampleConv2d(tensor(new Float32Array(2 * 3 * 4 * 8), [2, 3, 4, 8]), tensor(new Float32Array(5 * 27), [5, 3, 3, 3]), null, 2);
+      const x = tensor(new Float32Array(2 * 3 * 4 * 8), [2, 3, 4, 8], { requiresGrad: true });
+      const y = upsampleConv2d(x, tensor(new Float32Array(5 * 27), [5, 3, 3, 3]), null, 2);
+      y.backward(tensor(new Float32Array(y.size), y.shape));
     } finally {
       rt.launch = launch;
     }
-    expect(entries).toEqual(rt.ctx.hasSubgroups ? ['phaseWeights', 'upConv3x3Shared16'] : ['upsample', 'conv3x3']);
+    expect(entries).toEqual(rt.ctx.hasSubgroups
+      ? ['phaseWeights', 'upConv3x3Shared16', 'phaseWeightsGrad', 'upConv3x3GradShared16']
+      : ['upsample2', 'conv3x3', 'conv3x3', 'upsample2Backward']);
   });
 
   // Several workgroups along x and two phases' worth of channel blocks, against float64.
-  it('larger shapes match float64 references: B8 C6 16x16 x2 -> O20', async () => {
+  it('larger shapes match float64 references, forward and input gradient: B8 C6 16x16 x2 -> O20', async () => {
     const c: UpCase = { B: 8, C: 6, H: 16, W: 16, O: 20, k: 3, factor: 2, bias: true };
     const r = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
     const xv = r(randomValues(c.B * c.C * c.H * c.W, 121));
     const wv = r(randomValues(c.O * c.C * 9, 122, 0.2));
     const bv = r(randomValues(c.O, 123));
-    const y = upsampleConv2d(tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W]), tensor(Float32Array.from(wv), [c.O, c.C, 3, 3]), tensor(Float32Array.from(bv)), 2);
+    const x = tensor(Float32Array.from(xv), [c.B, c.C, c.H, c.W], { requiresGrad: true });
+    const y = upsampleConv2d(x, tensor(Float32Array.from(wv), [c.O, c.C, 3, 3]), tensor(Float32Array.from(bv)), 2);
     expect(y.shape).toEqual([8, 20, 32, 32]);
     expectClose(await y.data(), upConvRef(c, xv, wv, bv, false), FORWARD_REL, 'forward');
+    // The input gradient: the conv's at 32x32, summed over each 2x2 block.
+    const dyv = r(randomValues(y.size, 124));
+    y.backward(tensor(Float32Array.from(dyv), y.shape));
+    const conv: Case = { B: c.B, C: c.C, H: 32, W: 32, O: c.O, kh: 3, kw: 3, stride: 1, padding: 1, bias: true };
+    const dUp = gradRef(conv, upsampleNearestRef(xv, [c.B, c.C, c.H, c.W], 2), wv, dyv).dx;
+    const dx = new Float64Array(xv.length);
+    dUp.forEach((v, i) => {
+      const [col, row, plane] = [i % 32, Math.floor(i / 32) % 32, Math.floor(i / 1024)];
+      dx[(plane * 16 + (row >> 1)) * 16 + (col >> 1)] += v;
+    });
+    expectClose(await x.grad!.data(), dx, FORWARD_REL, 'input gradient');
   });
 
   it('checks its input', () => {

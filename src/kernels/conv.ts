@@ -331,6 +331,40 @@ function upConvForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boo
   return out;
 }
 
+/** d(loss)/dx of upsample x2 + 3x3 conv (padding 1) from dy: upConv3x3GradShared16. */
+function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry): Tensor {
+  const [B, C, H, W] = xShape;
+  const K = empty([C, g.O, 4, 4]);
+  runtime().launch({
+    family: 'conv2d',
+    entry: 'phaseWeightsGrad',
+    constants: { WORKGROUP },
+    uniforms: new Uniforms().u32(C, 0, 0, g.O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
+    buffers: [null, weight.buffer, null, K.buffer],
+    workgroups: [Math.ceil((g.O * C) / WORKGROUP)],
+  });
+  const dx = empty(xShape);
+  const quadsX = Math.ceil(W / 4);
+  const blocksY = Math.ceil(H / 4);
+  const quads = B * blocksY * quadsX;
+  runtime().launch({
+    family: 'conv2d+conv2dSubgroups',
+    entry: 'upConv3x3GradShared16',
+    constants: { WORKGROUP },
+    uniforms: new Uniforms()
+      .u32(g.O, g.Ho, g.Wo, C, H, W)
+      .i32(0, 0)
+      .u32(1, 1, 4, 4)
+      .i32(0, 0, 0, 0, 0)
+      .u32(quadsX, blocksY, quads, 0)
+      .build(),
+    buffers: [dy.buffer, null, dy.buffer, dx.buffer, dy.buffer, K.buffer],
+    workgroups: convGrid(quads, C, 2 * OB),
+  });
+  K.dispose();
+  return dx;
+}
+
 function upConvOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, factor: number, relu: boolean): Tensor {
   checkUpsample(x, factor, name);
   assertFloat(weight, name);
@@ -349,7 +383,8 @@ function upConvOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, 
   return record(name, out, inputs, (dOut) => {
     const dy = relu ? reluBackward(dOut, out) : dOut;
     let dx: Tensor | null = null;
-    if (x.requiresGrad) {
+    if (x.requiresGrad && fused) dx = upConvInputGrad(dy, weight, x.shape, g);
+    else if (x.requiresGrad) {
       const dUp = inputGrad(dy, weight, g);
       dx = upsampleBackward(dUp, factor);
       dUp.dispose();
@@ -371,8 +406,10 @@ function upConvOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, 
  * BigGAN upsamples and then convolves in every block. For factor 2, a 3x3 weight and an input
  * width that is a multiple of 4 on a device with subgroups, one kernel whose conv reads its input
  * at (y / 2, x / 2), as 4 phases of 2x2 taps (4 multiply-adds per output instead of 9; see
- * phaseWeights in shaders/conv2d.wgsl); otherwise the upsample and the conv one after the other.
- * Backward: the conv's input gradient at the upsampled size, summed back over each block.
+ * phaseWeights in shaders/conv2d.wgsl), and the input gradient likewise without the upsampled
+ * size (a stride-2 4x4 correlation of dy: 16 multiply-adds per input pixel instead of 36;
+ * phaseWeightsGrad); otherwise the upsample and the conv one after the other (backward: the
+ * conv's input gradient at the upsampled size, summed back over each block).
  */
 export function upsampleConv2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, factor: number): Tensor {
   return upConvOp('upsampleConv2d', x, weight, bias ?? null, factor, false);
