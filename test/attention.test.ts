@@ -2,8 +2,9 @@
 // the fused attention core alone, the whole block with the fused core, and the block composed
 // from matmul and softmax; gradients for the input, all four 1x1 conv weights and gamma by finite
 // differences, and the fused block against the composed one.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { attend, selfAttention, selfAttentionComposed, type AttentionWeights } from '../src/kernels/attention.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attend, attentionSettings, selfAttention, selfAttentionComposed, type AttentionWeights } from '../src/kernels/attention.js';
+import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, numelOf, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
@@ -13,21 +14,55 @@ beforeAll(setupGpu);
 
 describe('attend (the fused core)', () => {
   // [B, K, P, M, V]: one key channel; channel counts that straddle the 8-channel chunks
-  // (K = 9, V = 12, V = 3); batch 1; a single key.
-  const cases = [[2, 1, 24, 6, 12], [1, 9, 16, 4, 3], [2, 4, 12, 3, 17], [1, 2, 4, 1, 8]];
-  for (const [B, K, P, M, V] of cases) {
-    it(`B ${B}, K ${K}, P ${P}, M ${M}, V ${V}`, async () => {
-      await checkOp(
-        ([theta, phi, g]) => attend(theta, phi, g),
-        ([theta, phi, g]) => attendRef(theta, phi, g, B, K, P, M),
-        [
-          { shape: [B, K, P] },
-          { shape: [B, K, M] },
-          { shape: [B, V, M] },
-        ],
-      );
-    });
+  // (K = 9, V = 12, V = 3); batch 1; a single key. Query counts that are multiples of 8 with
+  // K <= 8 take the subgroup kernels where the device has subgroups (two value chunks, the second
+  // part-filled; K = 8; 64 keys; key counts that are multiples of 4 in backward too).
+  const cases = [[2, 1, 24, 6, 12], [1, 9, 16, 4, 3], [2, 4, 12, 3, 17], [1, 2, 4, 1, 8], [2, 4, 16, 5, 17], [1, 8, 24, 7, 3], [3, 3, 8, 64, 16], [1, 8, 16, 8, 5]];
+  const check = ([B, K, P, M, V]: number[]) =>
+    checkOp(
+      ([theta, phi, g]) => attend(theta, phi, g),
+      ([theta, phi, g]) => attendRef(theta, phi, g, B, K, P, M),
+      [
+        { shape: [B, K, P] },
+        { shape: [B, K, M] },
+        { shape: [B, V, M] },
+      ],
+    );
+  for (const c of cases) {
+    const [B, K, P, M, V] = c;
+    it(`B ${B}, K ${K}, P ${P}, M ${M}, V ${V}`, () => check(c));
   }
+
+  it('runs the subgroup kernels where the device has subgroups', () => {
+    const rt = runtime();
+    const entries: string[] = [];
+    const launch = rt.launch;
+    rt.launch = (k: KernelLaunch) => {
+      entries.push(k.entry);
+      launch.call(rt, k);
+    };
+    const t = (...shape: number[]) => tensor(new Float32Array(numelOf(shape)), shape);
+    try {
+      const theta = tensor(new Float32Array(64), [1, 4, 16], { requiresGrad: true });
+      const y = attend(theta, t(1, 4, 4), t(1, 8, 4));
+      y.backward(tensor(new Float32Array(y.size), y.shape));
+    } finally {
+      rt.launch = launch;
+    }
+    expect(entries.filter((e) => e.startsWith('attend'))).toEqual(rt.ctx.hasSubgroups
+      ? ['attendShared', 'attendProbabilitiesShared', 'attendScoreGrad']
+      : ['attend', 'attendProbabilities', 'attendScoreGrad']);
+  });
+
+  describe('the plain kernel (no subgroups)', () => {
+    beforeAll(() => {
+      attentionSettings.subgroups = false;
+    });
+    afterAll(() => {
+      attentionSettings.subgroups = true;
+    });
+    for (const c of [cases[0], cases[4]]) it(`B ${c[0]}, K ${c[1]}, P ${c[2]}, M ${c[3]}, V ${c[4]}`, () => check(c));
+  });
 
   it('checks shapes', () => {
     const t = (...shape: number[]) => tensor(new Float32Array(numelOf(shape)), shape);

@@ -24,9 +24,16 @@ export interface AttentionWeights {
   gamma: Tensor | number;
 }
 
-function launch(entry: string, dims: number[], threads: number, buffers: GPUBuffer[]): void {
+/**
+ * Use the subgroup variant of the forward (shaders/attentionSubgroups.wgsl) where the device has
+ * subgroups at least 8 wide, the query count is a multiple of 8 and K <= 8. The suite switches
+ * this off to cover the plain kernel too.
+ */
+export const attentionSettings = { subgroups: true };
+
+function launch(entry: string, dims: number[], threads: number, buffers: GPUBuffer[], family = 'attention'): void {
   runtime().launch({
-    family: 'attention',
+    family,
     entry,
     constants: { WORKGROUP },
     uniforms: new Uniforms().u32(...dims).build(),
@@ -53,11 +60,15 @@ export function attend(theta: Tensor, phi: Tensor, g: Tensor): Tensor {
   const dims = [B, P, M, K, V];
   const out = empty([B, V, P]);
   const lse = empty([B, P]);
-  launch('attend', dims, B * P * chunks(V), [theta.buffer, phi.buffer, g.buffer, out.buffer, lse.buffer]);
+  const shared = attentionSettings.subgroups && runtime().ctx.hasSubgroups && P % 8 === 0 && K <= 8;
+  launch(shared ? 'attendShared' : 'attend', dims, B * P * chunks(V), [theta.buffer, phi.buffer, g.buffer, out.buffer, lse.buffer],
+    shared ? 'attention+attentionSubgroups' : 'attention');
   const result = record('attend', out, [theta, phi, g], (grad) => {
     // Rebuild the attention matrix once, then the gradients are matmuls.
     const probs = empty([B, P, M]);
-    launch('attendProbabilities', dims, probs.size, [theta.buffer, phi.buffer, lse.buffer, probs.buffer]);
+    if (shared && M % 4 === 0) {
+      launch('attendProbabilitiesShared', dims, B * P, [theta.buffer, phi.buffer, lse.buffer, probs.buffer], 'attention+attentionSubgroups');
+    } else launch('attendProbabilities', dims, probs.size, [theta.buffer, phi.buffer, lse.buffer, probs.buffer]);
     const gradG = mmKernel(grad, probs, false, false);        // dOut Pr: (B, V, M)
     const gradProbs = mmKernel(grad, g, true, false);         // dOut^T g: (B, P, M)
     const weighted = mul(grad, out);
