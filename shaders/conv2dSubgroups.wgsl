@@ -120,6 +120,79 @@ fn conv3x3Shared8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   storeRows(a1, g1, o0);
 }
 
+// conv3x3 for at most 4 output channels (an RGB output, the input gradient of a first layer):
+// 4 channels x four groups per thread, so that no accumulator is spent on channels that do not
+// exist. mat4x4 columns are the channels o0 .. o0 + 3 of 4 positions.
+struct KRowQ { k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32> }
+
+fn sharedKernelRowQ(o: u32, c: u32, ky: u32) -> KRowQ {
+  return KRowQ(sharedLo(w[weightIndex(o, c, ky, 0u)]), sharedLo(w[weightIndex(o, c, ky, 1u)]),
+               sharedLo(w[weightIndex(o, c, ky, 2u)]));
+}
+
+fn tapsQ(a: mat4x4<f32>, x: Window, k: KRowQ) -> mat4x4<f32> {
+  var r = outer(a, x.a, k.k0);
+  r = outer(r, vec4<f32>(x.a.yzw, x.b.x), k.k1);
+  return outer(r, vec4<f32>(x.a.zw, x.b), k.k2);
+}
+
+struct RowsQ { r0: mat4x4<f32>, r1: mat4x4<f32>, r2: mat4x4<f32>, r3: mat4x4<f32> }
+
+fn outputRowQ(a: mat4x4<f32>, x0: Window, x1: Window, x2: Window, k0: KRowQ, k1: KRowQ, k2: KRowQ) -> mat4x4<f32> {
+  return tapsQ(tapsQ(tapsQ(a, x0, k0), x1, k1), x2, k2);
+}
+
+fn rows3x3Q(a: RowsQ, x: Windows, k0: KRowQ, k1: KRowQ, k2: KRowQ) -> RowsQ {
+  return RowsQ(outputRowQ(a.r0, x.x0, x.x1, x.x2, k0, k1, k2), outputRowQ(a.r1, x.x1, x.x2, x.x3, k0, k1, k2),
+               outputRowQ(a.r2, x.x2, x.x3, x.x4, k0, k1, k2), outputRowQ(a.r3, x.x3, x.x4, x.x5, k0, k1, k2));
+}
+
+fn storeQ(m: mat4x4<f32>, b: u32, o0: u32, pos0: u32, limit: u32) {
+  storeCol(m[0], b, o0, pos0, limit);
+  storeCol(m[1], b, o0 + 1u, pos0, limit);
+  storeCol(m[2], b, o0 + 2u, pos0, limit);
+  storeCol(m[3], b, o0 + 3u, pos0, limit);
+}
+
+fn storeRowsQ(a: RowsQ, g: Group, o0: u32) {
+  if (!g.valid) { return; }
+  let limit = p.Wo - g.ox0;
+  let pos0 = g.oy0 * p.Wo + g.ox0;
+  storeQ(a.r0, g.b, o0, pos0, limit);
+  if (g.oy0 + 1u < p.Ho) { storeQ(a.r1, g.b, o0, pos0 + p.Wo, limit); }
+  if (g.oy0 + 2u < p.Ho) { storeQ(a.r2, g.b, o0, pos0 + 2u * p.Wo, limit); }
+  if (g.oy0 + 3u < p.Ho) { storeQ(a.r3, g.b, o0, pos0 + 3u * p.Wo, limit); }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn conv3x3Shared4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                  @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  let g0 = group(4u * t);
+  let g1 = group(4u * t + 1u);
+  let g2 = group(4u * t + 2u);
+  let g3 = group(4u * t + 3u);
+  let o0 = wg.y * 4u;
+  let o = laneChannel(o0, lane);   // lanes 0-3 (4-7 read a copy)
+  var a0: RowsQ;
+  var a1: RowsQ;
+  var a2: RowsQ;
+  var a3: RowsQ;
+  for (var c = 0u; c < p.C; c++) {
+    let k0 = sharedKernelRowQ(o, c, 0u);
+    let k1 = sharedKernelRowQ(o, c, 1u);
+    let k2 = sharedKernelRowQ(o, c, 2u);
+    a0 = rows3x3Q(a0, windows((g0.b * p.C + c) * p.H, g0), k0, k1, k2);
+    a1 = rows3x3Q(a1, windows((g1.b * p.C + c) * p.H, g1), k0, k1, k2);
+    a2 = rows3x3Q(a2, windows((g2.b * p.C + c) * p.H, g2), k0, k1, k2);
+    a3 = rows3x3Q(a3, windows((g3.b * p.C + c) * p.H, g3), k0, k1, k2);
+  }
+  storeRowsQ(a0, g0, o0);
+  storeRowsQ(a1, g1, o0);
+  storeRowsQ(a2, g2, o0);
+  storeRowsQ(a3, g3, o0);
+}
+
 // conv.ts's quadInput as one vec4 load: needs Ho * Wo (= H * W) % 4 == 0.
 fn quadInputV(q: Quad, c: u32) -> vec4<f32> {
   return inp4[((q.b * p.C + c) * p.H * p.W + q.pos) / 4u];

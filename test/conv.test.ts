@@ -130,10 +130,11 @@ const cases: Case[] = [
   { ...base, B: 2, C: 4, O: 11, H: 9, W: 9, padding: 1 },
   { ...base, C: 3, O: 2, H: 5, W: 7, kh: 5, kw: 5, padding: 1 },
   // widths that are multiples of 4 with padding 1 (1x1: planes that are): the subgroup kernels
-  // where the device has subgroups, 8 and 16 output channels a thread
+  // where the device has subgroups, 8, 16 and 4 output channels a thread
   { ...base, B: 2, C: 3, O: 5, W: 8, padding: 1, bias: true },
   { ...base, B: 2, C: 4, O: 11, H: 9, W: 12, padding: 1 },
   { ...base, B: 2, C: 3, O: 13, H: 3, W: 4, kh: 1, kw: 1, bias: true },
+  { ...base, B: 2, C: 5, O: 3, H: 6, W: 8, padding: 1, bias: true },
 ];
 
 describe('conv2d', () => {
@@ -157,6 +158,7 @@ describe('conv2d', () => {
     { B: 5, C: 9, H: 17, W: 16, O: 19, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
     { B: 3, C: 10, H: 9, W: 12, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
     { B: 2, C: 6, H: 10, W: 8, O: 3, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 20, C: 4, H: 16, W: 16, O: 3, kh: 3, kw: 3, stride: 1, padding: 1, bias: false },
   ];
   large.forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, i));
@@ -208,12 +210,15 @@ describe('conv2d', () => {
     try {
       const x = tensor(new Float32Array(2 * 3 * 6 * 8), [2, 3, 6, 8]);
       conv2d(x, tensor(new Float32Array(20 * 3 * 9), [20, 3, 3, 3]), null, { padding: 1 });
+      conv2d(x, tensor(new Float32Array(6 * 3 * 9), [6, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(20 * 3), [20, 3, 1, 1]));
     } finally {
       rt.launch = launch;
     }
-    const expected = rt.ctx.hasSubgroups ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv1x1Shared16'] : ['conv3x3', 'conv3x3', 'conv1x1'];
+    const expected = rt.ctx.hasSubgroups
+      ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv3x3Shared4', 'conv1x1Shared16']
+      : ['conv3x3', 'conv3x3', 'conv3x3', 'conv1x1'];
     expect(entries).toEqual(expected);
   });
 

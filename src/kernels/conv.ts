@@ -138,8 +138,9 @@ function launchConv(k: ConvLaunch): void {
     // The subgroup kernels read input rows as vec4s: padding 1 along x, width a multiple of 4.
     if (shared && k.padX === 1 && k.W % 4 === 0) {
       family = 'conv2d+conv2dSubgroups';
-      entry = k.O > OB ? 'conv3x3Shared16' : 'conv3x3Shared8';
-      if (k.O > OB) [threads, ob] = [quads, 2 * OB];
+      if (k.O > OB) [entry, threads, ob] = ['conv3x3Shared16', quads, 2 * OB];
+      else if (k.O > OB / 2) entry = 'conv3x3Shared8';
+      else [entry, threads, ob] = ['conv3x3Shared4', Math.ceil(quads / 4), OB / 2];
     }
   } else if (unit && k.kh === 1 && k.kw === 1 && k.padY === 0 && k.padX === 0) {
     entry = 'conv1x1';
