@@ -4,12 +4,14 @@
 // split reduction over batch and positions, the bias gradient as a sum.
 //
 // Kernel choice (launchConv): 3x3 stride 1 -> conv3x3, 1x1 stride 1 unpadded -> conv1x1,
-// anything else -> convGeneric. Where the device has subgroups (at least 8 wide) the 3x3 and 1x1
-// cases run the variants of shaders/conv2dSubgroups.wgsl instead, which share each weight read
-// across a subgroup: on lavapipe they take the training step's conv3x3 time from 2.7 s to 1.0 s
-// (bench/profileStep.ts). Measured on lavapipe (2 cores), VGG 64x64 layers at batch 16, plain
-// kernels: forward 13-21 GFLOP/s and input gradient 14-16 GFLOP/s for the 3x3 layers
-// (bench/conv-try.ts).
+// anything else -> convGeneric. Where the device has subgroups (at least 8 wide) the 3x3 layers
+// with padding 1 and widths that are multiples of 4 run conv3x3Shared16 / 8 / 4 (by output
+// channels) of shaders/conv2dSubgroups.wgsl instead, and the 1x1 layers conv1x1Shared16: each
+// weight is read by one lane and broadcast to the subgroup, input rows are read as vec4s.
+// upsampleConv2d (nearest x2 then 3x3 conv, BigGAN's blocks) has kernels of its own, forward and
+// input gradient. On lavapipe the training step's conv time went from 1.16 s to 0.53 s under the
+// same load (bench/results/profile-step-lavapipe-2026-11-23.md). Plain kernels, VGG 64x64 layers
+// at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
 import { record } from '../engine/autograd.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
