@@ -6,10 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Generator } from '../src/engine/random.js';
 import { runtime } from '../src/engine/runtime.js';
-import { scope } from '../src/engine/tensor.js';
-import { concat } from '../src/kernels/shape.js';
 import { Adam } from '../src/train/optim.js';
-import { buildPipeline, type TrainConfig } from '../src/train/trainer.js';
+import { buildPipeline, trainingStep, type TrainConfig } from '../src/train/trainer.js';
 import { spread, type Spread, type TimingBudget } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,19 +61,7 @@ export async function timeTrainStep(budget: TimingBudget, batch = 64): Promise<T
   const rng = new Generator(config.seed);
   const rt = runtime();
 
-  const step = async (): Promise<Float32Array> => {
-    const classes = Array.from({ length: config.batch }, () => rng.int(pipeline.numClasses));
-    const stats = scope(() => {
-      const s = pipeline.lossFor(classes, rng, config.weights);
-      s.loss.backward();
-      optimizer.step();
-      optimizer.zeroGrad();
-      return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
-    });
-    const values = (await stats.data()) as Float32Array;
-    stats.dispose();
-    return values;
-  };
+  const step = () => trainingStep(pipeline, optimizer, config.batch, rng, config.weights);
 
   // warm-up: pipelines compile on the first step
   let last = await step();

@@ -147,6 +147,30 @@ export async function generateImages(pipeline: ConditioningPipeline, classes: nu
   return out;
 }
 
+/**
+ * One optimizer step on `batch` fresh (class, noise) draws from `rng`; returns
+ * [loss, cross-entropy, correct count, mean sigma] with a single read-back.
+ */
+export async function trainingStep(
+  pipeline: ConditioningPipeline,
+  optimizer: Adam,
+  batch: number,
+  rng: Generator,
+  weights: LossWeights,
+): Promise<Float32Array> {
+  const classes = Array.from({ length: batch }, () => rng.int(pipeline.numClasses));
+  const stats = scope(() => {
+    const s = pipeline.lossFor(classes, rng, weights);
+    s.loss.backward();
+    optimizer.step();
+    optimizer.zeroGrad();
+    return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
+  });
+  const values = (await stats.data()) as Float32Array;
+  stats.dispose();
+  return values;
+}
+
 export interface TrainOptions {
   resume?: boolean;
   /** Called after each step (tests use it to interrupt). */
@@ -191,16 +215,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   try {
     while (state.step < totalSteps) {
       const t0 = performance.now();
-      const classes = Array.from({ length: config.batch }, () => rng.int(pipeline.numClasses));
-      const stats = scope(() => {
-        const s = pipeline.lossFor(classes, rng, config.weights);
-        s.loss.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
-      });
-      const [loss, ce, correct, meanSigma] = (await stats.data()) as Float32Array;
-      stats.dispose();
+      const [loss, ce, correct, meanSigma] = await trainingStep(pipeline, optimizer, config.batch, rng, config.weights);
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(
           `the loss became ${loss} at step ${state.step + 1} (cross-entropy ${ce}, mean sigma ${meanSigma}); ` +
