@@ -194,6 +194,17 @@ export function tensor(
 }
 
 /**
+ * Upload integer indices from the CPU after checking each lies in [0, bound); `what` starts the
+ * error message (e.g. 'embedding: index'), which names the bad value and its position.
+ */
+export function indexTensor(values: ArrayLike<number>, bound: number, what: string): Tensor {
+  const ints = Int32Array.from(values);
+  const bad = ints.findIndex((v) => v < 0 || v >= bound);
+  if (bad >= 0) throw new Error(`${what} ${ints[bad]} at position ${bad} is outside [0, ${bound})`);
+  return tensor(ints, [ints.length]);
+}
+
+/**
  * Run `fn`; every tensor it creates is disposed when it returns, except the ones it returns
  * (found in a returned tensor, array or plain object) and the ones passed to keep().
  */

@@ -1,20 +1,16 @@
 // Index lookups (shaders/gather.wgsl): embedding rows by class index, and one-hot vectors.
 import { record } from '../engine/autograd.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
-import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
+import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
 
 const WORKGROUP = 256;
 
-function indexTensor(indices: Tensor | ArrayLike<number>, rows: number, op: string): Tensor {
-  if (indices instanceof Object && 'dtype' in indices && 'buffer' in indices) {
-    const t = indices as Tensor;
-    if (t.dtype !== 'int32') throw new Error(`${op}: indices must be int32, got ${t.describe()}`);
-    return t;
+function toIndices(given: Tensor | ArrayLike<number>, rows: number, op: string): Tensor {
+  if (given instanceof Tensor) {
+    if (given.dtype !== 'int32') throw new Error(`${op}: indices must be int32, got ${given.describe()}`);
+    return given;
   }
-  const values = Int32Array.from(indices as ArrayLike<number>);
-  const bad = values.findIndex((v) => v < 0 || v >= rows);
-  if (bad >= 0) throw new Error(`${op}: index ${values[bad]} at position ${bad} is outside [0, ${rows})`);
-  return tensor(values);
+  return indexTensor(given, rows, `${op}: index`);
 }
 
 function launch(entry: string, n: number, rows: number, width: number, buffers: GPUBuffer[], threads: number): void {
@@ -33,7 +29,7 @@ export function embedding(weight: Tensor, indices: Tensor | ArrayLike<number>): 
   assertFloat(weight, 'embedding');
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D (rows, width), got ${formatShape(weight.shape)}`);
   const [rows, width] = weight.shape;
-  const idx = indexTensor(indices, rows, 'embedding');
+  const idx = toIndices(indices, rows, 'embedding');
   const n = idx.size;
   const out = empty([...idx.shape, width]);
   launch('gatherRows', n, rows, width, [idx.buffer, weight.buffer, out.buffer], n * width);
@@ -46,7 +42,7 @@ export function embedding(weight: Tensor, indices: Tensor | ArrayLike<number>): 
 
 /** One-hot rows (n, classes) for class indices. */
 export function oneHot(indices: Tensor | ArrayLike<number>, classes: number): Tensor {
-  const idx = indexTensor(indices, classes, 'oneHot');
+  const idx = toIndices(indices, classes, 'oneHot');
   const out = empty([...idx.shape, classes]);
   launch('oneHot', idx.size, classes, 1, [idx.buffer, out.buffer], idx.size * classes);
   return out;

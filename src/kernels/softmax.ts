@@ -1,7 +1,7 @@
 // Softmax over the last axis, log-softmax, and fused softmax-cross-entropy (shaders/softmax.wgsl).
 import { record } from '../engine/autograd.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
-import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
+import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
 import { mean } from './reduce.js';
 
 const WORKGROUP = 64;
@@ -42,16 +42,13 @@ export const logSoftmax = (x: Tensor): Tensor => softmaxFamily(x, true);
 /** Class indices as an int32 tensor, checked against the number of classes when given on the CPU. */
 export function toTargets(targets: Tensor | ArrayLike<number>, rows: number, classes: number): Tensor {
   const logits = formatShape([rows, classes]);
-  if (!(targets instanceof Object && 'buffer' in targets && 'dtype' in targets)) {
-    const values = Int32Array.from(targets as ArrayLike<number>);
-    if (values.length !== rows) {
-      throw new Error(`cross-entropy: logits ${logits} need ${rows} int32 class indices as targets, got [${values.length}] int32`);
+  if (!(targets instanceof Tensor)) {
+    if (targets.length !== rows) {
+      throw new Error(`cross-entropy: logits ${logits} need ${rows} int32 class indices as targets, got [${targets.length}] int32`);
     }
-    const bad = values.findIndex((t) => t < 0 || t >= classes);
-    if (bad >= 0) throw new Error(`cross-entropy: target ${values[bad]} at position ${bad} is outside [0, ${classes})`);
-    return tensor(values, [values.length]);
+    return indexTensor(targets, classes, 'cross-entropy: target');
   }
-  const t = targets as Tensor;
+  const t = targets;
   if (t.dtype !== 'int32' || t.size !== rows) {
     throw new Error(`cross-entropy: logits ${logits} need ${rows} int32 class indices as targets, got ${t.describe()}`);
   }
