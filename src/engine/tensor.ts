@@ -124,6 +124,21 @@ export class Tensor {
     return (await this.data())[0];
   }
 
+  /**
+   * Overwrite the values in place from the CPU (torch's copy_), keeping the storage, so that
+   * whoever holds this tensor (an optimizer, a module) sees the new values.
+   */
+  copy_(values: Float32Array | Int32Array): this {
+    if (values.length !== this.size) {
+      throw new Error(`copy_: ${values.length} values do not fill ${this.describe()}`);
+    }
+    // Submit first: a queue write lands before commands that are recorded but not yet submitted.
+    const rt = runtime();
+    rt.flush();
+    rt.write(this.buffer, 0, values);
+    return this;
+  }
+
   /** A view with another shape over the same storage; -1 stands for the inferred size. */
   reshape(...dims: number[] | [number[]]): Tensor {
     const wanted = (Array.isArray(dims[0]) ? dims[0] : dims) as number[];

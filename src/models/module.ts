@@ -1,6 +1,5 @@
 // Modules in PyTorch's shape: parameters, buffers and children by name, state dicts with
 // torch's dotted keys, train/eval modes, and freezing.
-import { runtime } from '../engine/runtime.js';
 import { Generator } from '../engine/random.js';
 import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
 import { batchNorm } from '../kernels/batchnorm.js';
@@ -76,7 +75,7 @@ export class Module {
       if (v.shape.join() !== target.shape.join()) {
         throw new Error(`loadStateDict: '${key}' has shape ${formatShape(v.shape)}${from}, the model expects ${formatShape(target.shape)}`);
       }
-      replaceValues(target, Float32Array.from(v.data));
+      target.copy_(Float32Array.from(v.data));
     }
     if (options.strict ?? true) {
       const missing = [...own.keys()].filter((k) => !values.has(k));
@@ -115,14 +114,6 @@ export class Module {
   dispose(): void {
     for (const t of this.stateDict().values()) t.dispose();
   }
-}
-
-function replaceValues(target: Tensor, data: Float32Array): void {
-  // Write into the existing storage, so parameters keep their identity (optimizers hold them).
-  // Submit first: a queue write lands before commands that are recorded but not yet submitted.
-  const rt = runtime();
-  rt.flush();
-  rt.write(target.buffer, 0, data);
 }
 
 /** Uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's default for Linear and Conv2d biases. */

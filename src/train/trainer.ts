@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { noGrad } from '../engine/autograd.js';
 import { Generator } from '../engine/random.js';
-import { runtime } from '../engine/runtime.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/shape.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
@@ -103,12 +102,10 @@ export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, o
   const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as RunState;
   if (optimizer) {
     const moments = loadValues(join(at, 'optimizer.safetensors'));
-    const rt = runtime();
-    rt.flush();
     for (const [k, t] of optimizer.stateTensors()) {
       const v = moments.get(k);
       if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${at}/optimizer.safetensors: '${k}' missing or of the wrong shape`);
-      rt.write(t.buffer, 0, v.data);
+      t.copy_(v.data);
     }
     optimizer.stepCount = state.adamSteps;
   }
