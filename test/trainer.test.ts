@@ -109,15 +109,16 @@ describe('trainer mechanics', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.75);
   });
 
-  it('resumes an interrupted run to the same result as an uninterrupted one', async () => {
+  it.each([1, 3])('resumes an interrupted run to the same result as an uninterrupted one (components: %i)', async (components) => {
+    const config = (out: string) => tinyConfig(out, { components, componentSpread: 1 });
     const whole = fresh();
-    await train(tinyConfig(whole), { quiet: true });
+    await train(config(whole), { quiet: true });
     const split = fresh();
     const stop = { stop: false };
-    const first = await train(tinyConfig(split), { quiet: true, stopSignal: stop, onStep: (r) => (stop.stop = r.step === 4) });
+    const first = await train(config(split), { quiet: true, stopSignal: stop, onStep: (r) => (stop.stop = r.step === 4) });
     expect(first.interrupted).toBe(true);
     expect(JSON.parse(readFileSync(join(split, 'checkpoint', 'state.json'), 'utf8')).step).toBe(4);
-    await train(tinyConfig(split), { quiet: true, resume: true });
+    await train(config(split), { quiet: true, resume: true });
     const a = readSafetensors(join(whole, 'checkpoint', 'inputGenerator.safetensors')).tensors;
     const b = readSafetensors(join(split, 'checkpoint', 'inputGenerator.safetensors')).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);

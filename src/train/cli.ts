@@ -88,6 +88,8 @@ program
   .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), 64)
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), 0)
   .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), 256)
+  .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), 1)
+  .option('--component-spread <x>', "standard deviation of the components' initial means (with --components > 1)", float('--component-spread'), 1)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), 0)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), 0.2)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), 0)
@@ -123,6 +125,8 @@ program
         classifierSize: o.classifierSize,
         generatorClass: o.generatorClass,
         hidden: o.hidden,
+        components: o.components,
+        componentSpread: o.componentSpread,
         minSigma: 1e-3,
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight },
         logEvery: o.logEvery,
@@ -180,8 +184,9 @@ program
       throw new Error(`--class ${o.class}: expected an index in [0, ${pipeline.numClasses}) or one of: ${names.join(', ')}`);
     }
     const dimZ = pipeline.inputGenerator.config.dimZ;
-    const eps = new Generator(o.seed).fillNormal(new Float32Array(o.n * dimZ));
-    const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps);
+    const rng = new Generator(o.seed);
+    const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
+    const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
     const r = pipeline.generator.config.resolution;
     if (String(o.out).endsWith('.npy')) writeFileSync(o.out, npyBytes(images, [o.n, 3, r, r]));
     else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)));

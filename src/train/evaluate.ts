@@ -78,7 +78,8 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
   for (let start = 0; start < classes.length; start += options.batch) {
     const part = classes.slice(start, start + options.batch);
     const eps = tensor(rng.fillNormal(new Float32Array(part.length * dimZ)), [part.length, dimZ]);
-    const images = noGrad(() => scope(() => pipeline.generate(pipeline.inputGenerator.sample(part, eps).z)));
+    const component = pipeline.inputGenerator.drawComponents(part.length, rng);
+    const images = noGrad(() => scope(() => pipeline.generate(pipeline.inputGenerator.sample(part, eps, component).z)));
     eps.dispose();
     const { logits, features } = noGrad(() => scope(() => pipeline.classify(images)));
     const logitsHost = (await logits.data()) as Float32Array;

@@ -78,10 +78,11 @@ export class ConditioningPipeline {
   lossFor(classes: number[], rng: Generator, weights: LossWeights): StepTensors {
     const dimZ = this.inputGenerator.config.dimZ;
     const eps = tensor(rng.fillNormal(new Float32Array(classes.length * dimZ)), [classes.length, dimZ]);
+    const component = this.inputGenerator.drawComponents(classes.length, rng);
     const shift: [number, number] =
       weights.shift > 0 ? [rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift] : [0, 0];
     const target = tensor(Int32Array.from(classes));
-    const { z, mu, sigma } = this.inputGenerator.sample(target, eps);
+    const { z, mu, sigma } = this.inputGenerator.sample(target, eps, component);
     const { logits, features } = this.classify(this.generate(z), shift);
     const ce = crossEntropy(logits, target);
     let loss = ce;

@@ -30,6 +30,9 @@ export interface TrainConfig {
   classifierSize: number;
   generatorClass: number;
   hidden: number;
+  /** Gaussians per class in the input generator (absent in runs made before it existed: 1). */
+  components?: number;
+  componentSpread?: number;
   minSigma: number;
   weights: LossWeights;
   logEvery: number;
@@ -61,7 +64,14 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
   const generator = await loadGenerator(config.generator);
   const classifier = await loadClassifier(config.classifier);
   const inputGenerator = new InputGenerator(
-    { numClasses: classifier.config.numClasses, dimZ: generator.config.dimZ, hidden: config.hidden, minSigma: config.minSigma },
+    {
+      numClasses: classifier.config.numClasses,
+      dimZ: generator.config.dimZ,
+      hidden: config.hidden,
+      minSigma: config.minSigma,
+      components: config.components ?? 1,
+      componentSpread: config.componentSpread ?? 0,
+    },
     config.seed,
   );
   return new ConditioningPipeline(generator, classifier, inputGenerator, config.classifierSize, config.generatorClass);
@@ -119,13 +129,22 @@ export async function sampleGrid(pipeline: ConditioningPipeline, perClass: numbe
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const eps = rng.fillNormal(new Float32Array(n * dimZ));
-  const images = await generateImages(pipeline, classes, eps);
+  const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, rng));
   const r = pipeline.generator.config.resolution;
   writeImageGrid(path, images, [n, 3, r, r], perClass);
 }
 
-/** G's images for given classes and noise, in chunks, without recording a graph. */
-export async function generateImages(pipeline: ConditioningPipeline, classes: number[], eps: Float32Array, chunk = 64): Promise<Float32Array> {
+/**
+ * G's images for given classes and noise (and, with several input-generator components, the
+ * component of each sample), in chunks, without recording a graph.
+ */
+export async function generateImages(
+  pipeline: ConditioningPipeline,
+  classes: number[],
+  eps: Float32Array,
+  component?: number[],
+  chunk = 64,
+): Promise<Float32Array> {
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const r = pipeline.generator.config.resolution;
   const out = new Float32Array(classes.length * 3 * r * r);
@@ -134,7 +153,7 @@ export async function generateImages(pipeline: ConditioningPipeline, classes: nu
     const img = noGrad(() =>
       scope(() => {
         const e = tensor(eps.subarray(start * dimZ, (start + part.length) * dimZ), [part.length, dimZ]);
-        const { z } = pipeline.inputGenerator.sample(part, e);
+        const { z } = pipeline.inputGenerator.sample(part, e, component?.slice(start, start + part.length));
         return pipeline.generate(z);
       }),
     );

@@ -1,0 +1,95 @@
+// The input generator with several Gaussians per class (beyond the paper): each row gets the
+// mean and sigma of its own component, gradients reach only the components that were picked,
+// the components start apart, one component is exactly the paper's model, and bad component
+// indices are refused by name.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator } from '../src/engine/random.js';
+import { tensor } from '../src/engine/tensor.js';
+import { mul } from '../src/kernels/elementwise.js';
+import { sum } from '../src/kernels/reduce.js';
+import { InputGenerator, type InputGeneratorConfig } from '../src/train/inputGenerator.js';
+import { expectClose, randomValues, setupGpu } from './helpers.js';
+import { FORWARD_REL } from './tolerances.js';
+
+beforeAll(setupGpu);
+
+const config: InputGeneratorConfig = { numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3, components: 3, componentSpread: 1 };
+
+async function host(model: InputGenerator): Promise<Map<string, Float64Array>> {
+  const out = new Map<string, Float64Array>();
+  for (const [k, t] of model.stateDict()) out.set(k, Float64Array.from(await t.data()));
+  return out;
+}
+
+/** float64: relu(W x + b) layers on a one-hot, then the (components * dimZ) heads. */
+function referenceHeads(p: Map<string, Float64Array>, cls: number, c: InputGeneratorConfig) {
+  const K = c.components ?? 1;
+  const linear = (name: string, x: Float64Array, out: number) => {
+    const w = p.get(`${name}.weight`)!;
+    const b = p.get(`${name}.bias`)!;
+    return Float64Array.from({ length: out }, (_, o) => x.reduce((s, v, i) => s + v * w[o * x.length + i], b[o]));
+  };
+  const relu = (x: Float64Array) => x.map((v) => Math.max(0, v));
+  const oneHot = Float64Array.from({ length: c.numClasses }, (_, i) => (i === cls ? 1 : 0));
+  const h = relu(linear('trunk2', relu(linear('trunk1', oneHot, c.hidden)), c.hidden));
+  const mu = linear('mu', h, K * c.dimZ);
+  const sigma = linear('sigma', h, K * c.dimZ).map((v) => Math.log1p(Math.exp(v)) + c.minSigma);
+  return { mu, sigma };
+}
+
+describe('input generator with several components', () => {
+  const classes = [0, 2, 1, 2, 0];
+  const component = [2, 0, 1, 2, 1];
+
+  it('gives each row the mean and sigma of its class and component (float64 reference)', async () => {
+    const model = new InputGenerator(config, 4);
+    const { mu, sigma } = model.forward(classes, component);
+    expect(mu.shape).toEqual([classes.length, config.dimZ]);
+    const p = await host(model);
+    const wantMu: number[] = [];
+    const wantSigma: number[] = [];
+    classes.forEach((cls, i) => {
+      const r = referenceHeads(p, cls, config);
+      const at = component[i] * config.dimZ;
+      wantMu.push(...r.mu.subarray(at, at + config.dimZ));
+      wantSigma.push(...r.sigma.subarray(at, at + config.dimZ));
+    });
+    expectClose(await mu.data(), wantMu, FORWARD_REL, 'mu');
+    expectClose(await sigma.data(), wantSigma, FORWARD_REL, 'sigma');
+  });
+
+  it('sends gradients only to the components that were picked', async () => {
+    const model = new InputGenerator(config, 4);
+    const eps = tensor(Float32Array.from(randomValues(classes.length * config.dimZ, 9)), [classes.length, config.dimZ]);
+    const { z } = model.sample(classes, eps, component);
+    const cot = Float32Array.from(randomValues(z.size, 10));
+    sum(mul(z, tensor(cot, z.shape))).backward();
+    // d/d(mu bias) of sum(cot * (mu + sigma eps)) = cot, summed over the rows that picked that slot.
+    const want = new Float64Array(config.components! * config.dimZ);
+    component.forEach((k, i) => {
+      for (let d = 0; d < config.dimZ; d++) want[k * config.dimZ + d] += cot[i * config.dimZ + d];
+    });
+    expectClose(await model.muHead.bias!.grad!.data(), want, FORWARD_REL, 'mu bias gradient');
+  });
+
+  it('starts the components apart, and with one component is the paper model, draws unchanged', async () => {
+    const spread = await host(new InputGenerator({ ...config, components: 8, componentSpread: 1 }, 4));
+    const bias = spread.get('mu.bias')!;
+    const std = Math.sqrt(bias.reduce((s, v) => s + v * v, 0) / bias.length);
+    expect(std).toBeGreaterThan(0.6); // N(0, 1) starts, not the ±1/sqrt(hidden) = ±0.5 uniform init
+    const single = new InputGenerator({ ...config, components: 1 }, 4);
+    const paper = new InputGenerator({ numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3 }, 4);
+    const [a, b] = [await host(single), await host(paper)];
+    for (const [k, v] of b) expect(Array.from(a.get(k)!), k).toEqual(Array.from(v));
+    expect(single.drawComponents(4, new Generator(1))).toBeUndefined();
+    const drawn = new InputGenerator(config, 4).drawComponents(1000, new Generator(1))!;
+    expect(new Set(drawn)).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('refuses missing or out-of-range component indices by name', () => {
+    const model = new InputGenerator(config, 4);
+    expect(() => model.forward([0, 1])).toThrow(/3 components need a component index for each of the 2 rows/);
+    expect(() => model.forward([0, 1], [0, 3])).toThrow(/component 3 is outside \[0, 3\)/);
+    expect(() => new InputGenerator({ ...config, components: 0 })).toThrow(/components must be a whole number >= 1/);
+  });
+});
