@@ -1,7 +1,7 @@
 // The input generator with several Gaussians per class (beyond the paper): each row gets the
-// mean and sigma of its own component, gradients reach only the components that were picked,
-// the components start apart, one component is exactly the paper's model, and bad component
-// indices are refused by name.
+// mean (anchor included) and sigma of its own component, gradients reach only the components that
+// were picked, one component is exactly the paper's model, and bad component indices are refused
+// by name.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
@@ -13,7 +13,7 @@ import { FORWARD_REL } from './tolerances.js';
 
 beforeAll(setupGpu);
 
-const config: InputGeneratorConfig = { numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3, components: 3, componentSpread: 1 };
+const config: InputGeneratorConfig = { numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3, components: 3 };
 
 async function host(model: InputGenerator): Promise<Map<string, Float64Array>> {
   const out = new Map<string, Float64Array>();
@@ -43,6 +43,7 @@ describe('input generator with several components', () => {
 
   it('gives each row the mean and sigma of its class and component (float64 reference)', async () => {
     const model = new InputGenerator(config, 4);
+    model.setAnchors(Float32Array.from(randomValues(config.numClasses * 3 * config.dimZ, 11)));
     const { mu, sigma } = model.forward(classes, component);
     expect(mu.shape).toEqual([classes.length, config.dimZ]);
     const p = await host(model);
@@ -51,7 +52,8 @@ describe('input generator with several components', () => {
     classes.forEach((cls, i) => {
       const r = referenceHeads(p, cls, config);
       const at = component[i] * config.dimZ;
-      wantMu.push(...r.mu.subarray(at, at + config.dimZ));
+      const anchor = p.get('anchors')!.subarray((cls * 3 + component[i]) * config.dimZ);
+      wantMu.push(...r.mu.subarray(at, at + config.dimZ).map((v, d) => v + anchor[d]));
       wantSigma.push(...r.sigma.subarray(at, at + config.dimZ));
     });
     expectClose(await mu.data(), wantMu, FORWARD_REL, 'mu');
@@ -72,16 +74,14 @@ describe('input generator with several components', () => {
     expectClose(await model.muHead.bias!.grad!.data(), want, FORWARD_REL, 'mu bias gradient');
   });
 
-  it('starts the components apart, and with one component is the paper model, draws unchanged', async () => {
-    const spread = await host(new InputGenerator({ ...config, components: 8, componentSpread: 1 }, 4));
-    const bias = spread.get('mu.bias')!;
-    const std = Math.sqrt(bias.reduce((s, v) => s + v * v, 0) / bias.length);
-    expect(std).toBeGreaterThan(0.6); // N(0, 1) starts, not the ±1/sqrt(hidden) = ±0.5 uniform init
+  it('with one component is the paper model, same draws, no anchors', async () => {
     const single = new InputGenerator({ ...config, components: 1 }, 4);
     const paper = new InputGenerator({ numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3 }, 4);
     const [a, b] = [await host(single), await host(paper)];
+    expect([...a.keys()]).toEqual(['trunk1.weight', 'trunk1.bias', 'trunk2.weight', 'trunk2.bias', 'mu.weight', 'mu.bias', 'sigma.weight', 'sigma.bias']);
     for (const [k, v] of b) expect(Array.from(a.get(k)!), k).toEqual(Array.from(v));
     expect(single.drawComponents(4, new Generator(1))).toBeUndefined();
+    expect(() => single.setAnchors(new Float32Array(6))).toThrow(/anchors need more than one component/);
     const drawn = new InputGenerator(config, 4).drawComponents(1000, new Generator(1))!;
     expect(new Set(drawn)).toEqual(new Set([0, 1, 2]));
   });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/models/checkpoint/index.js';
 import { Generator } from '../src/engine/random.js';
-import { scope } from '../src/engine/tensor.js';
+import { scope, tensor } from '../src/engine/tensor.js';
+import { chooseAnchors } from '../src/train/anchors.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
 import { setupGpu } from './helpers.js';
@@ -110,7 +111,7 @@ describe('trainer mechanics', () => {
   });
 
   it.each([1, 3])('resumes an interrupted run to the same result as an uninterrupted one (components: %i)', async (components) => {
-    const config = (out: string) => tinyConfig(out, { components, componentSpread: 1 });
+    const config = (out: string) => tinyConfig(out, { components, anchorPool: components > 1 ? 12 : 0, anchorCandidates: 6 });
     const whole = fresh();
     await train(config(whole), { quiet: true });
     const split = fresh();
@@ -125,6 +126,31 @@ describe('trainer mechanics', () => {
     for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
     const lines = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
     expect(lines(split)).toEqual(lines(whole));
+  });
+
+  it('places components at the prior samples the classifier is surest of, far apart', async () => {
+    const pipeline = await buildPipeline(tinyConfig(fresh(), { components: 3 }));
+    const [pool, candidates, K, dimZ] = [40, 8, pipeline.numClasses, pipeline.inputGenerator.config.dimZ];
+    const { values, confidence } = await chooseAnchors(pipeline, 3, { pool, candidates, seed: 9, batch: 16 });
+    // Label the same pool again in one batch, and pick by hand.
+    const z = new Generator(9).fillNormal(new Float32Array(pool * dimZ));
+    const logits = (await pipeline.classify(pipeline.generate(tensor(z, [pool, dimZ]))).logits.data()) as Float32Array;
+    const prob = (i: number, c: number) => {
+      const row = Array.from(logits.subarray(i * K, (i + 1) * K), Number);
+      const m = Math.max(...row);
+      return Math.exp(row[c] - m) / row.reduce((s, v) => s + Math.exp(v - m), 0);
+    };
+    const row = (i: number) => Array.from(z.subarray(i * dimZ, (i + 1) * dimZ));
+    const dist = (a: number, b: number) => row(a).reduce((s, v, d) => s + (v - z[b * dimZ + d]) ** 2, 0);
+    for (let c = 0; c < K; c++) {
+      const top = Array.from({ length: pool }, (_, i) => i).sort((a, b) => prob(b, c) - prob(a, c)).slice(0, candidates);
+      const second = top.reduce((best, i) => (dist(i, top[0]) > dist(best, top[0]) ? i : best), top[0]);
+      const anchor = (k: number) => Array.from(values.subarray((c * 3 + k) * dimZ, (c * 3 + k + 1) * dimZ));
+      expect(anchor(0), `class ${c} anchor 0`).toEqual(row(top[0]));
+      expect(anchor(1), `class ${c} anchor 1`).toEqual(row(second));
+      expect(confidence[c][0]).toBeCloseTo(prob(top[0], c), 5);
+      expect(top.some((i) => row(i).every((v, d) => v === anchor(2)[d])), `class ${c} anchor 2 among the candidates`).toBe(true);
+    }
   });
 
   it('stops with a clear error when the loss stops being finite', async () => {

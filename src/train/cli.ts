@@ -89,7 +89,7 @@ program
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), 0)
   .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), 256)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), 1)
-  .option('--component-spread <x>', "standard deviation of the components' initial means (with --components > 1)", float('--component-spread'), 1)
+  .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", int('--anchor-pool'), 0)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), 0)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), 0.2)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), 0)
@@ -126,7 +126,7 @@ program
         generatorClass: o.generatorClass,
         hidden: o.hidden,
         components: o.components,
-        componentSpread: o.componentSpread,
+        anchorPool: o.anchorPool,
         minSigma: 1e-3,
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight },
         logEvery: o.logEvery,

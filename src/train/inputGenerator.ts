@@ -3,12 +3,14 @@
 // deviation of the frozen generator's latent.
 //
 // Beyond the paper, each class may own several Gaussians (`components`), picked uniformly per
-// sample: one Gaussian per class can cover only one of the places in G's latent space where the
-// classifier sees that class, and sampling G's prior shows there are several (docs/ablation.md).
-// Each component's mean starts at its own draw from N(0, componentSpread^2) (the mu head's bias),
-// so the components settle in different places.
+// sample: one Gaussian per class covers only one of the places in G's latent space where the
+// classifier sees that class, and labelling G's prior samples shows there are several
+// (docs/ablation.md). Component k of class c has mean anchor[c, k] + mu head: the anchors are a
+// fixed buffer, set before training (see anchors.ts) so that components start apart, each in a
+// place the classifier already calls c; with zero anchors they differ only by the heads' init.
 import { Generator } from '../engine/random.js';
-import { indexTensor, type Tensor } from '../engine/tensor.js';
+import { Tensor } from '../engine/tensor.js';
+import { zeros } from '../kernels/creation.js';
 import { add, mul, relu, softplus } from '../kernels/elementwise.js';
 import { embedding, oneHot } from '../kernels/gather.js';
 import { Linear, Module } from '../models/module.js';
@@ -21,8 +23,6 @@ export interface InputGeneratorConfig {
   minSigma: number;
   /** Gaussians per class (1: the paper's input generator). */
   components?: number;
-  /** Standard deviation of the components' initial means (only with components > 1). */
-  componentSpread?: number;
 }
 
 export class InputGenerator extends Module {
@@ -31,6 +31,8 @@ export class InputGenerator extends Module {
   readonly muHead: Linear;
   readonly sigmaHead: Linear;
   readonly components: number;
+  /** (numClasses * components, dimZ): where each class's components are centred (components > 1). */
+  readonly anchors: Tensor | null = null;
 
   constructor(readonly config: InputGeneratorConfig, seed = 0) {
     super();
@@ -45,11 +47,7 @@ export class InputGenerator extends Module {
     this.trunk2 = this.registerModule('trunk2', new Linear(hidden, hidden, { generator }));
     this.muHead = this.registerModule('mu', new Linear(hidden, out, { generator }));
     this.sigmaHead = this.registerModule('sigma', new Linear(hidden, out, { generator }));
-    const spread = config.componentSpread ?? 0;
-    if (this.components > 1 && spread > 0) {
-      // Replaces the head's small uniform bias: each component starts around its own point.
-      (this.muHead.bias as Tensor).copy_(generator.fillNormal(new Float32Array(out), 0, spread));
-    }
+    if (this.components > 1) this.anchors = this.registerBuffer('anchors', zeros([numClasses * this.components, dimZ]));
   }
 
   /**
@@ -65,20 +63,26 @@ export class InputGenerator extends Module {
     if (!component || component.length !== rows) {
       throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
     }
-    // Row i of the (rows * components, dimZ) view holding row i's chosen component.
-    const pick = indexTensor(
-      Array.from(component, (k, i) => {
-        if (!Number.isInteger(k) || k < 0 || k >= this.components) throw new Error(`input generator: component ${k} is outside [0, ${this.components})`);
-        return i * this.components + k;
-      }),
-      rows * this.components,
-      'input generator: component',
-    );
+    const K = this.components;
+    for (const k of Array.from(component)) {
+      if (!Number.isInteger(k) || k < 0 || k >= K) throw new Error(`input generator: component ${k} is outside [0, ${K})`);
+    }
+    // Row i of the (rows * K, dimZ) head outputs holding row i's component, and its anchor.
+    const pick = Array.from(component, (k, i) => i * K + k);
+    const classIndex = classes instanceof Tensor ? null : Array.from(classes);
+    if (!classIndex) throw new Error('input generator: with several components, give the classes as numbers');
+    const anchorRows = Array.from(component, (k, i) => classIndex[i] * K + k);
     const dimZ = this.config.dimZ;
     return {
-      mu: embedding(mu.reshape(rows * this.components, dimZ), pick),
-      sigma: embedding(sigma.reshape(rows * this.components, dimZ), pick),
+      mu: add(embedding(mu.reshape(rows * K, dimZ), pick), embedding(this.anchors!, anchorRows)),
+      sigma: embedding(sigma.reshape(rows * K, dimZ), pick),
     };
+  }
+
+  /** Centre the components: (numClasses * components * dimZ) values, class-major. */
+  setAnchors(values: Float32Array): void {
+    if (!this.anchors) throw new Error('input generator: anchors need more than one component');
+    this.anchors.copy_(values);
   }
 
   /** z = mu + sigma * eps: the reparameterisation, so gradients reach mu and sigma. */

@@ -82,7 +82,7 @@ export class ConditioningPipeline {
     const shift: [number, number] =
       weights.shift > 0 ? [rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift] : [0, 0];
     const target = tensor(Int32Array.from(classes));
-    const { z, mu, sigma } = this.inputGenerator.sample(target, eps, component);
+    const { z, mu, sigma } = this.inputGenerator.sample(classes, eps, component);
     const { logits, features } = this.classify(this.generate(z), shift);
     const ce = crossEntropy(logits, target);
     let loss = ce;

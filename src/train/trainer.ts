@@ -11,6 +11,7 @@ import { concat } from '../kernels/shape.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
+import { chooseAnchors } from './anchors.js';
 import { writeImageGrid } from './images.js';
 import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
@@ -32,7 +33,10 @@ export interface TrainConfig {
   hidden: number;
   /** Gaussians per class in the input generator (absent in runs made before it existed: 1). */
   components?: number;
-  componentSpread?: number;
+  /** Prior samples the classifier labels to place the components (0 or absent: anchors stay at 0). */
+  anchorPool?: number;
+  /** The most confident samples of each class that the anchors are picked from. */
+  anchorCandidates?: number;
   minSigma: number;
   weights: LossWeights;
   logEvery: number;
@@ -70,7 +74,7 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       hidden: config.hidden,
       minSigma: config.minSigma,
       components: config.components ?? 1,
-      componentSpread: config.componentSpread ?? 0,
+      
     },
     config.seed,
   );
@@ -220,6 +224,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } else {
     writeFileSync(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
     writeFileSync(metricsPath, '');
+    await placeComponents(config, pipeline, options.quiet ?? false);
   }
 
   const totalSteps = config.epochs * config.stepsPerEpoch;
@@ -273,6 +278,26 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
   writeCurves(config.out, history);
   return { pipeline, history, interrupted };
+}
+
+/** Anchors for the components (saved with the input generator, so a resumed run keeps them). */
+async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeline, quiet: boolean): Promise<void> {
+  const components = config.components ?? 1;
+  const pool = config.anchorPool ?? 0;
+  if (components === 1 || pool === 0) return;
+  if (!quiet) console.log(`placing ${components} components per class: the classifier labels ${pool} samples of G's prior`);
+  const t0 = performance.now();
+  const { values, confidence } = await chooseAnchors(pipeline, components, {
+    pool,
+    candidates: config.anchorCandidates ?? 128,
+    seed: config.seed + 2,
+  });
+  pipeline.inputGenerator.setAnchors(values);
+  writeFileSync(join(config.out, 'anchors.json'), JSON.stringify({ pool, confidence }, null, 1));
+  if (!quiet) {
+    const lowest = Math.min(...confidence.flat());
+    console.log(`anchors placed in ${((performance.now() - t0) / 1000).toFixed(1)} s; lowest confidence ${lowest.toFixed(3)} (anchors.json)`);
+  }
 }
 
 export function writeCurves(dir: string, history: StepRecord[]): void {

@@ -1,0 +1,80 @@
+// Where the input generator's components start (beyond the paper). The frozen classifier labels
+// a pool of G's own samples from its prior (no training image involved); each class gets the
+// latents it is most confident about, picked far apart (farthest-point in z) so that its
+// components begin in different places the classifier already calls that class.
+import { noGrad } from '../engine/autograd.js';
+import { Generator } from '../engine/random.js';
+import { scope, tensor } from '../engine/tensor.js';
+import type { ConditioningPipeline } from './pipeline.js';
+
+export interface AnchorOptions {
+  /** Prior samples the classifier labels. */
+  pool: number;
+  /** The most confident samples of a class that the anchors are picked from. */
+  candidates: number;
+  seed: number;
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface Anchors {
+  /** (numClasses * components * dimZ), class-major, ready for InputGenerator.setAnchors. */
+  values: Float32Array;
+  /** The classifier's probability of the class at each anchor. */
+  confidence: number[][];
+}
+
+export async function chooseAnchors(pipeline: ConditioningPipeline, components: number, options: AnchorOptions): Promise<Anchors> {
+  const K = pipeline.numClasses;
+  const dimZ = pipeline.inputGenerator.config.dimZ;
+  const { pool, candidates } = options;
+  if (pool < components || candidates < components) {
+    throw new Error(`anchors: a pool of ${pool} and ${candidates} candidates cannot give ${components} anchors per class`);
+  }
+  const z = new Generator(options.seed).fillNormal(new Float32Array(pool * dimZ));
+  const probs = new Float32Array(pool * K);
+  const batch = options.batch ?? 64;
+  for (let start = 0; start < pool; start += batch) {
+    const n = Math.min(batch, pool - start);
+    const logits = noGrad(() => scope(() => pipeline.classify(pipeline.generate(tensor(z.subarray(start * dimZ, (start + n) * dimZ), [n, dimZ]))).logits));
+    const host = (await logits.data()) as Float32Array;
+    logits.dispose();
+    for (let i = 0; i < n; i++) softmaxInto(host.subarray(i * K, (i + 1) * K), probs.subarray((start + i) * K, (start + i + 1) * K));
+    options.onProgress?.(start + n, pool);
+  }
+  const values = new Float32Array(K * components * dimZ);
+  const confidence: number[][] = [];
+  for (let c = 0; c < K; c++) {
+    const ranked = Array.from({ length: pool }, (_, i) => i).sort((a, b) => probs[b * K + c] - probs[a * K + c]);
+    const chosen = farthestPoints(ranked.slice(0, candidates), components, z, dimZ);
+    chosen.forEach((row, k) => values.set(z.subarray(row * dimZ, (row + 1) * dimZ), (c * components + k) * dimZ));
+    confidence.push(chosen.map((row) => probs[row * K + c]));
+  }
+  return { values, confidence };
+}
+
+/** Greedy farthest-point selection, starting from the first (most confident) candidate. */
+function farthestPoints(candidates: number[], count: number, z: Float32Array, dimZ: number): number[] {
+  const distance = (a: number, b: number) => {
+    let s = 0;
+    for (let d = 0; d < dimZ; d++) s += (z[a * dimZ + d] - z[b * dimZ + d]) ** 2;
+    return s;
+  };
+  const chosen = [candidates[0]];
+  const nearest = candidates.map((i) => distance(i, candidates[0]));
+  while (chosen.length < count) {
+    let best = 0;
+    for (let j = 1; j < candidates.length; j++) if (nearest[j] > nearest[best]) best = j;
+    chosen.push(candidates[best]);
+    candidates.forEach((i, j) => (nearest[j] = Math.min(nearest[j], distance(i, candidates[best]))));
+  }
+  return chosen;
+}
+
+function softmaxInto(logits: Float32Array, out: Float32Array): void {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < logits.length; i++) out[i] /= sum;
+}
