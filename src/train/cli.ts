@@ -93,6 +93,7 @@ program
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), 0)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), 0.2)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), 0)
+  .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), 0)
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', int('--shift'), 4)
   .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', int('--eval-samples'))
   .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
@@ -128,7 +129,7 @@ program
         components: o.components,
         anchorPool: o.anchorPool,
         minSigma: 1e-3,
-        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight },
+        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
         out,

@@ -2,12 +2,12 @@
 // (optional shift) -> frozen classifier -> logits, and the loss with its optional regularisers.
 import type { Generator } from '../engine/random.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
-import { add, clamp, div, equal, log, mul, sqrt, square, sub } from '../kernels/elementwise.js';
+import { add, clamp, div, equal, log, mul, neg, relu, sqrt, square, sub } from '../kernels/elementwise.js';
 import { full } from '../kernels/creation.js';
 import { matmul } from '../kernels/matmul.js';
 import { oneHot } from '../kernels/gather.js';
 import { max, mean, sum } from '../kernels/reduce.js';
-import { crossEntropy } from '../kernels/softmax.js';
+import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
 import { translate } from '../kernels/translate.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { BigGANGenerator } from '../models/biggan.js';
@@ -27,6 +27,13 @@ export interface LossWeights {
    * distance over all pairs (so it rewards spread within a class, not features growing large).
    */
   diversity?: number;
+  /**
+   * Beyond the paper: once the frozen classifier gives a sample this probability of its class,
+   * stop pushing it further (per-sample cross-entropy hinged at -log p; 0 or absent: plain
+   * cross-entropy). Plain cross-entropy keeps pulling every sample toward the classifier's single
+   * most confident image, which is what collapses variety.
+   */
+  confidence?: number;
 }
 
 export interface StepTensors {
@@ -85,7 +92,7 @@ export class ConditioningPipeline {
     const { z, mu, sigma } = this.inputGenerator.sample(classes, eps, component);
     const { logits, features } = this.classify(this.generate(z), shift);
     const ce = crossEntropy(logits, target);
-    let loss = ce;
+    let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
     if (weights.diversity) loss = add(loss, mul(withinClassSpread(features, target, this.numClasses), -weights.diversity));
     if (weights.variance > 0) loss = add(loss, mul(mean(log(sigma)), -weights.variance));
     if (weights.kl > 0) {
@@ -95,6 +102,13 @@ export class ConditioningPipeline {
     }
     return { loss, crossEntropy: ce, correct: countCorrect(logits, target, this.numClasses), meanSigma: mean(sigma) };
   }
+}
+
+/** mean(max(0, -log softmax(logits)[target] + log p)): no gradient from rows already at probability p. */
+export function hingedCrossEntropy(logits: Tensor, target: Tensor, numClasses: number, p: number): Tensor {
+  if (!(p > 0 && p < 1)) throw new Error(`confidence must be in (0, 1), got ${p}`);
+  const perRow = neg(sum(mul(logSoftmax(logits), oneHot(target, numClasses)), 1));
+  return mean(relu(add(perRow, Math.log(p))));
 }
 
 /** Mean pairwise feature distance among same-class pairs, relative to the mean over all pairs. */
