@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Generator } from '../src/engine/random.js';
 import { runtime } from '../src/engine/runtime.js';
 import { Adam } from '../src/train/optim.js';
+import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
 import { buildPipeline, trainingStep, type TrainConfig } from '../src/train/trainer.js';
 import { spread, type Spread, type TimingBudget } from './timing.js';
 
@@ -27,24 +28,16 @@ export interface TrainStepResult {
   check: { ok: boolean; message: string };
 }
 
-/** The CLI's defaults for `npm run train` (batch 64, lr 1e-3, KL 0.2, shift 4, hidden 256). */
-export function defaultTrainConfig(batch = 64): TrainConfig {
+/** `npm run train`'s defaults (src/train/defaults.ts), one epoch of one step. */
+export function defaultTrainConfig(batch = TRAINING_DEFAULTS.batch): TrainConfig {
   return {
+    ...TRAINING_DEFAULTS,
     generator: DEFAULT_PAIR.generator,
     classifier: DEFAULT_PAIR.classifier,
     classNames: null,
     epochs: 1,
     stepsPerEpoch: 1,
     batch,
-    lr: 1e-3,
-    seed: 0,
-    classifierSize: 64,
-    generatorClass: 0,
-    hidden: 256,
-    minSigma: 1e-3,
-    weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0 },
-    logEvery: 1,
-    gridPerClass: 8,
     out: '',
   };
 }

@@ -1,20 +1,30 @@
 // `npm run ablation`: the table of issue 8 on the default pair, with the project's own commands.
 // Each configuration is one `npm run train` run (fixed seed) in runs/ablation/<name>; finished
-// runs are kept, so the command can be interrupted and started again. Then docs/ablation.md is
-// written with one grid image per row.
+// runs are kept, so the command can be interrupted and started again, and a finished run whose
+// report.json was deleted is graded again with `npm run eval`. Then docs/ablation.md is written
+// with one grid image per row.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Report } from './evaluate.js';
 import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
 
+// Every row starts from the paper's loss spelled out in full, so a row means the same whatever
+// the defaults of `npm run train` become (a repeated flag: the last one wins).
+const PAPER = ['--kl-weight', '0', '--shift', '0', '--variance-weight', '0', '--components', '1', '--confidence', '0', '--steps-per-epoch', '15'];
+const KL_SHIFT = [...PAPER, '--kl-weight', '0.2', '--shift', '4'];
+const ANCHORED = ['--components', '4', '--anchor-pool', '4096', '--steps-per-epoch', '20'];
 const CONFIGS: [name: string, label: string, flags: string[]][] = [
-  ['paper', 'paper loss', ['--kl-weight', '0', '--shift', '0']],
-  ['variance', '+ variance term (0.1)', ['--kl-weight', '0', '--shift', '0', '--variance-weight', '0.1']],
-  ['kl', '+ KL (0.2)', ['--kl-weight', '0.2', '--shift', '0']],
-  ['shift', '+ shifts (4 px)', ['--kl-weight', '0', '--shift', '4']],
-  ['kl-shift', '+ KL + shifts (default)', ['--kl-weight', '0.2', '--shift', '4']],
-  ['kl-shift-diversity', '+ KL + shifts + diversity (0.5)', ['--kl-weight', '0.2', '--shift', '4', '--diversity-weight', '0.5']],
+  ['paper', 'paper loss', PAPER],
+  ['variance', '+ variance term (0.1)', [...PAPER, '--variance-weight', '0.1']],
+  ['kl', '+ KL (0.2)', [...PAPER, '--kl-weight', '0.2']],
+  ['shift', '+ shifts (4 px)', [...PAPER, '--shift', '4']],
+  ['kl-shift', '+ KL + shifts', KL_SHIFT],
+  ['kl-shift-diversity', '+ KL + shifts + diversity (0.5)', [...KL_SHIFT, '--diversity-weight', '0.5']],
+  ['kl-shift-components', '+ KL + shifts + 4 components per class, not anchored', [...KL_SHIFT, '--components', '4']],
+  ['kl-shift-anchored', '+ KL + shifts + 4 anchored components, 20 steps an epoch', [...KL_SHIFT, ...ANCHORED]],
+  ['kl-shift-anchored-confidence', '+ KL + shifts + 4 anchored components + confidence 0.9, 20 steps an epoch', [...KL_SHIFT, ...ANCHORED, '--confidence', '0.9']],
+  ['kl-shift-anchored16-confidence', '+ KL + shifts + 16 anchored components + confidence 0.9, 50 steps an epoch', [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '50']],
 ];
 
 const evalSamples = process.argv.includes('--quick') ? '500' : '1000';
@@ -31,14 +41,27 @@ function stepsTo99(dir: string): number | null {
   return null;
 }
 
+/** Whether the run in `dir` trained all its steps. */
+function finished(dir: string): boolean {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { epochs: number; stepsPerEpoch: number };
+  const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')) as { step: number };
+  return state.step >= config.epochs * config.stepsPerEpoch;
+}
+
 const rows: string[] = [];
 for (const [name, label, flags] of CONFIGS) {
   const dir = join(root, name);
-  if (!existsSync(join(dir, 'report.json'))) {
+  const realData = existsSync(DEBIAN_FASHION_MNIST) ? ['--real-data', DEBIAN_FASHION_MNIST] : [];
+  if (existsSync(join(dir, 'checkpoint', 'state.json')) && !finished(dir)) {
+    console.log(`\n== ${label}: resuming ${dir}`);
+    execFileSync('npx', ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData], { stdio: 'inherit' });
+  } else if (!existsSync(join(dir, 'checkpoint', 'state.json'))) {
     console.log(`\n== ${label}: npm run train -- ${flags.join(' ')}`);
-    const args = ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--seed', '0', '--eval-samples', evalSamples, ...flags];
-    if (existsSync(DEBIAN_FASHION_MNIST)) args.push('--real-data', DEBIAN_FASHION_MNIST);
+    const args = ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData];
     execFileSync('npx', args, { stdio: 'inherit' });
+  } else if (!existsSync(join(dir, 'report.json'))) {
+    console.log(`\n== ${label}: npm run eval -- --run ${dir}`);
+    execFileSync('npx', ['tsx', 'src/train/cli.ts', 'eval', '--run', dir, '--eval-samples', evalSamples, ...realData], { stdio: 'inherit' });
   }
   const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
   const grid = `${name}.png`;
@@ -49,21 +72,27 @@ for (const [name, label, flags] of CONFIGS) {
   );
 }
 
-writeFileSync(
-  'docs/ablation.md',
-  `# Ablation on the default pair
+// The generated part sits between markers, so the hand-written reading below it survives a rerun.
+const BEGIN = '<!-- generated by npm run ablation -->';
+const END = '<!-- end of generated part -->';
+const generated = `${BEGIN}
+# Ablation on the default pair
 
-Produced by \`npm run ablation\` (each row one \`npm run train\` with seed 0, 8 epochs of 15 steps,
-batch 64, Adam 3e-3; ${evalSamples} graded samples; real figures from Debian's dataset-fashion-mnist).
-Judge: models/fmnist_vgg_judge32 (never trained against). Variety: mean pairwise distance of the
-judge's penultimate features within a class over 100 samples, divided by the same for 100 real
-test images of that class, averaged over classes. Fréchet: per class on the judge's features
-against 100 real test images, averaged. Steps to 99%: first step where the mean batch accuracy of
-the frozen classifier over the last 10 steps reaches 0.99. Grid: the final epoch, one row per class.
+Produced by \`npm run ablation\` (each row one \`npm run train\` with seed 0, batch 64, Adam 3e-3,
+8 epochs of 15 steps unless the row says otherwise; ${evalSamples} graded samples; real figures from
+Debian's dataset-fashion-mnist). Judge: models/fmnist_vgg_judge32 (never trained against). Variety:
+mean pairwise distance of the judge's penultimate features within a class over 100 samples, divided
+by the same over every real test image of that class (about 1,000), averaged over classes. Fréchet:
+per class on the judge's features against those real test images, averaged. Steps to 99%: first
+step where the mean batch accuracy of the frozen classifier over the last 10 steps reaches 0.99.
+Grid: the final epoch, one row per class.
 
 | configuration | frozen-classifier acc. | judge acc. | variety (of real) | Fréchet (mean) | steps to 99% | grid |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
-`,
-);
-console.log('wrote docs/ablation.md');
+${END}`;
+const docPath = 'docs/ablation.md';
+const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
+const after = previous.includes(END) ? previous.slice(previous.indexOf(END) + END.length) : '\n';
+writeFileSync(docPath, generated + after);
+console.log(`wrote ${docPath}`);

@@ -8,6 +8,7 @@ import { Generator } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
+import { TRAINING_DEFAULTS } from './defaults.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
@@ -80,25 +81,25 @@ program
   .option('--classifier <path>', 'frozen VGG classifier (.pth or .safetensors)', DEFAULTS.classifier)
   .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
   .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
-  .option('--epochs <n>', 'epochs', int('--epochs'), 8)
-  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), 15)
-  .option('--batch <n>', 'batch size', int('--batch'), 64)
-  .option('--lr <x>', 'Adam learning rate', float('--lr'), 3e-3)
-  .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', int('--seed'), 0)
-  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), 64)
-  .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), 0)
-  .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), 256)
-  .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), 1)
-  .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", int('--anchor-pool'), 0)
-  .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), 0)
-  .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), 0.2)
-  .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), 0)
-  .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), 0)
-  .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', int('--shift'), 4)
+  .option('--epochs <n>', 'epochs', int('--epochs'), TRAINING_DEFAULTS.epochs)
+  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), TRAINING_DEFAULTS.stepsPerEpoch)
+  .option('--batch <n>', 'batch size', int('--batch'), TRAINING_DEFAULTS.batch)
+  .option('--lr <x>', 'Adam learning rate', float('--lr'), TRAINING_DEFAULTS.lr)
+  .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', int('--seed'), TRAINING_DEFAULTS.seed)
+  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
+  .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), TRAINING_DEFAULTS.generatorClass)
+  .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), TRAINING_DEFAULTS.hidden)
+  .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), TRAINING_DEFAULTS.components)
+  .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", int('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
+  .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
+  .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
+  .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
+  .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
+  .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', int('--shift'), TRAINING_DEFAULTS.weights.shift)
   .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', int('--eval-samples'))
   .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
-  .option('--log-every <n>', 'steps between metrics.jsonl lines', int('--log-every'), 1)
-  .option('--grid-per-class <n>', 'samples per class in the epoch grids', int('--grid-per-class'), 8)
+  .option('--log-every <n>', 'steps between metrics.jsonl lines', int('--log-every'), TRAINING_DEFAULTS.logEvery)
+  .option('--grid-per-class <n>', 'samples per class in the epoch grids', int('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
   .option('--out <dir>', 'run folder', 'runs/default')
   .option('--resume', 'continue the run in --out from its last checkpoint')
   .addOption(new Option('--quiet', 'no progress output').hideHelp())
@@ -128,7 +129,7 @@ program
         hidden: o.hidden,
         components: o.components,
         anchorPool: o.anchorPool,
-        minSigma: 1e-3,
+        minSigma: TRAINING_DEFAULTS.minSigma,
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
