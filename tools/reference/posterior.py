@@ -10,7 +10,7 @@ from Debian's dataset-fashion-mnist).
 Reference data only: it shows that samples meeting the targets exist in G's latent space and
 what distribution they follow; the product (TypeScript) has to learn a sampler for them.
 
-    /usr/bin/python3 tools/reference/posterior.py [N]
+    /usr/bin/python3 tools/reference/posterior.py [N]      (PRIOR=path.pt also saves the labelled pool)
 """
 import gzip
 import os
@@ -59,6 +59,8 @@ def main():
             judged.append(logits.argmax(1))
             feats.append(f)
     probs, judged, feats = torch.cat(probs), torch.cat(judged), torch.cat(feats)
+    if os.environ.get('PRIOR'):  # the labelled pool that sampler_sweep.py --anchor reads
+        torch.save({'Z': z, 'PV': probs}, os.environ['PRIOR'])
     print(f'{n} prior samples; the frozen VGG calls them: {torch.bincount(probs.argmax(1), minlength=10).tolist()}')
     print('| pick | frozen acc. | judge acc. | variety (of real) | lowest class variety |')
     print('| --- | --- | --- | --- | --- |')
