@@ -13,3 +13,5 @@ export { InputGenerator } from './train/inputGenerator.js';
 export { ConditioningPipeline } from './train/pipeline.js';
 export { train, buildPipeline, generateImages, restoreCheckpoint, type TrainConfig } from './train/trainer.js';
 export { evaluate, formatReport } from './train/evaluate.js';
+export { chooseAnchors } from './train/anchors.js';
+export { TRAINING_DEFAULTS } from './train/defaults.js';
