@@ -5,14 +5,14 @@ import type { LossWeights } from './pipeline.js';
 
 export const TRAINING_DEFAULTS = {
   epochs: 8,
-  stepsPerEpoch: 20,
+  stepsPerEpoch: 50,
   batch: 64,
   lr: 3e-3,
   seed: 0,
   classifierSize: 64,
   generatorClass: 0,
   hidden: 256,
-  components: 4,
+  components: 16,
   anchorPool: 4096,
   minSigma: 1e-3,
   weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9 } satisfies LossWeights,
