@@ -74,7 +74,7 @@ const program = new Command('bench')
   .option('--no-peers', 'time only our kernels')
   .option('--reps <n>', 'timed repetitions per row and engine (default: adaptive, by a time budget per row)', positiveInt)
   .option('--budget <ms>', 'time budget per row and engine in ms (default 1500, --quick 400)', positiveInt)
-  .option('--no-heavy', 'skip the heavy rows (VGG-16 at 224x224, 2048^3 matmul) in a full run')
+  .option('--no-heavy', 'skip the heavy rows (VGG-16 at 224x224, 2048^3 matmul; 4096^3 on a hardware adapter) in a full run')
   .option('--json <file>', 'also write the results as JSON')
   .option('--markdown <file>', 'also write a markdown summary table')
   .option('--save', 'write bench/results/<adapter>-<date>.json and .md');
@@ -104,6 +104,7 @@ function selectRows(o: Options): Row[] {
   if (o.kernels) rows = rows.filter((r) => o.kernels!.includes(r.family));
   if (o.quick) rows = rows.filter((r) => r.quick);
   else if (!o.heavy) rows = rows.filter((r) => !r.heavy);
+  if (['lavapipe', 'swiftshader'].includes(adapterSlug())) rows = rows.filter((r) => !r.hardwareOnly);
   return rows;
 }
 

@@ -2,6 +2,7 @@
 // (BigGAN 32x32 generator, VGG-bn 64x64 classifier, the input generator), square matmuls, and a
 // VGG-16 at 224x224 (heavy: full run only). Each row pairs a peer KernelSpec (inputs, FLOPs,
 // float64 reference, the peers' op) with the engine call that does the same work.
+import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
 import type { KernelSpec } from './peers/types.js';
 import { numel, outputShape, specInputs } from './peers/spec.js';
 
@@ -40,6 +41,8 @@ export interface Row {
   quick?: boolean;
   /** only in the full run (VGG-16 at 224, 2048^3) */
   heavy?: boolean;
+  /** only on a hardware adapter: minutes a repetition on a software one (issue 7's 4096^3) */
+  hardwareOnly?: boolean;
   /** which figure the table shows */
   bound: 'compute' | 'memory';
   /** when set, the peers are not run on this row, for this reason */
@@ -72,6 +75,7 @@ const nchw = (N: number, C: number, H: number, W: number) => `${N}x${C}x${H}x${W
 
 export function allRows(): Row[] {
   const B = 64; // the default training batch: G, VGG and the input generator all run at it
+  const COMPONENTS = TRAINING_DEFAULTS.components;
   const L = { variant: 'linear' as const };
   const rows: Row[] = [
     // matmul: square, then the linear layers of the models (x W^T + b, as the models call it)
@@ -79,9 +83,10 @@ export function allRows(): Row[] {
     mm('square', 512, 512, 512, { quick: true }),
     mm('square', 1024, 1024, 1024),
     mm('square', 2048, 2048, 2048, { heavy: true }),
+    mm('square', 4096, 4096, 4096, { heavy: true, hardwareOnly: true }),
     mm('input gen trunk1', B, 10, 256, { ...L, quick: true }),
     mm('input gen trunk2', B, 256, 256, { ...L, quick: true }),
-    mm('input gen mu/sigma (dimZ 120)', B, 256, 120, L),
+    mm(`input gen mu/sigma (${COMPONENTS} components x dimZ 120)`, B, 256, COMPONENTS * 120, L),
     mm('BigGAN linear', B, 30, 32 * 4 * 4, L),
     mm('VGG fc1', B, 128, 256, L),
     mm('VGG fc2', B, 256, 256, L),
