@@ -287,10 +287,16 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   if (components === 1 || pool === 0) return;
   if (!quiet) console.log(`placing ${components} components per class: the classifier labels ${pool} samples of G's prior`);
   const t0 = performance.now();
+  let printed = 0;
   const { values, confidence } = await chooseAnchors(pipeline, components, {
     pool,
     candidates: config.anchorCandidates ?? 128,
     seed: config.seed + 2,
+    onProgress: (done, total) => {
+      const quarter = Math.floor((4 * done) / total);
+      if (!quiet && quarter > printed && done < total) console.log(`labelled ${done}/${total}`);
+      printed = quarter;
+    },
   });
   pipeline.inputGenerator.setAnchors(values);
   writeFileSync(join(config.out, 'anchors.json'), JSON.stringify({ pool, confidence }, null, 1));
