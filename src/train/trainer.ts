@@ -303,6 +303,8 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   if (!quiet) {
     const lowest = Math.min(...confidence.flat());
     console.log(`anchors placed in ${((performance.now() - t0) / 1000).toFixed(1)} s; lowest confidence ${lowest.toFixed(3)} (anchors.json)`);
+    const unsure = confidence.flatMap((c, k) => (c[0] < 0.5 ? [config.classNames?.[k] ?? `class ${k}`] : []));
+    if (unsure.length) console.log(`warning: no latent in the pool the classifier gives 0.5 for ${unsure.join(', ')}; a larger --anchor-pool helps`);
   }
 }
 
