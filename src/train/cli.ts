@@ -91,6 +91,7 @@ program
   .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), TRAINING_DEFAULTS.hidden)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), TRAINING_DEFAULTS.components)
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", int('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
+  .option('--anchor-candidates <n>', "the anchors of a class are picked far apart among its this many most confident pool latents", int('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
@@ -129,6 +130,7 @@ program
         hidden: o.hidden,
         components: o.components,
         anchorPool: o.anchorPool,
+        anchorCandidates: o.anchorCandidates,
         minSigma: TRAINING_DEFAULTS.minSigma,
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence },
         logEvery: o.logEvery,
