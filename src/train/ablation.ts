@@ -13,7 +13,7 @@ import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
 // the defaults of `npm run train` become (a repeated flag: the last one wins).
 const PAPER = ['--kl-weight', '0', '--shift', '0', '--variance-weight', '0', '--components', '1', '--anchor-pool', '0', '--confidence', '0', '--steps-per-epoch', '15'];
 const KL_SHIFT = [...PAPER, '--kl-weight', '0.2', '--shift', '4'];
-const ANCHORED = ['--components', '4', '--anchor-pool', '4096'];
+const ANCHORED = ['--components', '4', '--anchor-pool', '4096', '--anchor-candidates', '128'];
 const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ['paper', 'paper loss', PAPER],
   ['variance', '+ variance term (0.1)', [...PAPER, '--variance-weight', '0.1']],
@@ -31,8 +31,13 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ],
   [
     'kl-shift-anchored16-confidence',
-    '+ KL + shifts + 16 anchored components + confidence 0.9, 50 steps an epoch (default)',
+    '+ KL + shifts + 16 anchored components + confidence 0.9, 50 steps an epoch',
     [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '50'],
+  ],
+  [
+    'kl-shift-anchored16-wide-confidence',
+    'the same, anchors among the 512 most confident latents of a class (default)',
+    [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '50', '--anchor-candidates', '512'],
   ],
 ];
 
