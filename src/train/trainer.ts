@@ -74,7 +74,6 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       hidden: config.hidden,
       minSigma: config.minSigma,
       components: config.components ?? 1,
-      
     },
     config.seed,
   );
