@@ -31,13 +31,18 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ],
   [
     'kl-shift-anchored16-confidence',
-    '+ KL + shifts + 16 anchored components + confidence 0.9, 50 steps an epoch (default)',
+    '+ KL + shifts + 16 anchored components + confidence 0.9, 50 steps an epoch',
     [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '50'],
   ],
   [
     'kl-shift-anchored16-wide-confidence',
     'the same, anchors among the 512 most confident latents of a class',
     [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '50', '--anchor-candidates', '512'],
+  ],
+  [
+    'kl-shift-anchored16-wide-confidence-60',
+    'the same, 60 steps an epoch (default)',
+    [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '60', '--anchor-candidates', '512'],
   ],
 ];
 
