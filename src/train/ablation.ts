@@ -41,8 +41,13 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ],
   [
     'kl-shift-anchored16-wide-confidence-60',
-    'the same, 60 steps an epoch (default)',
+    'the same, 60 steps an epoch',
     [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '60', '--anchor-candidates', '512'],
+  ],
+  [
+    'kl-shift-anchored16-576-confidence-70',
+    'the same, anchors among the 576 surest, 70 steps an epoch (default)',
+    [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '70', '--anchor-candidates', '576'],
   ],
 ];
 

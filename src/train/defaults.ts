@@ -5,7 +5,7 @@ import type { LossWeights } from './pipeline.js';
 
 export const TRAINING_DEFAULTS = {
   epochs: 8,
-  stepsPerEpoch: 60,
+  stepsPerEpoch: 70,
   batch: 64,
   lr: 3e-3,
   seed: 0,
@@ -14,7 +14,7 @@ export const TRAINING_DEFAULTS = {
   hidden: 256,
   components: 16,
   anchorPool: 4096,
-  anchorCandidates: 512,
+  anchorCandidates: 576,
   minSigma: 1e-3,
   weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9 } satisfies LossWeights,
   logEvery: 1,
