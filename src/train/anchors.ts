@@ -5,6 +5,7 @@
 import { noGrad } from '../engine/autograd.js';
 import { Generator } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
+import { softmax } from '../kernels/softmax.js';
 import type { ConditioningPipeline } from './pipeline.js';
 
 export interface AnchorOptions {
@@ -36,10 +37,11 @@ export async function chooseAnchors(pipeline: ConditioningPipeline, components: 
   const batch = options.batch ?? 64;
   for (let start = 0; start < pool; start += batch) {
     const n = Math.min(batch, pool - start);
-    const logits = noGrad(() => scope(() => pipeline.classify(pipeline.generate(tensor(z.subarray(start * dimZ, (start + n) * dimZ), [n, dimZ]))).logits));
-    const host = (await logits.data()) as Float32Array;
-    logits.dispose();
-    for (let i = 0; i < n; i++) softmaxInto(host.subarray(i * K, (i + 1) * K), probs.subarray((start + i) * K, (start + i + 1) * K));
+    const p = noGrad(() =>
+      scope(() => softmax(pipeline.classify(pipeline.generate(tensor(z.subarray(start * dimZ, (start + n) * dimZ), [n, dimZ]))).logits)),
+    );
+    probs.set((await p.data()) as Float32Array, start * K);
+    p.dispose();
     options.onProgress?.(start + n, pool);
   }
   const values = new Float32Array(K * components * dimZ);
@@ -69,12 +71,4 @@ function farthestPoints(candidates: number[], count: number, z: Float32Array, di
     candidates.forEach((i, j) => (nearest[j] = Math.min(nearest[j], distance(i, candidates[best]))));
   }
   return chosen;
-}
-
-function softmaxInto(logits: Float32Array, out: Float32Array): void {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < logits.length; i++) out[i] /= sum;
 }
