@@ -22,6 +22,7 @@ import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type Pee
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
 import { timeTrainStep, trainStepMissing } from './trainStep.js';
+import { formatCompile, measureCompileCold } from './compile.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,6 +66,21 @@ interface Options {
   save?: boolean;
   heavy: boolean;
   budget?: number;
+  compile?: boolean;
+}
+
+/** --compile: the cold-cache compile table (bench/compile.ts), printed and with --save committed. */
+function compileTable(o: Options): void {
+  const report = measureCompileCold(64);
+  const text = formatCompile(report);
+  console.log(text);
+  if (o.save) {
+    const slug = /llvmpipe|lavapipe/i.test(report.adapter) ? 'lavapipe' : report.adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40);
+    const base = join(ROOT, 'bench', 'results', `compile-${slug}-${new Date().toISOString().slice(0, 10)}`);
+    writeFileSync(`${base}.md`, `# Shader compile cost on a cold cache\n\nCommit ${gitDescription()}; \`npm run bench -- --compile --save\`.\n\n${text}\n`);
+    writeFileSync(`${base}.json`, JSON.stringify(report, null, 1));
+    console.log(`wrote ${base}.md and .json`);
+  }
 }
 
 const program = new Command('bench')
@@ -77,7 +93,8 @@ const program = new Command('bench')
   .option('--no-heavy', 'skip the heavy rows (VGG-16 at 224x224, 2048^3 matmul; 4096^3 on a hardware adapter) in a full run')
   .option('--json <file>', 'also write the results as JSON')
   .option('--markdown <file>', 'also write a markdown summary table')
-  .option('--save', 'write bench/results/<adapter>-<date>.json and .md');
+  .option('--save', 'write bench/results/<adapter>-<date>.json and .md')
+  .option('--compile', "instead of timing kernels: each pipeline's first compile on an empty Mesa shader cache (bench/compile.ts); with --save, writes bench/results/compile-<adapter>-<date>.md");
 
 /** The commit the engine was measured at, and whether its sources had uncommitted changes. */
 function gitDescription(): string {
@@ -267,6 +284,7 @@ async function benchTrainStep(o: Options, peerNames: string[]): Promise<Result> 
 
 async function main(): Promise<void> {
   const o = program.parse().opts<Options>();
+  if (o.compile) return compileTable(o);
   const started = performance.now();
 
   // Our own Dawn instance without timestamp quantization (Dawn rounds timestamps to ~65 us by

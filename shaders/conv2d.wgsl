@@ -65,15 +65,22 @@ fn accumulate(a: Acc, x: vec4<f32>, wLo: vec4<f32>, wHi: vec4<f32>) -> Acc {
   return Acc(outer(a.lo, x, wLo), outer(a.hi, x, wHi));
 }
 
+// n, as a loop bound that the shader compiler cannot see through (bit 31 of flags is never set),
+// so the loop stays a loop: unrolled, every storage read in its body becomes a code site of its
+// own, and lavapipe compiles each site into a per-lane loop (npm run bench -- --compile).
+fn kept(n: u32) -> u32 {
+  return max(n, p.flags >> 31u);
+}
+
 fn weightIndex(o: u32, c: u32, ky: u32, kx: u32) -> u32 {
   return u32(p.wBase + i32(o) * p.wO + i32(c) * p.wC + i32(ky) * p.wKy + i32(kx) * p.wKx);
 }
 
 // w(o0 .. o0 + 3, c, ky, kx), output channels past the end clamped to the last one.
 fn weight4(o0: u32, c: u32, ky: u32, kx: u32) -> vec4<f32> {
-  let last = p.O - 1u;
-  return vec4<f32>(w[weightIndex(min(o0, last), c, ky, kx)], w[weightIndex(min(o0 + 1u, last), c, ky, kx)],
-                   w[weightIndex(min(o0 + 2u, last), c, ky, kx)], w[weightIndex(min(o0 + 3u, last), c, ky, kx)]);
+  var r: vec4<f32>;
+  for (var k = 0u; k < kept(4u); k++) { r[k] = w[weightIndex(min(o0 + k, p.O - 1u), c, ky, kx)]; }
+  return r;
 }
 
 // inp[rowBase + ix] if the row is inside the input and 0 <= ix < W, else 0 (no branches: `&`,
@@ -91,27 +98,20 @@ fn finish(v: vec4<f32>, oc: u32) -> vec4<f32> {
 }
 
 // out[b, oc, pos0 + i] = v[i] (+ bias, relu) for i < min(4, limit), where pos0 is the flattened
-// (oy, ox) of the first of 4 neighbouring positions.
+// (oy, ox) of the first of 4 neighbouring positions. Stores go through loops: lavapipe compiles
+// every storage access in the code into a per-lane loop of its own, so 256 unrolled stores took
+// longer to compile than the rest of the kernel (bench --compile).
 fn storeCol(v: vec4<f32>, b: u32, oc: u32, pos0: u32, limit: u32) {
   if (oc >= p.O) { return; }
   let r = finish(v, oc);
   let base = (b * p.O + oc) * p.Ho * p.Wo + pos0;
-  out[base] = r.x;
-  if (limit > 1u) { out[base + 1u] = r.y; }
-  if (limit > 2u) { out[base + 2u] = r.z; }
-  if (limit > 3u) { out[base + 3u] = r.w; }
+  for (var i = 0u; i < min(limit, 4u); i++) { out[base + i] = r[i]; }
 }
 
 // The 4 positions x 8 channels block (channels o0 .. o0 + 7).
 fn store(a: Acc, b: u32, o0: u32, pos0: u32, limit: u32) {
-  storeCol(a.lo[0], b, o0, pos0, limit);
-  storeCol(a.lo[1], b, o0 + 1u, pos0, limit);
-  storeCol(a.lo[2], b, o0 + 2u, pos0, limit);
-  storeCol(a.lo[3], b, o0 + 3u, pos0, limit);
-  storeCol(a.hi[0], b, o0 + 4u, pos0, limit);
-  storeCol(a.hi[1], b, o0 + 5u, pos0, limit);
-  storeCol(a.hi[2], b, o0 + 6u, pos0, limit);
-  storeCol(a.hi[3], b, o0 + 7u, pos0, limit);
+  let cols = array<vec4<f32>, 8>(a.lo[0], a.lo[1], a.lo[2], a.lo[3], a.hi[0], a.hi[1], a.hi[2], a.hi[3]);
+  for (var k = 0u; k < 8u; k++) { storeCol(cols[k], b, o0 + k, pos0, limit); }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,8 +148,9 @@ fn window(plane: u32, g: Group, ry: u32) -> Window {
   let rowOk = (iy >= 0) & (iy < i32(p.H));
   let rb = (plane + u32(clamp(iy, 0, i32(p.H) - 1))) * p.W;
   let ix = i32(g.ox0) - p.padX;
-  return Window(vec4<f32>(load(rb, rowOk, ix), load(rb, rowOk, ix + 1), load(rb, rowOk, ix + 2), load(rb, rowOk, ix + 3)),
-                vec2<f32>(load(rb, rowOk, ix + 4), load(rb, rowOk, ix + 5)));
+  var v: array<f32, 6>;
+  for (var i = 0u; i < kept(6u); i++) { v[i] = load(rb, rowOk, ix + i32(i)); }
+  return Window(vec4<f32>(v[0], v[1], v[2], v[3]), vec2<f32>(v[4], v[5]));
 }
 
 // One kernel row: 3 taps x 8 channels.
@@ -204,12 +205,8 @@ fn channel3x3(a: Rows4, g: Group, c: u32, k0: KRow, k1: KRow, k2: KRow) -> Rows4
 
 fn storeRows(a: Rows4, g: Group, o0: u32) {
   if (!g.valid) { return; }
-  let limit = p.Wo - g.ox0;
-  let pos0 = g.oy0 * p.Wo + g.ox0;
-  store(a.r0, g.b, o0, pos0, limit);
-  if (g.oy0 + 1u < p.Ho) { store(a.r1, g.b, o0, pos0 + p.Wo, limit); }
-  if (g.oy0 + 2u < p.Ho) { store(a.r2, g.b, o0, pos0 + 2u * p.Wo, limit); }
-  if (g.oy0 + 3u < p.Ho) { store(a.r3, g.b, o0, pos0 + 3u * p.Wo, limit); }
+  let rows = array<Acc, 4>(a.r0, a.r1, a.r2, a.r3);
+  for (var r = 0u; r < min(4u, p.Ho - g.oy0); r++) { store(rows[r], g.b, o0, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -223,11 +220,10 @@ fn conv3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   var a0: Rows4;
   var a1: Rows4;
   for (var c = 0u; c < p.C; c++) {
-    let k0 = kernelRow(o0, c, 0u);
-    let k1 = kernelRow(o0, c, 1u);
-    let k2 = kernelRow(o0, c, 2u);
-    a0 = channel3x3(a0, g0, c, k0, k1, k2);
-    a1 = channel3x3(a1, g1, c, k0, k1, k2);
+    var k: array<KRow, 3>;
+    for (var ky = 0u; ky < kept(3u); ky++) { k[ky] = kernelRow(o0, c, ky); }
+    a0 = channel3x3(a0, g0, c, k[0], k[1], k[2]);
+    a1 = channel3x3(a1, g1, c, k[0], k[1], k[2]);
   }
   storeRows(a0, g0, o0);
   storeRows(a1, g1, o0);
@@ -251,9 +247,9 @@ fn quad(i: u32) -> Quad {
 fn quadInput(q: Quad, c: u32) -> vec4<f32> {
   let hw = p.H * p.W;
   let base = (q.b * p.C + c) * hw;
-  let last = hw - 1u;
-  return vec4<f32>(inp[base + min(q.pos, last)], inp[base + min(q.pos + 1u, last)],
-                   inp[base + min(q.pos + 2u, last)], inp[base + min(q.pos + 3u, last)]);
+  var v: vec4<f32>;
+  for (var i = 0u; i < kept(4u); i++) { v[i] = inp[base + min(q.pos + i, hw - 1u)]; }
+  return v;
 }
 
 fn storeQuad(a: Acc, q: Quad, o0: u32) {
@@ -367,6 +363,11 @@ struct Tap {
   kx: u32,
 }
 
+// kept() for the entry points bound to GradParams (rows never reaches 2^31).
+fn keptG(n: u32) -> u32 {
+  return max(n, g.rows >> 31u);
+}
+
 fn tapOf(i: u32) -> Tap {
   let taps = g.C * g.KH * g.KW;
   let j = min(i, taps - 1u);
@@ -381,7 +382,7 @@ fn xQuad(t: Tap, b: u32, oy: u32, ox: u32) -> vec4<f32> {
   let s = i32(g.S);
   let ix = i32(ox) * s - g.padX + i32(t.kx);
   var v: vec4<f32>;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < keptG(4u); i++) {
     let x = ix + i32(i) * s;
     let ok = rowOk & (x >= 0) & (x < i32(g.W)) & (ox + i < g.Wo);
     v[i] = select(0.0, gx[rb + u32(clamp(x, 0, i32(g.W) - 1))], ok);
@@ -392,9 +393,9 @@ fn xQuad(t: Tap, b: u32, oy: u32, ox: u32) -> vec4<f32> {
 // dy[b, o, oy, ox .. ox + 3] (channel o clamped to O - 1, columns to Wo - 1).
 fn dyQuad(b: u32, o: u32, oy: u32, ox: u32) -> vec4<f32> {
   let rb = ((b * g.O + min(o, g.O - 1u)) * g.Ho + oy) * g.Wo;
-  let last = g.Wo - 1u;
-  return vec4<f32>(gdy[rb + min(ox, last)], gdy[rb + min(ox + 1u, last)],
-                   gdy[rb + min(ox + 2u, last)], gdy[rb + min(ox + 3u, last)]);
+  var v: vec4<f32>;
+  for (var i = 0u; i < keptG(4u); i++) { v[i] = gdy[rb + min(ox + i, g.Wo - 1u)]; }
+  return v;
 }
 
 fn gradAcc(a: Acc, x: vec4<f32>, lo: mat4x4<f32>, hi: mat4x4<f32>) -> Acc {
@@ -409,7 +410,7 @@ fn partStore(t: Tap, z: u32, o0: u32, a: Acc) {
   let one = vec4<f32>(1.0);
   let sums = array<vec4<f32>, 2>(vec4<f32>(dot(a.lo[0], one), dot(a.lo[1], one), dot(a.lo[2], one), dot(a.lo[3], one)),
                                  vec4<f32>(dot(a.hi[0], one), dot(a.hi[1], one), dot(a.hi[2], one), dot(a.hi[3], one)));
-  for (var k = 0u; k < 8u; k++) {
+  for (var k = 0u; k < keptG(8u); k++) {
     if (o0 + k < g.O) { part[at + k * taps] = sums[k / 4u][k % 4u]; }
   }
 }
@@ -431,8 +432,10 @@ fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
     let b = r / g.Ho;
     let oy = r % g.Ho;
     for (var ox = 0u; ox < g.Wo; ox += 4u) {
-      let lo = mat4x4<f32>(dyQuad(b, o0, oy, ox), dyQuad(b, o0 + 1u, oy, ox), dyQuad(b, o0 + 2u, oy, ox), dyQuad(b, o0 + 3u, oy, ox));
-      let hi = mat4x4<f32>(dyQuad(b, o0 + 4u, oy, ox), dyQuad(b, o0 + 5u, oy, ox), dyQuad(b, o0 + 6u, oy, ox), dyQuad(b, o0 + 7u, oy, ox));
+      var d: array<vec4<f32>, 8>;
+      for (var k = 0u; k < keptG(8u); k++) { d[k] = dyQuad(b, o0 + k, oy, ox); }
+      let lo = mat4x4<f32>(d[0], d[1], d[2], d[3]);
+      let hi = mat4x4<f32>(d[4], d[5], d[6], d[7]);
       a0 = gradAcc(a0, xQuad(t0, b, oy, ox), lo, hi);
       a1 = gradAcc(a1, xQuad(t1, b, oy, ox), lo, hi);
       a2 = gradAcc(a2, xQuad(t2, b, oy, ox), lo, hi);

@@ -65,8 +65,9 @@ fn windowV(plane: u32, g: Group, ry: u32) -> Window {
 }
 
 fn windows(plane: u32, g: Group) -> Windows {
-  return Windows(windowV(plane, g, 0u), windowV(plane, g, 1u), windowV(plane, g, 2u),
-                 windowV(plane, g, 3u), windowV(plane, g, 4u), windowV(plane, g, 5u));
+  var x: array<Window, 6>;
+  for (var r = 0u; r < kept(6u); r++) { x[r] = windowV(plane, g, r); }
+  return Windows(x[0], x[1], x[2], x[3], x[4], x[5]);
 }
 
 // Output row r += input rows r .. r + 2 through kernel rows 0 .. 2.
@@ -91,8 +92,10 @@ fn conv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   var a1: Rows4;
   for (var c = 0u; c < p.C; c++) {
     let x = windows((g.b * p.C + c) * p.H, g);
-    a0 = rows3x3(a0, x, sharedKernelRow(oLo, c, 0u), sharedKernelRow(oLo, c, 1u), sharedKernelRow(oLo, c, 2u));
-    a1 = rows3x3(a1, x, sharedKernelRow(oHi, c, 0u), sharedKernelRow(oHi, c, 1u), sharedKernelRow(oHi, c, 2u));
+    var k: array<KRow, 6>;
+    for (var i = 0u; i < kept(6u); i++) { k[i] = sharedKernelRow(select(oLo, oHi, i >= 3u), c, i % 3u); }
+    a0 = rows3x3(a0, x, k[0], k[1], k[2]);
+    a1 = rows3x3(a1, x, k[3], k[4], k[5]);
   }
   storeRows(a0, g, o0);
   storeRows(a1, g, o0 + 8u);
@@ -147,21 +150,12 @@ fn rows3x3Q(a: RowsQ, x: Windows, k0: KRowQ, k1: KRowQ, k2: KRowQ) -> RowsQ {
                outputRowQ(a.r2, x.x2, x.x3, x.x4, k0, k1, k2), outputRowQ(a.r3, x.x3, x.x4, x.x5, k0, k1, k2));
 }
 
-fn storeQ(m: mat4x4<f32>, b: u32, o0: u32, pos0: u32, limit: u32) {
-  storeCol(m[0], b, o0, pos0, limit);
-  storeCol(m[1], b, o0 + 1u, pos0, limit);
-  storeCol(m[2], b, o0 + 2u, pos0, limit);
-  storeCol(m[3], b, o0 + 3u, pos0, limit);
-}
-
 fn storeRowsQ(a: RowsQ, g: Group, o0: u32) {
   if (!g.valid) { return; }
-  let limit = p.Wo - g.ox0;
-  let pos0 = g.oy0 * p.Wo + g.ox0;
-  storeQ(a.r0, g.b, o0, pos0, limit);
-  if (g.oy0 + 1u < p.Ho) { storeQ(a.r1, g.b, o0, pos0 + p.Wo, limit); }
-  if (g.oy0 + 2u < p.Ho) { storeQ(a.r2, g.b, o0, pos0 + 2u * p.Wo, limit); }
-  if (g.oy0 + 3u < p.Ho) { storeQ(a.r3, g.b, o0, pos0 + 3u * p.Wo, limit); }
+  let rows = array<mat4x4<f32>, 4>(a.r0, a.r1, a.r2, a.r3);
+  for (var r = 0u; r < min(4u, p.Ho - g.oy0); r++) {
+    for (var k = 0u; k < 4u; k++) { storeCol(rows[r][k], g.b, o0 + k, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
+  }
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -290,36 +284,24 @@ fn upRows(a: Rows4, t0: TapCols, t1: TapCols, t2: TapCols, t3: TapCols, t4: TapC
   return Rows4(upRow(a.r0, t0, t1, k), upRow(a.r1, t1, t2, k), upRow(a.r2, t2, t3, k), upRow(a.r3, t3, t4, k));
 }
 
-// out[b, oc, 2Y + py, 2X0 + px + 2s] = v[s] (+ bias, relu) for s < limit.
+// out[b, oc, 2Y + py, 2X0 + px + 2s] = v[s] (+ bias, relu) for s < limit (one store in a loop:
+// see storeCol).
 fn storeStrided(v: vec4<f32>, b: u32, oc: u32, at: u32, limit: u32) {
   if (oc >= p.O) { return; }
   let r = finish(v, oc);
   let base = (b * p.O + oc) * p.Ho * p.Wo + at;
-  out[base] = r.x;
-  if (limit > 1u) { out[base + 2u] = r.y; }
-  if (limit > 2u) { out[base + 4u] = r.z; }
-  if (limit > 3u) { out[base + 6u] = r.w; }
-}
-
-fn storeUp(a: Acc, b: u32, o0: u32, at: u32, limit: u32) {
-  storeStrided(a.lo[0], b, o0, at, limit);
-  storeStrided(a.lo[1], b, o0 + 1u, at, limit);
-  storeStrided(a.lo[2], b, o0 + 2u, at, limit);
-  storeStrided(a.lo[3], b, o0 + 3u, at, limit);
-  storeStrided(a.hi[0], b, o0 + 4u, at, limit);
-  storeStrided(a.hi[1], b, o0 + 5u, at, limit);
-  storeStrided(a.hi[2], b, o0 + 6u, at, limit);
-  storeStrided(a.hi[3], b, o0 + 7u, at, limit);
+  for (var s = 0u; s < min(limit, 4u); s++) { out[base + 2u * s] = r[s]; }
 }
 
 fn storeUpRows(a: Rows4, g: Group, o0: u32, py: u32, px: u32) {
   if (!g.valid) { return; }
-  let limit = p.W - g.ox0;
+  let rows = array<Acc, 4>(a.r0, a.r1, a.r2, a.r3);
   let at = (2u * g.oy0 + py) * p.Wo + 2u * g.ox0 + px;
-  storeUp(a.r0, g.b, o0, at, limit);
-  if (g.oy0 + 1u < p.H) { storeUp(a.r1, g.b, o0, at + 2u * p.Wo, limit); }
-  if (g.oy0 + 2u < p.H) { storeUp(a.r2, g.b, o0, at + 4u * p.Wo, limit); }
-  if (g.oy0 + 3u < p.H) { storeUp(a.r3, g.b, o0, at + 6u * p.Wo, limit); }
+  for (var r = 0u; r < min(4u, p.H - g.oy0); r++) {
+    let acc = rows[r];
+    let cols = array<vec4<f32>, 8>(acc.lo[0], acc.lo[1], acc.lo[2], acc.lo[3], acc.hi[0], acc.hi[1], acc.hi[2], acc.hi[3]);
+    for (var k = 0u; k < 8u; k++) { storeStrided(cols[k], g.b, o0 + k, at + 2u * r * p.Wo, p.W - g.ox0); }
+  }
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -340,13 +322,10 @@ fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   var a1: Rows4;
   for (var c = 0u; c < p.C; c++) {
     let plane = (g.b * p.C + c) * p.H;
-    let t0 = tapCols(windowV(plane, rows, 0u), px1);
-    let t1 = tapCols(windowV(plane, rows, 1u), px1);
-    let t2 = tapCols(windowV(plane, rows, 2u), px1);
-    let t3 = tapCols(windowV(plane, rows, 3u), px1);
-    let t4 = tapCols(windowV(plane, rows, 4u), px1);
-    a0 = upRows(a0, t0, t1, t2, t3, t4, phaseTaps(phase, oLo, c));
-    a1 = upRows(a1, t0, t1, t2, t3, t4, phaseTaps(phase, oHi, c));
+    var t: array<TapCols, 5>;
+    for (var r = 0u; r < kept(5u); r++) { t[r] = tapCols(windowV(plane, rows, r), px1); }
+    a0 = upRows(a0, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, oLo, c));
+    a1 = upRows(a1, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, oHi, c));
   }
   storeUpRows(a0, g, o0, py, px);
   storeUpRows(a1, g, o0 + 8u, py, px);
@@ -424,10 +403,9 @@ fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
   var a1: Rows4;
   for (var o = 0u; o < p.C; o++) {
     let plane = (g.b * p.C + o) * p.H;
-    let t = Rows10(row10(plane, top, g.ox0), row10(plane, top + 1, g.ox0), row10(plane, top + 2, g.ox0),
-                   row10(plane, top + 3, g.ox0), row10(plane, top + 4, g.ox0), row10(plane, top + 5, g.ox0),
-                   row10(plane, top + 6, g.ox0), row10(plane, top + 7, g.ox0), row10(plane, top + 8, g.ox0),
-                   row10(plane, top + 9, g.ox0));
+    var w: array<Row10, 10>;
+    for (var r = 0u; r < kept(10u); r++) { w[r] = row10(plane, top + i32(r), g.ox0); }
+    let t = Rows10(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]);
     a0 = gradKernel(a0, t, cLo, o);
     a1 = gradKernel(a1, t, cHi, o);
   }

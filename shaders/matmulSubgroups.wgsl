@@ -42,15 +42,17 @@ fn storeRow(v: vec4<f32>, base: u32, m: u32, n0: u32) {
   }
 }
 
-fn store8(acc: Rows8, base: u32, m: u32, n0: u32) {
-  storeRow(acc.r0, base, m, n0);
-  storeRow(acc.r1, base, m + 1u, n0);
-  storeRow(acc.r2, base, m + 2u, n0);
-  storeRow(acc.r3, base, m + 3u, n0);
-  storeRow(acc.r4, base, m + 4u, n0);
-  storeRow(acc.r5, base, m + 5u, n0);
-  storeRow(acc.r6, base, m + 6u, n0);
-  storeRow(acc.r7, base, m + 7u, n0);
+fn rows8(acc: Rows8) -> array<vec4<f32>, 8> {
+  return array<vec4<f32>, 8>(acc.r0, acc.r1, acc.r2, acc.r3, acc.r4, acc.r5, acc.r6, acc.r7);
+}
+
+// Rows m0 .. m0 + 8 * blocks - 1 of the output. One store in a loop (its bound one the compiler
+// cannot see: M never reaches 2^31): lavapipe compiles each storage access site of unrolled code
+// into a per-lane loop of its own, and 128 unrolled stores took most of this kernel's compile.
+fn storeBlocks(blocks: array<array<vec4<f32>, 8>, 8>, count: u32, base: u32, m0: u32, n0: u32) {
+  for (var i = 0u; i < max(8u * count, p.M >> 31u); i++) {
+    storeRow(blocks[i / 8u][i % 8u], base, m0 + i, n0);
+  }
 }
 
 @compute @workgroup_size(8)
@@ -85,10 +87,12 @@ fn matmulShared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocati
     acc3 = fma8(acc3, a[a3 + ka], bv);
   }
   let base = batch * p.M * p.N;
-  store8(acc0, base, m0, n0);
-  store8(acc1, base, m0 + 8u, n0);
-  store8(acc2, base, m0 + 16u, n0);
-  store8(acc3, base, m0 + 24u, n0);
+  var blocks: array<array<vec4<f32>, 8>, 8>;
+  blocks[0] = rows8(acc0);
+  blocks[1] = rows8(acc1);
+  blocks[2] = rows8(acc2);
+  blocks[3] = rows8(acc3);
+  storeBlocks(blocks, 4u, base, m0, n0);
 }
 
 // The same with 64 rows per team (256 accumulators): per k a lane does 12 reads for 256
@@ -137,12 +141,7 @@ fn matmulShared64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invoca
     acc7 = fma8(acc7, a[a7 + ka], bv);
   }
   let base = batch * p.M * p.N;
-  store8(acc0, base, m0, n0);
-  store8(acc1, base, m0 + 8u, n0);
-  store8(acc2, base, m0 + 16u, n0);
-  store8(acc3, base, m0 + 24u, n0);
-  store8(acc4, base, m0 + 32u, n0);
-  store8(acc5, base, m0 + 40u, n0);
-  store8(acc6, base, m0 + 48u, n0);
-  store8(acc7, base, m0 + 56u, n0);
+  let blocks = array<array<vec4<f32>, 8>, 8>(rows8(acc0), rows8(acc1), rows8(acc2), rows8(acc3),
+                                             rows8(acc4), rows8(acc5), rows8(acc6), rows8(acc7));
+  storeBlocks(blocks, 8u, base, m0, n0);
 }

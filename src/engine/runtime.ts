@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
 import { PACKAGE_ROOT } from './packageRoot.js';
+import type { LaunchProfiler } from './profiler.js';
 
 const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
@@ -47,6 +48,8 @@ export class Runtime {
   private batched = 0;
   /** Optional hook for the benchmark: timestamp writes around the next pass. */
   passTimestamps: GPUComputePassTimestampWrites | null = null;
+  private profiler: LaunchProfiler | null = null;
+  private launchListeners = new Set<(launch: KernelLaunch) => void>();
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -89,6 +92,18 @@ export class Runtime {
     return pipeline;
   }
 
+  /** Call `listener` with every launch recorded from now on; returns the function that stops it. */
+  onLaunch(listener: (launch: KernelLaunch) => void): () => void {
+    this.launchListeners.add(listener);
+    return () => this.launchListeners.delete(listener);
+  }
+
+  /** Time every launch alone in its pass while `profiler` is set (null ends it). */
+  profile(profiler: LaunchProfiler | null): void {
+    this.closePass();
+    this.profiler = profiler;
+  }
+
   launch(k: KernelLaunch): void {
     const [x, y = 1, z = 1] = k.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -107,11 +122,17 @@ export class Runtime {
       if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (this.profiler) {
+      this.closePass();
+      this.passTimestamps = this.profiler.timestampWrites(k);
+    }
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.stats.dispatches++;
+    if (this.profiler) this.closePass();
+    for (const listener of this.launchListeners) listener(k);
     if (++this.batched >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
