@@ -9,7 +9,7 @@
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import { crossEntropy } from '../kernels/softmax.js';
 import { upsampleNearest } from '../kernels/upsample.js';
-import { readStateDict, toFloat32, type HostTensor } from './checkpoint/index.js';
+import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
 import { BigGANGenerator } from './biggan.js';
 import { loadModel } from './load.js';
 import { VGG } from './vgg.js';
@@ -196,7 +196,7 @@ export interface ParityOptions {
 
 /** What `npm run parity` does: load the model(s), recognise the fixture, compare. */
 export async function runParity(modelPath: string, fixturePath: string, options: ParityOptions = {}): Promise<ParityResult> {
-  const fixture = readStateDict(fixturePath);
+  const fixture = readCheckpoint(fixturePath).tensors;
   const kind = fixtureKind(fixture, fixturePath);
   const models = [await loadModel(modelPath)];
   try {
