@@ -56,8 +56,10 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /**
  * `node <args>` with stderr filtered; exits with the child's code. The child gets its own
  * session, so a terminal's Ctrl-C reaches it once, through here, not twice (from the terminal and
- * from here): the trainer takes a second SIGINT as "quit without saving". A signal repeated within
- * 200 ms (npm forwards the terminal's SIGINT to its script as well) is forwarded once.
+ * from here): the trainer takes a second SIGINT as "quit without saving". Signals go to the
+ * child's whole process group, as a terminal's would (`cgan ablation` runs trainers below it).
+ * A signal repeated within 200 ms (npm forwards the terminal's SIGINT to its script as well) is
+ * forwarded once.
  */
 export function runNode(args) {
   const env = { ...process.env };
@@ -68,35 +70,44 @@ export function runNode(args) {
     env,
     detached: process.platform !== 'win32',
   });
+  const signal = (name) => {
+    try {
+      if (process.platform === 'win32') child.kill(name);
+      else process.kill(-child.pid, name);
+    } catch {
+      // the group is gone already
+    }
+  };
   const filter = stderrFilter((s) => process.stderr.write(s));
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s) => filter.push(s));
   child.stderr.on('end', () => filter.end());
 
   const last = {};
-  for (const signal of FORWARDED) {
-    process.on(signal, () => {
+  for (const name of FORWARDED) {
+    process.on(name, () => {
       const now = Date.now();
-      if (now - (last[signal] ?? -Infinity) < 200) return;
-      last[signal] = now;
-      child.kill(signal);
+      if (now - (last[name] ?? -Infinity) < 200) return;
+      last[name] = now;
+      signal(name);
     });
   }
-  // Ctrl-Z stops this process only; stop and continue the child with it.
+  // Ctrl-Z stops this process only; stop and continue the child with it. SIGSTOP, as the kernel
+  // drops SIGTSTP for a process group with no terminal of its own.
   if (process.platform !== 'win32') {
     process.on('SIGTSTP', () => {
-      child.kill('SIGTSTP');
+      signal('SIGSTOP');
       process.kill(process.pid, 'SIGSTOP');
     });
-    process.on('SIGCONT', () => child.kill('SIGCONT'));
+    process.on('SIGCONT', () => signal('SIGCONT'));
   }
 
   child.on('error', (err) => {
     process.stderr.write(`cgan: cannot start ${process.execPath}: ${err.message}\n`);
     process.exit(1);
   });
-  child.on('close', (code, signal) => {
-    process.exitCode = code ?? 128 + (constants.signals[signal] ?? 0);
+  child.on('close', (code, killedBy) => {
+    process.exitCode = code ?? 128 + (constants.signals[killedBy] ?? 0);
     process.exit();
   });
 }

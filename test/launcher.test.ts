@@ -61,15 +61,18 @@ describe('stderr filter', () => {
 });
 
 describe('signals', () => {
-  it('a SIGINT, even sent twice at once (terminal + npm), reaches the child once; the exit code is the child\'s', async () => {
+  it("a SIGINT, even sent twice at once (terminal + npm), reaches the child and its children once; the exit code is the child's", async () => {
+    // The grandchild stands for the trainers `cgan ablation` runs.
+    const grandchild = `process.on('SIGINT', () => { console.log('grandchild: SIGINT'); process.exit(0); }); console.log('grandchild ready'); setInterval(() => {}, 1000);`;
     const args = launcherArgs(
       'interruptible.mjs',
-      `let count = 0;
+      `import { spawn } from 'node:child_process';
+       spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['ignore', 'inherit', 'inherit'] });
+       let count = 0;
        process.on('SIGINT', () => {
          count++;
-         setTimeout(() => { console.log('SIGINTs: ' + count); process.exit(130); }, 300);
+         setTimeout(() => { console.log('child: ' + count + ' SIGINT'); process.exit(130); }, 300);
        });
-       console.log('ready');
        setInterval(() => {}, 1000);`,
     );
     const launcher = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,15 +81,17 @@ describe('signals', () => {
     const ready = new Promise<void>((resolve) =>
       launcher.stdout.on('data', (s: string) => {
         stdout += s;
-        if (stdout.includes('ready')) resolve();
+        if (stdout.includes('grandchild ready')) resolve();
       }),
     );
     const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
     await ready;
+    // Close together, yet far enough apart not to merge into one pending signal.
     launcher.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 50));
     launcher.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect(stdout).toBe('ready\nSIGINTs: 1\n');
+    expect(stdout.split('\n').sort()).toEqual(['', 'child: 1 SIGINT', 'grandchild ready', 'grandchild: SIGINT']);
   });
 });
 
