@@ -83,7 +83,7 @@ function compileTable(o: Options): void {
   }
 }
 
-const program = new Command('bench')
+const program = new Command('cgan bench')
   .description('Time every kernel family on the default models\' shapes against TensorFlow.js and ONNX Runtime (WebGPU).')
   .option('--kernels <list>', `comma-separated families: ${FAMILIES.join(', ')} (aliases: ${Object.keys(ALIASES).join(', ')})`, parseFamilies)
   .option('--quick', 'a small subset of rows with short time budgets (a couple of minutes on lavapipe; no VGG-16)')

@@ -1,4 +1,7 @@
 // The package's public API: the engine, its ops, modules and models, and the trainer.
+// The types name WebGPU's globals (GPUDevice, ...): the reference carries them to consumers'
+// compilers through the emitted index.d.ts (preserve: TypeScript drops it otherwise).
+/// <reference types="@webgpu/types" preserve="true" />
 export { init, runtime, type Runtime } from './engine/runtime.js';
 export { NoAdapterError, DeviceLostError } from './engine/device.js';
 export { Tensor, tensor, empty, scope, keep, type DType, type Shape } from './engine/tensor.js';

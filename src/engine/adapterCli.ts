@@ -1,5 +1,10 @@
 // `npm run adapter`: print the WebGPU adapter the engine would use (or the setup message).
+import { Command } from 'commander';
 import { init } from './runtime.js';
+
+new Command('cgan adapter')
+  .description('Print the WebGPU adapter the engine would use and its optional features (or how to install a driver).')
+  .parse();
 
 try {
   const rt = await init();

@@ -1,16 +1,11 @@
 // `npm run convert -- <checkpoint.pth> -o <model.safetensors>`: recognise a BigGAN-PyTorch
 // generator or a torchvision VGG, infer its architecture, bake spectral norm, and write a
 // safetensors file whose metadata describes the network (format, config).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { count, requireCheckpoint } from '../cli/options.js';
 import { writeSafetensors } from './checkpoint/index.js';
 import { conversionMetadata, summarize } from './convert.js';
 import { readModelFile } from './load.js';
-
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-};
 
 interface Options {
   output?: string;
@@ -20,16 +15,17 @@ interface Options {
 }
 
 const program = new Command()
-  .name('convert')
+  .name('cgan convert')
   .description('Convert a BigGAN-PyTorch generator or torchvision VGG checkpoint into a self-describing .safetensors file.')
   .argument('<checkpoint>', 'PyTorch checkpoint (.pth, zip or legacy format) or a safetensors state dict')
   .option('-o, --output <path>', 'output file (default: the checkpoint name with .safetensors)')
-  .option('--input-size <n>', 'VGG: the input side it was trained at, recorded in the config', positiveInt)
+  .option('--input-size <n>', 'VGG: the input side it was trained at, recorded in the config', count('--input-size'))
   .option('--normalize', 'VGG: apply ImageNet normalisation inside forward (default: on for 1000-class 7x7-pool VGGs)')
   .option('--no-normalize', 'VGG: no ImageNet normalisation')
   .option('--no-final-pool', 'VGG: no max-pool after the last conv (torchvision cfgs all have one)')
   .action((checkpoint: string, opts: Options) => {
     try {
+      requireCheckpoint(checkpoint, 'a BigGAN-PyTorch generator or torchvision VGG checkpoint (.pth), or a safetensors state dict');
       const output = opts.output ?? `${checkpoint.replace(/\.(pth|pt|bin|safetensors)$/i, '')}.safetensors`;
       if (output === checkpoint) throw new Error('the output would overwrite the checkpoint: give -o');
       const model = readModelFile(checkpoint, {

@@ -1,7 +1,6 @@
 // Loading the frozen networks: from a converted .safetensors (architecture in its metadata) or
 // straight from a PyTorch checkpoint (converted in memory, the same way `npm run convert` does).
-import { readFileSync } from 'node:fs';
-import { parseTorchCheckpoint, flattenStateDict, readSafetensors, CheckpointError, toFloat32, type HostTensor } from './checkpoint/index.js';
+import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
 import { BigGANGenerator } from './biggan.js';
 import {
   ConversionError,
@@ -18,40 +17,24 @@ export type FrozenModel = BigGANGenerator | VGG;
 
 const FORMAT_NAMES = { 'biggan-generator': 'a BigGAN generator', vgg: 'a VGG classifier' } as const;
 
-function isTorchFile(bytes: Uint8Array): boolean {
-  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-  return zip || bytes[0] === 0x80; // a pickle's PROTO opcode: the legacy stream format
-}
-
 /**
  * The weights and architecture in a model file, on the CPU: a converted .safetensors as it is;
  * a .pth (or a safetensors file of a raw state dict) recognised and converted in memory.
  */
 export function readModelFile(path: string, options: ConvertOptions = {}): ConvertedModel {
-  const bytes = readFileSync(path);
-  let state: Map<string, HostTensor>;
-  if (isTorchFile(bytes)) {
-    const root = parseTorchCheckpoint(bytes, path);
-    if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-      throw new CheckpointError(path, 'the checkpoint does not hold a dict of tensors (a state dict)');
+  const { tensors, metadata } = readCheckpoint(path);
+  const described = parseConversionMetadata(metadata);
+  if (described) {
+    const config = { ...described.config };
+    if (described.format === 'vgg') {
+      const vgg = config as VGGConfig;
+      if (options.inputSize !== undefined) vgg.inputSize = options.inputSize;
+      if (options.normalize !== undefined) vgg.normalize = options.normalize;
     }
-    state = flattenStateDict(root as Record<string, unknown>);
-  } else {
-    const { tensors, metadata } = readSafetensors(bytes, path);
-    const described = parseConversionMetadata(metadata);
-    if (described) {
-      const config = { ...described.config };
-      if (described.format === 'vgg') {
-        const vgg = config as VGGConfig;
-        if (options.inputSize !== undefined) vgg.inputSize = options.inputSize;
-        if (options.normalize !== undefined) vgg.normalize = options.normalize;
-      }
-      return { format: described.format, config, tensors };
-    }
-    state = tensors;
+    return { format: described.format, config, tensors };
   }
   try {
-    return convertStateDict(state, { source: path, ...options });
+    return convertStateDict(tensors, { source: path, ...options });
   } catch (err) {
     if (err instanceof ConversionError) err.message = `${path}: ${err.message}`;
     throw err;

@@ -9,8 +9,9 @@
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import { crossEntropy } from '../kernels/softmax.js';
 import { upsampleNearest } from '../kernels/upsample.js';
-import { readStateDict, toFloat32, type HostTensor } from './checkpoint/index.js';
+import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
 import { BigGANGenerator } from './biggan.js';
+import type { BigGANConfig } from './convert.js';
 import { loadModel } from './load.js';
 import { VGG } from './vgg.js';
 
@@ -97,27 +98,31 @@ async function readAll(input: Tensor, tensors: Record<string, Tensor>): Promise<
   return out;
 }
 
-/** Checks the fixture's config row [resolution, ch, hier, n_classes, dim_z, shared_dim] where it has one. */
-function checkGeneratorConfig(G: BigGANGenerator, fixture: Map<string, HostTensor>): void {
+/**
+ * Checks the fixture's config row [resolution, ch, hier, n_classes, dim_z, shared_dim] where it
+ * has one, read as BigGAN-PyTorch reads its arguments: shared_dim 0 (its default) means dim_z.
+ */
+export function checkGeneratorConfig(c: BigGANConfig, fixture: Map<string, HostTensor>): void {
   const row = fixture.get('config');
   if (!row || row.data.length < 6) return;
   const [resolution, , hier, nClasses, dimZ, sharedDim] = Array.from(toFloat32(row));
-  const c = G.config;
+  const sharedDimUsed = sharedDim > 0 ? sharedDim : dimZ;
   const mismatch = [
     ['resolution', resolution, c.resolution],
     ['hierarchical', hier, c.hierarchical ? 1 : 0],
     ['n_classes', nClasses, c.nClasses],
     ['dim_z', dimZ, c.dimZ],
-    ['shared_dim', sharedDim, c.sharedDim],
+    ['shared_dim', sharedDimUsed, c.sharedDim],
   ].filter(([, a, b]) => a !== b);
   if (mismatch.length) {
-    throw new Error(`the fixture was made for another generator: ${mismatch.map(([n, a, b]) => `${n} ${a} (model: ${b})`).join(', ')}`);
+    const note = sharedDim > 0 || !mismatch.some(([n]) => n === 'shared_dim') ? '' : ' (its shared_dim 0 stands for dim_z)';
+    throw new Error(`the fixture was made for another generator: ${mismatch.map(([n, a, b]) => `${n} ${a} (model: ${b})`).join(', ')}${note}`);
   }
 }
 
 /** G(z, y) against `image`; d sum(image * cotangent) / dz against `grad_z`. */
 export async function generatorParity(G: BigGANGenerator, fixture: Map<string, HostTensor>): Promise<ParityResult> {
-  checkGeneratorConfig(G, fixture);
+  checkGeneratorConfig(G.config, fixture);
   const batch = fixture.get('z')!.shape[0];
   const classes = fixture.has('y') ? indices(fixture, 'y') : new Int32Array(batch);
   const { z, ...outputs } = scope(() => {
@@ -196,7 +201,7 @@ export interface ParityOptions {
 
 /** What `npm run parity` does: load the model(s), recognise the fixture, compare. */
 export async function runParity(modelPath: string, fixturePath: string, options: ParityOptions = {}): Promise<ParityResult> {
-  const fixture = readStateDict(fixturePath);
+  const fixture = readCheckpoint(fixturePath).tensors;
   const kind = fixtureKind(fixture, fixturePath);
   const models = [await loadModel(modelPath)];
   try {

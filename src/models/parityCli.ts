@@ -1,25 +1,24 @@
 // `npm run parity -- <model> <fixture.io.pth> [--classifier <VGG>] [--upsample <n>]`:
 // runs a PyTorch fixture through the converted network(s) on the GPU and compares outputs and
 // gradients; exits 1 when a relative error exceeds its tolerance, 2 when it cannot run.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { count, requireCheckpoint } from '../cli/options.js';
 import { init, runtime } from '../engine/runtime.js';
 import { formatParity, runParity } from './parity.js';
 
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-};
-
 const program = new Command()
-  .name('parity')
+  .name('cgan parity')
   .description('Compare a converted BigGAN generator or VGG classifier with a PyTorch fixture, on the GPU.')
   .argument('<model>', 'model: .pth checkpoint or converted .safetensors (the generator, for a pair fixture)')
   .argument('<fixture>', 'fixture .io.pth: generator (z, cotangent, image, grad_z), classifier (x, target, logits, loss, grad_x) or pair')
   .option('--classifier <path>', 'the VGG of a generator + classifier pair fixture')
-  .option('--upsample <n>', "nearest upsampling between G and the classifier (default: classifier input size / G resolution, else 2)", positiveInt)
+  .option('--upsample <n>', "nearest upsampling between G and the classifier (default: classifier input size / G resolution, else 2)", count('--upsample'))
   .action(async (model: string, fixture: string, opts: { classifier?: string; upsample?: number }) => {
     try {
+      // Before the device opens: a typo costs no shader compilation.
+      requireCheckpoint(model, 'the model: a .pth checkpoint or a converted .safetensors');
+      requireCheckpoint(fixture, 'a parity fixture .io.pth, made with PyTorch');
+      if (opts.classifier) requireCheckpoint(opts.classifier, '--classifier: a VGG classifier, .pth or converted .safetensors');
       await init();
       const started = performance.now();
       const result = await runParity(model, fixture, opts);

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import type { Report } from './evaluate.js';
 import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
 
@@ -51,7 +52,16 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ],
 ];
 
-const evalSamples = process.argv.includes('--quick') ? '500' : '1000';
+const options = new Command('cgan ablation')
+  .description(
+    'Train each configuration of docs/ablation.md (one `cgan train` run each, seed 0) in runs/ablation/<name>, ' +
+      'keeping finished runs, then write docs/ablation.md. Run it in a git checkout.',
+  )
+  .option('--quick', 'grade 500 samples per run instead of 1000')
+  .parse()
+  .opts<{ quick?: boolean }>();
+
+const evalSamples = options.quick ? '500' : '1000';
 const root = 'runs/ablation';
 const docs = 'docs/ablation';
 mkdirSync(docs, { recursive: true });

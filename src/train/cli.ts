@@ -1,15 +1,16 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { dirname, join, relative, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Generator } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
 import { TRAINING_DEFAULTS } from './defaults.js';
-import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
+import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
@@ -21,16 +22,37 @@ export const DEFAULTS = {
   judgeReal: join(ROOT, 'models', 'fmnist_vgg_judge32_real.json'),
 };
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
-const float = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
-  return n;
-};
+const float = nonNegative;
+
+// Every path is checked before the GPU is opened, so a typo costs no shader compilation.
+function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>, judge: string | null): void {
+  requireCheckpoint(config.generator, 'the generator: a BigGAN-PyTorch .pth or a converted .safetensors');
+  requireCheckpoint(config.classifier, 'the classifier: a torchvision VGG .pth or a converted .safetensors');
+  if (judge) requireCheckpoint(judge, "the judge: a VGG .pth or a converted .safetensors, or --judge none");
+}
+
+function checkRealData(dir: string | undefined): string | null {
+  if (dir === undefined) return null;
+  requireDir(dir, `--real-data: Fashion-MNIST's idx files, e.g. ${DEBIAN_FASHION_MNIST}`);
+  fashionMnistFiles(dir);
+  return dir;
+}
+
+/** A run folder's config, once its checkpoint and the models it names are known to be there. */
+function readRun(dir: string, judge: string | null): TrainConfig {
+  const what = 'a run folder written by `cgan train`';
+  requireDir(dir, what);
+  const path = requireFile(join(dir, 'config.json'), `the config.json of ${what}`);
+  let config: TrainConfig;
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
+  checkModels(config, judge);
+  return config;
+}
 
 function defaultEvalSamples(isSoftware: boolean, asked: number | undefined): number {
   if (asked !== undefined) return asked;
@@ -81,38 +103,36 @@ program
   .option('--classifier <path>', 'frozen VGG classifier (.pth or .safetensors)', DEFAULTS.classifier)
   .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
   .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
-  .option('--epochs <n>', 'epochs', int('--epochs'), TRAINING_DEFAULTS.epochs)
-  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', int('--steps-per-epoch'), TRAINING_DEFAULTS.stepsPerEpoch)
-  .option('--batch <n>', 'batch size', int('--batch'), TRAINING_DEFAULTS.batch)
+  .option('--epochs <n>', 'epochs', count('--epochs'), TRAINING_DEFAULTS.epochs)
+  .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', count('--steps-per-epoch'), TRAINING_DEFAULTS.stepsPerEpoch)
+  .option('--batch <n>', 'batch size', count('--batch'), TRAINING_DEFAULTS.batch)
   .option('--lr <x>', 'Adam learning rate', float('--lr'), TRAINING_DEFAULTS.lr)
-  .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', int('--seed'), TRAINING_DEFAULTS.seed)
-  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", int('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
-  .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', int('--generator-class'), TRAINING_DEFAULTS.generatorClass)
-  .option('--hidden <n>', 'width of the input generator trunk', int('--hidden'), TRAINING_DEFAULTS.hidden)
-  .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', int('--components'), TRAINING_DEFAULTS.components)
-  .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", int('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
-  .option('--anchor-candidates <n>', "the anchors of a class are picked far apart among its this many most confident pool latents", int('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
+  .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', wholeNumber('--seed'), TRAINING_DEFAULTS.seed)
+  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", count('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
+  .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', wholeNumber('--generator-class'), TRAINING_DEFAULTS.generatorClass)
+  .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
+  .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
+  .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
+  .option('--anchor-candidates <n>', "the anchors of a class are picked far apart among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
   .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
-  .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', int('--shift'), TRAINING_DEFAULTS.weights.shift)
-  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', int('--eval-samples'))
+  .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
+  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
   .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
-  .option('--log-every <n>', 'steps between metrics.jsonl lines', int('--log-every'), TRAINING_DEFAULTS.logEvery)
-  .option('--grid-per-class <n>', 'samples per class in the epoch grids', int('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
+  .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), TRAINING_DEFAULTS.logEvery)
+  .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
   .option('--out <dir>', 'run folder', 'runs/default')
   .option('--resume', 'continue the run in --out from its last checkpoint')
   .addOption(new Option('--quiet', 'no progress output').hideHelp())
   .action(async (o) => {
-    const rt = await init();
-    console.log(`adapter: ${rt.adapterName}`);
     const out = resolve(o.out);
+    const judge = o.judge === 'none' ? null : resolve(o.judge);
+    const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
-      const path = join(out, 'config.json');
-      if (!existsSync(path)) throw new Error(`--resume: no run in ${out} (missing config.json)`);
-      config = JSON.parse(readFileSync(path, 'utf8'));
+      config = readRun(out, judge);
       console.log(`resuming ${out}`);
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
@@ -137,7 +157,10 @@ program
         gridPerClass: o.gridPerClass,
         out,
       };
+      checkModels(config, judge);
     }
+    const rt = await init();
+    console.log(`adapter: ${rt.adapterName}`);
     const stopSignal = { stop: false };
     process.on('SIGINT', () => {
       if (stopSignal.stop) process.exit(130);
@@ -146,11 +169,10 @@ program
     });
     const result = await train(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
     if (result.interrupted) {
-      console.log(`stopped; state saved in ${out}/checkpoint. Continue with: npm run train -- --out ${o.out} --resume`);
+      console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
       return;
     }
-    const judge = o.judge === 'none' ? null : resolve(o.judge);
-    await report(out, config, o.evalSamples, judge, o.realData ?? null);
+    await report(out, config, o.evalSamples, judge, realData);
     console.log(`run folder: ${out}`);
   });
 
@@ -159,12 +181,13 @@ program
   .description("grade a run's samples with the frozen classifier and an independent judge")
   .requiredOption('--run <dir>', 'run folder')
   .option('--judge <path>', "independent classifier ('none' to skip)", DEFAULTS.judge)
-  .option('--eval-samples <n>', 'generated samples to grade', int('--eval-samples'))
+  .option('--eval-samples <n>', 'generated samples to grade', count('--eval-samples'))
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
   .action(async (o) => {
     const dir = resolve(o.run);
-    const config: TrainConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    await report(dir, config, o.evalSamples, o.judge === 'none' ? null : resolve(o.judge), o.realData ?? null);
+    const judge = o.judge === 'none' ? null : resolve(o.judge);
+    const realData = checkRealData(o.realData);
+    await report(dir, readRun(dir, judge), o.evalSamples, judge, realData);
   });
 
 program
@@ -172,21 +195,23 @@ program
   .description('generate images of one class from a trained run: a PNG grid, or raw float32 (N, 3, H, W) in [-1, 1] as .npy')
   .requiredOption('--run <dir>', 'run folder')
   .requiredOption('--class <index or name>', 'class to generate')
-  .option('--n <n>', 'number of images', int('--n'), 64)
-  .option('--seed <n>', 'noise seed', int('--seed'), 0)
+  .option('--n <n>', 'number of images', count('--n'), 64)
+  .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
   .action(async (o) => {
-    await init();
     const dir = resolve(o.run);
-    const config: TrainConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    const pipeline = await buildPipeline(config);
-    restoreCheckpoint(dir, pipeline);
+    const config = readRun(dir, null);
+    requireDir(dirname(resolve(o.out)), `the folder of --out ${o.out}`);
     const names = config.classNames ?? [];
     const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());
-    const cls = byName >= 0 ? byName : Number(o.class);
-    if (!Number.isInteger(cls) || cls < 0 || cls >= pipeline.numClasses) {
-      throw new Error(`--class ${o.class}: expected an index in [0, ${pipeline.numClasses}) or one of: ${names.join(', ')}`);
-    }
+    const cls = byName >= 0 ? byName : /^\d+$/.test(o.class) ? Number(o.class) : -1;
+    const badClass = (numClasses: number | string) =>
+      new Error(`--class ${o.class}: expected an index in [0, ${numClasses})${names.length ? ` or one of: ${names.join(', ')}` : ''}`);
+    if (cls < 0 || (names.length && cls >= names.length)) throw badClass(names.length || 'the number of classes');
+    await init();
+    const pipeline = await buildPipeline(config);
+    restoreCheckpoint(dir, pipeline);
+    if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const rng = new Generator(o.seed);
     const eps = rng.fillNormal(new Float32Array(o.n * dimZ));

@@ -31,6 +31,12 @@ function findFile(dir: string, stem: string): string {
   throw new Error(`Fashion-MNIST: no ${stem}[.gz] in ${dir} (Debian: apt-get install dataset-fashion-mnist)`);
 }
 
+/** The idx files of a split in `dir` (each possibly gzipped); throws naming a missing one. */
+export function fashionMnistFiles(dir: string, split: 'test' | 'train' = 'test'): { images: string; labels: string } {
+  const prefix = split === 'test' ? 't10k' : 'train';
+  return { images: findFile(dir, `${prefix}-images-idx3-ubyte`), labels: findFile(dir, `${prefix}-labels-idx1-ubyte`) };
+}
+
 export interface LabelledImages {
   images: Float32Array; // (N, 3, size, size) in [-1, 1]
   labels: Int32Array;
@@ -39,9 +45,9 @@ export interface LabelledImages {
 
 /** The test (or train) split, padded to `size` (32 for the default generator). */
 export function loadFashionMnist(dir = DEBIAN_FASHION_MNIST, split: 'test' | 'train' = 'test', size = 32): LabelledImages {
-  const prefix = split === 'test' ? 't10k' : 'train';
-  const imgs = readIdx(findFile(dir, `${prefix}-images-idx3-ubyte`));
-  const labs = readIdx(findFile(dir, `${prefix}-labels-idx1-ubyte`));
+  const files = fashionMnistFiles(dir, split);
+  const imgs = readIdx(files.images);
+  const labs = readIdx(files.labels);
   const [n, h, w] = imgs.dims;
   if (labs.dims[0] !== n) throw new Error(`Fashion-MNIST: ${n} images but ${labs.dims[0]} labels`);
   const pad = (size - h) / 2;

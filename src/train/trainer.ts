@@ -17,6 +17,7 @@ import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
 import { ConditioningPipeline, type LossWeights } from './pipeline.js';
 import { plotCurves } from './plot.js';
+import { terminalStderr } from './terminal.js';
 
 export interface TrainConfig {
   generator: string;
@@ -326,9 +327,10 @@ interface Progress {
 function makeProgress(total: number, start: number, quiet: boolean): Progress {
   if (quiet) return { update() {}, stop() {} };
   let rate = 0;
-  if (process.stderr.isTTY) {
+  const terminal = terminalStderr();
+  if (terminal) {
     const bar = new cliProgress.SingleBar(
-      { format: 'train [{bar}] {value}/{total} | {rate} steps/s | ETA {eta_formatted} | loss {loss} | acc {acc}', stream: process.stderr },
+      { format: 'train [{bar}] {value}/{total} | {rate} steps/s | ETA {eta_formatted} | loss {loss} | acc {acc}', stream: terminal },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, start, { rate: '-', loss: '-', acc: '-' });

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `cgan <command> [options]`: runs one of the package's commands in a child process (see
+// launch.js for why). In a git checkout the commands run from the TypeScript sources through tsx,
+// so an edit needs no rebuild; an installed package runs the compiled dist/.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runNode } from './launch.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** command: [entry without extension, arguments before the user's, what it does, checkout only] */
+const COMMANDS = {
+  train: ['src/train/cli', ['train'], 'train the input generator on a frozen BigGAN + VGG pair'],
+  sample: ['src/train/cli', ['sample'], 'generate images of one class from a trained run'],
+  eval: ['src/train/cli', ['eval'], "grade a run's samples with the frozen classifier and a judge"],
+  convert: ['src/models/convertCli', [], 'convert a BigGAN-PyTorch generator or torchvision VGG to .safetensors'],
+  parity: ['src/models/parityCli', [], "compare a converted model with PyTorch's outputs and gradients"],
+  adapter: ['src/engine/adapterCli', [], 'print the WebGPU adapter the engine would use'],
+  ablation: ['src/train/ablation', [], 'the ablation table of docs/ablation.md (git checkout only)', true],
+  bench: ['bench/index', [], 'kernel throughput against TensorFlow.js and ONNX Runtime (git checkout only)', true],
+};
+
+function usage() {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, [, , what]]) => `  ${name.padEnd(width)}  ${what}`);
+  return `Usage: cgan <command> [options]   (cgan <command> --help for its options)\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+/** tsx's loader, when it is installed (a checkout after npm ci). */
+function tsxLoader() {
+  try {
+    return import.meta.resolve('tsx');
+  } catch {
+    return null;
+  }
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (!command || command === '--help' || command === '-h' || command === 'help') {
+  process.stdout.write(usage());
+} else if (command === '--version' || command === '-V') {
+  console.log(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+} else if (!Object.hasOwn(COMMANDS, command)) {
+  process.stderr.write(`cgan: unknown command '${command}'\n\n${usage()}`);
+  process.exitCode = 1;
+} else {
+  const [entry, before, , checkoutOnly] = COMMANDS[command];
+  const source = join(ROOT, `${entry}.ts`);
+  const compiled = join(ROOT, 'dist', `${entry}.js`);
+  const tsx = existsSync(source) ? tsxLoader() : null;
+  if (tsx) {
+    runNode(['--import', tsx, source, ...before, ...rest]);
+  } else if (!checkoutOnly && existsSync(compiled)) {
+    runNode([compiled, ...before, ...rest]);
+  } else if (checkoutOnly) {
+    process.stderr.write(
+      `cgan ${command} needs a git checkout of webgpu-cgan with its dev dependencies (it is not part of the npm package):\n` +
+        `  git clone <repository> && cd webgpu-cgan && npm ci && npm run ${command}\n`,
+    );
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`cgan: ${compiled} is missing: run \`npm run build\` first\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,167 @@
+// The commands refuse bad arguments before any work: counts below 1, missing paths (named, with
+// what belongs there, never a raw ENOENT), files that are no checkpoint (one message everywhere);
+// every command answers --help; parity reads BigGAN-PyTorch's shared_dim 0 as that code does.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, NOT_A_CHECKPOINT, checkpointFormat, encodeSafetensors, readCheckpoint } from '../src/models/checkpoint/index.js';
+import type { BigGANConfig } from '../src/models/convert.js';
+import { readModelFile } from '../src/models/load.js';
+import { checkGeneratorConfig } from '../src/models/parity.js';
+import { host } from './data/syntheticModels.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const CGAN = join(ROOT, 'bin', 'cgan.js');
+const G = join(ROOT, 'models', 'fmnist_biggan32_G.safetensors');
+const PAIR = join(ROOT, 'models', 'fmnist_pair.io.pth');
+
+let tmp: string;
+let text: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'commands-test-'));
+  text = join(tmp, 'notes.pth');
+  writeFileSync(text, 'a text file named like a checkpoint\n');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs `cgan <args>`; never throws. */
+async function cgan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CGAN, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Refused with `message`, before the device was opened (no adapter line) and with no raw ENOENT. */
+async function refused(args: string[], message: RegExp, code = 1) {
+  const r = await cgan(...args);
+  expect(r.stderr, args.join(' ')).toMatch(message);
+  expect(r.stderr).not.toMatch(/ENOENT|Cannot read properties/);
+  expect(r.stdout).not.toMatch(/adapter:/);
+  expect(r.code).toBe(code);
+}
+
+describe.concurrent('counts are whole numbers of at least 1', () => {
+  it('train --batch 0, --epochs 0, --steps-per-epoch 1.5, --components -1, --hidden x', async () => {
+    await refused(['train', '--batch', '0'], /--batch must be a whole number of at least 1/);
+    await refused(['train', '--epochs', '0'], /--epochs must be a whole number of at least 1/);
+    await refused(['train', '--steps-per-epoch', '1.5'], /--steps-per-epoch must be a whole number of at least 1/);
+    await refused(['train', '--components', '-1'], /--components must be a whole number of at least 1/);
+    await refused(['train', '--hidden', 'x'], /--hidden must be a whole number of at least 1/);
+  });
+
+  it('sample --n 0, eval --eval-samples 0, parity --upsample 0', async () => {
+    await refused(['sample', '--run', tmp, '--class', '1', '--n', '0', '--out', join(tmp, 'x.png')], /--n must be a whole number of at least 1/);
+    await refused(['eval', '--run', tmp, '--eval-samples', '0'], /--eval-samples must be a whole number of at least 1/);
+    await refused(['parity', G, PAIR, '--upsample', '0'], /--upsample must be a whole number of at least 1/);
+  });
+
+  it('0 stays allowed where it means something (seed, shift, anchor pool, generator class)', async () => {
+    // Parsed fine: the run stops at the missing generator, the first thing checked after the options.
+    const args = ['--seed', '0', '--shift', '0', '--anchor-pool', '0', '--generator-class', '0', '--generator', join(tmp, 'none.pth')];
+    await refused(['train', ...args], /none\.pth: no such file \(expected the generator/);
+    await refused(['train', '--seed', '-1'], /--seed must be a whole number \(0 or more\)/);
+  });
+});
+
+describe.concurrent('missing paths are named with what belongs there', () => {
+  const missing = () => join(tmp, 'missing');
+  it('train: generator, classifier, judge, real data', async () => {
+    await refused(['train', '--generator', missing()], /missing: no such file \(expected the generator: a BigGAN-PyTorch \.pth or a converted \.safetensors\)/);
+    await refused(['train', '--classifier', missing()], /missing: no such file \(expected the classifier: a torchvision VGG/);
+    await refused(['train', '--judge', missing()], /missing: no such file \(expected the judge: .*or --judge none\)/);
+    await refused(['train', '--real-data', missing()], /missing: no such folder \(expected --real-data: Fashion-MNIST's idx files/);
+    await refused(['train', '--real-data', tmp], /no t10k-images-idx3-ubyte\[\.gz\] in /);
+    await refused(['train', '--resume', '--out', missing()], /missing: no such folder \(expected a run folder written by `cgan train`\)/);
+  });
+
+  it('eval and sample: the run folder, its config and checkpoint', async () => {
+    await refused(['eval', '--run', missing()], /missing: no such folder \(expected a run folder written by `cgan train`\)/);
+    await refused(['eval', '--run', tmp], /config\.json: no such file \(expected the config\.json of a run folder/);
+    const run = join(tmp, 'run');
+    mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ generator: G, classifier: G }));
+    await refused(['sample', '--run', run, '--class', '1', '--out', join(tmp, 'x.png')], /state\.json: no such file \(expected the checkpoint of a run folder/);
+    mkdirSync(join(run, 'checkpoint'), { recursive: true });
+    writeFileSync(join(run, 'checkpoint', 'state.json'), '{}');
+    await refused(['sample', '--run', run, '--class', '1', '--out', join(missing(), 'x.png')], /missing: no such folder \(expected the folder of --out/);
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ generator: missing(), classifier: G }));
+    await refused(['eval', '--run', run], /missing: no such file \(expected the generator/);
+  });
+
+  it('convert and parity', async () => {
+    await refused(['convert', missing()], /convert: .*missing: no such file \(expected a BigGAN-PyTorch generator or torchvision VGG checkpoint/);
+    await refused(['parity', missing(), PAIR], /parity: .*missing: no such file \(expected the model/, 2);
+    await refused(['parity', G, missing()], /parity: .*missing: no such file \(expected a parity fixture/, 2);
+    await refused(['parity', G, PAIR, '--classifier', missing()], /parity: .*missing: no such file \(expected --classifier/, 2);
+  });
+});
+
+describe.concurrent('a file that is no checkpoint', () => {
+  const message = new RegExp(`notes\\.pth: ${NOT_A_CHECKPOINT.replace(/[()]/g, '\\$&')}`);
+  it('gets the same message from every command', async () => {
+    await refused(['train', '--generator', text], message);
+    await refused(['convert', text], message);
+    await refused(['parity', text, PAIR], message, 2);
+    await refused(['parity', G, text], message, 2);
+  });
+
+  it('and from the library', () => {
+    expect(() => readModelFile(text)).toThrow(message);
+    expect(() => readCheckpoint(text)).toThrow(CheckpointError);
+    expect(() => readCheckpoint(tmp)).toThrow(/is a folder, not a checkpoint file/);
+  });
+
+  it('safetensors whose header length starts with byte 0x80 is not taken for a pickle', () => {
+    const bytes = encodeSafetensors({ x: host([1], Float32Array.of(1)) }, { pad: 'x'.repeat(400) });
+    const head = new Uint8Array(bytes);
+    new DataView(head.buffer).setBigUint64(0, 0x180n, true); // 384: first byte 0x80
+    expect(checkpointFormat(head)).toBe('safetensors');
+    expect(checkpointFormat(Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20))).toBe('pytorch');
+    expect(checkpointFormat(new TextEncoder().encode('PK\x03\x04 rest of a zip'))).toBe('pytorch');
+    expect(checkpointFormat(new TextEncoder().encode('hello, world'))).toBe(null);
+  });
+});
+
+describe.concurrent('--help', () => {
+  for (const command of ['train', 'sample', 'eval', 'convert', 'parity', 'adapter', 'ablation', 'bench']) {
+    it(`cgan ${command} --help prints its usage and does nothing else`, async () => {
+      const r = await cgan(command, '--help');
+      expect(r.stdout).toMatch(new RegExp(`^Usage: cgan ${command} `));
+      expect(r.stdout).not.toMatch(/adapter:|==/);
+      expect(r.code).toBe(0);
+    });
+  }
+
+  it('cgan --help lists the commands; an unknown one is refused', async () => {
+    expect((await cgan('--help')).stdout).toMatch(/train[\s\S]*sample[\s\S]*eval[\s\S]*convert[\s\S]*parity[\s\S]*adapter[\s\S]*bench/);
+    await refused(['trian'], /unknown command 'trian'/);
+  });
+});
+
+describe("parity reads a fixture's config as BigGAN-PyTorch does", () => {
+  const config = (sharedDim: number, hierarchical = false): BigGANConfig => ({
+    resolution: 32, bottomWidth: 4, dimZ: 120, zChunk: hierarchical ? 30 : 120, nClasses: 1, sharedDim, hierarchical,
+    channels: [16, 16, 16, 16], attention: [], outChannels: 3, eps: 1e-5,
+  });
+  // [resolution, ch, hier, n_classes, dim_z, shared_dim]
+  const fixture = (hier: number, sharedDim: number) => new Map([['config', host([6], Float32Array.of(32, 4, hier, 1, 120, sharedDim))]]);
+
+  it('shared_dim 0 (its default) is dim_z', () => {
+    expect(() => checkGeneratorConfig(config(120), fixture(0, 0))).not.toThrow();
+    expect(() => checkGeneratorConfig(config(120, true), fixture(1, 0))).not.toThrow();
+    expect(() => checkGeneratorConfig(config(64), fixture(0, 64))).not.toThrow();
+  });
+
+  it('a real mismatch is still refused, naming both values', () => {
+    expect(() => checkGeneratorConfig(config(64), fixture(0, 0))).toThrow(/shared_dim 120 \(model: 64\) \(its shared_dim 0 stands for dim_z\)/);
+    expect(() => checkGeneratorConfig(config(64), fixture(0, 32))).toThrow(/shared_dim 32 \(model: 64\)$/);
+    expect(() => checkGeneratorConfig(config(120), fixture(1, 0))).toThrow(/hierarchical 1 \(model: 0\)/);
+  });
+});
