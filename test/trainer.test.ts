@@ -1,7 +1,9 @@
 // The trainer's mechanics on the tiny fixture models (BigGAN with 16 channels, a tiny VGG):
 // only the input generator learns, the frozen networks stay bit-identical, the loss falls,
-// an interrupted and resumed run ends where an uninterrupted one does, NaN stops the run.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+// an interrupted and resumed run ends where an uninterrupted one does (also when killed in the
+// middle of a checkpoint save), a run folder is never overwritten, NaN stops the run.
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { readSafetensors } from '../src/models/checkpoint/index.js';
 import { Generator } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { chooseAnchors } from '../src/train/anchors.js';
+import { prepareRunFolder } from '../src/train/files.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
 import { setupGpu } from './helpers.js';
@@ -38,6 +41,25 @@ function tinyConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainCon
 }
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'cgan-test-'));
+const REPO = join(import.meta.dirname, '..');
+
+/** Train in a child process that pauses in saveCheckpoint at `pause` (phase@step); SIGKILL it there. */
+function killedInSave(config: TrainConfig, pause: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'trainChild.ts'), JSON.stringify(config)], {
+    cwd: REPO,
+    env: { ...process.env, CGAN_PAUSE_SAVE: pause },
+  });
+  let output = '';
+  return new Promise((done, fail) => {
+    const read = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes(`paused in saveCheckpoint: ${pause}`)) child.kill('SIGKILL');
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (_, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`child ended without pausing:\n${output}`))));
+  });
+}
 
 async function snapshot(tensors: Map<string, { data(): Promise<Float32Array | Int32Array> }>) {
   const out = new Map<string, Float32Array>();
@@ -126,6 +148,51 @@ describe('trainer mechanics', () => {
     for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
     const lines = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
     expect(lines(split)).toEqual(lines(whole));
+  });
+
+  // Killed in saveCheckpoint of step 6 (of 9): with the new checkpoint written to checkpoint.tmp
+  // but not swapped in ('written'), or with checkpoint already moved to checkpoint.old ('swapped').
+  it.each(['written', 'swapped'])('a run killed mid-save (%s) resumes from its last complete checkpoint, bit for bit', async (phase) => {
+    const config = (out: string) => tinyConfig(out, { epochs: 3 });
+    const whole = fresh();
+    await train(config(whole), { quiet: true });
+    const split = fresh();
+    await killedInSave(config(split), `${phase}@6`);
+    const expected = phase === 'written' ? ['checkpoint', 'checkpoint.tmp'] : ['checkpoint.old', 'checkpoint.tmp'];
+    expect(readdirSync(split).filter((f) => f.startsWith('checkpoint')).sort()).toEqual(expected);
+    // A kill in the middle of a metrics append leaves a cut line.
+    appendFileSync(join(split, 'metrics.jsonl'), '{"step":7,"epo');
+    await train(config(split), { quiet: true, resume: true });
+    expect(readdirSync(split).filter((f) => f.startsWith('checkpoint'))).toEqual(['checkpoint']);
+    const a = readSafetensors(join(whole, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    const b = readSafetensors(join(split, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
+    for (const f of ['checkpoint/optimizer.safetensors', 'checkpoint/state.json']) {
+      expect(readFileSync(join(split, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+    }
+    // Every step's line once, with the same figures (all but its wall time).
+    const metrics = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0 }));
+    expect(metrics(split)).toEqual(metrics(whole));
+  });
+
+  it('refuses to train into a folder that holds a run; --force moves the old one aside', () => {
+    const root = fresh();
+    const out = join(root, 'run');
+    mkdirSync(out);
+    writeFileSync(join(out, 'metrics.jsonl'), '{"step":1}\n');
+    // The CLI refuses before any GPU work (no adapter line) and says what to do.
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/train/cli.ts'), 'train', '--out', out], { encoding: 'utf8', cwd: REPO });
+    expect(cli.status).toBe(1);
+    expect(cli.stdout).not.toContain('adapter');
+    expect(cli.stderr).toMatch(/already holds a run \(metrics\.jsonl\).*--resume.*--force/);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n');
+    expect(() => prepareRunFolder(out, {})).toThrow(/already holds a run/);
+    expect(prepareRunFolder(out, { force: true })).toBe(`${out}.old-1`);
+    expect(readFileSync(join(out + '.old-1', 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n');
+    mkdirSync(join(out, 'checkpoint'), { recursive: true });
+    expect(prepareRunFolder(out, { force: true })).toBe(`${out}.old-2`);
+    expect(existsSync(out)).toBe(false);
+    expect(prepareRunFolder(join(root, 'new'), {})).toBeNull();
   });
 
   it('places components at the prior samples the classifier is surest of, far apart', async () => {

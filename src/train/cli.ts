@@ -1,6 +1,6 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
@@ -10,6 +10,7 @@ import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
 import { TRAINING_DEFAULTS } from './defaults.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
+import { prepareRunFolder, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
@@ -103,16 +104,18 @@ program
   .option('--grid-per-class <n>', 'samples per class in the epoch grids', int('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
   .option('--out <dir>', 'run folder', 'runs/default')
   .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
   .addOption(new Option('--quiet', 'no progress output').hideHelp())
   .action(async (o) => {
+    // Before any GPU work: never write over an old run by accident.
+    const out = resolve(o.out);
+    const aside = prepareRunFolder(out, { resume: o.resume, force: o.force });
+    if (aside) console.log(`--force: moved the old run in ${o.out} to ${relative(process.cwd(), aside)}`);
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
-    const out = resolve(o.out);
     let config: TrainConfig;
     if (o.resume) {
-      const path = join(out, 'config.json');
-      if (!existsSync(path)) throw new Error(`--resume: no run in ${out} (missing config.json)`);
-      config = JSON.parse(readFileSync(path, 'utf8'));
+      config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       console.log(`resuming ${out}`);
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
@@ -192,7 +195,7 @@ program
     const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
     const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
     const r = pipeline.generator.config.resolution;
-    if (String(o.out).endsWith('.npy')) writeFileSync(o.out, npyBytes(images, [o.n, 3, r, r]));
+    if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));
     else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)));
     console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);
   });

@@ -2,13 +2,13 @@
 // Table 2: per-class precision, recall, F1, support), and, when given, by an independent judge
 // classifier, with variety (mean pairwise distance of penultimate features within a class,
 // relative to real images) and a per-class Fréchet distance against real test images.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Generator } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import type { VGG } from '../models/vgg.js';
 import { loadFashionMnist } from './fashionMnist.js';
+import { writeFileAtomic } from './files.js';
 import { classificationReport, frechetDistance, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
 import type { ConditioningPipeline } from './pipeline.js';
 
@@ -211,6 +211,6 @@ export function formatReport(r: Report): string {
 }
 
 export function writeReport(dir: string, report: Report): void {
-  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2));
-  writeFileSync(join(dir, 'report.md'), formatReport(report));
+  writeFileAtomic(join(dir, 'report.json'), JSON.stringify(report, null, 2));
+  writeFileAtomic(join(dir, 'report.md'), formatReport(report));
 }

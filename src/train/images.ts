@@ -1,6 +1,6 @@
 // Image grids as PNG (pngjs) and raw float32 .npy output.
-import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
+import { writeFileAtomic } from './files.js';
 
 /** images: (N, C, H, W) float32 in [-1, 1], C = 1 or 3; laid out row by row, `cols` per row. */
 export function imageGridPng(images: Float32Array, shape: readonly number[], cols: number, pad = 2): Buffer {
@@ -26,7 +26,7 @@ export function imageGridPng(images: Float32Array, shape: readonly number[], col
 }
 
 export function writeImageGrid(path: string, images: Float32Array, shape: readonly number[], cols: number): void {
-  writeFileSync(path, imageGridPng(images, shape, cols));
+  writeFileAtomic(path, imageGridPng(images, shape, cols));
 }
 
 /** NumPy .npy (version 1.0, little-endian float32, C order). */
