@@ -19,7 +19,7 @@ export const DEFAULTS = {
   generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
   classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
   judge: join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
-  judgeReal: join(ROOT, 'models', 'fmnist_vgg_judge32_real.json'),
+  judgeYardsticks: join(ROOT, 'models', 'fmnist_vgg_judge32_yardsticks.json'),
 };
 
 const int = (name: string) => (v: string) => {
@@ -47,8 +47,9 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
   const pipeline = await buildPipeline(config);
   restoreCheckpoint(dir, pipeline);
   const judge = judgePath ? await loadClassifier(judgePath) : null;
+  // The default judge's real-image figures, from every test image (npm run yardsticks).
   const realReference =
-    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeReal) ? JSON.parse(readFileSync(DEFAULTS.judgeReal, 'utf8')) : null;
+    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeYardsticks) ? JSON.parse(readFileSync(DEFAULTS.judgeYardsticks, 'utf8')) : null;
   const samples = defaultEvalSamples(rt.ctx.info.isSoftware, evalSamples);
   let last = 0;
   const result: Report = await evaluate(pipeline, {
@@ -58,6 +59,7 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
     judge,
     judgeName: judgePath ? relative(process.cwd(), judgePath) : undefined,
     realReference,
+    realReferenceName: relative(process.cwd(), DEFAULTS.judgeYardsticks),
     realData,
     classNames: config.classNames,
     onProgress: (done, total) => {
