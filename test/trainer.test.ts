@@ -12,6 +12,7 @@ import { Generator } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { chooseAnchors } from '../src/train/anchors.js';
 import { prepareRunFolder } from '../src/train/files.js';
+import { imageGridPng } from '../src/train/images.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
 import { setupGpu } from './helpers.js';
@@ -38,6 +39,12 @@ function tinyConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainCon
     out,
     ...overrides,
   };
+}
+
+/** A PNG's width and height, from its IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
 }
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'cgan-test-'));
@@ -101,6 +108,12 @@ describe('trainer mechanics', () => {
     for (const f of ['config.json', 'metrics.jsonl', 'curves.png', 'samples_epoch01.png', 'checkpoint/state.json']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // Grid: a row of 2 tiles per class, 32x32 scaled 3x with 4 px gaps, class names in a left column.
+    const [width, height] = pngSize(readFileSync(join(out, 'samples_epoch01.png')));
+    expect(height).toBe(4 + pipeline.numClasses * (96 + 4));
+    expect(width).toBeGreaterThan(4 + 2 * (96 + 4) + 40);
+    // Curves: three panels of 240 px, and the step axis with its epoch labels.
+    expect(pngSize(readFileSync(join(out, 'curves.png')))).toEqual([820, 3 * 240 + 50]);
   });
 
   it('lowers the loss on a fixed batch with a fixed seed', async () => {
@@ -193,6 +206,26 @@ describe('trainer mechanics', () => {
     expect(prepareRunFolder(out, { force: true })).toBe(`${out}.old-2`);
     expect(existsSync(out)).toBe(false);
     expect(prepareRunFolder(join(root, 'new'), {})).toBeNull();
+  });
+
+  it('draws grids with tiles scaled up by nearest neighbour, labels in the margin', async () => {
+    // Two 2x2 RGB images: tiles of 6x6 at scale 3, each source pixel a flat 3x3 block.
+    const images = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => ((i * 7) % 5) / 2 - 1);
+    const plain = imageGridPng(images, [2, 3, 2, 2], 2, { scale: 3, pad: 1 });
+    expect(pngSize(plain)).toEqual([1 + 2 * (6 + 1), 1 + 6 + 1]);
+    const { loadImage, createCanvas } = await import('@napi-rs/canvas');
+    const img = await loadImage(plain);
+    const ctx = createCanvas(img.width, img.height).getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const px = (x: number, y: number) => Array.from(ctx.getImageData(x, y, 1, 1).data.subarray(0, 3));
+    const expected = (i: number, y: number, x: number) => [0, 1, 2].map((k) => Math.round(((images[((i * 3 + k) * 2 + y) * 2 + x] + 1) / 2) * 255));
+    for (const [i, x, y] of [[0, 0, 0], [0, 1, 1], [1, 1, 0]]) {
+      for (const [dx, dy] of [[0, 0], [2, 2]]) expect(px(1 + i * 7 + 3 * x + dx, 1 + 3 * y + dy)).toEqual(expected(i, y, x));
+    }
+    const labelled = imageGridPng(images, [2, 3, 2, 2], 1, { scale: 4, rowLabels: ['Sneaker', 'Bag'], title: 'two' });
+    const [w, h] = pngSize(labelled);
+    expect(h).toBeGreaterThan(4 + 2 * (8 + 4));
+    expect(w).toBeGreaterThan(4 + 8 + 4 + 40);
   });
 
   it('places components at the prior samples the classifier is surest of, far apart', async () => {

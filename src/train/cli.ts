@@ -10,7 +10,7 @@ import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
 import { TRAINING_DEFAULTS } from './defaults.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES } from './fashionMnist.js';
-import { prepareRunFolder, writeFileAtomic } from './files.js';
+import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
@@ -112,7 +112,7 @@ program
     // Before any GPU work: never write over an old run by accident.
     const out = resolve(o.out);
     const aside = prepareRunFolder(out, { resume: o.resume, force: o.force });
-    if (aside) console.log(`--force: moved the old run in ${o.out} to ${relative(process.cwd(), aside)}`);
+    if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
     let config: TrainConfig;
@@ -198,7 +198,7 @@ program
     const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
     const r = pipeline.generator.config.resolution;
     if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));
-    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)));
+    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)), { title: `${names[cls] ?? `class ${cls}`}: ${o.n} samples, seed ${o.seed}` });
     console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);
   });
 

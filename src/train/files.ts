@@ -36,6 +36,12 @@ export function holdsRun(dir: string): boolean {
   return RUN_MARKERS.some((f) => existsSync(join(dir, f)));
 }
 
+/** A path as the user would type it: relative to the working folder when inside it. */
+export function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
 /** The first free sibling `dir.old-N`. */
 function asideName(dir: string): string {
   for (let n = 1; ; n++) if (!existsSync(`${dir}.old-${n}`)) return `${dir}.old-${n}`;
@@ -47,7 +53,7 @@ function asideName(dir: string): string {
  * Returns the folder the old run was moved to, if any.
  */
 export function prepareRunFolder(dir: string, options: { resume?: boolean; force?: boolean }): string | null {
-  const shown = relative(process.cwd(), dir) || dir;
+  const shown = shownPath(dir);
   if (options.resume && options.force) throw new Error('--resume continues the run and --force starts it over: pick one');
   if (options.resume) {
     if (!existsSync(join(dir, 'config.json'))) throw new Error(`--resume: no run in ${shown} (missing config.json)`);
@@ -58,7 +64,7 @@ export function prepareRunFolder(dir: string, options: { resume?: boolean; force
     const found = RUN_MARKERS.filter((f) => existsSync(join(dir, f))).join(', ');
     throw new Error(
       `${shown} already holds a run (${found}). Continue it with --resume, start over with --force ` +
-        `(the old run is moved to ${relative(process.cwd(), asideName(dir)) || asideName(dir)}, not deleted), or choose another --out.`,
+        `(the old run is moved to ${shownPath(asideName(dir))}, not deleted), or choose another --out.`,
     );
   }
   const aside = asideName(dir);

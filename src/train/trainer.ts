@@ -164,8 +164,14 @@ export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, o
   return state;
 }
 
-/** Fixed noise per class so that the grids of successive epochs compare. */
-export async function sampleGrid(pipeline: ConditioningPipeline, perClass: number, seed: number, path: string): Promise<void> {
+/** Fixed noise per class so that the grids of successive epochs compare; a row per class, named. */
+export async function sampleGrid(
+  pipeline: ConditioningPipeline,
+  perClass: number,
+  seed: number,
+  path: string,
+  classNames: string[] | null = null,
+): Promise<void> {
   const rng = new Generator(seed);
   const n = pipeline.numClasses * perClass;
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
@@ -173,7 +179,8 @@ export async function sampleGrid(pipeline: ConditioningPipeline, perClass: numbe
   const eps = rng.fillNormal(new Float32Array(n * dimZ));
   const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, rng));
   const r = pipeline.generator.config.resolution;
-  writeImageGrid(path, images, [n, 3, r, r], perClass);
+  const rowLabels = Array.from({ length: pipeline.numClasses }, (_, k) => classNames?.[k] ?? `class ${k}`);
+  writeImageGrid(path, images, [n, 3, r, r], perClass, { rowLabels });
 }
 
 /**
@@ -315,8 +322,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         await saveCheckpoint(config.out, pipeline, optimizer, state);
       }
       if (epochEnd) {
-        await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
-        writeCurves(config.out, history);
+        const grid = join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`);
+        await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, grid, config.classNames);
+        writeCurves(config.out, history, config.stepsPerEpoch);
       }
       if (options.stopSignal?.stop && state.step < totalSteps) {
         interrupted = true;
@@ -326,7 +334,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } finally {
     progress.stop();
   }
-  writeCurves(config.out, history);
+  writeCurves(config.out, history, config.stepsPerEpoch);
   return { pipeline, history, interrupted };
 }
 
@@ -358,13 +366,16 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   }
 }
 
-export function writeCurves(dir: string, history: StepRecord[]): void {
+export function writeCurves(dir: string, history: StepRecord[], stepsPerEpoch?: number): void {
   if (history.length === 0) return;
-  const png = plotCurves([
-    { label: 'loss', points: history.map((h) => [h.step, h.loss]) },
-    { label: 'accuracy (frozen classifier, batch)', points: history.map((h) => [h.step, h.accuracy]) },
-    { label: 'mean sigma', points: history.map((h) => [h.step, h.meanSigma]) },
-  ]);
+  const png = plotCurves(
+    [
+      { label: 'Loss (cross-entropy + regularisers)', axis: 'loss', points: history.map((h) => [h.step, h.loss]) },
+      { label: 'Frozen-classifier accuracy on the training batch', axis: 'accuracy', points: history.map((h) => [h.step, h.accuracy]) },
+      { label: 'Mean σ of the input generator', axis: 'mean σ', points: history.map((h) => [h.step, h.meanSigma]) },
+    ],
+    { stepsPerEpoch },
+  );
   writeFileAtomic(join(dir, 'curves.png'), png);
 }
 
