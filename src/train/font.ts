@@ -11,7 +11,9 @@ export function font(px: number, weight: 'normal' | 'bold' = 'normal'): string {
   if (!loaded) {
     const require = createRequire(import.meta.url);
     for (const file of ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf']) {
-      GlobalFonts.registerFromPath(require.resolve(`dejavu-fonts-ttf/ttf/${file}`), FONT_FAMILY);
+      const path = require.resolve(`dejavu-fonts-ttf/ttf/${file}`);
+      // Without it the canvas would quietly fall back to whatever system font there is, or none.
+      if (!GlobalFonts.registerFromPath(path, FONT_FAMILY)) throw new Error(`could not load the font ${path}`);
     }
     loaded = true;
   }
