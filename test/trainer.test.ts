@@ -1,7 +1,9 @@
 // The trainer's mechanics on the tiny fixture models (BigGAN with 16 channels, a tiny VGG):
 // only the input generator learns, the frozen networks stay bit-identical, the loss falls,
-// an interrupted and resumed run ends where an uninterrupted one does, NaN stops the run.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+// an interrupted and resumed run ends where an uninterrupted one does (also when killed in the
+// middle of a checkpoint save), a run folder is never overwritten, NaN stops the run.
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,8 @@ import { readSafetensors } from '../src/models/checkpoint/index.js';
 import { Generator } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { chooseAnchors } from '../src/train/anchors.js';
+import { prepareRunFolder } from '../src/train/files.js';
+import { imageGridPng } from '../src/train/images.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
 import { setupGpu } from './helpers.js';
@@ -37,7 +41,32 @@ function tinyConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainCon
   };
 }
 
+/** A PNG's width and height, from its IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
 const fresh = () => mkdtempSync(join(tmpdir(), 'cgan-test-'));
+const REPO = join(import.meta.dirname, '..');
+
+/** Train in a child process that pauses in saveCheckpoint at `pause` (phase@step); SIGKILL it there. */
+function killedInSave(config: TrainConfig, pause: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'trainChild.ts'), JSON.stringify(config)], {
+    cwd: REPO,
+    env: { ...process.env, CGAN_PAUSE_SAVE: pause },
+  });
+  let output = '';
+  return new Promise((done, fail) => {
+    const read = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes(`paused in saveCheckpoint: ${pause}`)) child.kill('SIGKILL');
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (_, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`child ended without pausing:\n${output}`))));
+  });
+}
 
 async function snapshot(tensors: Map<string, { data(): Promise<Float32Array | Int32Array> }>) {
   const out = new Map<string, Float32Array>();
@@ -79,6 +108,12 @@ describe('trainer mechanics', () => {
     for (const f of ['config.json', 'metrics.jsonl', 'curves.png', 'samples_epoch01.png', 'checkpoint/state.json']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // Grid: a row of 2 tiles per class, 32x32 scaled 3x with 4 px gaps, class names in a left column.
+    const [width, height] = pngSize(readFileSync(join(out, 'samples_epoch01.png')));
+    expect(height).toBe(4 + pipeline.numClasses * (96 + 4));
+    expect(width).toBeGreaterThan(4 + 2 * (96 + 4) + 40);
+    // Curves: three panels of 240 px, and the step axis with its epoch labels.
+    expect(pngSize(readFileSync(join(out, 'curves.png')))).toEqual([820, 3 * 240 + 50]);
   });
 
   it('lowers the loss on a fixed batch with a fixed seed', async () => {
@@ -126,6 +161,71 @@ describe('trainer mechanics', () => {
     for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
     const lines = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
     expect(lines(split)).toEqual(lines(whole));
+  });
+
+  // Killed in saveCheckpoint of step 6 (of 9): with the new checkpoint written to checkpoint.tmp
+  // but not swapped in ('written'), or with checkpoint already moved to checkpoint.old ('swapped').
+  it.each(['written', 'swapped'])('a run killed mid-save (%s) resumes from its last complete checkpoint, bit for bit', async (phase) => {
+    const config = (out: string) => tinyConfig(out, { epochs: 3 });
+    const whole = fresh();
+    await train(config(whole), { quiet: true });
+    const split = fresh();
+    await killedInSave(config(split), `${phase}@6`);
+    const expected = phase === 'written' ? ['checkpoint', 'checkpoint.tmp'] : ['checkpoint.old', 'checkpoint.tmp'];
+    expect(readdirSync(split).filter((f) => f.startsWith('checkpoint')).sort()).toEqual(expected);
+    // A kill in the middle of a metrics append leaves a cut line.
+    appendFileSync(join(split, 'metrics.jsonl'), '{"step":7,"epo');
+    await train(config(split), { quiet: true, resume: true });
+    expect(readdirSync(split).filter((f) => f.startsWith('checkpoint'))).toEqual(['checkpoint']);
+    const a = readSafetensors(join(whole, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    const b = readSafetensors(join(split, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
+    for (const f of ['checkpoint/optimizer.safetensors', 'checkpoint/state.json']) {
+      expect(readFileSync(join(split, f)).equals(readFileSync(join(whole, f))), f).toBe(true);
+    }
+    // Every step's line once, with the same figures (all but its wall time).
+    const metrics = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0 }));
+    expect(metrics(split)).toEqual(metrics(whole));
+  });
+
+  it('refuses to train into a folder that holds a run; --force moves the old one aside', () => {
+    const root = fresh();
+    const out = join(root, 'run');
+    mkdirSync(out);
+    writeFileSync(join(out, 'metrics.jsonl'), '{"step":1}\n');
+    // The CLI refuses before any GPU work (no adapter line) and says what to do.
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/train/cli.ts'), 'train', '--out', out], { encoding: 'utf8', cwd: REPO });
+    expect(cli.status).toBe(1);
+    expect(cli.stdout).not.toContain('adapter');
+    expect(cli.stderr).toMatch(/already holds a run \(metrics\.jsonl\).*--resume.*--force/);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n');
+    expect(() => prepareRunFolder(out, {})).toThrow(/already holds a run/);
+    expect(prepareRunFolder(out, { force: true })).toBe(`${out}.old-1`);
+    expect(readFileSync(join(out + '.old-1', 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n');
+    mkdirSync(join(out, 'checkpoint'), { recursive: true });
+    expect(prepareRunFolder(out, { force: true })).toBe(`${out}.old-2`);
+    expect(existsSync(out)).toBe(false);
+    expect(prepareRunFolder(join(root, 'new'), {})).toBeNull();
+  });
+
+  it('draws grids with tiles scaled up by nearest neighbour, labels in the margin', async () => {
+    // Two 2x2 RGB images: tiles of 6x6 at scale 3, each source pixel a flat 3x3 block.
+    const images = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => ((i * 7) % 5) / 2 - 1);
+    const plain = imageGridPng(images, [2, 3, 2, 2], 2, { scale: 3, pad: 1 });
+    expect(pngSize(plain)).toEqual([1 + 2 * (6 + 1), 1 + 6 + 1]);
+    const { loadImage, createCanvas } = await import('@napi-rs/canvas');
+    const img = await loadImage(plain);
+    const ctx = createCanvas(img.width, img.height).getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const px = (x: number, y: number) => Array.from(ctx.getImageData(x, y, 1, 1).data.subarray(0, 3));
+    const expected = (i: number, y: number, x: number) => [0, 1, 2].map((k) => Math.round(((images[((i * 3 + k) * 2 + y) * 2 + x] + 1) / 2) * 255));
+    for (const [i, x, y] of [[0, 0, 0], [0, 1, 1], [1, 1, 0]]) {
+      for (const [dx, dy] of [[0, 0], [2, 2]]) expect(px(1 + i * 7 + 3 * x + dx, 1 + 3 * y + dy)).toEqual(expected(i, y, x));
+    }
+    const labelled = imageGridPng(images, [2, 3, 2, 2], 1, { scale: 4, rowLabels: ['Sneaker', 'Bag'], title: 'two' });
+    const [w, h] = pngSize(labelled);
+    expect(h).toBeGreaterThan(4 + 2 * (8 + 4));
+    expect(w).toBeGreaterThan(4 + 8 + 4 + 40);
   });
 
   it('places components at the prior samples the classifier is surest of, far apart', async () => {

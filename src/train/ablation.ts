@@ -91,7 +91,7 @@ for (const [name, label, flags] of CONFIGS) {
     execFileSync('npx', ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData], { stdio: 'inherit' });
   } else if (!existsSync(join(dir, 'checkpoint', 'state.json'))) {
     console.log(`\n== ${label}: npm run train -- ${flags.join(' ')}`);
-    const args = ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData];
+    const args = ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--force', '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData];
     execFileSync('npx', args, { stdio: 'inherit' });
   } else if (!existsSync(join(dir, 'report.json'))) {
     console.log(`\n== ${label}: npm run eval -- --run ${dir}`);

@@ -1,6 +1,6 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
@@ -11,15 +11,16 @@ import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
 import { TRAINING_DEFAULTS } from './defaults.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
+import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
-import { buildPipeline, generateImages, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
+import { buildPipeline, generateImages, recoverCheckpoint, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
 const ROOT = PACKAGE_ROOT;
 export const DEFAULTS = {
   generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
   classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
   judge: join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
-  judgeReal: join(ROOT, 'models', 'fmnist_vgg_judge32_real.json'),
+  judgeYardsticks: join(ROOT, 'models', 'fmnist_vgg_judge32_yardsticks.json'),
 };
 
 const float = nonNegative;
@@ -68,8 +69,9 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
   const pipeline = await buildPipeline(config);
   restoreCheckpoint(dir, pipeline);
   const judge = judgePath ? await loadClassifier(judgePath) : null;
+  // The default judge's real-image figures, from every test image (npm run yardsticks).
   const realReference =
-    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeReal) ? JSON.parse(readFileSync(DEFAULTS.judgeReal, 'utf8')) : null;
+    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeYardsticks) ? JSON.parse(readFileSync(DEFAULTS.judgeYardsticks, 'utf8')) : null;
   const samples = defaultEvalSamples(rt.ctx.info.isSoftware, evalSamples);
   let last = 0;
   const result: Report = await evaluate(pipeline, {
@@ -79,6 +81,7 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
     judge,
     judgeName: judgePath ? relative(process.cwd(), judgePath) : undefined,
     realReference,
+    realReferenceName: relative(process.cwd(), DEFAULTS.judgeYardsticks),
     realData,
     classNames: config.classNames,
     onProgress: (done, total) => {
@@ -125,13 +128,17 @@ program
   .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
   .option('--out <dir>', 'run folder', 'runs/default')
   .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
   .addOption(new Option('--quiet', 'no progress output').hideHelp())
   .action(async (o) => {
+    // Before any GPU work: every path checked, and never a write over an old run by accident.
     const out = resolve(o.out);
     const judge = o.judge === 'none' ? null : resolve(o.judge);
     const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
+      prepareRunFolder(out, { resume: true, force: o.force });
+      recoverCheckpoint(out);
       config = readRun(out, judge);
       console.log(`resuming ${out}`);
     } else {
@@ -158,6 +165,8 @@ program
         out,
       };
       checkModels(config, judge);
+      const aside = prepareRunFolder(out, { force: o.force });
+      if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
     }
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
@@ -217,8 +226,8 @@ program
     const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
     const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
     const r = pipeline.generator.config.resolution;
-    if (String(o.out).endsWith('.npy')) writeFileSync(o.out, npyBytes(images, [o.n, 3, r, r]));
-    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)));
+    if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));
+    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)), { title: `${names[cls] ?? `class ${cls}`}: ${o.n} samples, seed ${o.seed}` });
     console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);
   });
 

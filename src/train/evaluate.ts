@@ -2,13 +2,13 @@
 // Table 2: per-class precision, recall, F1, support), and, when given, by an independent judge
 // classifier, with variety (mean pairwise distance of penultimate features within a class,
 // relative to real images) and a per-class Fréchet distance against real test images.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Generator } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import type { VGG } from '../models/vgg.js';
 import { loadFashionMnist } from './fashionMnist.js';
+import { writeFileAtomic } from './files.js';
 import { classificationReport, frechetDistance, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
 import type { ConditioningPipeline } from './pipeline.js';
 
@@ -18,14 +18,27 @@ export interface EvalOptions {
   batch: number;
   judge?: VGG | null;
   judgeName?: string;
-  /** Precomputed real-image figures (fmnist_vgg_judge32_real.json layout). */
-  realReference?: { accuracy: number; within_class_spread_100: Record<string, number> } | null;
+  /** Precomputed real-image figures of the judge (`npm run yardsticks`), and the file they came from. */
+  realReference?: Yardsticks | null;
+  realReferenceName?: string;
   /** Folder of Fashion-MNIST idx files, for real figures and Fréchet distances. */
   realData?: string | null;
   classNames: string[] | null;
   /** Samples per class used for variety and Fréchet (pairwise distances grow quadratically). */
   featureSamples?: number;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** The judge's figures on every real test image (models/fmnist_vgg_judge32_yardsticks.json). */
+export interface Yardsticks {
+  accuracy: number;
+  per_class_accuracy: Record<string, number>;
+  /** Mean pairwise distance of the judge's penultimate features among all test images of a class. */
+  within_class_spread_all: Record<string, number>;
+  images_per_class: Record<string, number>;
+  feature: string;
+  data: string;
+  computed_by: string;
 }
 
 export interface ClassReport {
@@ -45,6 +58,8 @@ export interface Report {
   meanVarietyRatio?: number;
   meanFrechet?: number;
   featureSource: string;
+  /** Where the real-image figures (judge accuracy on real images, real variety) come from. */
+  yardstick?: { source: string; images: number };
   perClass: ClassReport[];
 }
 
@@ -112,11 +127,17 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
     const variety = meanPairwiseDistance(flat, feats.length, d);
     const entry: ClassReport = { name, classifier: byClassifier.perClass[c], variety };
     if (byJudge) entry.judge = byJudge.perClass[c];
-    const realSpread = real?.spread[c] ?? options.realReference?.within_class_spread_100[String(c)];
+    const realSpread = real?.spread[c] ?? options.realReference?.within_class_spread_all[String(c)];
     if (realSpread !== undefined) entry.realVariety = realSpread;
     if (real) entry.frechet = frechetDistance(meanAndCovariance(flat, feats.length, d), real.stats[c], d);
     return entry;
   });
+  const reference = options.realReference;
+  const yardstick = real
+    ? { source: `real test images in ${options.realData}`, images: real.counts.reduce((a, b) => a + b, 0) }
+    : reference
+      ? { source: options.realReferenceName ?? 'precomputed yardsticks', images: Object.values(reference.images_per_class).reduce((a, b) => a + b, 0) }
+      : undefined;
   const ratios = perClass.filter((c) => c.realVariety).map((c) => c.variety! / c.realVariety!);
   const frechets = perClass.filter((c) => c.frechet !== undefined).map((c) => c.frechet!);
   return {
@@ -127,6 +148,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
     meanVarietyRatio: ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : undefined,
     meanFrechet: frechets.length ? frechets.reduce((a, b) => a + b, 0) / frechets.length : undefined,
     featureSource: judge ? `judge ${options.judgeName ?? ''}`.trim() : 'frozen classifier',
+    yardstick,
     perClass,
   };
 }
@@ -137,7 +159,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
  * covariance the Fréchet reference. All of them, not the first 100: the file's first 100
  * T-shirts, for one, are 11% less varied than all of its T-shirts.
  */
-async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: number) {
+export async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: number) {
   const data = loadFashionMnist(dir, 'test');
   const size = data.size;
   const imageSize = 3 * size * size;
@@ -147,9 +169,9 @@ async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: n
   });
   const spread: number[] = [];
   const stats: ReturnType<typeof meanAndCovariance>[] = [];
-  let correct = 0;
-  let total = 0;
+  const correctByClass: number[] = [];
   for (let c = 0; c < K; c++) {
+    let correct = 0;
     const idx = picked[c];
     let d = 0;
     const featureChunks: Float32Array[] = [];
@@ -168,10 +190,7 @@ async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: n
         ({ logits, features } = await classifyHost(model, images));
       }
       images.dispose();
-      argmaxRows(logits, part.length, K).forEach((p) => {
-        correct += p === c ? 1 : 0;
-        total++;
-      });
+      argmaxRows(logits, part.length, K).forEach((p) => (correct += p === c ? 1 : 0));
       d = features.length / part.length;
       featureChunks.push(features);
     }
@@ -183,8 +202,11 @@ async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: n
     }
     spread.push(meanPairwiseDistance(all, idx.length, d));
     stats.push(meanAndCovariance(all, idx.length, d));
+    correctByClass.push(correct);
   }
-  return { spread, stats, accuracy: correct / total };
+  const counts = picked.map((idx) => idx.length);
+  const accuracy = correctByClass.reduce((a, b) => a + b, 0) / counts.reduce((a, b) => a + b, 0);
+  return { spread, stats, accuracy, perClassAccuracy: correctByClass.map((n, c) => n / counts[c]), counts };
 }
 
 export function formatReport(r: Report): string {
@@ -198,6 +220,7 @@ export function formatReport(r: Report): string {
       (r.meanFrechet !== undefined ? `; mean per-class Fréchet distance ${r.meanFrechet.toFixed(2)}` : '') +
       '.',
     `Variety and Fréchet distance use the penultimate features of the ${r.featureSource}.`,
+    ...(r.yardstick ? [`Real-image yardsticks (judge on real images, real variety): ${r.yardstick.source}, ${r.yardstick.images} images.`] : []),
     '',
     '| class | precision | recall | F1 | support | judge recall | variety | real variety | Fréchet |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -211,6 +234,6 @@ export function formatReport(r: Report): string {
 }
 
 export function writeReport(dir: string, report: Report): void {
-  writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2));
-  writeFileSync(join(dir, 'report.md'), formatReport(report));
+  writeFileAtomic(join(dir, 'report.json'), JSON.stringify(report, null, 2));
+  writeFileAtomic(join(dir, 'report.md'), formatReport(report));
 }

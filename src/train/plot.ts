@@ -1,93 +1,163 @@
-// Training curves as a PNG: one panel per series, drawn with a 3x5 pixel font for the labels.
-import { PNG } from 'pngjs';
-
-// 3x5 glyphs, rows top to bottom, 3 bits each (MSB = left).
-const GLYPHS: Record<string, number[]> = {
-  '0': [7, 5, 5, 5, 7], '1': [2, 6, 2, 2, 7], '2': [7, 1, 7, 4, 7], '3': [7, 1, 7, 1, 7], '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7], '6': [7, 4, 7, 5, 7], '7': [7, 1, 1, 1, 1], '8': [7, 5, 7, 5, 7], '9': [7, 5, 7, 1, 7],
-  '.': [0, 0, 0, 0, 2], '-': [0, 0, 7, 0, 0], ' ': [0, 0, 0, 0, 0], ':': [0, 2, 0, 2, 0], '%': [5, 1, 2, 4, 5],
-  a: [0, 7, 5, 7, 5], c: [0, 7, 4, 4, 7], e: [0, 7, 7, 4, 7], g: [0, 7, 5, 7, 1], i: [2, 0, 2, 2, 2],
-  l: [4, 4, 4, 4, 6], m: [0, 5, 7, 5, 5], n: [0, 6, 5, 5, 5], o: [0, 7, 5, 5, 7], p: [0, 7, 5, 7, 4],
-  r: [0, 6, 4, 4, 4], s: [0, 7, 6, 1, 7], t: [4, 7, 4, 4, 3], u: [0, 5, 5, 5, 7], y: [0, 5, 7, 1, 7], k: [4, 5, 6, 5, 5],
-  h: [4, 4, 7, 5, 5], d: [1, 1, 7, 5, 7], v: [0, 5, 5, 5, 2], w: [0, 5, 5, 7, 5], x: [0, 5, 2, 2, 5], z: [0, 7, 2, 4, 7],
-  b: [4, 4, 7, 5, 7], f: [3, 4, 6, 4, 4], q: [0, 7, 5, 7, 1], '(': [1, 2, 2, 2, 1], ')': [4, 2, 2, 2, 4], '/': [1, 1, 2, 4, 4],
-};
-
-type Rgb = [number, number, number];
-
-class Canvas {
-  readonly png: PNG;
-  constructor(readonly width: number, readonly height: number) {
-    this.png = new PNG({ width, height });
-    this.png.data.fill(255);
-  }
-  set(x: number, y: number, c: Rgb): void {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const at = (Math.round(y) * this.width + Math.round(x)) * 4;
-    this.png.data[at] = c[0];
-    this.png.data[at + 1] = c[1];
-    this.png.data[at + 2] = c[2];
-  }
-  line(x0: number, y0: number, x1: number, y1: number, c: Rgb): void {
-    const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
-    for (let i = 0; i <= steps; i++) this.set(x0 + ((x1 - x0) * i) / steps, y0 + ((y1 - y0) * i) / steps, c);
-  }
-  text(x: number, y: number, s: string, c: Rgb = [0, 0, 0], scale = 2): void {
-    for (const ch of s.toLowerCase()) {
-      const g = GLYPHS[ch] ?? GLYPHS[' '];
-      g.forEach((bits, row) => {
-        for (let col = 0; col < 3; col++) {
-          if (bits & (4 >> col)) {
-            for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) this.set(x + col * scale + dx, y + row * scale + dy, c);
-          }
-        }
-      });
-      x += 4 * scale;
-    }
-  }
-}
+// Training curves as a PNG (@napi-rs/canvas): one panel per series, stacked, sharing the step
+// axis; the raw values faint, an exponential moving average on top, epochs marked.
+import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import { font } from './font.js';
 
 export interface Series {
+  /** Panel title. */
   label: string;
+  /** Y axis title. */
+  axis?: string;
   points: [number, number][];
-  color?: Rgb;
+  color?: string;
 }
 
-function formatTick(v: number): string {
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
+export interface PlotOptions {
+  /** Steps per epoch: a dashed line and an "epoch N" mark at each boundary. */
+  stepsPerEpoch?: number;
+  width?: number;
+  panelHeight?: number;
 }
 
-/** One panel per series, stacked vertically, x = step. */
-export function plotCurves(series: Series[], width = 640, panelHeight = 200): Buffer {
-  const canvas = new Canvas(width, panelHeight * series.length);
-  const left = 60;
-  const right = 12;
-  const palette: Rgb[] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]];
+/** Debiased exponential moving average (as TensorBoard smooths), weight chosen from the length. */
+export function smooth(values: number[], weight = Math.min(0.95, Math.max(0, 1 - 10 / values.length))): number[] {
+  let avg = 0;
+  return values.map((v, i) => {
+    avg = weight * avg + (1 - weight) * v;
+    return avg / (1 - weight ** (i + 1));
+  });
+}
+
+/** About `count` round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]. */
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  const raw = (hi - lo) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
+/** The data's range with a margin, so that a flat or nearly flat series still fills the panel. */
+function fittedRange(values: number[]): [number, number] {
+  let [lo, hi] = [Math.min(...values), Math.max(...values)];
+  if (hi - lo < 1e-9 * Math.max(1, Math.abs(hi))) [lo, hi] = [lo - 0.5 * Math.max(1e-3, Math.abs(lo) * 0.1), hi + 0.5 * Math.max(1e-3, Math.abs(hi) * 0.1)];
+  const margin = 0.06 * (hi - lo);
+  return [lo - margin, hi + margin];
+}
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+
+export function plotCurves(series: Series[], options: PlotOptions = {}): Buffer {
+  const { stepsPerEpoch, width = 820, panelHeight = 240 } = options;
+  const canvas = createCanvas(width, panelHeight * series.length + (stepsPerEpoch ? 50 : 30));
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = 'white';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const [left, right] = [84, 20];
+  const allX = series.flatMap((s) => s.points.map((p) => p[0]));
+  const [x0, x1] = [Math.min(0, ...allX), Math.max(1, ...allX)];
   series.forEach((s, k) => {
-    const top = k * panelHeight + 24;
-    const bottom = (k + 1) * panelHeight - 24;
+    const top = k * panelHeight + 40;
+    const bottom = (k + 1) * panelHeight - 12;
     const pts = s.points.filter(([, y]) => Number.isFinite(y));
-    const xs = pts.map((p) => p[0]);
-    const ys = pts.map((p) => p[1]);
-    const [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
-    let [y0, y1] = [Math.min(...ys, 0), Math.max(...ys, 1e-9)];
-    if (y1 - y0 < 1e-9) y1 = y0 + 1;
+    if (pts.length === 0) return;
+    const [y0, y1] = fittedRange(pts.map((p) => p[1]));
     const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (width - left - right);
     const py = (y: number) => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
-    canvas.text(left, top - 18, s.label);
-    canvas.line(left, top, left, bottom, [0, 0, 0]);
-    canvas.line(left, bottom, width - right, bottom, [0, 0, 0]);
-    for (const v of [y0, (y0 + y1) / 2, y1]) {
-      canvas.line(left - 4, py(v), left, py(v), [0, 0, 0]);
-      canvas.text(4, py(v) - 5, formatTick(v));
+    const color = s.color ?? PALETTE[k % PALETTE.length];
+
+    ctx.fillStyle = '#111';
+    ctx.font = font(15, 'bold');
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
+    ctx.fillText(s.label, left, top - 12);
+    gridAndTicks(ctx, niceTicks(y0, y1), py, left, width - right);
+    if (stepsPerEpoch) epochLines(ctx, stepsPerEpoch, x1, px, top, bottom);
+    ctx.strokeStyle = '#333';
+    ctx.lineWidth = 1;
+    ctx.strokeRect(left + 0.5, top + 0.5, width - left - right, bottom - top);
+    if (s.axis) {
+      ctx.save();
+      ctx.fillStyle = '#111';
+      ctx.translate(18, (top + bottom) / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.font = font(13);
+      ctx.textAlign = 'center';
+      ctx.fillText(s.axis, 0, 0);
+      ctx.restore();
     }
-    canvas.text(left, bottom + 6, `step ${formatTick(x0)}`);
-    const endLabel = `${Math.round(x1)}`;
-    canvas.text(width - right - endLabel.length * 8, bottom + 6, endLabel);
-    const color = s.color ?? palette[k % palette.length];
-    for (let i = 1; i < pts.length; i++) canvas.line(px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), color);
+    polyline(ctx, pts, px, py, color, 1, 0.25);
+    const smoothed = smooth(pts.map((p) => p[1]));
+    polyline(ctx, pts.map((p, i) => [p[0], smoothed[i]]), px, py, color, 2, 1);
   });
-  return PNG.sync.write(canvas.png);
+  // The shared x axis under the last panel.
+  const bottom = series.length * panelHeight - 12;
+  const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (width - left - right);
+  ctx.fillStyle = '#111';
+  ctx.font = font(12);
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (const t of niceTicks(x0, x1, 8).filter(Number.isInteger)) ctx.fillText(String(t), px(t), bottom + 4);
+  let below = bottom + 22;
+  if (stepsPerEpoch) {
+    // Epoch numbers centred in their span, under the axis, where they hide no data.
+    ctx.fillStyle = '#777';
+    ctx.font = font(11);
+    for (let e = 1; (e - 1) * stepsPerEpoch < x1; e++) {
+      ctx.fillText(`epoch ${e}`, px(((e - 1) * stepsPerEpoch + Math.min(x1, e * stepsPerEpoch)) / 2), below);
+    }
+    below += 20;
+  }
+  ctx.fillStyle = '#111';
+  ctx.font = font(13);
+  ctx.fillText('step', (left + width - right) / 2, below);
+  return canvas.toBuffer('image/png');
+}
+
+function gridAndTicks(ctx: SKRSContext2D, ticks: number[], py: (y: number) => number, x0: number, x1: number): void {
+  ctx.font = font(12);
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 1;
+  for (const t of ticks) {
+    const y = Math.round(py(t)) + 0.5;
+    ctx.strokeStyle = '#e6e6e6';
+    ctx.beginPath();
+    ctx.moveTo(x0, y);
+    ctx.lineTo(x1, y);
+    ctx.stroke();
+    ctx.fillStyle = '#111';
+    ctx.fillText(formatTick(t, ticks[1] - ticks[0]), x0 - 6, y);
+  }
+}
+
+function epochLines(ctx: SKRSContext2D, stepsPerEpoch: number, lastStep: number, px: (x: number) => number, top: number, bottom: number): void {
+  ctx.strokeStyle = '#9a9a9a';
+  ctx.setLineDash([4, 4]);
+  for (let e = 1; e * stepsPerEpoch < lastStep; e++) {
+    const x = Math.round(px(e * stepsPerEpoch)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, bottom);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+}
+
+function polyline(ctx: SKRSContext2D, pts: number[][], px: (x: number) => number, py: (y: number) => number, color: string, lineWidth: number, alpha: number): void {
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.globalAlpha = alpha;
+  ctx.lineWidth = lineWidth;
+  ctx.lineJoin = 'round';
+  ctx.beginPath();
+  pts.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+  ctx.stroke();
+  ctx.restore();
+}
+
+/** As many decimals as the tick spacing needs, so that neighbouring ticks never read the same. */
+function formatTick(v: number, spacing = 1): string {
+  return v.toFixed(Math.max(0, -Math.floor(Math.log10(spacing || 1))));
 }

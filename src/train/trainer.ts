@@ -1,7 +1,7 @@
 // The training loop: only the input generator learns (Adam); G and the classifier stay frozen.
 // A run folder holds the config, a checkpoint saved every epoch (and on Ctrl-C), metrics.jsonl,
 // a sample grid per epoch, the curves, and the final report.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { noGrad } from '../engine/autograd.js';
@@ -12,6 +12,7 @@ import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
 import { chooseAnchors } from './anchors.js';
+import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
 import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
@@ -87,20 +88,57 @@ function toHost(values: Float32Array, shape: readonly number[]): HostTensor {
 
 async function saveCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer: Adam, state: RunState): Promise<void> {
   const tmp = join(dir, `${CHECKPOINT}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const weights = new Map<string, HostTensor>();
   for (const [k, t] of pipeline.inputGenerator.stateDict()) weights.set(k, toHost((await t.data()) as Float32Array, t.shape));
   const moments = new Map<string, HostTensor>();
   for (const [k, t] of optimizer.stateTensors()) moments.set(k, toHost((await t.data()) as Float32Array, t.shape));
-  writeSafetensors(join(tmp, 'inputGenerator.safetensors'), weights, { format: 'input-generator', config: JSON.stringify(pipeline.inputGenerator.config) });
-  writeSafetensors(join(tmp, 'optimizer.safetensors'), moments, { format: 'adam' });
-  writeFileSync(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  for (const [name, tensors, format] of [['inputGenerator', weights, 'input-generator'], ['optimizer', moments, 'adam']] as const) {
+    const path = join(tmp, `${name}.safetensors`);
+    const metadata: Record<string, string> = { format };
+    if (name === 'inputGenerator') metadata.config = JSON.stringify(pipeline.inputGenerator.config);
+    writeSafetensors(path, tensors, metadata);
+    fsyncFile(path);
+  }
+  // state.json last, atomically: a checkpoint.tmp that has it is complete (recoverCheckpoint).
+  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  await pauseForTest('written', state.step);
   // Swap folders only once everything is written: an interrupt mid-save keeps the last good one.
   const final = join(dir, CHECKPOINT);
-  if (existsSync(final)) renameSync(final, join(dir, `${CHECKPOINT}.old`));
-  renameSync(tmp, final);
   const old = join(dir, `${CHECKPOINT}.old`);
-  if (existsSync(old)) rmSync(old, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(final)) renameSync(final, old);
+  await pauseForTest('swapped', state.step);
+  renameSync(tmp, final);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Test hook: CGAN_PAUSE_SAVE=<phase>@<step> stops the save of that step at that phase and waits
+ * to be killed (test/trainer.test.ts kills a run mid-save this way).
+ */
+async function pauseForTest(phase: 'written' | 'swapped', step: number): Promise<void> {
+  if (process.env.CGAN_PAUSE_SAVE !== `${phase}@${step}`) return;
+  console.log(`paused in saveCheckpoint: ${phase}@${step}`);
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/**
+ * Put the folders of a save that was interrupted back in order: a complete checkpoint.tmp
+ * (it has state.json) whose swap was cut short after checkpoint moved to checkpoint.old is the
+ * newest checkpoint; otherwise checkpoint (or, failing it, checkpoint.old) is.
+ */
+export function recoverCheckpoint(dir: string): void {
+  const final = join(dir, CHECKPOINT);
+  const tmp = join(dir, `${CHECKPOINT}.tmp`);
+  const old = join(dir, `${CHECKPOINT}.old`);
+  if (!existsSync(final)) {
+    if (existsSync(join(tmp, 'state.json')) && existsSync(old)) renameSync(tmp, final);
+    else if (existsSync(old)) renameSync(old, final);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
 }
 
 function loadValues(path: string): Map<string, { shape: number[]; data: Float32Array }> {
@@ -110,6 +148,7 @@ function loadValues(path: string): Map<string, { shape: number[]; data: Float32A
 
 /** Restore the input generator (and optimizer, if given) from a run folder's checkpoint. */
 export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer?: Adam): RunState {
+  recoverCheckpoint(dir);
   const at = join(dir, CHECKPOINT);
   if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
   pipeline.inputGenerator.loadStateDict(loadValues(join(at, 'inputGenerator.safetensors')), { source: at });
@@ -126,8 +165,14 @@ export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, o
   return state;
 }
 
-/** Fixed noise per class so that the grids of successive epochs compare. */
-export async function sampleGrid(pipeline: ConditioningPipeline, perClass: number, seed: number, path: string): Promise<void> {
+/** Fixed noise per class so that the grids of successive epochs compare; a row per class, named. */
+export async function sampleGrid(
+  pipeline: ConditioningPipeline,
+  perClass: number,
+  seed: number,
+  path: string,
+  classNames: string[] | null = null,
+): Promise<void> {
   const rng = new Generator(seed);
   const n = pipeline.numClasses * perClass;
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
@@ -135,7 +180,8 @@ export async function sampleGrid(pipeline: ConditioningPipeline, perClass: numbe
   const eps = rng.fillNormal(new Float32Array(n * dimZ));
   const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, rng));
   const r = pipeline.generator.config.resolution;
-  writeImageGrid(path, images, [n, 3, r, r], perClass);
+  const rowLabels = Array.from({ length: pipeline.numClasses }, (_, k) => classNames?.[k] ?? `class ${k}`);
+  writeImageGrid(path, images, [n, 3, r, r], perClass, { rowLabels });
 }
 
 /**
@@ -206,7 +252,22 @@ export interface TrainResult {
   interrupted: boolean;
 }
 
+/** metrics.jsonl's records; a last line cut short by a kill mid-append is dropped. */
+function readMetrics(path: string): StepRecord[] {
+  if (!existsSync(path)) return [];
+  const records: StepRecord[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    try {
+      if (line) records.push(JSON.parse(line) as StepRecord);
+    } catch {
+      break;
+    }
+  }
+  return records;
+}
+
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  prepareRunFolder(config.out, { resume: options.resume });
   mkdirSync(config.out, { recursive: true });
   const pipeline = await buildPipeline(config);
   const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
@@ -217,20 +278,16 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     state = restoreCheckpoint(config.out, pipeline, optimizer);
     rng.setState(state.rng);
     // Keep only the metrics up to the checkpoint: the resumed run rewrites what came after.
-    if (existsSync(metricsPath)) {
-      const kept = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= state.step);
-      writeFileSync(metricsPath, kept.map((l) => `${l}\n`).join(''));
-    }
+    const kept = readMetrics(metricsPath).filter((r) => r.step <= state.step);
+    writeFileAtomic(metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else {
-    writeFileSync(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
-    writeFileSync(metricsPath, '');
+    writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
+    writeFileAtomic(metricsPath, '');
     await placeComponents(config, pipeline, options.quiet ?? false);
   }
 
   const totalSteps = config.epochs * config.stepsPerEpoch;
-  const history: StepRecord[] = existsSync(metricsPath)
-    ? readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepRecord)
-    : [];
+  const history = readMetrics(metricsPath);
   const progress = makeProgress(totalSteps, state.step, options.quiet ?? false);
   let interrupted = false;
   try {
@@ -255,6 +312,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         seconds: (performance.now() - t0) / 1000,
       };
       history.push(record);
+      // Appends stay cheap: one line per write; readMetrics drops a line cut short by a kill.
       if (state.step % config.logEvery === 0 || state.step === totalSteps) appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
       progress.update(record);
       options.onStep?.(record);
@@ -265,8 +323,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         await saveCheckpoint(config.out, pipeline, optimizer, state);
       }
       if (epochEnd) {
-        await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
-        writeCurves(config.out, history);
+        const grid = join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`);
+        await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, grid, config.classNames);
+        writeCurves(config.out, history, config.stepsPerEpoch);
       }
       if (options.stopSignal?.stop && state.step < totalSteps) {
         interrupted = true;
@@ -276,7 +335,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } finally {
     progress.stop();
   }
-  writeCurves(config.out, history);
+  writeCurves(config.out, history, config.stepsPerEpoch);
   return { pipeline, history, interrupted };
 }
 
@@ -299,7 +358,7 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
     },
   });
   pipeline.inputGenerator.setAnchors(values);
-  writeFileSync(join(config.out, 'anchors.json'), JSON.stringify({ pool, confidence }, null, 1));
+  writeFileAtomic(join(config.out, 'anchors.json'), JSON.stringify({ pool, confidence }, null, 1));
   if (!quiet) {
     const lowest = Math.min(...confidence.flat());
     console.log(`anchors placed in ${((performance.now() - t0) / 1000).toFixed(1)} s; lowest confidence ${lowest.toFixed(3)} (anchors.json)`);
@@ -308,14 +367,17 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   }
 }
 
-export function writeCurves(dir: string, history: StepRecord[]): void {
+export function writeCurves(dir: string, history: StepRecord[], stepsPerEpoch?: number): void {
   if (history.length === 0) return;
-  const png = plotCurves([
-    { label: 'loss', points: history.map((h) => [h.step, h.loss]) },
-    { label: 'accuracy (frozen classifier, batch)', points: history.map((h) => [h.step, h.accuracy]) },
-    { label: 'mean sigma', points: history.map((h) => [h.step, h.meanSigma]) },
-  ]);
-  writeFileSync(join(dir, 'curves.png'), png);
+  const png = plotCurves(
+    [
+      { label: 'Loss (cross-entropy + regularisers)', axis: 'loss', points: history.map((h) => [h.step, h.loss]) },
+      { label: 'Frozen-classifier accuracy on the training batch', axis: 'accuracy', points: history.map((h) => [h.step, h.accuracy]) },
+      { label: 'Mean σ of the input generator', axis: 'mean σ', points: history.map((h) => [h.step, h.meanSigma]) },
+    ],
+    { stepsPerEpoch },
+  );
+  writeFileAtomic(join(dir, 'curves.png'), png);
 }
 
 interface Progress {
