@@ -17,6 +17,7 @@ const COMMANDS = {
   convert: ['src/models/convertCli', [], 'convert a BigGAN-PyTorch generator or torchvision VGG to .safetensors'],
   parity: ['src/models/parityCli', [], "compare a converted model with PyTorch's outputs and gradients"],
   adapter: ['src/engine/adapterCli', [], 'print the WebGPU adapter the engine would use'],
+  yardsticks: ['src/train/yardsticks', [], "a judge's real-image figures (accuracy, variety) from every Fashion-MNIST test image"],
   ablation: ['src/train/ablation', [], 'the ablation table of docs/ablation.md (git checkout only)', true],
   bench: ['bench/index', [], 'kernel throughput against TensorFlow.js and ONNX Runtime (git checkout only)', true],
 };
