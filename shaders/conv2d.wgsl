@@ -111,7 +111,7 @@ fn storeCol(v: vec4<f32>, b: u32, oc: u32, pos0: u32, limit: u32) {
 // The 4 positions x 8 channels block (channels o0 .. o0 + 7).
 fn store(a: Acc, b: u32, o0: u32, pos0: u32, limit: u32) {
   let cols = array<vec4<f32>, 8>(a.lo[0], a.lo[1], a.lo[2], a.lo[3], a.hi[0], a.hi[1], a.hi[2], a.hi[3]);
-  for (var k = 0u; k < 8u; k++) { storeCol(cols[k], b, o0 + k, pos0, limit); }
+  for (var k = 0u; k < kept(8u); k++) { storeCol(cols[k], b, o0 + k, pos0, limit); }
 }
 
 // ---------------------------------------------------------------------------------------------

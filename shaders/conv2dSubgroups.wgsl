@@ -154,7 +154,7 @@ fn storeRowsQ(a: RowsQ, g: Group, o0: u32) {
   if (!g.valid) { return; }
   let rows = array<mat4x4<f32>, 4>(a.r0, a.r1, a.r2, a.r3);
   for (var r = 0u; r < min(4u, p.Ho - g.oy0); r++) {
-    for (var k = 0u; k < 4u; k++) { storeCol(rows[r][k], g.b, o0 + k, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
+    for (var k = 0u; k < kept(4u); k++) { storeCol(rows[r][k], g.b, o0 + k, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
   }
 }
 
@@ -300,7 +300,7 @@ fn storeUpRows(a: Rows4, g: Group, o0: u32, py: u32, px: u32) {
   for (var r = 0u; r < min(4u, p.H - g.oy0); r++) {
     let acc = rows[r];
     let cols = array<vec4<f32>, 8>(acc.lo[0], acc.lo[1], acc.lo[2], acc.lo[3], acc.hi[0], acc.hi[1], acc.hi[2], acc.hi[3]);
-    for (var k = 0u; k < 8u; k++) { storeStrided(cols[k], g.b, o0 + k, at + 2u * r * p.Wo, p.W - g.ox0); }
+    for (var k = 0u; k < kept(8u); k++) { storeStrided(cols[k], g.b, o0 + k, at + 2u * r * p.Wo, p.W - g.ox0); }
   }
 }
 

@@ -44,10 +44,13 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc[3] += a[aIdx[3] + ka] * bv;
   }
   let base = batch * p.M * p.N;
-  for (var i = 0u; i < 4u; i++) {
+  // Bounds the compiler cannot see (M never reaches 2^31): the stores stay one loop, not 16 code
+  // sites, each of which lavapipe would compile into a per-lane loop (npm run bench -- --compile).
+  let four = max(4u, p.M >> 31u);
+  for (var i = 0u; i < four; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < four; j++) {
       let n = n0 + j;
       if (n >= p.N) { break; }
       var v = acc[i][j];

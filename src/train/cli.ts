@@ -137,7 +137,7 @@ program
     const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
-      prepareRunFolder(out, { resume: true, force: o.force });
+      if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
       recoverCheckpoint(out);
       config = readRun(out, judge);
       console.log(`resuming ${out}`);
