@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
 } from '../src/kernels/conv.js';
-import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
+import { runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { upsampleNearestRef } from './reference/pool.js';
@@ -202,11 +202,7 @@ describe('conv2d', () => {
   it('runs the subgroup kernels where the device has subgroups', () => {
     const rt = runtime();
     const entries: string[] = [];
-    const launch = rt.launch;
-    rt.launch = (k: KernelLaunch) => {
-      entries.push(k.entry);
-      launch.call(rt, k);
-    };
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
     try {
       const x = tensor(new Float32Array(2 * 3 * 6 * 8), [2, 3, 6, 8]);
       conv2d(x, tensor(new Float32Array(20 * 3 * 9), [20, 3, 3, 3]), null, { padding: 1 });
@@ -214,7 +210,7 @@ describe('conv2d', () => {
       conv2d(x, tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(20 * 3), [20, 3, 1, 1]));
     } finally {
-      rt.launch = launch;
+      stop();
     }
     const expected = rt.ctx.hasSubgroups
       ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv3x3Shared4', 'conv1x1Shared16']
@@ -315,17 +311,13 @@ describe('upsampleConv2d', () => {
   it('runs one kernel where it can', () => {
     const rt = runtime();
     const entries: string[] = [];
-    const launch = rt.launch;
-    rt.launch = (k: KernelLaunch) => {
-      entries.push(k.entry);
-      launch.call(rt, k);
-    };
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
     try {
       const x = tensor(new Float32Array(2 * 3 * 4 * 8), [2, 3, 4, 8], { requiresGrad: true });
       const y = upsampleConv2d(x, tensor(new Float32Array(5 * 27), [5, 3, 3, 3]), null, 2);
       y.backward(tensor(new Float32Array(y.size), y.shape));
     } finally {
-      rt.launch = launch;
+      stop();
     }
     expect(entries).toEqual(rt.ctx.hasSubgroups
       ? ['phaseWeights', 'upConv3x3Shared16', 'phaseWeightsGrad', 'upConv3x3GradShared16']
