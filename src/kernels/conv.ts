@@ -12,7 +12,7 @@
 // input gradient. On lavapipe the training step's conv time went from 1.16 s to 0.53 s under the
 // same load (bench/results/profile-step-lavapipe-2026-11-23.md). Plain kernels, VGG 64x64 layers
 // at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { zeros } from './creation.js';
