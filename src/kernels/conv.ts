@@ -300,7 +300,8 @@ function phaseWeights(weight: Tensor, O: number, C: number): Tensor {
     constants: { WORKGROUP },
     uniforms: new Uniforms().u32(C, 0, 0, O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
     buffers: [null, weight, null, pw].map((t) => t?.buffer ?? null),
-    workgroups: [Math.ceil((4 * O * C) / WORKGROUP)],
+    // A 1536 -> 1536 layer needs 147,456 workgroups: grid() folds them into y.
+    workgroups: grid(4 * O * C, WORKGROUP),
   });
   return pw;
 }
@@ -344,7 +345,7 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
     constants: { WORKGROUP },
     uniforms: new Uniforms().u32(C, 0, 0, g.O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
     buffers: [null, weight.buffer, null, K.buffer],
-    workgroups: [Math.ceil((g.O * C) / WORKGROUP)],
+    workgroups: grid(g.O * C, WORKGROUP),
   });
   const dx = empty(xShape);
   const quadsX = Math.ceil(W / 4);
