@@ -18,7 +18,7 @@
 // submits, the read-back) and the pass boundaries this mode adds.
 import { onBackwardNode } from '../src/engine/autograd.js';
 import { LaunchProfiler, type LaunchRecord } from '../src/engine/profiler.js';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { init, runtime } from '../src/engine/runtime.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
 import { concat } from '../src/kernels/shape.js';
@@ -41,7 +41,7 @@ await init();
 const config = defaultTrainConfig(BATCH);
 const pipeline = await buildPipeline(config);
 const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
-const rng = new Generator(config.seed);
+const rng = new Rng(config.seed);
 const rt = runtime();
 
 // ---- instrumentation --------------------------------------------------------------------------
@@ -91,7 +91,7 @@ const kernelOf = (r: LaunchRecord) => `${r.family}.${r.entry}${r.constants.OP !=
 /** ms spent recording the last step (JavaScript: autograd, launches; nothing submitted yet). */
 let recordMs = 0;
 
-async function step(instrument: boolean, g: Generator = rng): Promise<Float32Array> {
+async function step(instrument: boolean, g: Rng = rng): Promise<Float32Array> {
   const t0 = performance.now();
   const classes = Array.from({ length: config.batch }, () => g.int(pipeline.numClasses));
   if (instrument) rt.profile(profiler);
@@ -149,7 +149,7 @@ if (profiler) {
   let first: LaunchRecord[] = [];
   for (let r = 0; r < KERNEL_REPS; r++) {
     profiler.clear();
-    await step(true, new Generator(1234)); // the same classes, noise and shift each time
+    await step(true, new Rng(1234)); // the same classes, noise and shift each time
     const times = await profiler.times();
     if (r === 0) [gpu, first] = [times, [...records]];
     else {

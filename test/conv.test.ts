@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
-} from '../src/kernels/conv.js';
+} from '../src/kernels/conv2d.js';
 import { runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
