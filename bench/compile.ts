@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { init, runtime } from '../src/engine/runtime.js';
 import { LaunchProfiler, pipelineKey } from '../src/engine/profiler.js';
 import { noGrad } from '../src/engine/autograd.js';
@@ -73,12 +73,12 @@ async function child(batch: number): Promise<void> {
 
   // What anchor placement runs: G and the classifier on a batch of prior samples, no graph.
   const forward = async () => {
-    const z = new Generator(7).fillNormal(new Float32Array(batch * pipeline.inputGenerator.config.dimZ));
+    const z = new Rng(7).fillNormal(new Float32Array(batch * pipeline.inputGenerator.config.dimZ));
     const probs = noGrad(() => scope(() => pipeline.classify(pipeline.generate(tensor(z, [batch, z.length / batch]))).logits));
     await probs.data();
     probs.dispose();
   };
-  const step = () => trainingStep(pipeline, optimizer, batch, new Generator(1234), config.weights);
+  const step = () => trainingStep(pipeline, optimizer, batch, new Rng(1234), config.weights);
 
   const timed = async (tag: string, run: () => Promise<unknown>) => {
     profiler.tag = tag;

@@ -6,7 +6,7 @@
 //   npx tsx bench/conv-try.ts [--batch=16] [--reps=5] [--only=fwd,dx,dw] [--set=vgg|biggan]
 import { init, runtime } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
-import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv.js';
+import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;

@@ -16,10 +16,11 @@
 //
 // The sum of kernel times is below the step's wall time by the host's share (recording,
 // submits, the read-back) and the pass boundaries this mode adds.
-import { Generator } from '../src/engine/random.js';
-import { init, runtime, type KernelLaunch, type Runtime } from '../src/engine/runtime.js';
+import { onBackwardNode } from '../src/engine/autograd.js';
+import { LaunchProfiler, type LaunchRecord } from '../src/engine/profiler.js';
+import { Rng } from '../src/engine/random.js';
+import { init, runtime } from '../src/engine/runtime.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
-import type { GradNode } from '../src/engine/autograd.js';
 import { concat } from '../src/kernels/shape.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline } from '../src/train/trainer.js';
@@ -40,49 +41,30 @@ await init();
 const config = defaultTrainConfig(BATCH);
 const pipeline = await buildPipeline(config);
 const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
-const rng = new Generator(config.seed);
+const rng = new Rng(config.seed);
 const rt = runtime();
 
 // ---- instrumentation --------------------------------------------------------------------------
 
-let phase = 'input generator';
-let node = '';
-const hooks = { active: false };
+// Each launch alone in its pass with timestamps (runtime.profile); its record carries the phase
+// (profiler.tag) and, in backward, the autograd node whose rule launched it (record.op).
+const profiler = KERNELS ? new LaunchProfiler(rt) : null;
+const setPhase = (phase: string) => {
+  if (profiler) profiler.tag = phase;
+};
 
-/** Wraps an instance method so that calling it switches the phase. */
+/** Wraps an instance method of the pipeline so that calling it switches the phase. */
 function phaseAround<K extends 'generate' | 'classify'>(key: K, during: string, after: string): void {
   const original = pipeline[key].bind(pipeline) as (...a: unknown[]) => unknown;
   (pipeline as unknown as Record<string, unknown>)[key] = (...args: unknown[]) => {
-    phase = during;
+    setPhase(during);
     const out = original(...args);
-    phase = after;
+    setPhase(after);
     return out;
   };
 }
 phaseAround('generate', 'G forward', 'loss');
 phaseAround('classify', 'VGG forward', 'loss');
-
-/** Tags every backward rule reachable from `root` with its node name; some switch the phase. */
-function tagGraph(root: Tensor, phaseStarts: Map<Tensor, string>): void {
-  const seen = new Set<GradNode>();
-  const stack = [root];
-  while (stack.length) {
-    const t = stack.pop()!;
-    const fn = t.gradFn;
-    if (!fn || seen.has(fn)) continue;
-    seen.add(fn);
-    const original = fn.backward;
-    const starts = phaseStarts.get(t);
-    fn.backward = (g) => {
-      if (starts) phase = starts;
-      node = fn.name;
-      const r = original(g);
-      node = '';
-      return r;
-    };
-    stack.push(...fn.inputs);
-  }
-}
 
 // Remember the tensors that mark phase boundaries in backward.
 let marks: { z: Tensor | null; image: Tensor | null; logits: Tensor | null } = { z: null, image: null, logits: null };
@@ -101,87 +83,41 @@ let marks: { z: Tensor | null; image: Tensor | null; logits: Tensor | null } = {
   };
 }
 
-interface LaunchRecord {
-  phase: string;
-  node: string;
-  kernel: string;
-  workgroups: string;
-  set: number;
-  slot: number;
-}
-
-const QUERIES = 4096;
-const querySets: GPUQuerySet[] = [];
-const records: LaunchRecord[] = [];
-const launch = rt.launch.bind(rt);
-const closePass = () => (rt as unknown as { closePass(): void }).closePass();
-
-rt.launch = function (this: Runtime, k: KernelLaunch) {
-  if (!hooks.active) return launch(k);
-  const n = records.length;
-  const set = Math.floor((2 * n) / QUERIES);
-  if (set >= querySets.length) querySets.push(rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));
-  const slot = (2 * n) % QUERIES;
-  const op = k.constants?.OP !== undefined ? `[${k.constants.OP}]` : '';
-  records.push({
-    phase, node, kernel: `${k.family}.${k.entry}${op}`, workgroups: k.workgroups.join('x'), set, slot,
-  });
-  closePass();
-  rt.passTimestamps = { querySet: querySets[set], beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 };
-  launch(k);
-  closePass();
-  rt.passTimestamps = null;
-};
-
-async function readTimes(): Promise<number[]> {
-  const out: number[] = [];
-  for (let s = 0; s < querySets.length; s++) {
-    const count = Math.min(QUERIES, 2 * records.length - s * QUERIES);
-    if (count <= 0) break;
-    const resolve = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const back = rt.device.createBuffer({ size: 8 * QUERIES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = rt.device.createCommandEncoder();
-    enc.resolveQuerySet(querySets[s], 0, count, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, back, 0, 8 * count);
-    rt.device.queue.submit([enc.finish()]);
-    await back.mapAsync(GPUMapMode.READ, 0, 8 * count);
-    const t = new BigUint64Array(back.getMappedRange(0, 8 * count).slice(0));
-    back.unmap();
-    for (let i = 0; i + 1 < count; i += 2) out.push(Number(t[i + 1] - t[i]) / 1e6);
-    resolve.destroy();
-    back.destroy();
-  }
-  return out;
-}
+/** shader family.entry, with the elementwise op where there is one. */
+const kernelOf = (r: LaunchRecord) => `${r.family}.${r.entry}${r.constants.OP !== undefined ? `[${r.constants.OP}]` : ''}`;
 
 // ---- the step -----------------------------------------------------------------------------------
 
 /** ms spent recording the last step (JavaScript: autograd, launches; nothing submitted yet). */
 let recordMs = 0;
 
-async function step(instrument: boolean, g: Generator = rng): Promise<Float32Array> {
+async function step(instrument: boolean, g: Rng = rng): Promise<Float32Array> {
   const t0 = performance.now();
   const classes = Array.from({ length: config.batch }, () => g.int(pipeline.numClasses));
-  hooks.active = instrument;
-  phase = 'input generator';
+  if (instrument) rt.profile(profiler);
+  setPhase('input generator');
   marks = { z: null, image: null, logits: null };
   const stats = scope(() => {
     const s = pipeline.lossFor(classes, g, config.weights);
-    if (instrument) {
-      tagGraph(s.loss, new Map([[marks.logits!, 'VGG backward'], [marks.image!, 'G backward'], [marks.z!, 'input generator backward']]));
-      phase = 'loss backward';
+    setPhase('loss backward');
+    // The sweep reaches these outputs' nodes in this order; each starts a phase.
+    const phaseStarts = new Map([[marks.logits!, 'VGG backward'], [marks.image!, 'G backward'], [marks.z!, 'input generator backward']]);
+    const stop = instrument ? onBackwardNode((output) => setPhase(phaseStarts.get(output) ?? profiler!.tag)) : null;
+    try {
+      s.loss.backward();
+    } finally {
+      stop?.();
     }
-    s.loss.backward();
-    phase = 'Adam';
+    setPhase('Adam');
     optimizer.step();
     optimizer.zeroGrad();
-    phase = 'read-back';
+    setPhase('read-back');
     return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
   });
   recordMs = performance.now() - t0;
   const values = (await stats.data()) as Float32Array;
   stats.dispose();
-  hooks.active = false;
+  if (instrument) rt.profile(null);
   return values;
 }
 
@@ -206,17 +142,18 @@ console.log(`step (batch ${BATCH}, ${REPS} reps): best ${best.toFixed(0)} ms, me
 console.log(`all: ${times.map((t) => t.toFixed(0)).join(' ')}; recording (JavaScript, before the submit) ` +
   `best ${recording[0].toFixed(0)} ms, median ${recording[Math.floor(REPS / 2)].toFixed(0)} ms`);
 
-if (KERNELS) {
+if (profiler) {
   const d0 = rt.stats.dispatches;
+  const { records } = profiler;
   let gpu: number[] = [];
   let first: LaunchRecord[] = [];
   for (let r = 0; r < KERNEL_REPS; r++) {
-    records.length = 0;
-    await step(true, new Generator(1234)); // the same classes, noise and shift each time
-    const times = await readTimes();
+    profiler.clear();
+    await step(true, new Rng(1234)); // the same classes, noise and shift each time
+    const times = await profiler.times();
     if (r === 0) [gpu, first] = [times, [...records]];
     else {
-      if (records.length !== first.length || records.some((x, i) => x.kernel !== first[i].kernel)) {
+      if (records.length !== first.length || records.some((x, i) => kernelOf(x) !== kernelOf(first[i]))) {
         throw new Error('the instrumented steps launched different kernels');
       }
       gpu = gpu.map((t, i) => Math.min(t, times[i]));
@@ -240,18 +177,18 @@ if (KERNELS) {
   };
 
   console.log('\nper phase                         ms   launches');
-  for (const [k, e] of group((r) => r.phase)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
+  for (const [k, e] of group((r) => r.tag)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
 
   console.log('\nper kernel family (all phases)    ms   launches');
-  for (const [k, e] of group((r) => r.kernel)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
+  for (const [k, e] of group(kernelOf)) console.log(`  ${k.padEnd(28)} ${ms(e.ms)} ${String(e.n).padStart(8)}`);
 
   console.log('\nper phase and kernel               ms   launches');
-  for (const [k, e] of group((r) => `${r.phase} | ${r.kernel}`)) {
+  for (const [k, e] of group((r) => `${r.tag} | ${kernelOf(r)}`)) {
     if (e.ms >= 1) console.log(`  ${k.padEnd(54)} ${ms(e.ms)} ${String(e.n).padStart(5)}`);
   }
 
   console.log('\nbackward, per autograd node        ms   launches');
-  for (const [k, e] of group((r) => (r.node ? `${r.phase} | ${r.node}` : '-'))) {
+  for (const [k, e] of group((r) => (r.op ? `${r.tag} | ${r.op}` : '-'))) {
     if (k !== '-' && e.ms >= 1) console.log(`  ${k.padEnd(54)} ${ms(e.ms)} ${String(e.n).padStart(5)}`);
   }
 
@@ -259,7 +196,7 @@ if (KERNELS) {
   const order = gpu.map((t, i) => i).sort((a, b) => gpu[b] - gpu[a]).slice(0, TOP);
   for (const i of order) {
     const r = records[i];
-    console.log(`  ${ms(gpu[i])}  ${r.phase.padEnd(24)} ${(r.node || '').padEnd(20)} ${r.kernel.padEnd(28)} ${r.workgroups}`);
+    console.log(`  ${ms(gpu[i])}  ${r.tag.padEnd(24)} ${r.op.padEnd(20)} ${kernelOf(r).padEnd(28)} ${r.workgroups.join('x')}`);
   }
 }
 process.exit(0);

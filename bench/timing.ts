@@ -1,7 +1,7 @@
 // Timing of the engine's kernels.
 //
 // GPU time: each timed repetition is recorded in its own compute pass with timestamp writes at
-// its beginning and end (runtime().passTimestamps), submitted on its own and waited for; the
+// its beginning and end (runtime().timeNextPass), submitted on its own and waited for; the
 // query set is resolved and read back once per row.
 // Wall-clock (the comparison with the peers, which have no GPU timer): k executions recorded back
 // to back, one submit, one wait, divided by k (k > 1 for short ops, as the peers' runMany(k)),
@@ -118,7 +118,7 @@ export class GpuRepetitions {
     rt.flush();
     const i = this.count;
     if (this.hasTimestamps && i < MAX_REPS) {
-      rt.passTimestamps = { querySet: reader!.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+      rt.timeNextPass({ querySet: reader!.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
       this.count++;
     }
     const t0 = performance.now();
@@ -126,8 +126,8 @@ export class GpuRepetitions {
     await rt.sync();
     const ms = performance.now() - t0;
     if (copies > 0) this.partial = true;
-    if (rt.passTimestamps) {
-      rt.passTimestamps = null; // the op launched nothing, so no pass consumed the timestamps
+    if (rt.nextPassTimed) {
+      rt.timeNextPass(null); // the op launched nothing, so no pass consumed the timestamps
       this.partial = true;
     }
     return ms;

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { runtime } from '../src/engine/runtime.js';
 import { Adam } from '../src/train/optim.js';
 import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
@@ -51,7 +51,7 @@ export async function timeTrainStep(budget: TimingBudget, batch = 64): Promise<T
   const config = defaultTrainConfig(batch);
   const pipeline = await buildPipeline(config);
   const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
-  const rng = new Generator(config.seed);
+  const rng = new Rng(config.seed);
   const rt = runtime();
 
   const step = () => trainingStep(pipeline, optimizer, config.batch, rng, config.weights);

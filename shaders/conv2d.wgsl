@@ -465,8 +465,8 @@ fn taps2(w0: f32, w1: f32, w2: f32, first: bool) -> vec2<f32> {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WORKGROUP;  // grid() folds wide layers into y
   let n = p.O * p.C;
   if (i >= 4u * n) { return; }
   let phase = i / n;
@@ -502,8 +502,8 @@ fn fold4(w0: f32, w1: f32, w2: f32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn phaseWeightsGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+fn phaseWeightsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WORKGROUP;  // grid() folds wide layers into y
   if (i >= p.O * p.C) { return; }
   let c = i / p.O;
   let o = i - c * p.O;

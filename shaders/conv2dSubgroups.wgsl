@@ -1,5 +1,5 @@
 // Subgroup variants of conv2d.wgsl's conv3x3 and conv1x1, compiled as one module with it (family
-// 'conv2d+conv2dSubgroups'; src/kernels/conv.ts uses them where the device has 'subgroups' with
+// 'conv2d+conv2dSubgroups'; src/kernels/conv2d.ts uses them where the device has 'subgroups' with
 // subgroups at least 8 wide). Same Params, bindings, groups and stores as conv2d.wgsl.
 //
 // Why: on lavapipe a storage read is a per-lane gather (conv2d.wgsl's header) even where every

@@ -4,7 +4,7 @@
 // differences, and the fused block against the composed one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attend, attentionSettings, selfAttention, selfAttentionComposed, type AttentionWeights } from '../src/kernels/attention.js';
-import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
+import { runtime } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, numelOf, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
@@ -36,18 +36,14 @@ describe('attend (the fused core)', () => {
   it('runs the subgroup kernels where the device has subgroups', () => {
     const rt = runtime();
     const entries: string[] = [];
-    const launch = rt.launch;
-    rt.launch = (k: KernelLaunch) => {
-      entries.push(k.entry);
-      launch.call(rt, k);
-    };
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
     const t = (...shape: number[]) => tensor(new Float32Array(numelOf(shape)), shape);
     try {
       const theta = tensor(new Float32Array(64), [1, 4, 16], { requiresGrad: true });
       const y = attend(theta, t(1, 4, 4), t(1, 8, 4));
       y.backward(tensor(new Float32Array(y.size), y.shape));
     } finally {
-      rt.launch = launch;
+      stop();
     }
     expect(entries.filter((e) => e.startsWith('attend'))).toEqual(rt.ctx.hasSubgroups
       ? ['attendShared', 'attendProbabilitiesShared', 'attendScoreGrad']

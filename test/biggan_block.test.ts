@@ -5,7 +5,7 @@
 // pass records work only (no submit, no read-back).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conditionalBatchNorm } from '../src/kernels/batchnorm.js';
-import { conv2d } from '../src/kernels/conv.js';
+import { conv2d } from '../src/kernels/conv2d.js';
 import { add, relu } from '../src/kernels/elementwise.js';
 import { selfAttention } from '../src/kernels/attention.js';
 import { upsampleNearest } from '../src/kernels/upsample.js';

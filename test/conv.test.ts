@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
-} from '../src/kernels/conv.js';
-import { runtime, type KernelLaunch } from '../src/engine/runtime.js';
+} from '../src/kernels/conv2d.js';
+import { runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { upsampleNearestRef } from './reference/pool.js';
@@ -202,11 +202,7 @@ describe('conv2d', () => {
   it('runs the subgroup kernels where the device has subgroups', () => {
     const rt = runtime();
     const entries: string[] = [];
-    const launch = rt.launch;
-    rt.launch = (k: KernelLaunch) => {
-      entries.push(k.entry);
-      launch.call(rt, k);
-    };
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
     try {
       const x = tensor(new Float32Array(2 * 3 * 6 * 8), [2, 3, 6, 8]);
       conv2d(x, tensor(new Float32Array(20 * 3 * 9), [20, 3, 3, 3]), null, { padding: 1 });
@@ -214,7 +210,7 @@ describe('conv2d', () => {
       conv2d(x, tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]), null, { padding: 1 });
       conv2d(x, tensor(new Float32Array(20 * 3), [20, 3, 1, 1]));
     } finally {
-      rt.launch = launch;
+      stop();
     }
     const expected = rt.ctx.hasSubgroups
       ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv3x3Shared4', 'conv1x1Shared16']
@@ -315,17 +311,13 @@ describe('upsampleConv2d', () => {
   it('runs one kernel where it can', () => {
     const rt = runtime();
     const entries: string[] = [];
-    const launch = rt.launch;
-    rt.launch = (k: KernelLaunch) => {
-      entries.push(k.entry);
-      launch.call(rt, k);
-    };
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
     try {
       const x = tensor(new Float32Array(2 * 3 * 4 * 8), [2, 3, 4, 8], { requiresGrad: true });
       const y = upsampleConv2d(x, tensor(new Float32Array(5 * 27), [5, 3, 3, 3]), null, 2);
       y.backward(tensor(new Float32Array(y.size), y.shape));
     } finally {
-      rt.launch = launch;
+      stop();
     }
     expect(entries).toEqual(rt.ctx.hasSubgroups
       ? ['phaseWeights', 'upConv3x3Shared16', 'phaseWeightsGrad', 'upConv3x3GradShared16']
@@ -354,6 +346,72 @@ describe('upsampleConv2d', () => {
       dx[(plane * 16 + (row >> 1)) * 16 + (col >> 1)] += v;
     });
     expectClose(await x.grad!.data(), dx, FORWARD_REL, 'input gradient');
+  });
+
+  // phaseWeights runs a thread per (phase, o, c): past 65,535 x 64 threads (4 O C = 4.3M here)
+  // its grid folds into y. A tiny image keeps the convs cheap; sampled channels against float64
+  // (every phase and the folded rows). phaseWeightsGrad (a thread per (o, c)) folds the same way
+  // past O C = 4.2M, whose weight (151 MB) lavapipe cannot bind (128 MB): here it runs unfolded.
+  it('wide layers fold the phase weights into a 2-D grid: B1 C1040 1x4 x2 -> O1040', async () => {
+    const [C, O, W] = [1040, 1040, 4];
+    const hash = (i: number, seed: number) => (Math.imul(i + seed, 2654435761) >>> 0) / 2 ** 32 - 0.5;
+    const wv = Float32Array.from({ length: O * C * 9 }, (_, i) => 0.05 * hash(i, 1));
+    const xv = Float32Array.from({ length: C * W }, (_, i) => hash(i, 2));
+    const bv = Float32Array.from({ length: O }, (_, i) => hash(i, 3));
+    const rt = runtime();
+    const launches: { entry: string; y: number }[] = [];
+    const stop = rt.onLaunch((k) => launches.push({ entry: k.entry, y: k.workgroups[1] ?? 1 }));
+    const x = tensor(xv, [1, C, 1, W], { requiresGrad: true });
+    const y = upsampleConv2d(x, tensor(wv, [O, C, 3, 3]), tensor(bv), 2);
+    const dyv = Float32Array.from({ length: y.size }, (_, i) => hash(i, 4));
+    y.backward(tensor(dyv, y.shape));
+    stop();
+    if (rt.ctx.hasSubgroups) {
+      const folded = launches.filter((l) => l.entry.startsWith('phaseWeights'));
+      expect(folded.map((l) => [l.entry, l.y > 1])).toEqual([['phaseWeights', true], ['phaseWeightsGrad', false]]);
+    }
+    // The upsampled image is 2 x 8; up(c, u, v) = x[c, 0, v >> 1] for u in {0, 1}.
+    const [Ho, Wo] = [2, 2 * W];
+    const up = (c: number, u: number, v: number) => (u < 0 || u >= Ho || v < 0 || v >= Wo ? 0 : xv[c * W + (v >> 1)]);
+    const sampled = (n: number) => [...Array.from({ length: Math.ceil(n / 61) }, (_, i) => 61 * i), n - 1];
+    const out = await y.data();
+    const got: number[] = [];
+    const want: number[] = [];
+    for (const o of sampled(O)) {
+      for (let u = 0; u < Ho; u++) {
+        for (let v = 0; v < Wo; v++) {
+          let acc = bv[o];
+          for (let c = 0; c < C; c++) {
+            for (let t = 0; t < 9; t++) acc += wv[(o * C + c) * 9 + t] * up(c, u + Math.floor(t / 3) - 1, v + (t % 3) - 1);
+          }
+          got.push(out[(o * Ho + u) * Wo + v]);
+          want.push(acc);
+        }
+      }
+    }
+    expectClose(got, want, FORWARD_REL, 'forward');
+    // dx[c, 0, X] sums the conv's input gradient over its 2x2 block of the upsampled image.
+    const dx = await x.grad!.data();
+    const dxGot: number[] = [];
+    const dxWant: number[] = [];
+    for (const c of sampled(C)) {
+      for (let X = 0; X < W; X++) {
+        let acc = 0;
+        for (let u = 0; u < Ho; u++) {
+          for (const v of [2 * X, 2 * X + 1]) {
+            for (let o = 0; o < O; o++) {
+              for (let t = 0; t < 9; t++) {
+                const [yy, xx] = [u - Math.floor(t / 3) + 1, v - (t % 3) + 1];
+                if (yy >= 0 && yy < Ho && xx >= 0 && xx < Wo) acc += dyv[(o * Ho + yy) * Wo + xx] * wv[(o * C + c) * 9 + t];
+              }
+            }
+          }
+        }
+        dxGot.push(dx[c * W + X]);
+        dxWant.push(acc);
+      }
+    }
+    expectClose(dxGot, dxWant, FORWARD_REL, 'input gradient');
   });
 
   it('checks its input', () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { CheckpointError, readSafetensors, readStateDict, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
 import {
@@ -296,7 +296,7 @@ describe('round trip through the command', () => {
   beforeAll(setupGpu);
 
   async function outputsAgree(converted: string, original: string, kind: 'generator' | 'classifier') {
-    const g = new Generator(5);
+    const g = new Rng(5);
     if (kind === 'generator') {
       const [a, b] = [await loadGenerator(converted), await loadGenerator(original)];
       const z = tensor(g.fillNormal(new Float32Array(2 * 120)), [2, 120]);

@@ -2,14 +2,14 @@
 // and a gradient check that holds a GPU op against finite differences of its CPU reference.
 import { expect } from 'vitest';
 import { init } from '../src/engine/runtime.js';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
 
 export const setupGpu = () => init();
 
 export function randomValues(n: number, seed: number, scale = 1): Float64Array {
-  const g = new Generator(seed);
+  const g = new Rng(seed);
   return Float64Array.from({ length: n }, () => g.normal() * scale);
 }
 

@@ -3,7 +3,7 @@
 // were picked, one component is exactly the paper's model, and bad component indices are refused
 // by name.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { mul } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
@@ -80,9 +80,9 @@ describe('input generator with several components', () => {
     const [a, b] = [await host(single), await host(paper)];
     expect([...a.keys()]).toEqual(['trunk1.weight', 'trunk1.bias', 'trunk2.weight', 'trunk2.bias', 'mu.weight', 'mu.bias', 'sigma.weight', 'sigma.bias']);
     for (const [k, v] of b) expect(Array.from(a.get(k)!), k).toEqual(Array.from(v));
-    expect(single.drawComponents(4, new Generator(1))).toBeUndefined();
+    expect(single.drawComponents(4, new Rng(1))).toBeUndefined();
     expect(() => single.setAnchors(new Float32Array(6))).toThrow(/anchors need more than one component/);
-    const drawn = new InputGenerator(config, 4).drawComponents(1000, new Generator(1))!;
+    const drawn = new InputGenerator(config, 4).drawComponents(1000, new Rng(1))!;
     expect(new Set(drawn)).toEqual(new Set([0, 1, 2]));
   });
 

@@ -6,7 +6,7 @@ import * as ops from '../src/kernels/index.js';
 import { runtime } from '../src/engine/runtime.js';
 import { roundSize } from '../src/engine/bufferPool.js';
 import { keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { Adam } from '../src/train/optim.js';
 import { setupGpu } from './helpers.js';
 
@@ -17,7 +17,7 @@ describe('memory', () => {
     // The "1000 training steps", on an MLP small enough for lavapipe: each step is a
     // forward, backward, Adam update and one read-back, a few milliseconds here (~3 s in all).
     const STEPS = 1000;
-    const g = new Generator(7);
+    const g = new Rng(7);
     const pool = runtime().pool;
     const params: Record<string, Tensor> = {
       w1: ops.randn([33, 17], { generator: g, std: 0.3, requiresGrad: true }),

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { batchNorm, conv2d, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
 import { readStateDict, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
@@ -175,14 +175,14 @@ describe('BigGAN configurations beyond the fixture, against float64', () => {
       const G = buildModel(convertStateDict(sd)) as BigGANGenerator;
       const c = G.config;
       const classes = [2, 0];
-      const zv = Float64Array.from(new Generator(3).fillNormal(new Float32Array(2 * c.dimZ)));
+      const zv = Float64Array.from(new Rng(3).fillNormal(new Float32Array(2 * c.dimZ)));
       const z = tensor(Float32Array.from(zv), [2, c.dimZ], { requiresGrad: true });
       const image = G.forward(z, classes);
       expect(image.shape).toEqual([2, 3, 16, 16]);
       expectClose(await image.data(), generatorRef(sd, c, zv, classes), FORWARD_REL, 'image');
 
       // d sum(image * cot) / dz against central differences of the float64 reference.
-      const cot = Float64Array.from(new Generator(4).fillNormal(new Float32Array(image.size)));
+      const cot = Float64Array.from(new Rng(4).fillNormal(new Float32Array(image.size)));
       image.backward(tensor(Float32Array.from(cot), image.shape));
       const objective = (zz: Float64Array) => generatorRef(sd, c, zz, classes).reduce((s, v, i) => s + v * cot[i], 0);
       const numeric = zv.map((_, i) => {
@@ -200,7 +200,7 @@ describe('BigGAN configurations beyond the fixture, against float64', () => {
   it('takes the class per sample, defaults to class 0 only for an unconditional generator, and checks shapes', async () => {
     const sd = syntheticBigGAN({ nClasses: 3, sharedDim: 6, zChunk: 5, hierarchical: false, channels: [8, 4], attention: [] });
     const G = buildModel(convertStateDict(sd)) as BigGANGenerator;
-    const z = tensor(new Generator(1).fillNormal(new Float32Array(5)), [1, 5]);
+    const z = tensor(new Rng(1).fillNormal(new Float32Array(5)), [1, 5]);
     const a = await G.forward(z, [0]).data();
     const b = await G.forward(z, tensor(Int32Array.of(1))).data();
     expect(a).not.toEqual(b);
@@ -241,8 +241,8 @@ describe('VGG configurations beyond the fixture', () => {
     const sd = syntheticVGG({ cfg: [5, 'M', 7], batchNorm: true, avgPool: 1, hidden: [6, 6], numClasses: 3, seed: 5 });
     const V = buildModel(convertStateDict(sd)) as VGG;
     V.requiresGrad_(true);
-    const xv = new Generator(6).fillUniform(new Float32Array(2 * 3 * 10 * 9), -1, 1);
-    const cot = new Generator(7).fillNormal(new Float32Array(2 * 7 * 2 * 2)); // a pool after each conv
+    const xv = new Rng(6).fillUniform(new Float32Array(2 * 3 * 10 * 9), -1, 1);
+    const cot = new Rng(7).fillNormal(new Float32Array(2 * 7 * 2 * 2)); // a pool after each conv
     const run = async (composed: boolean) => {
       const x = tensor(xv, [2, 3, 10, 9], { requiresGrad: true });
       let h = x;
@@ -291,7 +291,7 @@ describe('VGG configurations beyond the fixture', () => {
     const normed = buildModel(convertStateDict(sd)) as VGG;
     const plain = buildModel(convertStateDict(sd, { normalize: false })) as VGG;
     expect(normed.config).toMatchObject({ normalize: true, inputSize: 224 });
-    const x = new Generator(9).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1);
+    const x = new Rng(9).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1);
     const pre = Float32Array.from(x, (v, i) => {
       const c = Math.floor(i / 1024) % 3;
       return ((v + 1) / 2 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
@@ -306,7 +306,7 @@ describe('VGG configurations beyond the fixture', () => {
 
   it('forwardWithFeatures gives the penultimate activations (the input of classifier.6)', async () => {
     const V = await loadClassifier(join(FIXTURES, 'vgg_bn_tiny.pth'));
-    const x = tensor(new Generator(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32]);
+    const x = tensor(new Rng(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32]);
     const { logits, features } = V.forwardWithFeatures(x);
     expect(features.shape).toEqual([2, 64]);
     const f = await features.data();
@@ -324,7 +324,7 @@ describe('frozen weights', () => {
     const G = await loadGenerator(join(MODELS, 'fmnist_biggan32_G.safetensors'));
     expect(G.parameters().length).toBe(42); // 27 spectral-normed weights, 11 biases, shared, 2 output affines, gamma
     expect(G.parameters().every((p) => !p.requiresGrad)).toBe(true);
-    const z = tensor(new Generator(1).fillNormal(new Float32Array(2 * 120)), [2, 120], { requiresGrad: true });
+    const z = tensor(new Rng(1).fillNormal(new Float32Array(2 * 120)), [2, 120], { requiresGrad: true });
     const image = G.forward(z);
     expect(image.shape).toEqual([2, 3, 32, 32]);
     const values = await image.data();
@@ -338,7 +338,7 @@ describe('frozen weights', () => {
   it('the classifier: gradients reach x, no parameter gets a .grad', async () => {
     const V = await loadClassifier(join(MODELS, 'fmnist_vgg_judge32.safetensors'));
     expect(V.config).toMatchObject({ inputSize: 32, numClasses: 10 });
-    const x = tensor(new Generator(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32], { requiresGrad: true });
+    const x = tensor(new Rng(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32], { requiresGrad: true });
     mean(V.forward(x)).backward();
     expect(x.grad).not.toBeNull();
     expect(V.parameters().filter((p) => p.grad !== null || p.requiresGrad).map((p) => p.name)).toEqual([]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/models/checkpoint/index.js';
-import { Generator } from '../src/engine/random.js';
+import { Rng } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { chooseAnchors } from '../src/train/anchors.js';
 import { prepareRunFolder } from '../src/train/files.js';
@@ -133,7 +133,7 @@ describe('trainer mechanics', () => {
     const losses: number[] = [];
     for (let step = 0; step < 12; step++) {
       const loss = scope(() => {
-        const s = pipeline.lossFor(classes, new Generator(5), { variance: 0, kl: 0, shift: 0 });
+        const s = pipeline.lossFor(classes, new Rng(5), { variance: 0, kl: 0, shift: 0 });
         s.loss.backward();
         optimizer.step();
         optimizer.zeroGrad();
@@ -233,7 +233,7 @@ describe('trainer mechanics', () => {
     const [pool, candidates, K, dimZ] = [40, 8, pipeline.numClasses, pipeline.inputGenerator.config.dimZ];
     const { values, confidence } = await chooseAnchors(pipeline, 3, { pool, candidates, seed: 9, batch: 16 });
     // Label the same pool again in one batch, and pick by hand.
-    const z = new Generator(9).fillNormal(new Float32Array(pool * dimZ));
+    const z = new Rng(9).fillNormal(new Float32Array(pool * dimZ));
     const logits = (await pipeline.classify(pipeline.generate(tensor(z, [pool, dimZ]))).logits.data()) as Float32Array;
     const prob = (i: number, c: number) => {
       const row = Array.from(logits.subarray(i * K, (i + 1) * K), Number);

@@ -1,10 +1,29 @@
 // Reverse-mode autograd: operations record a node with their inputs and a backward rule;
 // backward() sorts the graph topologically (iteratively: BigGAN plus the trainer is deeper than
 // a JavaScript stack likes) and sweeps it in reverse, summing gradients where paths meet.
-import type { Tensor } from './tensor.js';
-import { keep } from './tensor.js';
-import { add, clone } from '../kernels/elementwise.js';
-import { onesLike } from '../kernels/creation.js';
+//
+// The engine does not import the kernels (they import it): the three the sweep runs itself come
+// through setGradKernels, from kernels/grad.ts, where every op module gets record().
+import type { Shape, Tensor } from './tensor.js';
+
+export interface GradKernels {
+  /** Sums two gradients of the same shape. */
+  add(a: Tensor, b: Tensor): Tensor;
+  clone(t: Tensor): Tensor;
+  /** The seed of a scalar output's backward(). */
+  ones(shape: Shape): Tensor;
+}
+
+let kernels: GradKernels | null = null;
+
+export function setGradKernels(k: GradKernels): void {
+  kernels = k;
+}
+
+function gradKernels(): GradKernels {
+  if (!kernels) throw new Error('backward(): no kernels are loaded (import the package, or src/kernels/index.js)');
+  return kernels;
+}
 
 export interface GradNode {
   name: string;
@@ -39,9 +58,25 @@ export function record(name: string, out: Tensor, inputs: Tensor[], backward: Gr
   return out;
 }
 
+// Observers (the bench's profiler) see which node's rule is running without touching the graph.
+let running: GradNode | null = null;
+const nodeListeners = new Set<(output: Tensor, node: GradNode) => void>();
+
+/** The name of the graph node whose backward rule is running ('' outside such a rule). */
+export function currentOp(): string {
+  return running?.name ?? '';
+}
+
+/** Call `listener` as backward() reaches each node, before its rule runs; returns the function that stops it. */
+export function onBackwardNode(listener: (output: Tensor, node: GradNode) => void): () => void {
+  nodeListeners.add(listener);
+  return () => nodeListeners.delete(listener);
+}
+
 const ownedAsGrad = new WeakSet<Tensor>();
 
-export function backward(root: Tensor, cotangent: Tensor | undefined, retainGraph: boolean): void {
+/** Backpropagate from `root`; returns the leaves whose .grad it set (Tensor.backward keeps them out of scopes). */
+export function backward(root: Tensor, cotangent: Tensor | undefined, retainGraph: boolean): Tensor[] {
   if (!root.requiresGrad) {
     throw new Error(`backward() on ${root.describe()}, which does not require grad (nothing upstream has requiresGrad)`);
   }
@@ -55,13 +90,15 @@ export function backward(root: Tensor, cotangent: Tensor | undefined, retainGrap
   // The caller keeps its cotangent: a leaf that would receive that very tensor gets a copy, so
   // that disposing one of them cannot pull the storage out from under the other.
   if (cotangent) ownedAsGrad.add(cotangent);
-  noGrad(() => sweep(root, cotangent ?? onesLike(root), retainGraph));
+  return noGrad(() => sweep(root, cotangent ?? gradKernels().ones(root.shape), retainGraph));
 }
 
 /** Non-leaf tensors whose backward rule an earlier backward() dropped (no retainGraph). */
 const freed = new WeakSet<Tensor>();
 
-function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
+function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): Tensor[] {
+  const { add } = gradKernels();
+  const leaves: Tensor[] = [];
   const order = topologicalOrder(root);
   // Without this check such a tensor would pass for a leaf: it would collect a .grad of its own
   // and nothing upstream of it would get anything, silently.
@@ -81,9 +118,17 @@ function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
     const node = t.gradFn;
     if (!node) {
       accumulateLeafGrad(t, g);
+      leaves.push(t);
       continue;
     }
-    const inputGrads = node.backward(g);
+    for (const listener of nodeListeners) listener(t, node);
+    running = node;
+    let inputGrads: (Tensor | null)[];
+    try {
+      inputGrads = node.backward(g);
+    } finally {
+      running = null;
+    }
     node.inputs.forEach((input, j) => {
       const gi = inputGrads[j];
       if (!gi || !input.requiresGrad) return;
@@ -98,16 +143,18 @@ function sweep(root: Tensor, cotangent: Tensor, retainGraph: boolean): void {
       freed.add(t);
     }
   }
+  return leaves;
 }
 
 function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
   // A gradient tensor may be shared by several inputs (add passes it through): copy it then,
   // so that every leaf owns its .grad.
+  const { add, clone } = gradKernels();
   const own = ownedAsGrad.has(g) ? clone(g) : g;
   const next = leaf.grad ? add(leaf.grad, own) : own;
   if (leaf.grad) leaf.grad.dispose();
   ownedAsGrad.add(next);
-  leaf.grad = keep(next);
+  leaf.grad = next;
 }
 
 function topologicalOrder(root: Tensor): Tensor[] {

@@ -2,6 +2,7 @@
 // (runtime.profile(...)). The bench's profiles and compile-cost table read it; nothing patches the
 // runtime. On lavapipe a pipeline is compiled when it first runs, so a first launch's time holds
 // its compile.
+import { currentOp } from './autograd.js';
 import type { KernelLaunch, Runtime } from './runtime.js';
 
 export interface LaunchRecord {
@@ -11,6 +12,8 @@ export interface LaunchRecord {
   workgroups: number[];
   /** What the caller was doing (LaunchProfiler.tag), e.g. a phase of the training step. */
   tag: string;
+  /** The autograd node whose backward rule launched it ('' outside backward rules). */
+  op: string;
 }
 
 /** family:entry:constants, as the runtime keys its pipelines. */
@@ -34,7 +37,10 @@ export class LaunchProfiler {
     const n = this.records.length;
     const set = Math.floor((2 * n) / QUERIES);
     if (set >= this.querySets.length) this.querySets.push(this.rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));
-    this.records.push({ family: k.family, entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1), tag: this.tag });
+    this.records.push({
+      family: k.family, entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1),
+      tag: this.tag, op: currentOp(),
+    });
     const slot = (2 * n) % QUERIES;
     return { querySet: this.querySets[set], beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 };
   }

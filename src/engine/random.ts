@@ -1,6 +1,6 @@
 // Seeded random numbers (xoshiro128**), so that runs with the same seed are reproducible.
 
-export class Generator {
+export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
 
@@ -86,8 +86,8 @@ function rotl(x: number, k: number): number {
 }
 
 /** The generator used when none is passed (torch.manual_seed's counterpart). */
-export const defaultGenerator = new Generator(0);
+export const defaultRng = new Rng(0);
 
 export function manualSeed(seed: number): void {
-  defaultGenerator.manualSeed(seed);
+  defaultRng.manualSeed(seed);
 }

@@ -46,8 +46,8 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private batched = 0;
-  /** Optional hook for the benchmark: timestamp writes around the next pass. */
-  passTimestamps: GPUComputePassTimestampWrites | null = null;
+  /** Timestamp writes for the next pass to begin (timeNextPass, or the profiler for each launch). */
+  private nextPassTimestamps: GPUComputePassTimestampWrites | null = null;
   private profiler: LaunchProfiler | null = null;
   private launchListeners = new Set<(launch: KernelLaunch) => void>();
 
@@ -104,6 +104,20 @@ export class Runtime {
     this.profiler = profiler;
   }
 
+  /**
+   * Write GPU timestamps at the beginning and end of the next compute pass (null cancels): the
+   * benchmark times an op's launches, recorded in one pass, this way. Ends the open pass.
+   */
+  timeNextPass(writes: GPUComputePassTimestampWrites | null): void {
+    this.closePass();
+    this.nextPassTimestamps = writes;
+  }
+
+  /** True while timestamps from timeNextPass wait for a pass (nothing was launched since). */
+  get nextPassTimed(): boolean {
+    return this.nextPassTimestamps !== null;
+  }
+
   launch(k: KernelLaunch): void {
     const [x, y = 1, z = 1] = k.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -124,7 +138,7 @@ export class Runtime {
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiler) {
       this.closePass();
-      this.passTimestamps = this.profiler.timestampWrites(k);
+      this.nextPassTimestamps = this.profiler.timestampWrites(k);
     }
     const pass = this.openPass();
     pass.setPipeline(pipeline);
@@ -190,9 +204,9 @@ export class Runtime {
     if (this.pass) return this.pass;
     this.encoder ??= this.device.createCommandEncoder();
     const descriptor: GPUComputePassDescriptor = {};
-    if (this.passTimestamps) {
-      descriptor.timestampWrites = this.passTimestamps;
-      this.passTimestamps = null;
+    if (this.nextPassTimestamps) {
+      descriptor.timestampWrites = this.nextPassTimestamps;
+      this.nextPassTimestamps = null;
     }
     this.pass = this.encoder.beginComputePass(descriptor);
     return this.pass;

@@ -161,7 +161,7 @@ export class Tensor {
 
   /** Backpropagate from this tensor: a scalar, or any shape with an explicit cotangent. */
   backward(cotangent?: Tensor, options: { retainGraph?: boolean } = {}): void {
-    runBackward(this, cotangent, options.retainGraph ?? false);
+    for (const leaf of runBackward(this, cotangent, options.retainGraph ?? false)) keep(leaf.grad!);
   }
 
   private view(shape: Shape): Tensor {

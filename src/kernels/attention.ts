@@ -2,7 +2,7 @@
 // matmul and maxPool2d; the attention core g softmax(theta^T phi)^T runs fused
 // (shaders/attention.wgsl). selfAttentionComposed builds the core from matmul and softmax
 // instead: it is the reference the fused version is tested against.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { add, mul } from './elementwise.js';

@@ -1,7 +1,7 @@
 // Batch normalisation (shaders/batchnorm.wgsl): F.batch_norm and BigGAN's conditional batchnorm,
 // in training mode (batch statistics, optional in-place running update) and eval mode (running
 // statistics), with backward kernels for the input and the affine parameters.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 

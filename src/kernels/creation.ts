@@ -1,5 +1,5 @@
 // Tensor creation: constants filled on the GPU, random values from a seeded CPU generator.
-import { defaultGenerator, type Generator } from '../engine/random.js';
+import { defaultRng, type Rng } from '../engine/random.js';
 import { empty, tensor, type Shape, type Tensor } from '../engine/tensor.js';
 import { fillKernel } from './elementwise.js';
 
@@ -28,19 +28,19 @@ export const zerosLike = (t: Tensor): Tensor => zeros(t.shape);
 export const onesLike = (t: Tensor): Tensor => ones(t.shape);
 
 export interface RandomOptions extends CreateOptions {
-  generator?: Generator;
+  generator?: Rng;
 }
 
 /** Standard normal values (mean and std adjustable). */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const g = options.generator ?? defaultGenerator;
+  const g = options.generator ?? defaultRng;
   const values = g.fillNormal(new Float32Array(shapeSize(shape)), options.mean ?? 0, options.std ?? 1);
   return tensor(values, shape, { requiresGrad: options.requiresGrad });
 }
 
 /** Uniform values in [low, high). */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  const g = options.generator ?? defaultGenerator;
+  const g = options.generator ?? defaultRng;
   const values = g.fillUniform(new Float32Array(shapeSize(shape)), options.low ?? 0, options.high ?? 1);
   return tensor(values, shape, { requiresGrad: options.requiresGrad });
 }

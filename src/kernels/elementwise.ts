@@ -1,6 +1,6 @@
 // Elementwise ops (shaders/elementwise.wgsl): unary maps, broadcasting binary maps, and their
 // backward rules, each right below its forward.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
 import { sum } from './reduce.js';

@@ -1,5 +1,5 @@
 // Index lookups (shaders/gather.wgsl): embedding rows by class index, and one-hot vectors.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
 

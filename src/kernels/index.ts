@@ -8,7 +8,7 @@ export * from './softmax.js';
 export * from './gather.js';
 export * from './translate.js';
 export * from './adam.js';
-export * from './conv.js';
+export * from './conv2d.js';
 export * from './batchnorm.js';
 export * from './upsample.js';
 export * from './pool.js';

@@ -1,6 +1,6 @@
 // Matrix products (shaders/matmul.wgsl): batched matmul with either operand transposed, and
 // linear (x W^T + b with the bias fused), each with its backward rule.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { sum } from './reduce.js';

@@ -1,6 +1,6 @@
 // 2-D pooling over NCHW tensors (shaders/pool.wgsl): max pooling and torchvision's adaptive
 // average pooling, each with its backward.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 

@@ -1,5 +1,5 @@
 // Reductions (shaders/reduce.wgsl): sum, mean and max over any set of axes, with backward.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { clone, div, equal, mul } from './elementwise.js';

@@ -1,6 +1,6 @@
 // Layout ops (shaders/copy.wgsl): permute, transpose, expand, slice, concat, split, squeeze.
 // Tensors are always contiguous, so these copy; reshape is the free view (Tensor.reshape).
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
 import { fillKernel, sumToShape } from './elementwise.js';

@@ -1,5 +1,5 @@
 // Softmax over the last axis, log-softmax, and fused softmax-cross-entropy (shaders/softmax.wgsl).
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
 import { mean } from './reduce.js';

@@ -1,6 +1,6 @@
 // Shift images by whole pixels, filling the uncovered border (shaders/copy.wgsl `translate`).
 // Used as a label-preserving augmentation in front of the frozen classifier.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 

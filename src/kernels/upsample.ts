@@ -1,5 +1,5 @@
 // Nearest-neighbour upsampling by an integer factor (shaders/upsample.wgsl), with backward.
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 

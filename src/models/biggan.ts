@@ -8,7 +8,7 @@ import { add, tanh } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 import { concat, split } from '../kernels/shape.js';
-import { upsampleConv2d } from '../kernels/conv.js';
+import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { AttentionConfig, BigGANConfig } from './convert.js';
 import { Conv2d, Linear, Module } from './module.js';

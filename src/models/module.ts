@@ -1,9 +1,9 @@
 // Modules in PyTorch's shape: parameters, buffers and children by name, state dicts with
 // torch's dotted keys, train/eval modes, and freezing.
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
 import { batchNorm } from '../kernels/batchnorm.js';
-import { conv2d } from '../kernels/conv.js';
+import { conv2d } from '../kernels/conv2d.js';
 import { linear } from '../kernels/matmul.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -117,13 +117,13 @@ export class Module {
 }
 
 /** Uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's default for Linear and Conv2d biases. */
-function uniformInit(shape: number[], fanIn: number, g: Generator): Tensor {
+function uniformInit(shape: number[], fanIn: number, g: Rng): Tensor {
   const bound = 1 / Math.sqrt(fanIn);
   return tensor(g.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), -bound, bound), shape);
 }
 
 export interface InitOptions {
-  generator?: Generator;
+  generator?: Rng;
 }
 
 export class Linear extends Module {
@@ -132,7 +132,7 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
     super();
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? new Rng(0);
     this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, g));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, g));
   }
@@ -153,7 +153,7 @@ export class Conv2d extends Module {
     readonly options: InitOptions & { stride?: number; padding?: number; bias?: boolean } = {},
   ) {
     super();
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? new Rng(0);
     const fanIn = inChannels * kernelSize * kernelSize;
     this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, g));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, g));

@@ -3,7 +3,7 @@
 // classifier (linear, relu, [dropout], linear, relu, [dropout], linear).
 import { runtime } from '../engine/runtime.js';
 import { empty, formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
-import { conv2dRelu } from '../kernels/conv.js';
+import { conv2dRelu } from '../kernels/conv2d.js';
 import { full } from '../kernels/creation.js';
 import { add, div, mul, neg, relu, sqrt, sub } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';

@@ -3,7 +3,7 @@
 // latents it is most confident about, picked far apart (farthest-point in z) so that its
 // components begin in different places the classifier already calls that class.
 import { noGrad } from '../engine/autograd.js';
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { softmax } from '../kernels/softmax.js';
 import type { ConditioningPipeline } from './pipeline.js';
@@ -32,7 +32,7 @@ export async function chooseAnchors(pipeline: ConditioningPipeline, components: 
   if (pool < components || candidates < components) {
     throw new Error(`anchors: a pool of ${pool} and ${candidates} candidates cannot give ${components} anchors per class`);
   }
-  const z = new Generator(options.seed).fillNormal(new Float32Array(pool * dimZ));
+  const z = new Rng(options.seed).fillNormal(new Float32Array(pool * dimZ));
   const probs = new Float32Array(pool * K);
   const batch = options.batch ?? 64;
   for (let start = 0; start < pool; start += batch) {

@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { loadClassifier } from '../models/load.js';
 import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
@@ -222,7 +222,7 @@ program
     restoreCheckpoint(dir, pipeline);
     if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
     const dimZ = pipeline.inputGenerator.config.dimZ;
-    const rng = new Generator(o.seed);
+    const rng = new Rng(o.seed);
     const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
     const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
     const r = pipeline.generator.config.resolution;

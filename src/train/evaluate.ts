@@ -4,7 +4,7 @@
 // relative to real images) and a per-class Fréchet distance against real test images.
 import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import type { VGG } from '../models/vgg.js';
 import { loadFashionMnist } from './fashionMnist.js';
@@ -83,7 +83,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
   const K = pipeline.numClasses;
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const perClassFeatures = options.featureSamples ?? 100;
-  const rng = new Generator(options.seed);
+  const rng = new Rng(options.seed);
   const classes = Array.from({ length: options.samples }, (_, i) => i % K);
   const predicted: number[] = [];
   const judged: number[] = [];

@@ -8,7 +8,7 @@
 // (docs/ablation.md). Component k of class c has mean anchor[c, k] + mu head: the anchors are a
 // fixed buffer, set before training (see anchors.ts) so that components start apart, each in a
 // place the classifier already calls c; with zero anchors they differ only by the heads' init.
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { zeros } from '../kernels/creation.js';
 import { add, mul, relu, softplus } from '../kernels/elementwise.js';
@@ -36,7 +36,7 @@ export class InputGenerator extends Module {
 
   constructor(readonly config: InputGeneratorConfig, seed = 0) {
     super();
-    const generator = new Generator(seed);
+    const generator = new Rng(seed);
     const { numClasses, dimZ, hidden } = config;
     this.components = config.components ?? 1;
     if (!Number.isInteger(this.components) || this.components < 1) {
@@ -92,7 +92,7 @@ export class InputGenerator extends Module {
   }
 
   /** A uniformly drawn component per row; draws nothing (and returns undefined) with one component. */
-  drawComponents(rows: number, rng: Generator): number[] | undefined {
+  drawComponents(rows: number, rng: Rng): number[] | undefined {
     if (this.components === 1) return undefined;
     return Array.from({ length: rows }, () => rng.int(this.components));
   }

@@ -1,6 +1,6 @@
 // The method's forward path: class -> input generator -> z -> frozen G -> nearest upsample ->
 // (optional shift) -> frozen classifier -> logits, and the loss with its optional regularisers.
-import type { Generator } from '../engine/random.js';
+import type { Rng } from '../engine/random.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { add, clamp, div, equal, log, mul, neg, relu, sqrt, square, sub } from '../kernels/elementwise.js';
 import { full } from '../kernels/creation.js';
@@ -82,7 +82,7 @@ export class ConditioningPipeline {
   }
 
   /** One training forward pass and its loss, for classes and noise drawn from `rng`. */
-  lossFor(classes: number[], rng: Generator, weights: LossWeights): StepTensors {
+  lossFor(classes: number[], rng: Rng, weights: LossWeights): StepTensors {
     const dimZ = this.inputGenerator.config.dimZ;
     const eps = tensor(rng.fillNormal(new Float32Array(classes.length * dimZ)), [classes.length, dimZ]);
     const component = this.inputGenerator.drawComponents(classes.length, rng);

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { noGrad } from '../engine/autograd.js';
-import { Generator } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/shape.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
@@ -173,7 +173,7 @@ export async function sampleGrid(
   path: string,
   classNames: string[] | null = null,
 ): Promise<void> {
-  const rng = new Generator(seed);
+  const rng = new Rng(seed);
   const n = pipeline.numClasses * perClass;
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
   const dimZ = pipeline.inputGenerator.config.dimZ;
@@ -221,7 +221,7 @@ export async function trainingStep(
   pipeline: ConditioningPipeline,
   optimizer: Adam,
   batch: number,
-  rng: Generator,
+  rng: Rng,
   weights: LossWeights,
 ): Promise<Float32Array> {
   const classes = Array.from({ length: batch }, () => rng.int(pipeline.numClasses));
@@ -271,7 +271,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   mkdirSync(config.out, { recursive: true });
   const pipeline = await buildPipeline(config);
   const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
-  const rng = new Generator(config.seed);
+  const rng = new Rng(config.seed);
   let state: RunState = { step: 0, adamSteps: 0, rng: rng.getState() };
   const metricsPath = join(config.out, 'metrics.jsonl');
   if (options.resume) {

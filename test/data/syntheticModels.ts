@@ -1,7 +1,7 @@
 // Small random state dicts in the BigGAN-PyTorch and torchvision VGG layouts, for the
 // configurations the PyTorch fixtures do not cover (class-conditional, non-hierarchical, no
 // batchnorm, ImageNet-shaped heads) and for refusal tests that edit a valid checkpoint.
-import { Generator } from '../../src/engine/random.js';
+import { Rng } from '../../src/engine/random.js';
 import type { HostTensor } from '../../src/models/checkpoint/index.js';
 
 export function host(shape: number[], data: Float32Array): HostTensor {
@@ -9,9 +9,9 @@ export function host(shape: number[], data: Float32Array): HostTensor {
 }
 
 class Filler {
-  private g: Generator;
+  private g: Rng;
   constructor(seed: number) {
-    this.g = new Generator(seed);
+    this.g = new Rng(seed);
   }
   normal(shape: number[], scale = 1): HostTensor {
     const n = shape.reduce((a, b) => a * b, 1);

@@ -10,14 +10,14 @@ inputGenerator.ts), on the default pair or any BigGAN / VGG state dicts.
 
 --rng ts (default) draws every random number exactly as the TypeScript trainer does (a port of
 src/engine/random.ts: xoshiro128** seeded by splitmix32, Box-Muller normals): the input generator's
-initial weights from Generator(seed) in the order trunk1.weight, trunk1.bias, trunk2..., mu...,
-sigma...; then per step, from a second Generator(seed), `batch` class indices, then batch*dim_z
+initial weights from Rng(seed) in the order trunk1.weight, trunk1.bias, trunk2..., mu...,
+sigma...; then per step, from a second Rng(seed), `batch` class indices, then batch*dim_z
 normals for eps, then (shift > 0) dy and dx. So a run here and `npm run train` with the same
 options see the same classes, noise, shifts and initial weights, and their per-step metrics can be
 compared line by line. --rng torch uses torch.manual_seed, nn.Linear's default init, torch.randint
 and torch.randn instead (the same distributions).
 
---fixed-batch: classes 0..9 and one eps (Generator(--eps-seed).fillNormal, as in
+--fixed-batch: classes 0..9 and one eps (Rng(--eps-seed).fillNormal, as in
 test/trainer.test.ts) every step, no KL, no shift, lr 1e-2 unless given.
 
 Writes one JSON line per step (--log), prints a line per step and a summary.
@@ -40,7 +40,7 @@ PRETRAINED = '/work/shared/pretrained'
 M32 = 0xFFFFFFFF
 
 
-class TsGenerator:
+class TsRng:
     """src/engine/random.ts, bit for bit: xoshiro128**, splitmix32 seeding, Box-Muller with a spare."""
 
     def __init__(self, seed=0):
@@ -103,7 +103,7 @@ class InputGenerator(nn.Module):
         self.mu = nn.Linear(hidden, dim_z)
         self.sigma = nn.Linear(hidden, dim_z)
         if ts_seed is not None:  # the TypeScript Linear's init, same distribution, same stream
-            g = TsGenerator(ts_seed)
+            g = TsRng(ts_seed)
             with torch.no_grad():
                 for lin in (self.trunk1, self.trunk2, self.mu, self.sigma):
                     b = 1 / math.sqrt(lin.in_features)
@@ -195,7 +195,7 @@ def main(argv=None):
 
     if args.rng == 'ts':
         ig = InputGenerator(K, D, args.hidden, args.min_sigma, ts_seed=args.seed)
-        rng = TsGenerator(args.seed)
+        rng = TsRng(args.seed)
     else:
         torch.manual_seed(args.seed)
         ig = InputGenerator(K, D, args.hidden, args.min_sigma)
@@ -213,7 +213,7 @@ def main(argv=None):
     if args.fixed_batch:
         fixed_classes = torch.arange(10) % K
         if args.rng == 'ts':
-            fixed_eps = TsGenerator(args.eps_seed).fill_normal(len(fixed_classes) * D).reshape(-1, D)
+            fixed_eps = TsRng(args.eps_seed).fill_normal(len(fixed_classes) * D).reshape(-1, D)
         else:
             fixed_eps = torch.randn(len(fixed_classes), D, generator=torch.Generator().manual_seed(args.eps_seed))
 

@@ -12,7 +12,7 @@
 // input gradient. On lavapipe the training step's conv time went from 1.16 s to 0.53 s under the
 // same load (bench/results/profile-step-lavapipe-2026-11-23.md). Plain kernels, VGG 64x64 layers
 // at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
-import { record } from '../engine/autograd.js';
+import { record } from './grad.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { zeros } from './creation.js';
@@ -300,7 +300,8 @@ function phaseWeights(weight: Tensor, O: number, C: number): Tensor {
     constants: { WORKGROUP },
     uniforms: new Uniforms().u32(C, 0, 0, O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
     buffers: [null, weight, null, pw].map((t) => t?.buffer ?? null),
-    workgroups: [Math.ceil((4 * O * C) / WORKGROUP)],
+    // A 1536 -> 1536 layer needs 147,456 workgroups: grid() folds them into y.
+    workgroups: grid(4 * O * C, WORKGROUP),
   });
   return pw;
 }
@@ -344,7 +345,7 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
     constants: { WORKGROUP },
     uniforms: new Uniforms().u32(C, 0, 0, g.O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
     buffers: [null, weight.buffer, null, K.buffer],
-    workgroups: [Math.ceil((g.O * C) / WORKGROUP)],
+    workgroups: grid(g.O * C, WORKGROUP),
   });
   const dx = empty(xShape);
   const quadsX = Math.ceil(W / 4);
