@@ -8,14 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { CheckpointError, readSafetensors, readStateDict, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
-import {
-  ConversionError,
-  convertStateDict,
-  detectFormat,
-  spectralNormalize,
-  type BigGANConfig,
-  type VGGConfig,
-} from '../src/models/convert.js';
+import type { BigGANConfig } from '../src/models/biggan.js';
+import { ConversionError, convertStateDict, detectFormat } from '../src/models/convert.js';
+import { spectralNormalize } from '../src/models/families/biggan.js';
+import type { VGGConfig } from '../src/models/vgg.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
 import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
 import { setupGpu } from './helpers.js';
