@@ -61,7 +61,10 @@ export interface ConvertOptions {
   source?: string;
 }
 
-/** One model family: how to recognise, convert, check and build it. */
+/**
+ * One model family: how to recognise, convert, check and build it. C is its config; the registry
+ * holds families of different configs, hence the `any` default (a family checks its own config).
+ */
 export interface ModelFamily<C extends object = any> {
   /** What converted files record as their format. */
   format: ModelFormat;
