@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, NOT_A_CHECKPOINT, checkpointFormat, encodeSafetensors, readCheckpoint } from '../src/models/checkpoint/index.js';
-import type { BigGANConfig } from '../src/models/convert.js';
+import type { BigGANConfig } from '../src/models/biggan.js';
+import { checkGeneratorConfig } from '../src/models/families/biggan.js';
 import { readModelFile } from '../src/models/load.js';
-import { checkGeneratorConfig } from '../src/models/parity.js';
 import { host } from './data/syntheticModels.js';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -8,14 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { CheckpointError, readSafetensors, readStateDict, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
-import {
-  ConversionError,
-  convertStateDict,
-  detectFormat,
-  spectralNormalize,
-  type BigGANConfig,
-  type VGGConfig,
-} from '../src/models/convert.js';
+import type { BigGANConfig } from '../src/models/biggan.js';
+import { ConversionError, convertStateDict, detectFamily, detectFormat } from '../src/models/convert.js';
+import { FAMILIES, familyOf } from '../src/models/families/index.js';
+import { spectralNormalize } from '../src/models/families/biggan.js';
+import type { VGGConfig } from '../src/models/vgg.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
 import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
 import { setupGpu } from './helpers.js';
@@ -218,6 +215,20 @@ describe('refusals', () => {
     ]);
     expect(refusal(() => convertStateDict(resnet)).message).toMatch(/key 'conv1\.weight' fits neither layout/);
     expect(refusal(() => detectFormat([])).message).toMatch(/no tensors/);
+  });
+
+  it('refuses a key set that fits two families equally, naming a key of each', () => {
+    const mixed = ['shared.weight', 'classifier.0.weight'];
+    expect(refusal(() => detectFamily(mixed)).message).toMatch(
+      /ambiguous layout: as many keys \(1\) fit a BigGAN-PyTorch generator \(key 'shared\.weight'\) as a torchvision VGG \(key 'classifier\.0\.weight'\)/,
+    );
+  });
+
+  it('the registry: one format per family, found again by familyOf', () => {
+    expect(new Set(FAMILIES.map((f) => f.format)).size).toBe(FAMILIES.length);
+    for (const f of FAMILIES) expect(familyOf(f.format)).toBe(f);
+    expect(detectFamily(readStateDict(BIGGAN).keys()).kind).toBe('generator');
+    expect(detectFamily(readStateDict(VGG_TINY).keys()).kind).toBe('classifier');
   });
 
   it('refuses a BigGAN or VGG state dict with a key that has no place in the layout', () => {

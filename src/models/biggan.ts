@@ -1,5 +1,5 @@
 // The BigGAN generator (BigGAN-PyTorch layout, MODELS.md), in eval mode only: it is frozen.
-// Spectral norm is baked into the weights at conversion (src/models/convert.ts), so every layer
+// Spectral norm is baked into the weights at conversion (families/biggan.ts), so every layer
 // here is a plain conv or linear under the checkpoint's own key names.
 import { formatShape, Tensor, tensor } from '../engine/tensor.js';
 import { batchNorm, batchNormRelu, conditionalBatchNorm, conditionalBatchNormRelu } from '../kernels/batchnorm.js';
@@ -10,10 +10,36 @@ import { linear } from '../kernels/matmul.js';
 import { concat, split } from '../kernels/shape.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
-import type { AttentionConfig, BigGANConfig } from './convert.js';
+import type { ImageGenerator } from './family.js';
 import { Conv2d, Linear, Module } from './module.js';
 
-export type { BigGANConfig } from './convert.js';
+export interface AttentionConfig {
+  /** Index of the block the attention follows (its key prefix is blocks.{block}.1). */
+  block: number;
+  /** Channels of theta and phi (C/8 in BigGAN-PyTorch). */
+  keyChannels: number;
+  /** Channels of g (C/2 in BigGAN-PyTorch). */
+  valueChannels: number;
+}
+
+export interface BigGANConfig {
+  /** Output side: bottomWidth * 2^blocks. */
+  resolution: number;
+  bottomWidth: number;
+  /** Length of z the generator takes. */
+  dimZ: number;
+  /** Input size of `linear` (a chunk of z when hierarchical, all of z otherwise). */
+  zChunk: number;
+  nClasses: number;
+  sharedDim: number;
+  hierarchical: boolean;
+  /** channels[0] is the width after `linear`; channels[i + 1] the output width of block i. */
+  channels: number[];
+  attention: AttentionConfig[];
+  outChannels: number;
+  /** Batchnorm epsilon (BigGAN-PyTorch's default for G). */
+  eps: number;
+}
 
 /** Uninitialised-looking zeros; loadStateDict fills every parameter. */
 const zeros = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
@@ -175,7 +201,7 @@ class OutputLayer extends Module {
   }
 }
 
-export class BigGANGenerator extends Module {
+export class BigGANGenerator extends Module implements ImageGenerator {
   readonly shared: Embedding;
   readonly linear: Linear;
   /** blocks.{i}.0 is block i; blocks.{i}.1 its attention, where there is one. */
@@ -198,6 +224,18 @@ export class BigGANGenerator extends Module {
     }
     this.outputLayer = this.registerModule('output_layer', new OutputLayer(c.channels.at(-1)!, c.outChannels, c.eps));
     this.eval();
+  }
+
+  get dimZ(): number {
+    return this.config.dimZ;
+  }
+
+  get resolution(): number {
+    return this.config.resolution;
+  }
+
+  get numClasses(): number {
+    return this.config.nClasses;
   }
 
   /** The generator is frozen and runs in eval mode only (running statistics, fixed weights). */

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { count, requireCheckpoint } from '../cli/options.js';
 import { writeSafetensors } from './checkpoint/index.js';
 import { conversionMetadata, summarize } from './convert.js';
+import { FAMILIES } from './families/index.js';
 import { readModelFile } from './load.js';
 
 interface Options {
@@ -23,6 +24,7 @@ const program = new Command()
   .option('--normalize', 'VGG: apply ImageNet normalisation inside forward (default: on for 1000-class 7x7-pool VGGs)')
   .option('--no-normalize', 'VGG: no ImageNet normalisation')
   .option('--no-final-pool', 'VGG: no max-pool after the last conv (torchvision cfgs all have one)')
+  .addHelpText('after', `\nModel families it recognises:\n${FAMILIES.map((f) => `  ${f.format}: ${f.description}`).join('\n')}`)
   .action((checkpoint: string, opts: Options) => {
     try {
       requireCheckpoint(checkpoint, 'a BigGAN-PyTorch generator or torchvision VGG checkpoint (.pth), or a safetensors state dict');

@@ -1,29 +1,31 @@
 // The frozen networks and their conversion from PyTorch checkpoints.
-export { BigGANGenerator, ModuleList } from './biggan.js';
-export { VGG } from './vgg.js';
+export { BigGANGenerator, ModuleList, type AttentionConfig, type BigGANConfig } from './biggan.js';
+export { VGG, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type VGGConfig, type VGGLayerSpec } from './vgg.js';
+export { convertBigGAN, spectralNormalize } from './families/biggan.js';
+export { convertVGG } from './families/vgg.js';
+export { FAMILIES, familyOf } from './families/index.js';
+export { conversionMetadata, convertStateDict, detectFamily, detectFormat, parseConversionMetadata, summarize } from './convert.js';
 export {
   ConversionError,
-  convertBigGAN,
-  convertStateDict,
-  convertVGG,
-  conversionMetadata,
-  detectFormat,
-  parseConversionMetadata,
-  spectralNormalize,
-  summarize,
-  vggFeatureIndices,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  type AttentionConfig,
-  type BigGANConfig,
+  type Classifier,
   type ConvertedModel,
   type ConvertOptions,
+  type ImageGenerator,
   type ModelConfig,
+  type ModelFamily,
   type ModelFormat,
-  type VGGConfig,
-  type VGGLayerSpec,
-} from './convert.js';
-export { buildModel, loadClassifier, loadGenerator, loadModel, readModelFile, type FrozenModel } from './load.js';
+  type ModelKind,
+} from './family.js';
+export {
+  buildModel,
+  loadClassifier,
+  loadGenerator,
+  loadModel,
+  readModelFile,
+  type FrozenClassifier,
+  type FrozenGenerator,
+  type FrozenModel,
+} from './load.js';
 export {
   classifierParity,
   compare,

@@ -10,10 +10,9 @@ import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import { crossEntropy } from '../kernels/softmax.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
-import { BigGANGenerator } from './biggan.js';
-import type { BigGANConfig } from './convert.js';
-import { loadModel } from './load.js';
-import { VGG } from './vgg.js';
+import { familyOfModel } from './convert.js';
+import type { Classifier, FrozenModel, ImageGenerator, ModelFamily } from './family.js';
+import { buildModel, readModelFile } from './load.js';
 
 /**
  * Float32 on the GPU against float32 PyTorch on a CPU: the same maths in another summation order
@@ -98,31 +97,8 @@ async function readAll(input: Tensor, tensors: Record<string, Tensor>): Promise<
   return out;
 }
 
-/**
- * Checks the fixture's config row [resolution, ch, hier, n_classes, dim_z, shared_dim] where it
- * has one, read as BigGAN-PyTorch reads its arguments: shared_dim 0 (its default) means dim_z.
- */
-export function checkGeneratorConfig(c: BigGANConfig, fixture: Map<string, HostTensor>): void {
-  const row = fixture.get('config');
-  if (!row || row.data.length < 6) return;
-  const [resolution, , hier, nClasses, dimZ, sharedDim] = Array.from(toFloat32(row));
-  const sharedDimUsed = sharedDim > 0 ? sharedDim : dimZ;
-  const mismatch = [
-    ['resolution', resolution, c.resolution],
-    ['hierarchical', hier, c.hierarchical ? 1 : 0],
-    ['n_classes', nClasses, c.nClasses],
-    ['dim_z', dimZ, c.dimZ],
-    ['shared_dim', sharedDimUsed, c.sharedDim],
-  ].filter(([, a, b]) => a !== b);
-  if (mismatch.length) {
-    const note = sharedDim > 0 || !mismatch.some(([n]) => n === 'shared_dim') ? '' : ' (its shared_dim 0 stands for dim_z)';
-    throw new Error(`the fixture was made for another generator: ${mismatch.map(([n, a, b]) => `${n} ${a} (model: ${b})`).join(', ')}${note}`);
-  }
-}
-
 /** G(z, y) against `image`; d sum(image * cotangent) / dz against `grad_z`. */
-export async function generatorParity(G: BigGANGenerator, fixture: Map<string, HostTensor>): Promise<ParityResult> {
-  checkGeneratorConfig(G.config, fixture);
+export async function generatorParity(G: ImageGenerator, fixture: Map<string, HostTensor>): Promise<ParityResult> {
   const batch = fixture.get('z')!.shape[0];
   const classes = fixture.has('y') ? indices(fixture, 'y') : new Int32Array(batch);
   const { z, ...outputs } = scope(() => {
@@ -139,7 +115,7 @@ export async function generatorParity(G: BigGANGenerator, fixture: Map<string, H
 }
 
 /** logits = V(x), loss = mean cross-entropy on `target`, grad_x = d loss / dx. */
-export async function classifierParity(V: VGG, fixture: Map<string, HostTensor>): Promise<ParityResult> {
+export async function classifierParity(V: Classifier, fixture: Map<string, HostTensor>): Promise<ParityResult> {
   const target = indices(fixture, 'target');
   const { x, ...outputs } = scope(() => {
     const x = upload(fixture, 'x', true);
@@ -157,20 +133,20 @@ export async function classifierParity(V: VGG, fixture: Map<string, HostTensor>)
 }
 
 /** The upsampling between G and V: V's input side over G's resolution when known, else 2 (the default pair). */
-export function pairUpsampleFactor(G: BigGANGenerator, V: VGG): number {
-  const size = V.config.inputSize;
+export function pairUpsampleFactor(G: ImageGenerator, V: Classifier): number {
+  const size = V.inputSize;
   if (size === null) return 2;
-  const factor = size / G.config.resolution;
+  const factor = size / G.resolution;
   if (!Number.isInteger(factor) || factor < 1) {
-    throw new Error(`the classifier's input size ${size} is not a whole multiple of the generator's resolution ${G.config.resolution}`);
+    throw new Error(`the classifier's input size ${size} is not a whole multiple of the generator's resolution ${G.resolution}`);
   }
   return factor;
 }
 
 /** z -> G -> nearest upsample -> V -> mean cross-entropy on `target`; grad_z = d loss / dz. */
 export async function pairParity(
-  G: BigGANGenerator,
-  V: VGG,
+  G: ImageGenerator,
+  V: Classifier,
   fixture: Map<string, HostTensor>,
   upsample = pairUpsampleFactor(G, V),
 ): Promise<ParityResult> {
@@ -203,25 +179,32 @@ export interface ParityOptions {
 export async function runParity(modelPath: string, fixturePath: string, options: ParityOptions = {}): Promise<ParityResult> {
   const fixture = readCheckpoint(fixturePath).tensors;
   const kind = fixtureKind(fixture, fixturePath);
-  const models = [await loadModel(modelPath)];
+  const loaded: { family: ModelFamily; config: object; model: FrozenModel }[] = [];
+  const load = (path: string) => {
+    const converted = readModelFile(path);
+    loaded.push({ family: familyOfModel(converted), config: converted.config, model: buildModel(converted, path) });
+  };
   try {
-    if (options.classifier) models.push(await loadModel(options.classifier));
-    const G = models.find((m): m is BigGANGenerator => m instanceof BigGANGenerator);
-    const V = models.find((m): m is VGG => m instanceof VGG);
+    load(modelPath);
+    if (options.classifier) load(options.classifier);
+    const G = loaded.find((m) => m.family.kind === 'generator');
+    const V = loaded.find((m) => m.family.kind === 'classifier');
+    const holds = loaded[0].family.name;
     if (kind === 'generator') {
-      if (!G) throw new Error(`${fixturePath} is a generator fixture, but ${modelPath} holds a VGG classifier`);
-      return await generatorParity(G, fixture);
+      if (!G) throw new Error(`${fixturePath} is a generator fixture, but ${modelPath} holds ${holds}`);
+      G.family.checkFixture?.(G.config, fixture);
+      return await generatorParity(G.model as ImageGenerator, fixture);
     }
     if (kind === 'classifier') {
-      if (!V) throw new Error(`${fixturePath} is a classifier fixture, but ${modelPath} holds a BigGAN generator`);
-      return await classifierParity(V, fixture);
+      if (!V) throw new Error(`${fixturePath} is a classifier fixture, but ${modelPath} holds ${holds}`);
+      return await classifierParity(V.model as Classifier, fixture);
     }
     if (!G || !V) {
-      throw new Error(`${fixturePath} is a generator + classifier fixture: give the generator and --classifier <VGG>`);
+      throw new Error(`${fixturePath} is a generator + classifier fixture: give the generator and --classifier <classifier>`);
     }
-    return await pairParity(G, V, fixture, options.upsample);
+    return await pairParity(G.model as ImageGenerator, V.model as Classifier, fixture, options.upsample);
   } finally {
-    for (const m of models) m.dispose();
+    for (const m of loaded) m.model.dispose();
   }
 }
 

@@ -9,10 +9,46 @@ import { add, div, mul, neg, relu, sqrt, sub } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { concat } from '../kernels/shape.js';
-import { IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type VGGConfig } from './convert.js';
+import type { Classifier } from './family.js';
 import { BatchNorm2d, Conv2d, Linear, Module, type HostValues } from './module.js';
 
-export type { VGGConfig } from './convert.js';
+export type VGGLayerSpec = number | 'M';
+
+export interface VGGConfig {
+  inChannels: number;
+  /** torchvision's cfg: conv output widths and 'M' for 2x2 max-pools, in order. */
+  cfg: VGGLayerSpec[];
+  batchNorm: boolean;
+  /** Side of the adaptive average pool's (square) output. */
+  avgPool: number;
+  /** Widths of classifier.0 and classifier.3. */
+  hidden: [number, number];
+  numClasses: number;
+  /** Input side the network was trained at, when known. */
+  inputSize: number | null;
+  /** Apply ImageNet normalisation inside forward (inputs are then still taken in [-1, 1]). */
+  normalize: boolean;
+  /** Batchnorm epsilon (torchvision's default). */
+  eps: number;
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** The features.{i} index of each conv (and of its batchnorm at i + 1) that torchvision gives a cfg. */
+export function vggFeatureIndices(cfg: VGGLayerSpec[], batchNorm: boolean): number[] {
+  const convs: number[] = [];
+  let at = 0;
+  for (const v of cfg) {
+    if (v === 'M') {
+      at += 1;
+    } else {
+      convs.push(at);
+      at += batchNorm ? 3 : 2;
+    }
+  }
+  return convs;
+}
 
 type Stage = { kind: 'conv'; conv: Conv2d; bn: BatchNorm2d | null } | { kind: 'pool' };
 
@@ -119,7 +155,7 @@ function linearLayer(inFeatures: number, outFeatures: number, maxBytes: number):
 }
 
 /** `classifier`: linear layers at indices 0, 3, 6 (relu and inactive dropout between). */
-class Classifier extends Module {
+class ClassifierHead extends Module {
   readonly fc1: AnyLinear;
   readonly fc2: AnyLinear;
   readonly fc3: AnyLinear;
@@ -138,9 +174,9 @@ class Classifier extends Module {
   }
 }
 
-export class VGG extends Module {
+export class VGG extends Module implements Classifier {
   readonly features: Features;
-  readonly classifier: Classifier;
+  readonly classifier: ClassifierHead;
   /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
   private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
 
@@ -154,10 +190,18 @@ export class VGG extends Module {
     this.features = this.registerModule('features', new Features(config));
     this.classifier = this.registerModule(
       'classifier',
-      new Classifier(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses, options.maxWeightBytes ?? bindingLimit()),
+      new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses, options.maxWeightBytes ?? bindingLimit()),
     );
     this.inputAffine = config.normalize ? imagenetAffine(config.inChannels) : null;
     this.eval();
+  }
+
+  get numClasses(): number {
+    return this.config.numClasses;
+  }
+
+  get inputSize(): number | null {
+    return this.config.inputSize;
   }
 
   /** The classifier is frozen and runs in eval mode only (running statistics, no dropout). */

@@ -225,7 +225,7 @@ program
     const rng = new Rng(o.seed);
     const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
     const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
-    const r = pipeline.generator.config.resolution;
+    const r = pipeline.generator.resolution;
     if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));
     else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)), { title: `${names[cls] ?? `class ${cls}`}: ${o.n} samples, seed ${o.seed}` });
     console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);

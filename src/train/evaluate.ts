@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
-import type { VGG } from '../models/vgg.js';
+import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { classificationReport, frechetDistance, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
@@ -16,7 +16,7 @@ export interface EvalOptions {
   samples: number;
   seed: number;
   batch: number;
-  judge?: VGG | null;
+  judge?: Classifier | null;
   judgeName?: string;
   /** Precomputed real-image figures of the judge (`npm run yardsticks`), and the file they came from. */
   realReference?: Yardsticks | null;
@@ -71,7 +71,7 @@ function argmaxRows(values: Float32Array, rows: number, cols: number): number[] 
   });
 }
 
-async function classifyHost(model: VGG, images: Tensor): Promise<{ logits: Float32Array; features: Float32Array }> {
+async function classifyHost(model: Classifier, images: Tensor): Promise<{ logits: Float32Array; features: Float32Array }> {
   const { logits, features } = noGrad(() => scope(() => model.forwardWithFeatures(images)));
   const out = { logits: (await logits.data()) as Float32Array, features: (await features.data()) as Float32Array };
   logits.dispose();
@@ -159,7 +159,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
  * covariance the Fréchet reference. All of them, not the first 100: the file's first 100
  * T-shirts, for one, are 11% less varied than all of its T-shirts.
  */
-export async function realFeatures(model: VGG | ConditioningPipeline, dir: string, K: number) {
+export async function realFeatures(model: Classifier | ConditioningPipeline, dir: string, K: number) {
   const data = loadFashionMnist(dir, 'test');
   const size = data.size;
   const imageSize = 3 * size * size;

@@ -10,8 +10,7 @@ import { max, mean, sum } from '../kernels/reduce.js';
 import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
 import { translate } from '../kernels/translate.js';
 import { upsampleNearest } from '../kernels/upsample.js';
-import type { BigGANGenerator } from '../models/biggan.js';
-import type { VGG } from '../models/vgg.js';
+import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
 import { InputGenerator } from './inputGenerator.js';
 
 export interface LossWeights {
@@ -47,20 +46,21 @@ export class ConditioningPipeline {
   readonly upsampleFactor: number;
 
   constructor(
-    readonly generator: BigGANGenerator,
-    readonly classifier: VGG,
+    /** Frozen modules of any generator and classifier family (models/families). */
+    readonly generator: FrozenGenerator,
+    readonly classifier: FrozenClassifier,
     readonly inputGenerator: InputGenerator,
     readonly classifierSize: number,
     /** The class embedding fed to a class-conditional G (0 for an unconditional one). */
     readonly generatorClass = 0,
   ) {
-    const res = generator.config.resolution;
+    const res = generator.resolution;
     this.upsampleFactor = classifierSize / res;
     if (!Number.isInteger(this.upsampleFactor) || this.upsampleFactor < 1) {
       throw new Error(`classifier size ${classifierSize} must be a whole multiple of the generator's resolution ${res}`);
     }
-    if (generatorClass < 0 || generatorClass >= generator.config.nClasses) {
-      throw new Error(`--generator-class ${generatorClass} is outside the generator's ${generator.config.nClasses} classes`);
+    if (generatorClass < 0 || generatorClass >= generator.numClasses) {
+      throw new Error(`--generator-class ${generatorClass} is outside the generator's ${generator.numClasses} classes`);
     }
   }
 

@@ -71,8 +71,8 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
   const classifier = await loadClassifier(config.classifier);
   const inputGenerator = new InputGenerator(
     {
-      numClasses: classifier.config.numClasses,
-      dimZ: generator.config.dimZ,
+      numClasses: classifier.numClasses,
+      dimZ: generator.dimZ,
       hidden: config.hidden,
       minSigma: config.minSigma,
       components: config.components ?? 1,
@@ -179,7 +179,7 @@ export async function sampleGrid(
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const eps = rng.fillNormal(new Float32Array(n * dimZ));
   const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, rng));
-  const r = pipeline.generator.config.resolution;
+  const r = pipeline.generator.resolution;
   const rowLabels = Array.from({ length: pipeline.numClasses }, (_, k) => classNames?.[k] ?? `class ${k}`);
   writeImageGrid(path, images, [n, 3, r, r], perClass, { rowLabels });
 }
@@ -196,7 +196,7 @@ export async function generateImages(
   chunk = 64,
 ): Promise<Float32Array> {
   const dimZ = pipeline.inputGenerator.config.dimZ;
-  const r = pipeline.generator.config.resolution;
+  const r = pipeline.generator.resolution;
   const out = new Float32Array(classes.length * 3 * r * r);
   for (let start = 0; start < classes.length; start += chunk) {
     const part = classes.slice(start, start + chunk);

@@ -21,7 +21,7 @@ const o = program.opts();
 
 await init();
 const judge = await loadClassifier(o.judge);
-const K = judge.config.numClasses;
+const K = judge.numClasses;
 const t0 = performance.now();
 const real = await realFeatures(judge, o.realData, K);
 const byClass = (values: number[]) => Object.fromEntries(values.map((v, c) => [String(c), v]));

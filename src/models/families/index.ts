@@ -1,0 +1,15 @@
+// The model families, one line each: detection, conversion, loading and parity go through this
+// list, so adding a family is one file in this folder and one line here.
+import type { ModelFamily } from '../family.js';
+import { bigganGenerator } from './biggan.js';
+import { vggClassifier } from './vgg.js';
+
+export const FAMILIES: readonly ModelFamily[] = [
+  bigganGenerator, // BigGAN-PyTorch generator (spectral norm baked at conversion)
+  vggClassifier, // torchvision VGG, with or without batchnorm
+];
+
+/** The family whose converted files record `format`; undefined for none. */
+export function familyOf(format: string): ModelFamily | undefined {
+  return FAMILIES.find((f) => f.format === format);
+}
