@@ -17,8 +17,13 @@ export interface ImageGenerator {
   readonly resolution: number;
   /** Classes it can be conditioned on (1: unconditional). */
   readonly numClasses: number;
-  /** z (B, dimZ) and one class index per sample -> images (B, C, R, R) in [-1, 1]. */
+  /**
+   * z (B, dimZ) and one class index per sample -> images (B, C, R, R) in [-1, 1]. A generator that
+   * takes class vectors (BigGAN-deep) also accepts a (B, numClasses) tensor, one-hot or a mixture.
+   */
   forward(z: Tensor, classes?: Tensor | ArrayLike<number>): Tensor;
+  /** The truncation in (0, 1] of a generator that has one (BigGAN-deep); settable. */
+  truncation?: number;
 }
 
 /** A frozen classifier, as the pipeline, the judge and parity use it. */
@@ -59,6 +64,10 @@ export interface ConvertOptions {
   finalPool?: boolean;
   /** Name of the source, for messages and metadata. */
   source?: string;
+  /** BigGAN-deep: its config.json (a path, or the parsed object); default: the one beside the checkpoint. */
+  config?: string | Record<string, unknown>;
+  /** BigGAN-deep: the truncation in (0, 1] the batchnorm statistics are interpolated for (default 1). */
+  truncation?: number;
 }
 
 /**

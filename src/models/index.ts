@@ -1,5 +1,7 @@
 // The frozen networks and their conversion from PyTorch checkpoints.
 export { BigGANGenerator, ModuleList, type AttentionConfig, type BigGANConfig } from './biggan.js';
+export { BigGANDeepGenerator, statisticsRows, truncatedNoise, type BigGANDeepConfig } from './bigganDeep.js';
+export { bakeSpectralNorm, convertBigGANDeep } from './families/bigganDeep.js';
 export { VGG, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type VGGConfig, type VGGLayerSpec } from './vgg.js';
 export { convertBigGAN, spectralNormalize } from './families/biggan.js';
 export { convertVGG } from './families/vgg.js';

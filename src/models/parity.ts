@@ -3,6 +3,7 @@
 //
 // Fixture layouts (shared/fixtures/README.md, shared/pretrained/README.md), told apart by keys:
 //   generator:  z, y?, image, cotangent, grad_z, config?   -> image, grad_z
+//               (BigGAN-deep: class_vector, truncation       -> also grad_class_vector)
 //   classifier: x, target, logits, loss, grad_x            -> logits, loss, grad_x
 //   pair:       z, target, image, logits, loss, grad_z     -> image, logits, loss, grad_z
 //                (z -> G -> nearest upsample -> VGG -> mean cross-entropy)
@@ -97,21 +98,39 @@ async function readAll(input: Tensor, tensors: Record<string, Tensor>): Promise<
   return out;
 }
 
-/** G(z, y) against `image`; d sum(image * cotangent) / dz against `grad_z`. */
+/**
+ * G(z, y) against `image`; d sum(image * cotangent) / dz against `grad_z`. A BigGAN-deep fixture
+ * gives a float `class_vector` instead of `y` (its gradient checked against `grad_class_vector`)
+ * and the `truncation` to run at.
+ */
 export async function generatorParity(G: ImageGenerator, fixture: Map<string, HostTensor>): Promise<ParityResult> {
   const batch = fixture.get('z')!.shape[0];
+  if (fixture.has('truncation')) {
+    if (G.truncation === undefined) throw new Error('the fixture gives a truncation, but the generator takes none');
+    // stored as float32: its shortest decimal is the truncation the fixture was made with (0.47, not 0.4699999988)
+    G.truncation = Number(toFloat32(fixture.get('truncation')!)[0].toPrecision(7));
+  }
+  const hasVector = fixture.has('class_vector');
   const classes = fixture.has('y') ? indices(fixture, 'y') : new Int32Array(batch);
-  const { z, ...outputs } = scope(() => {
+  const { z, classVector, ...outputs } = scope(() => {
     const z = upload(fixture, 'z', true);
-    const image = G.forward(z, classes);
+    const classVector = hasVector ? upload(fixture, 'class_vector', true) : null;
+    const image = G.forward(z, classVector ?? classes);
     image.backward(upload(fixture, 'cotangent'));
-    return { z, image };
+    return { z, classVector, image };
   });
+  const gradClass = classVector?.grad ? ((await classVector.grad.data()) as Float32Array) : null;
+  classVector?.dispose();
   const got = await readAll(z, outputs);
-  return result('generator', [
+  const lines = [
     compare('image', got.image, fixture.get('image')!, PARITY_OUTPUT_REL),
     compare('grad_z', got.grad, fixture.get('grad_z')!, PARITY_GRAD_REL),
-  ]);
+  ];
+  if (hasVector && fixture.has('grad_class_vector')) {
+    if (!gradClass) throw new Error('internal: no gradient reached the class vector');
+    lines.push(compare('grad_class_vector', gradClass, fixture.get('grad_class_vector')!, PARITY_GRAD_REL));
+  }
+  return result('generator', lines);
 }
 
 /** logits = V(x), loss = mean cross-entropy on `target`, grad_x = d loss / dx. */

@@ -2,10 +2,12 @@
 // list, so adding a family is one file in this folder and one line here.
 import type { ModelFamily } from '../family.js';
 import { bigganGenerator } from './biggan.js';
+import { bigganDeepGenerator } from './bigganDeep.js';
 import { vggClassifier } from './vgg.js';
 
 export const FAMILIES: readonly ModelFamily[] = [
   bigganGenerator, // BigGAN-PyTorch generator (spectral norm baked at conversion)
+  bigganDeepGenerator, // pytorch-pretrained-BigGAN's BigGAN-deep (config.json beside the weights)
   vggClassifier, // torchvision VGG, with or without batchnorm
 ];
 
