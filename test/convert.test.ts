@@ -207,13 +207,13 @@ describe('refusals', () => {
   it('refuses a state dict of another layout, naming the first key', () => {
     const err = refusal(() => readModelFile(join(CHECKPOINTS, 'nested.pth')));
     expect(err).toBeInstanceOf(ConversionError);
-    expect(err.message).toMatch(/fits neither layout/);
+    expect(err.message).toMatch(/fits none of these layouts/);
     expect(err.message).toMatch(/key '[^']+'/);
     const resnet = new Map([
       ['conv1.weight', host([2, 3, 3, 3], new Float32Array(54))],
       ['fc.weight', host([10, 2], new Float32Array(20))],
     ]);
-    expect(refusal(() => convertStateDict(resnet)).message).toMatch(/key 'conv1\.weight' fits neither layout/);
+    expect(refusal(() => convertStateDict(resnet)).message).toMatch(/key 'conv1\.weight' fits none of these layouts/);
     expect(refusal(() => detectFormat([])).message).toMatch(/no tensors/);
   });
 
@@ -299,7 +299,7 @@ describe('refusals', () => {
   it('the command exits non-zero and names the key', () => {
     const r = convertCli(join(CHECKPOINTS, 'nested.pth'), '-o', join(tmp, 'nested.safetensors'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/convert: .*nested\.pth: not a BigGAN-PyTorch generator nor a torchvision VGG: key '[^']+' fits neither layout/);
+    expect(r.stderr).toMatch(/convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\) nor a torchvision VGG: key '[^']+' fits none of these layouts/);
   });
 });
 

@@ -1,5 +1,5 @@
-// `npm run convert -- <checkpoint.pth> -o <model.safetensors>`: recognise a BigGAN-PyTorch
-// generator or a torchvision VGG, infer its architecture, bake spectral norm, and write a
+// `npm run convert -- <checkpoint.pth> -o <model.safetensors>`: recognise a BigGAN-PyTorch or
+// BigGAN-deep generator or a torchvision VGG, infer its architecture, bake spectral norm, and write a
 // safetensors file whose metadata describes the network (format, config).
 import { Command } from 'commander';
 import { count, requireCheckpoint } from '../cli/options.js';
@@ -13,17 +13,21 @@ interface Options {
   inputSize?: number;
   normalize?: boolean;
   finalPool: boolean;
+  config?: string;
+  truncation?: number;
 }
 
 const program = new Command()
   .name('cgan convert')
-  .description('Convert a BigGAN-PyTorch generator or torchvision VGG checkpoint into a self-describing .safetensors file.')
+  .description('Convert a BigGAN-PyTorch or BigGAN-deep generator or torchvision VGG checkpoint into a self-describing .safetensors file.')
   .argument('<checkpoint>', 'PyTorch checkpoint (.pth, zip or legacy format) or a safetensors state dict')
   .option('-o, --output <path>', 'output file (default: the checkpoint name with .safetensors)')
   .option('--input-size <n>', 'VGG: the input side it was trained at, recorded in the config', count('--input-size'))
   .option('--normalize', 'VGG: apply ImageNet normalisation inside forward (default: on for 1000-class 7x7-pool VGGs)')
   .option('--no-normalize', 'VGG: no ImageNet normalisation')
   .option('--no-final-pool', 'VGG: no max-pool after the last conv (torchvision cfgs all have one)')
+  .option('--config <path>', "BigGAN-deep: its config.json (default: NAME.config.json or config.json beside the checkpoint)")
+  .option('--truncation <t>', 'BigGAN-deep: the truncation in (0, 1] its batchnorm statistics are interpolated for (default 1)', Number)
   .addHelpText('after', `\nModel families it recognises:\n${FAMILIES.map((f) => `  ${f.format}: ${f.description}`).join('\n')}`)
   .action((checkpoint: string, opts: Options) => {
     try {
@@ -34,6 +38,8 @@ const program = new Command()
         inputSize: opts.inputSize,
         normalize: opts.normalize,
         finalPool: opts.finalPool,
+        config: opts.config,
+        truncation: opts.truncation,
         source: checkpoint,
       });
       writeSafetensors(output, model.tensors, conversionMetadata(model, checkpoint));
