@@ -9,8 +9,9 @@ import { tensor } from '../src/engine/tensor.js';
 import { batchNorm, conv2d, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
 import { readStateDict, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
 import { convertStateDict } from '../src/models/convert.js';
-import { buildModel, loadClassifier, loadGenerator } from '../src/models/load.js';
+import { buildModel, loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
 import { classifierParity, runParity, type ParityResult } from '../src/models/parity.js';
+import { truncatedNoise, type BigGANDeepGenerator } from '../src/models/bigganDeep.js';
 import type { BigGANConfig, BigGANGenerator } from '../src/models/biggan.js';
 import { IMAGENET_MEAN, IMAGENET_STD, VGG, vggFeatureIndices, type VGGConfig } from '../src/models/vgg.js';
 import { selfAttentionRef } from './reference/attention.js';
@@ -53,6 +54,13 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
   it('BigGAN generator (legacy checkpoint): image and grad_z', async () => {
     const r = await runParity(join(FIXTURES, 'biggan32_ch4.legacy.pth'), join(FIXTURES, 'biggan32_ch4.io.pth'));
     expectParity(r, ['image', 'grad_z']);
+  });
+
+  it('BigGAN-deep generator (pytorch-pretrained-BigGAN, its config.json beside it): image, grad_z and grad_class_vector', async () => {
+    // truncation 0.47: between two rows of statistics; class vectors: two one-hot rows and a mixture
+    const r = await runParity(join(FIXTURES, 'biggan_deep128_ch4.pth'), join(FIXTURES, 'biggan_deep128_ch4.io.pth'));
+    expect(r.kind).toBe('generator');
+    expectParity(r, ['image', 'grad_z', 'grad_class_vector']);
   });
 
   it('VGG with batchnorm: logits, loss and grad_x', async () => {
@@ -210,6 +218,70 @@ describe('BigGAN configurations beyond the fixture, against float64', () => {
     expect(() => G.forward(tensor(new Float32Array(6), [1, 6]), [0])).toThrow(/z must be \(batch, 5\), got \[1, 6\]/);
     expect(() => G.train()).toThrow(/eval mode only/);
     G.dispose();
+  });
+});
+
+describe('BigGAN-deep beyond the fixture', () => {
+  const DEEP = join(FIXTURES, 'biggan_deep128_ch4.pth');
+  const z = () => tensor(truncatedNoise(1, 32, 0.4, new Rng(2)), [1, 32]);
+
+  it("interpolates the statistics rows in that code's order: row[start] * frac + row[start + 1] * (1 - frac)", async () => {
+    // 0.405 / 0.02 = 20.25: rows 20 and 21 weighted 0.25 and 0.75 (the fixture's 0.47 sits at a
+    // fraction of 0.5, where the order cannot show).
+    const G = buildModel(readModelFile(DEEP, { truncation: 0.405 })) as BigGANDeepGenerator;
+    const image = await G.forward(z(), [3]).data();
+    G.dispose();
+    /** The same model with every row of statistics set to a * row 20 + b * row 21, run at truncation 1 (row 50). */
+    const baked = async (a: number, b: number) => {
+      const m = readModelFile(DEEP, { truncation: 1 });
+      for (const [key, t] of m.tensors) {
+        if (!/running_(means|vars)$/.test(key)) continue;
+        const [rows, width] = t.shape;
+        const src = toFloat32(t);
+        const data = new Float32Array(rows * width);
+        for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) data[r * width + c] = a * src[20 * width + c] + b * src[21 * width + c];
+        m.tensors.set(key, { dtype: 'float32', shape: t.shape, data });
+      }
+      const H = buildModel(m) as BigGANDeepGenerator;
+      const out = await H.forward(z(), [3]).data();
+      H.dispose();
+      return out;
+    };
+    expectClose(image, await baked(0.25, 0.75), FORWARD_REL, 'image at truncation 0.405');
+    // the weights the other way round give another image, far past the tolerance
+    const swapped = await baked(0.75, 0.25);
+    const diff = Math.max(...Array.from(image, (v, i) => Math.abs(v - swapped[i])));
+    expect(diff).toBeGreaterThan(100 * FORWARD_REL);
+  });
+
+  it('takes class indices or class vectors (one-hot gives the same image), and refuses bad shapes and truncations', async () => {
+    const G = buildModel(readModelFile(DEEP)) as BigGANDeepGenerator;
+    expect(G.truncation).toBe(1);
+    const zz = tensor(truncatedNoise(2, 32, 0.5, new Rng(4)), [2, 32]);
+    const oneHot = new Float32Array(20);
+    oneHot[3] = 1;
+    oneHot[10 + 7] = 1;
+    const a = await G.forward(zz, [3, 7]).data();
+    const b = await G.forward(zz, tensor(oneHot, [2, 10])).data();
+    expect(a).toEqual(b);
+    G.truncation = 0.5;
+    expect(await G.forward(zz, [3, 7]).data()).not.toEqual(a);
+    expect(() => (G.truncation = 0)).toThrow(/truncation 0 is outside \(0, 1\]/);
+    expect(() => (G.truncation = 1.5)).toThrow(/truncation 1.5 is outside \(0, 1\]/);
+    expect(G.truncation).toBe(0.5);
+    expect(() => G.forward(zz, tensor(new Float32Array(18), [2, 9]))).toThrow(/class vector must be \(2, 10\), got \[2, 9\]/);
+    expect(() => G.forward(zz)).toThrow(/needs a class per sample/);
+    expect(() => G.forward(tensor(new Float32Array(31), [1, 31]), [0])).toThrow(/z must be \(batch, 32\), got \[1, 31\]/);
+    G.dispose();
+  });
+
+  it('truncated noise: a normal cut at [-2, 2], scaled by the truncation, reproducible from a seed', () => {
+    const n = truncatedNoise(100, 32, 0.4, new Rng(9));
+    expect(n.length).toBe(3200);
+    expect(Math.max(...Array.from(n, Math.abs))).toBeLessThanOrEqual(0.8 + 1e-6);
+    expect(Math.max(...Array.from(n, Math.abs))).toBeGreaterThan(0.7); // the cut is reached, not a narrower law
+    expect(truncatedNoise(100, 32, 0.4, new Rng(9))).toEqual(n);
+    expect(() => truncatedNoise(1, 32, 1.2)).toThrow(/truncation 1.2 is outside/);
   });
 });
 
