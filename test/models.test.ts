@@ -2,6 +2,8 @@
 // `npm run parity`, the default pair end to end from models/, configurations the fixtures do not
 // cover against a float64 reference, and frozen weights.
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
@@ -61,6 +63,19 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
     const r = await runParity(join(FIXTURES, 'biggan_deep128_ch4.pth'), join(FIXTURES, 'biggan_deep128_ch4.io.pth'));
     expect(r.kind).toBe('generator');
     expectParity(r, ['image', 'grad_z', 'grad_class_vector']);
+  });
+
+  it('BigGAN-deep without a config.json beside it: refused, then run with the config option (--config)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parity-deep-'));
+    try {
+      copyFileSync(join(FIXTURES, 'biggan_deep128_ch4.pth'), join(dir, 'pytorch_model.bin'));
+      const io = join(FIXTURES, 'biggan_deep128_ch4.io.pth');
+      await expect(runParity(join(dir, 'pytorch_model.bin'), io)).rejects.toThrow(/needs its config\.json .*give --config/);
+      const r = await runParity(join(dir, 'pytorch_model.bin'), io, { config: join(FIXTURES, 'biggan_deep128_ch4.config.json') });
+      expectParity(r, ['image', 'grad_z', 'grad_class_vector']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('VGG with batchnorm: logits, loss and grad_x', async () => {

@@ -12,7 +12,7 @@ import { crossEntropy } from '../kernels/softmax.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
 import { familyOfModel } from './convert.js';
-import type { Classifier, FrozenModel, ImageGenerator, ModelFamily } from './family.js';
+import type { Classifier, ConvertOptions, FrozenModel, ImageGenerator, ModelFamily } from './family.js';
 import { buildModel, readModelFile } from './load.js';
 
 /**
@@ -192,6 +192,8 @@ export interface ParityOptions {
   classifier?: string;
   /** Upsampling factor between G and the classifier (pair fixtures). */
   upsample?: number;
+  /** The model's config.json (BigGAN-deep .pth), where it is not beside the checkpoint. */
+  config?: string;
 }
 
 /** What `npm run parity` does: load the model(s), recognise the fixture, compare. */
@@ -199,12 +201,12 @@ export async function runParity(modelPath: string, fixturePath: string, options:
   const fixture = readCheckpoint(fixturePath).tensors;
   const kind = fixtureKind(fixture, fixturePath);
   const loaded: { family: ModelFamily; config: object; model: FrozenModel }[] = [];
-  const load = (path: string) => {
-    const converted = readModelFile(path);
+  const load = (path: string, convertOptions: ConvertOptions = {}) => {
+    const converted = readModelFile(path, convertOptions);
     loaded.push({ family: familyOfModel(converted), config: converted.config, model: buildModel(converted, path) });
   };
   try {
-    load(modelPath);
+    load(modelPath, options.config ? { config: options.config } : {});
     if (options.classifier) load(options.classifier);
     const G = loaded.find((m) => m.family.kind === 'generator');
     const V = loaded.find((m) => m.family.kind === 'classifier');

@@ -1,4 +1,4 @@
-// `npm run parity -- <model> <fixture.io.pth> [--classifier <VGG>] [--upsample <n>]`:
+// `npm run parity -- <model> <fixture.io.pth> [--classifier <VGG>] [--upsample <n>] [--config <json>]`:
 // runs a PyTorch fixture through the converted network(s) on the GPU and compares outputs and
 // gradients; exits 1 when a relative error exceeds its tolerance, 2 when it cannot run.
 import { Command } from 'commander';
@@ -13,7 +13,8 @@ const program = new Command()
   .argument('<fixture>', 'fixture .io.pth: generator (z, cotangent, image, grad_z), classifier (x, target, logits, loss, grad_x) or pair')
   .option('--classifier <path>', 'the VGG of a generator + classifier pair fixture')
   .option('--upsample <n>', "nearest upsampling between G and the classifier (default: classifier input size / G resolution, else 2)", count('--upsample'))
-  .action(async (model: string, fixture: string, opts: { classifier?: string; upsample?: number }) => {
+  .option('--config <path>', "BigGAN-deep: the model's config.json (default: NAME.config.json or config.json beside a .pth)")
+  .action(async (model: string, fixture: string, opts: { classifier?: string; upsample?: number; config?: string }) => {
     try {
       // Before the device opens: a typo costs no shader compilation.
       requireCheckpoint(model, 'the model: a .pth checkpoint or a converted .safetensors');
