@@ -158,5 +158,6 @@ describe("BigGAN-deep's spectral norm and statistics rows", () => {
     expect(JSON.parse(metadata.config)).toMatchObject({ truncation: 0.4, attentionPosition: 8 });
     // the converted file needs no config.json, and a truncation option overrides the recorded one
     expect((readModelFile(out, { truncation: 0.8 }).config as BigGANDeepConfig).truncation).toBe(0.8);
+    expect(() => readModelFile(out, { truncation: 2 })).toThrow(/the truncation option: truncation 2 is outside \(0, 1\]/);
   });
 });

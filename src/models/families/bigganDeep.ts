@@ -42,7 +42,8 @@ export function bakeSpectralNorm(weight: HostTensor, u: HostTensor, v: HostTenso
     for (let c = 0; c < cols; c++) s += W[r * cols + c] * vv[c];
     sigma += uu[r] * s;
   }
-  if (!(sigma !== 0) || !Number.isFinite(sigma)) {
+  // u and v are stored, not derived from W, so sigma may come out negative: only zero is unusable
+  if (sigma === 0 || !Number.isFinite(sigma)) {
     throw new ConversionError(`spectral norm of '${name}' ${fmt(weight.shape)} gave sigma ${sigma}: an all-zero weight, weight_u or weight_v?`, name);
   }
   const out = new Float32Array(W.length);
@@ -190,9 +191,9 @@ export function convertBigGANDeep(state: Map<string, HostTensor>, options: Conve
     }
     const p = `generator.layers.${index++}`;
     const [a, b, mid] = [ch * cin, ch * cout, Math.floor((ch * cin) / 4)];
-    const conv0 = state.get(`${p}.conv_3.weight_orig`);
-    if (conv0 && conv0.shape[0] !== b) {
-      throw new ConversionError(disagree(`'${p}.conv_3.weight_orig' gives ${conv0.shape[0]} channels, the config's layer ${i} says ${cout}*${ch} = ${b}`), `${p}.conv_3.weight_orig`);
+    const conv3 = state.get(`${p}.conv_3.weight_orig`);
+    if (conv3 && conv3.shape[0] !== b) {
+      throw new ConversionError(disagree(`'${p}.conv_3.weight_orig' gives ${conv3.shape[0]} channels, the config's layer ${i} says ${cout}*${ch} = ${b}`), `${p}.conv_3.weight_orig`);
     }
     const convs: [number, number, number][] = [[a, mid, 1], [mid, mid, 3], [mid, mid, 3], [mid, b, 1]];
     convs.forEach(([x, y, k], j) => {
@@ -273,7 +274,8 @@ export const bigganDeepGenerator: ModelFamily<BigGANDeepConfig> = {
   name: 'a BigGAN-deep generator',
   fits: fitsAny(BIGGAN_DEEP_KEYS),
   convert: convertBigGANDeep,
-  withOptions: (config, options) => ({ ...config, truncation: options.truncation ?? config.truncation }),
+  withOptions: (config, options) =>
+    options.truncation === undefined ? { ...config } : { ...config, truncation: checkTruncation(options.truncation, 'the truncation option') },
   checkConfig,
   build: (config) => new BigGANDeepGenerator(config),
   summarize,
