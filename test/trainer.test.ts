@@ -77,6 +77,14 @@ async function snapshot(tensors: Map<string, { data(): Promise<Float32Array | In
 beforeAll(setupGpu);
 
 describe('trainer mechanics', () => {
+  it('sets a BigGAN-deep generator to --truncation, and refuses it for a generator without one', async () => {
+    const deep = await buildPipeline(
+      tinyConfig(fresh(), { generator: join(FIXTURES, 'biggan_deep128_ch4.pth'), classifierSize: 128, truncation: 0.4 }),
+    );
+    expect(deep.generator.truncation).toBe(0.4);
+    await expect(buildPipeline(tinyConfig(fresh(), { truncation: 0.4 }))).rejects.toThrow(/--truncation: .*biggan32_ch4\.pth has no truncation/);
+  });
+
   it('updates only the input generator; G and the classifier stay frozen bit for bit', async () => {
     const out = fresh();
     let before: Map<string, Float32Array> | null = null;

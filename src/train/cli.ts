@@ -2,7 +2,7 @@
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
@@ -24,6 +24,11 @@ export const DEFAULTS = {
 };
 
 const float = nonNegative;
+const truncationArg = (v: string) => {
+  const t = Number(v);
+  if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`--truncation must be in (0, 1], got ${v}`);
+  return t;
+};
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
 function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>, judge: string | null): void {
@@ -113,6 +118,7 @@ program
   .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', wholeNumber('--seed'), TRAINING_DEFAULTS.seed)
   .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", count('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', wholeNumber('--generator-class'), TRAINING_DEFAULTS.generatorClass)
+  .option('--truncation <t>', "BigGAN-deep: the truncation in (0, 1] its batchnorm statistics are interpolated for (default: the converted file's, else 1)", truncationArg)
   .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
@@ -154,6 +160,7 @@ program
         seed: o.seed,
         classifierSize: o.classifierSize,
         generatorClass: o.generatorClass,
+        truncation: o.truncation,
         hidden: o.hidden,
         components: o.components,
         anchorPool: o.anchorPool,

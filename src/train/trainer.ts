@@ -32,6 +32,8 @@ export interface TrainConfig {
   seed: number;
   classifierSize: number;
   generatorClass: number;
+  /** A generator with a truncation (BigGAN-deep): the one its statistics are interpolated for. */
+  truncation?: number;
   hidden: number;
   /** Gaussians per class in the input generator (absent in runs made before it existed: 1). */
   components?: number;
@@ -68,6 +70,12 @@ const CHECKPOINT = 'checkpoint';
 
 export async function buildPipeline(config: TrainConfig): Promise<ConditioningPipeline> {
   const generator = await loadGenerator(config.generator);
+  if (config.truncation !== undefined) {
+    if (generator.truncation === undefined) {
+      throw new Error(`--truncation: the generator ${config.generator} has no truncation (only BigGAN-deep has one)`);
+    }
+    generator.truncation = config.truncation;
+  }
   const classifier = await loadClassifier(config.classifier);
   const inputGenerator = new InputGenerator(
     {
