@@ -2,10 +2,10 @@
 // gradients by finite differences; max-pool ties checked exactly (the first maximum takes it all).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adaptiveAvgPool2d, maxPool2d } from '../src/kernels/pool.js';
-import { upsampleNearest } from '../src/kernels/upsample.js';
+import { resizeBilinear, upsampleNearest } from '../src/kernels/upsample.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, setupGpu } from './helpers.js';
-import { adaptiveAvgPool2dRef, maxPool2dRef, upsampleNearestRef } from './reference/pool.js';
+import { adaptiveAvgPool2dRef, maxPool2dRef, resizeBilinearRef, upsampleNearestRef } from './reference/pool.js';
 
 beforeAll(setupGpu);
 
@@ -28,6 +28,23 @@ describe('upsampleNearest', () => {
 
   it('refuses a non-integer factor', () => {
     expect(() => upsampleNearest(tensor(new Float32Array(4), [1, 1, 2, 2]), 1.5)).toThrow(/positive integer/);
+  });
+});
+
+describe('resizeBilinear (align_corners=False)', () => {
+  const cases: [number[], number, number][] = [
+    [[2, 3, 5, 7], 8, 11], // up by non-integer factors
+    [[1, 2, 9, 6], 4, 5], // down
+    [[1, 1, 4, 4], 7, 4], // up along y only
+  ];
+  for (const [shape, outH, outW] of cases) {
+    it(`forward and gradient: [${shape}] -> ${outH}x${outW}`, async () => {
+      await checkOp(([x]) => resizeBilinear(x, outH, outW), ([x]) => resizeBilinearRef(x, shape, outH, outW), [{ shape }]);
+    });
+  }
+
+  it('refuses a size that is not a whole number', () => {
+    expect(() => resizeBilinear(tensor(new Float32Array(4), [1, 1, 2, 2]), 3.5, 3)).toThrow(/whole numbers of at least 1, got 3.5x3/);
   });
 });
 

@@ -1,7 +1,9 @@
-// Nearest-neighbour upsampling by an integer factor (shaders/upsample.wgsl), with backward.
+// Nearest-neighbour upsampling by an integer factor (shaders/upsample.wgsl), with backward; and
+// bilinear resizing to any size, composed from two matrix products.
 import { record } from './grad.js';
 import { grid, runtime, Uniforms } from '../engine/runtime.js';
-import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
+import { matmul } from './matmul.js';
 
 const WORKGROUP = 256;
 
@@ -48,4 +50,44 @@ export function upsampleBackward(g: Tensor, factor: number): Tensor {
 export function upsampleNearest(x: Tensor, factor: number): Tensor {
   checkUpsample(x, factor, 'upsampleNearest');
   return record('upsampleNearest', upsampleForward(x, factor), [x], (g) => [upsampleBackward(g, factor)]);
+}
+
+/**
+ * The (out, in) matrix of 1-D linear interpolation as PyTorch's bilinear resize does it with
+ * align_corners=False and no antialiasing: output i reads input src = (i + 0.5) * in / out - 0.5,
+ * clamped at 0, between floor(src) and the next input (the last one repeated).
+ */
+export function linearResizeWeights(inSize: number, outSize: number): Float32Array {
+  const m = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let i = 0; i < outSize; i++) {
+    const src = Math.max(0, (i + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const t = src - i0;
+    m[i * inSize + i0] += 1 - t;
+    m[i * inSize + i1] += t;
+  }
+  return m;
+}
+
+/**
+ * F.interpolate(x, size=[outH, outW], mode='bilinear', align_corners=False) for NCHW x: the
+ * classifier's input size when it is no whole multiple of the generator's. Two products with the
+ * interpolation matrices, Ry (outH, H) and Rx (outW, W): y = Ry x Rx^T per plane, so the
+ * gradient is matmul's (the transposed interpolation). Fine at the sizes images have (the
+ * matrices are dense: outH x H and outW x W).
+ */
+export function resizeBilinear(x: Tensor, outH: number, outW: number): Tensor {
+  assertFloat(x, 'resizeBilinear');
+  if (x.ndim !== 4) throw new Error(`resizeBilinear: input must be (N, C, H, W), got ${formatShape(x.shape)}`);
+  if (![outH, outW].every((s) => Number.isInteger(s) && s >= 1)) {
+    throw new Error(`resizeBilinear: the output size must be whole numbers of at least 1, got ${outH}x${outW}`);
+  }
+  const [N, C, H, W] = x.shape;
+  const rx = tensor(linearResizeWeights(W, outW), [outW, W]);
+  const ry = tensor(linearResizeWeights(H, outH), [outH, H]);
+  const rows = matmul(x.reshape(N * C, H, W), rx, { transB: true }); // (NC, H, outW)
+  // rows, rx and ry stay alive for the backward pass (the caller's scope frees them).
+  return matmul(ry, rows).reshape(N, C, outH, outW); // (NC, outH, outW)
 }

@@ -9,7 +9,7 @@ import { oneHot } from '../kernels/gather.js';
 import { max, mean, sum } from '../kernels/reduce.js';
 import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
 import { translate } from '../kernels/translate.js';
-import { upsampleNearest } from '../kernels/upsample.js';
+import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
 import { InputGenerator } from './inputGenerator.js';
 
@@ -55,9 +55,10 @@ export class ConditioningPipeline {
     readonly generatorClass = 0,
   ) {
     const res = generator.resolution;
+    // A whole multiple: nearest upsampling (the paper's pair); any other size: bilinear resizing.
     this.upsampleFactor = classifierSize / res;
-    if (!Number.isInteger(this.upsampleFactor) || this.upsampleFactor < 1) {
-      throw new Error(`classifier size ${classifierSize} must be a whole multiple of the generator's resolution ${res}`);
+    if (!Number.isInteger(classifierSize) || classifierSize < 1) {
+      throw new Error(`classifier size ${classifierSize} must be a whole number of at least 1`);
     }
     if (generatorClass < 0 || generatorClass >= generator.numClasses) {
       throw new Error(`--generator-class ${generatorClass} is outside the generator's ${generator.numClasses} classes`);
@@ -74,11 +75,22 @@ export class ConditioningPipeline {
     return this.generator.forward(z, classes);
   }
 
-  /** Nearest-upsample to the classifier's size, shift, classify. */
+  /** Resize to the classifier's size (see resize), shift, classify. */
   classify(images: Tensor, shift: [number, number] = [0, 0]): { logits: Tensor; features: Tensor } {
-    let x = this.upsampleFactor === 1 ? images : upsampleNearest(images, this.upsampleFactor);
+    let x = this.resize(images);
     if (shift[0] !== 0 || shift[1] !== 0) x = translate(x, shift[0], shift[1], -1);
     return this.classifier.forwardWithFeatures(x);
+  }
+
+  /**
+   * G's images at the classifier's size: nearest upsampling by a whole factor, else bilinear
+   * resizing (align_corners=False, as F.interpolate), e.g. BigGAN-deep's 128 for a 224 VGG-Face.
+   */
+  resize(images: Tensor): Tensor {
+    const f = this.upsampleFactor;
+    if (f === 1) return images;
+    if (Number.isInteger(f)) return upsampleNearest(images, f);
+    return resizeBilinear(images, this.classifierSize, this.classifierSize);
   }
 
   /** One training forward pass and its loss, for classes and noise drawn from `rng`. */

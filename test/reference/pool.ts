@@ -47,3 +47,30 @@ export function adaptiveAvgPool2dRef(x: Float64Array, shape: readonly number[], 
       }
   return y;
 }
+
+/**
+ * F.interpolate(x, size=[outH, outW], mode='bilinear', align_corners=False) in float64, pixel by
+ * pixel: source coordinate (o + 0.5) * in / out - 0.5, clamped at 0, and its two neighbours.
+ */
+export function resizeBilinearRef(x: Float64Array, shape: number[], outH: number, outW: number): Float64Array {
+  const [N, C, H, W] = shape;
+  const out = new Float64Array(N * C * outH * outW);
+  const source = (o: number, inSize: number, outSize: number) => {
+    const s = Math.max(0, ((o + 0.5) * inSize) / outSize - 0.5);
+    const i0 = Math.min(Math.floor(s), inSize - 1);
+    return [i0, Math.min(i0 + 1, inSize - 1), s - i0];
+  };
+  for (let p = 0; p < N * C; p++) {
+    for (let oy = 0; oy < outH; oy++) {
+      const [y0, y1, ty] = source(oy, H, outH);
+      for (let ox = 0; ox < outW; ox++) {
+        const [x0, x1, tx] = source(ox, W, outW);
+        const at = (y: number, xx: number) => x[(p * H + y) * W + xx];
+        const top = (1 - tx) * at(y0, x0) + tx * at(y0, x1);
+        const bottom = (1 - tx) * at(y1, x0) + tx * at(y1, x1);
+        out[(p * outH + oy) * outW + ox] = (1 - ty) * top + ty * bottom;
+      }
+    }
+  }
+  return out;
+}
