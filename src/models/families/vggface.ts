@@ -1,8 +1,7 @@
 // The VGG-Face classifier family, in the layout of the PyTorch port "vgg_face_dag" (MODELS.md):
 // flat keys conv1_1 ... conv5_3, fc6, fc7, fc8. Widths and the head are read from the shapes
 // (fine-tuned heads, narrower nets); the input mean is part of the converted config.
-import type { HostTensor } from '../checkpoint/index.js';
-import { toFloat32 } from '../checkpoint/index.js';
+import { toFloat32, type HostTensor } from '../checkpoint/index.js';
 import { VGGFace, VGGFACE_GRID, VGGFACE_MEAN, vggFaceConvNames, type VGGFaceConfig } from '../vggface.js';
 import { ConversionError, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
