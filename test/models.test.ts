@@ -16,6 +16,7 @@ import { classifierParity, runParity, type ParityResult } from '../src/models/pa
 import type { BigGANConfig, BigGANGenerator } from '../src/models/biggan.js';
 import { IMAGENET_MEAN, IMAGENET_STD, VGG, vggFeatureIndices, type VGGConfig } from '../src/models/vgg.js';
 import { VGGFace, type VGGFaceConfig } from '../src/models/vggface.js';
+import { toInputSize } from '../src/train/evaluate.js';
 import { selfAttentionRef } from './reference/attention.js';
 import { batchNormRef, conditionalBatchNormRef } from './reference/batchnorm.js';
 import { conv2dRef } from './reference/biggan_block.js';
@@ -95,6 +96,7 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
 // ---- configurations no fixture covers, against a float64 reference of MODELS.md -------------
 
 const f64 = (t: HostTensor) => Float64Array.from(toFloat32(t));
+const f64Of = (a: ArrayLike<number>) => Float64Array.from(a);
 
 /** MODELS.md's spectral norm, transcribed: one power-iteration step from u0. */
 function spectralNormRef(sd: Map<string, HostTensor>, prefix: string): Float64Array {
@@ -388,6 +390,20 @@ describe('VGG-Face (vgg_face_dag layout)', () => {
     expect(() => V.forward(tensor(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]))).toThrow(/H and W in 224\.\.255 \(fc6 takes a 7x7 grid after five pools\), got \[1, 3, 32, 32\]/);
     expect(() => V.train()).toThrow(/eval mode only/);
     V.dispose();
+  });
+
+  it("as a judge, takes G's images nearest-upsampled to its 224 (32 x 7); a VGG without an input size takes them as they are", async () => {
+    const V = await loadClassifier(VGGFACE);
+    const small = tensor(new Rng(4).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32]);
+    const up = toInputSize(V, small);
+    expect(up.shape).toEqual([2, 3, 224, 224]);
+    expectClose(await up.data(), upsampleNearestRef(f64Of(await small.data()), [2, 3, 32, 32], 7), 0, 'upsampled');
+    expect(V.forwardWithFeatures(up).features.shape).toEqual([2, 64]);
+    const vgg = await loadClassifier(join(FIXTURES, 'vgg_bn_tiny.pth'));
+    expect(vgg.inputSize).toBeNull();
+    expect(toInputSize(vgg, small)).toBe(small);
+    V.dispose();
+    vgg.dispose();
   });
 
   it("refuses a fixture whose mean is not the model's", async () => {
