@@ -4,6 +4,7 @@
 // Fixture layouts (shared/fixtures/README.md, shared/pretrained/README.md), told apart by keys:
 //   generator:  z, y?, image, cotangent, grad_z, config?   -> image, grad_z
 //   classifier: x, target, logits, loss, grad_x            -> logits, loss, grad_x
+//                (x as the network sees it: mapped back through the classifier's inputMap, if any)
 //   pair:       z, target, image, logits, loss, grad_z     -> image, logits, loss, grad_z
 //                (z -> G -> nearest upsample -> VGG -> mean cross-entropy)
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
