@@ -9,10 +9,11 @@ import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { CheckpointError, readSafetensors, readStateDict, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
 import type { BigGANConfig } from '../src/models/biggan.js';
-import { ConversionError, convertStateDict, detectFamily, detectFormat } from '../src/models/convert.js';
+import { ConversionError, convertStateDict, detectFamily, detectFormat, summarize } from '../src/models/convert.js';
 import { FAMILIES, familyOf } from '../src/models/families/index.js';
 import { spectralNormalize } from '../src/models/families/biggan.js';
 import type { VGGConfig } from '../src/models/vgg.js';
+import type { VGGFaceConfig } from '../src/models/vggface.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
 import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
 import { setupGpu } from './helpers.js';
@@ -23,6 +24,7 @@ const MODELS = join(import.meta.dirname, '..', 'models');
 const BIGGAN = join(FIXTURES, 'biggan32_ch4.pth');
 const BIGGAN_LEGACY = join(FIXTURES, 'biggan32_ch4.legacy.pth');
 const VGG_TINY = join(FIXTURES, 'vgg_bn_tiny.pth');
+const VGGFACE = join(FIXTURES, 'vggface_w8.pth');
 const CONVERT_CLI = join(import.meta.dirname, '..', 'src', 'models', 'convertCli.ts');
 
 let tmp: string;
@@ -149,6 +151,98 @@ describe('architecture inference', () => {
     const sd = readStateDict(VGG_TINY);
     const wrapped = new Map([...sd].map(([k, v]) => [`module.${k}`, v]));
     expect(convertStateDict(wrapped).format).toBe('vgg');
+  });
+});
+
+describe('VGG-Face (vgg_face_dag layout)', () => {
+  it("reads the fixture: widths 8/64 of VGG-16, fc 3136 -> 64 -> 64 -> 5, input 224, the port's default mean", () => {
+    const m = convertStateDict(readStateDict(VGGFACE));
+    expect(m.format).toBe('vggface');
+    expect(m.config).toEqual({
+      inChannels: 3,
+      blocks: [[8, 8], [16, 16], [32, 32, 32], [64, 64, 64], [64, 64, 64]],
+      hidden: [64, 64],
+      numClasses: 5,
+      inputSize: 224,
+      mean: [129.186279296875, 104.76238250732422, 93.59396362304688],
+    } satisfies VGGFaceConfig);
+    expect(m.tensors.size).toBe(32); // 13 convs and 3 linears, weight and bias each
+    const text = summarize(m);
+    expect(text).toMatch(/VGG-Face \(vgg_face_dag layout\): 3 -> \[8, 8\] M \[16, 16\] M \[32, 32, 32\] M \[64, 64, 64\] M \[64, 64, 64\] M, fc 3136 -> 64 -> 64 -> 5/);
+    expect(text).toMatch(/input 224x224, 0\.\.255 minus mean \[129\.186, 104\.762, 93\.594\] \(the vgg_face_dag port's default\), std 1/);
+  });
+
+  it('records a mean given at conversion, and refuses one of the wrong length', () => {
+    const sd = readStateDict(VGGFACE);
+    const m = convertStateDict(sd, { mean: [120, 110, 100] });
+    expect((m.config as VGGFaceConfig).mean).toEqual([120, 110, 100]);
+    expect(summarize(m)).toMatch(/mean \[120\.000, 110\.000, 100\.000\] \(given at conversion\)/);
+    expect(refusal(() => convertStateDict(sd, { mean: [1, 2] })).message).toMatch(/mean \[1, 2\] needs one finite value per input channel \(3\)/);
+  });
+
+  it('takes any head and width: a 2-class head on 4-wide convs', () => {
+    const sd = readStateDict(VGGFACE);
+    const narrow = new Map<string, HostTensor>();
+    const g = new Rng(3);
+    for (const [k, t] of sd) {
+      // Every conv 4 wide (conv1_1 still takes 3 channels), fc6 from 4·7·7, fc8 to 2 classes.
+      const shape = [...t.shape];
+      if (k.startsWith('conv')) {
+        shape[0] = 4;
+        if (shape.length === 4 && k !== 'conv1_1.weight') shape[1] = 4;
+      }
+      if (k === 'fc6.weight') shape[1] = 4 * 49;
+      if (k.startsWith('fc8')) shape[0] = 2;
+      narrow.set(k, host(shape, g.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)))));
+    }
+    expect(convertStateDict(narrow).config).toMatchObject({ blocks: [[4, 4], [4, 4], [4, 4, 4], [4, 4, 4], [4, 4, 4]], hidden: [64, 64], numClasses: 2 });
+  });
+
+  it('refuses an fc6 that does not read the 7x7 grid after pool5, naming the key and both counts', () => {
+    const bad = edited(readStateDict(VGGFACE), (s) => s.set('fc6.weight', host([64, 64 * 36], new Float32Array(64 * 64 * 36))));
+    const err = refusal(() => convertStateDict(bad));
+    expect(err).toBeInstanceOf(ConversionError);
+    expect((err as ConversionError).key).toBe('fc6.weight');
+    expect(err.message).toMatch(/'fc6\.weight' has shape \[64, 2304\]: 2304 inputs, but fc6 must take conv5_3's 64 channels on the 7x7 grid after pool5 \(64·7·7 = 3136\)/);
+  });
+
+  it('refuses an unknown key, a missing one and a broken chain of widths', () => {
+    const base = readStateDict(VGGFACE);
+    const extra = edited(base, (s) => s.set('fc9.weight', host([5, 5], new Float32Array(25))));
+    expect(refusal(() => convertStateDict(extra)).message).toMatch(/looks like a VGG-Face \(vgg_face_dag\), but key 'fc9\.weight' does not fit that layout/);
+    const fourth = edited(base, (s) => s.set('conv5_4.weight', host([64, 64, 3, 3], new Float32Array(64 * 64 * 9))));
+    expect(refusal(() => convertStateDict(fourth)).message).toMatch(/key 'conv5_4\.weight' does not fit that layout/);
+    const missing = edited(base, (s) => s.delete('conv4_2.bias'));
+    expect(refusal(() => convertStateDict(missing)).message).toMatch(/missing key 'conv4_2\.bias' \(expected shape \[64\]\)/);
+    const chain = edited(base, (s) => s.set('conv3_1.weight', host([32, 8, 3, 3], new Float32Array(32 * 72))));
+    expect(refusal(() => convertStateDict(chain)).message).toMatch(/'conv3_1\.weight' has shape \[32, 8, 3, 3\], expected \[\*, 16, 3, 3\] \(a 3x3 conv from the 16 channels before it\)/);
+    const head = edited(base, (s) => s.set('fc8.weight', host([5, 32], new Float32Array(160))));
+    expect(refusal(() => convertStateDict(head)).message).toMatch(/'fc8\.weight' has shape \[5, 32\], expected \[\*, 64\]/);
+  });
+
+  it("does not collide with torchvision VGG's or BigGAN's keys", () => {
+    const fitting = (key: string) => FAMILIES.filter((f) => f.fits(key)).map((f) => f.format);
+    expect(fitting('conv1_1.weight')).toEqual(['vggface']);
+    expect(fitting('fc8.bias')).toEqual(['vggface']);
+    expect(fitting('features.0.weight')).toEqual(['vgg']);
+    expect(fitting('classifier.6.bias')).toEqual(['vgg']);
+    for (const k of ['conv1.weight', 'fc.weight', 'conv1_1.running_mean', 'fc6.weight_orig']) expect(fitting(k)).toEqual([]);
+    expect(detectFamily(readStateDict(VGGFACE).keys()).format).toBe('vggface');
+    expect(detectFamily(readStateDict(VGG_TINY).keys()).format).toBe('vgg');
+    expect(detectFamily(readStateDict(BIGGAN).keys()).format).toBe('biggan-generator');
+  });
+
+  it('the command converts it with a --mean, recorded in the metadata', () => {
+    const out = join(tmp, 'vggface.safetensors');
+    const r = convertCli(VGGFACE, '-o', out, '--mean', '131,103.5,91');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/VGG-Face \(vgg_face_dag layout\)/);
+    const { metadata } = readSafetensors(out);
+    expect(metadata.format).toBe('vggface');
+    expect(JSON.parse(metadata.config)).toMatchObject({ mean: [131, 103.5, 91], numClasses: 5 });
+    const bad = convertCli(VGGFACE, '-o', out, '--mean', '131,x,91');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--mean must be comma-separated numbers/);
   });
 });
 
@@ -299,7 +393,9 @@ describe('refusals', () => {
   it('the command exits non-zero and names the key', () => {
     const r = convertCli(join(CHECKPOINTS, 'nested.pth'), '-o', join(tmp, 'nested.safetensors'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\) nor a torchvision VGG: key '[^']+' fits none of these layouts/);
+    expect(r.stderr).toMatch(
+      /convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG nor a VGG-Face \(vgg_face_dag\): key '[^']+' fits none of these layouts/,
+    );
   });
 });
 

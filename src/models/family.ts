@@ -36,6 +36,11 @@ export interface Classifier {
   forward(images: Tensor): Tensor;
   /** Logits and the penultimate features (the judge's variety and Fréchet distance use them). */
   forwardWithFeatures(images: Tensor): { logits: Tensor; features: Tensor };
+  /**
+   * Where the network's own input is not [-1, 1]: it is images * scale + shift, per channel.
+   * Parity maps a fixture's x (given in the network's own input space) back through it.
+   */
+  readonly inputMap?: { scale: number[]; shift: number[] };
 }
 
 export type FrozenGenerator = Module & ImageGenerator;
@@ -62,6 +67,8 @@ export interface ConvertOptions {
   normalize?: boolean;
   /** VGG: whether a max-pool follows the last conv (default true, as in every torchvision cfg). */
   finalPool?: boolean;
+  /** VGG-Face: the per-channel mean (0..255) subtracted from its input (default: the vgg_face_dag port's). */
+  mean?: number[];
   /** Name of the source, for messages and metadata. */
   source?: string;
   /** BigGAN-deep: its config.json (a path, or the parsed object); default: the one beside the checkpoint. */

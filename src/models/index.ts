@@ -4,7 +4,9 @@ export { BigGANDeepGenerator, statisticsRows, truncatedNoise, type BigGANDeepCon
 export { bakeSpectralNorm, convertBigGANDeep } from './families/bigganDeep.js';
 export { VGG, IMAGENET_MEAN, IMAGENET_STD, vggFeatureIndices, type VGGConfig, type VGGLayerSpec } from './vgg.js';
 export { convertBigGAN, spectralNormalize } from './families/biggan.js';
+export { VGGFace, VGGFACE_MEAN, type VGGFaceConfig } from './vggface.js';
 export { convertVGG } from './families/vgg.js';
+export { convertVGGFace } from './families/vggface.js';
 export { FAMILIES, familyOf } from './families/index.js';
 export { conversionMetadata, convertStateDict, detectFamily, detectFormat, parseConversionMetadata, summarize } from './convert.js';
 export {

@@ -5,6 +5,7 @@
 //   generator:  z, y?, image, cotangent, grad_z, config?   -> image, grad_z
 //               (BigGAN-deep: class_vector, truncation       -> also grad_class_vector)
 //   classifier: x, target, logits, loss, grad_x            -> logits, loss, grad_x
+//                (x as the network sees it: mapped back through the classifier's inputMap, if any)
 //   pair:       z, target, image, logits, loss, grad_z     -> image, logits, loss, grad_z
 //                (z -> G -> nearest upsample -> VGG -> mean cross-entropy)
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
@@ -133,17 +134,50 @@ export async function generatorParity(G: ImageGenerator, fixture: Map<string, Ho
   return result('generator', lines);
 }
 
+/**
+ * A classifier fixture's x is the network's own input (fixtures/README.md). For a classifier that
+ * maps [-1, 1] images into another space (V.inputMap: input = images * scale + shift), that x is
+ * mapped back, in float64, to the images its forward takes.
+ */
+function classifierImages(V: Classifier, fixture: Map<string, HostTensor>): Tensor {
+  const x = fixture.get('x')!;
+  if (!V.inputMap) return upload(fixture, 'x', true);
+  const { scale, shift } = V.inputMap;
+  if (x.shape.length !== 4 || x.shape[1] !== scale.length) {
+    throw new Error(`fixture x has shape [${x.shape}], the classifier takes (batch, ${scale.length}, H, W)`);
+  }
+  const plane = x.shape[2] * x.shape[3];
+  const values = toFloat32(x);
+  const images = Float32Array.from(values, (v, i) => {
+    const c = Math.floor(i / plane) % scale.length;
+    return (v - shift[c]) / scale[c];
+  });
+  return tensor(images, x.shape, { requiresGrad: true });
+}
+
+/**
+ * d loss / d(network input) from d loss / d(images): divided by the input map's scale (input =
+ * images * scale + shift), so it compares with the fixture's grad_x.
+ */
+function networkInputGrad(V: Classifier, grad: Float32Array, shape: readonly number[]): Float32Array {
+  if (!V.inputMap) return grad;
+  const { scale } = V.inputMap;
+  const plane = shape[2] * shape[3];
+  return Float32Array.from(grad, (g, i) => g / scale[Math.floor(i / plane) % scale.length]);
+}
+
 /** logits = V(x), loss = mean cross-entropy on `target`, grad_x = d loss / dx. */
 export async function classifierParity(V: Classifier, fixture: Map<string, HostTensor>): Promise<ParityResult> {
   const target = indices(fixture, 'target');
   const { x, ...outputs } = scope(() => {
-    const x = upload(fixture, 'x', true);
+    const x = classifierImages(V, fixture);
     const logits = V.forward(x);
     const loss = crossEntropy(logits, target);
     loss.backward();
     return { x, logits, loss };
   });
   const got = await readAll(x, outputs);
+  got.grad = networkInputGrad(V, got.grad, fixture.get('x')!.shape);
   return result('classifier', [
     compare('logits', got.logits, fixture.get('logits')!, PARITY_OUTPUT_REL),
     compare('loss', got.loss, fixture.get('loss')!, PARITY_OUTPUT_REL),
@@ -218,6 +252,7 @@ export async function runParity(modelPath: string, fixturePath: string, options:
     }
     if (kind === 'classifier') {
       if (!V) throw new Error(`${fixturePath} is a classifier fixture, but ${modelPath} holds ${holds}`);
+      V.family.checkFixture?.(V.config, fixture);
       return await classifierParity(V.model as Classifier, fixture);
     }
     if (!G || !V) {

@@ -146,7 +146,7 @@ class RowBlockLinear extends Module {
 type AnyLinear = Linear | RowBlockLinear;
 
 /** Bytes a weight may take and still be bound whole (the device's storage-binding limit). */
-function bindingLimit(): number {
+export function bindingLimit(): number {
   return Number(runtime().device.limits.maxStorageBufferBindingSize);
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
+import { upsampleNearest } from '../kernels/upsample.js';
 import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
@@ -72,11 +73,21 @@ function argmaxRows(values: Float32Array, rows: number, cols: number): number[] 
 }
 
 async function classifyHost(model: Classifier, images: Tensor): Promise<{ logits: Float32Array; features: Float32Array }> {
-  const { logits, features } = noGrad(() => scope(() => model.forwardWithFeatures(images)));
+  const { logits, features } = noGrad(() => scope(() => model.forwardWithFeatures(toInputSize(model, images))));
   const out = { logits: (await logits.data()) as Float32Array, features: (await features.data()) as Float32Array };
   logits.dispose();
   features.dispose();
   return out;
+}
+
+/**
+ * Images nearest-upsampled to the side a judge was trained at, where it records one that their side
+ * divides (a VGG-Face judge takes 224: G's 32 x 7). Otherwise as they are: the judge checks its input.
+ */
+export function toInputSize(model: Classifier, images: Tensor): Tensor {
+  const size = model.inputSize;
+  const side = images.shape[2];
+  return size === null || size === side || size % side !== 0 ? images : upsampleNearest(images, size / side);
 }
 
 export async function evaluate(pipeline: ConditioningPipeline, options: EvalOptions): Promise<Report> {

@@ -4,11 +4,13 @@ import type { ModelFamily } from '../family.js';
 import { bigganGenerator } from './biggan.js';
 import { bigganDeepGenerator } from './bigganDeep.js';
 import { vggClassifier } from './vgg.js';
+import { vggFaceClassifier } from './vggface.js';
 
 export const FAMILIES: readonly ModelFamily[] = [
   bigganGenerator, // BigGAN-PyTorch generator (spectral norm baked at conversion)
   bigganDeepGenerator, // pytorch-pretrained-BigGAN's BigGAN-deep (config.json beside the weights)
   vggClassifier, // torchvision VGG, with or without batchnorm
+  vggFaceClassifier, // VGG-Face in the vgg_face_dag port's flat names (conv1_1 ... fc8)
 ];
 
 /** The family whose converted files record `format`; undefined for none. */
