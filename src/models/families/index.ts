@@ -2,11 +2,13 @@
 // list, so adding a family is one file in this folder and one line here.
 import type { ModelFamily } from '../family.js';
 import { bigganGenerator } from './biggan.js';
+import { resnetClassifier } from './resnet.js';
 import { vggClassifier } from './vgg.js';
 
 export const FAMILIES: readonly ModelFamily[] = [
   bigganGenerator, // BigGAN-PyTorch generator (spectral norm baked at conversion)
   vggClassifier, // torchvision VGG, with or without batchnorm
+  resnetClassifier, // torchvision ResNet, BasicBlock or Bottleneck
 ];
 
 /** The family whose converted files record `format`; undefined for none. */
