@@ -74,9 +74,9 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
         if (out % EXPANSION.bottleneck !== 0) {
           throw new ConversionError(`'${p}.conv3.weight' has ${out} outputs, not planes * 4 (a Bottleneck's expansion)`, `${p}.conv3.weight`);
         }
-        // width = planes * widthPerGroup / 64 (floored): one widthPerGroup for the whole network.
-        const wpg = (width * 64 * EXPANSION.bottleneck) / out;
-        if (i === 0 && b === 0) widthPerGroup = wpg;
+        // width = floor(planes * widthPerGroup / 64), one widthPerGroup for the whole network: the
+        // smallest integer that gives layer1.0's width.
+        if (i === 0 && b === 0) widthPerGroup = Math.ceil((width * 64 * EXPANSION.bottleneck) / out);
         if (Math.floor(((out / EXPANSION.bottleneck) * widthPerGroup) / 64) !== width) {
           throw new ConversionError(
             `'${p}.conv1.weight' is ${width} wide for ${out / 4} planes: not the width_per_group ${widthPerGroup} of layer1.0`,
@@ -85,8 +85,8 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
         }
       }
       if (b === 0) planes.push(out / EXPANSION[block]);
-      else if (out !== layerOut({ block, planes } as ResNetConfig, i)) {
-        throw new ConversionError(`'${p}' outputs ${out} channels, the first block of layer${i + 1} ${layerOut({ block, planes } as ResNetConfig, i)}`, p);
+      else if (out !== channels) {
+        throw new ConversionError(`'${p}' outputs ${out} channels, the first block of layer${i + 1} ${channels}: a layer keeps its width`, p);
       }
       // The shortcut: a strided 1x1 conv + bn where the first block changes the size or the width.
       const needed = b === 0 && (i > 0 || channels !== out);
