@@ -47,7 +47,7 @@ export function maxPool2d(x: Tensor, kernel = 2, stride = kernel, padding = 0): 
     throw new Error(`maxPool2d: padding ${padding} must be an integer from 0 to half the kernel ${kernel}`);
   }
   if (kernel > H + 2 * padding || kernel > W + 2 * padding) {
-    throw new Error(`maxPool2d: kernel ${kernel} is larger than the input ${formatShape(x.shape)} with padding ${padding}`);
+    throw new Error(`maxPool2d: kernel ${kernel} is larger than the input ${formatShape(x.shape)}${padding ? ` with padding ${padding}` : ''}`);
   }
   const outH = Math.floor((H + 2 * padding - kernel) / stride) + 1;
   const outW = Math.floor((W + 2 * padding - kernel) / stride) + 1;
