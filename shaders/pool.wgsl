@@ -1,4 +1,4 @@
-// 2-D pooling over (planes, H, W) tensors, planes = N * C: max pooling (no padding, floor mode)
+// 2-D pooling over (planes, H, W) tensors, planes = N * C: max pooling (floor mode, padding as -inf)
 // and torchvision's adaptive average pooling. Backward passes gather: a thread per input pixel
 // visits the few output windows that contain it, so overlapping windows need no atomics.
 
@@ -10,6 +10,7 @@ struct Params {
   outW: u32,
   kernel: u32,    // max pooling only
   stride: u32,
+  padding: u32,   // max pooling only: implicit -inf border (maxPoolPadded and the gathering backward)
 }
 
 override WORKGROUP: u32 = 256u;
@@ -71,6 +72,35 @@ fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   argmax[i] = i32(bestAt);
 }
 
+// Windows that reach into the padding (ResNet's 3x3, stride 2, padding 1 stem pool): the padding
+// is -inf, so only in-bounds pixels compete; the first maximum in row-major order wins as above.
+@compute @workgroup_size(WORKGROUP)
+fn maxPoolPadded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.planes * p.outH * p.outW) { return; }
+  let at = split(i, p.outH, p.outW);
+  // Clamped window rows [r0, r1) and columns [c0, c1); padding <= kernel / 2 keeps them non-empty.
+  let r0 = max(i32(at.y * p.stride) - i32(p.padding), 0);
+  let c0 = max(i32(at.z * p.stride) - i32(p.padding), 0);
+  let r1 = min(i32(at.y * p.stride + p.kernel) - i32(p.padding), i32(p.H));
+  let c1 = min(i32(at.z * p.stride + p.kernel) - i32(p.padding), i32(p.W));
+  let plane = at.x * p.H * p.W;
+  var bestAt = plane + u32(r0) * p.W + u32(c0);
+  var best = x[bestAt];
+  for (var r = r0; r < r1; r++) {
+    for (var c = c0; c < c1; c++) {
+      let k = plane + u32(r) * p.W + u32(c);
+      let v = x[k];
+      if (v > best || (v != v && best == best)) {
+        best = v;
+        bestAt = k;
+      }
+    }
+  }
+  y[i] = best;
+  argmax[i] = i32(bestAt);
+}
+
 // Tiled windows cover every input pixel exactly once: each output writes its whole window.
 @compute @workgroup_size(WORKGROUP)
 fn maxPoolBackwardTiled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -93,11 +123,13 @@ fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let i = index(gid, groups);
   if (i >= p.planes * p.H * p.W) { return; }
   let at = split(i, p.H, p.W);
-  // Windows oy with oy*stride <= row < oy*stride + kernel, likewise for columns.
-  let oy0 = select(0u, (at.y - p.kernel) / p.stride + 1u, at.y >= p.kernel);
-  let ox0 = select(0u, (at.z - p.kernel) / p.stride + 1u, at.z >= p.kernel);
-  let oy1 = min(at.y / p.stride + 1u, p.outH);
-  let ox1 = min(at.z / p.stride + 1u, p.outW);
+  // Windows oy with oy*stride <= row + padding < oy*stride + kernel, likewise for columns.
+  let row = at.y + p.padding;
+  let col = at.z + p.padding;
+  let oy0 = select(0u, (row - p.kernel) / p.stride + 1u, row >= p.kernel);
+  let ox0 = select(0u, (col - p.kernel) / p.stride + 1u, col >= p.kernel);
+  let oy1 = min(row / p.stride + 1u, p.outH);
+  let ox1 = min(col / p.stride + 1u, p.outW);
   let plane = at.x * p.outH * p.outW;
   var acc = 0.0;
   for (var oy = oy0; oy < oy1; oy++) {

@@ -96,7 +96,7 @@ describe.concurrent('missing paths are named with what belongs there', () => {
   });
 
   it('convert and parity', async () => {
-    await refused(['convert', missing()], /convert: .*missing: no such file \(expected a BigGAN-PyTorch generator, torchvision VGG or VGG-Face checkpoint/);
+    await refused(['convert', missing()], /convert: .*missing: no such file \(expected a BigGAN-PyTorch or BigGAN-deep generator, or a torchvision VGG, VGG-Face or torchvision ResNet classifier checkpoint/);
     await refused(['parity', missing(), PAIR], /parity: .*missing: no such file \(expected the model/, 2);
     await refused(['parity', G, missing()], /parity: .*missing: no such file \(expected a parity fixture/, 2);
     await refused(['parity', G, PAIR, '--classifier', missing()], /parity: .*missing: no such file \(expected --classifier/, 2);

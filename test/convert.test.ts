@@ -15,7 +15,8 @@ import { spectralNormalize } from '../src/models/families/biggan.js';
 import type { VGGConfig } from '../src/models/vgg.js';
 import type { VGGFaceConfig } from '../src/models/vggface.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
-import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
+import type { ResNetConfig } from '../src/models/resnet.js';
+import { host, syntheticBigGAN, syntheticResNet, syntheticVGG } from './data/syntheticModels.js';
 import { setupGpu } from './helpers.js';
 
 const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
@@ -25,6 +26,7 @@ const BIGGAN = join(FIXTURES, 'biggan32_ch4.pth');
 const BIGGAN_LEGACY = join(FIXTURES, 'biggan32_ch4.legacy.pth');
 const VGG_TINY = join(FIXTURES, 'vgg_bn_tiny.pth');
 const VGGFACE = join(FIXTURES, 'vggface_w8.pth');
+const RESNET_TINY = join(FIXTURES, 'resnet_bottleneck_tiny.pth');
 const CONVERT_CLI = join(import.meta.dirname, '..', 'src', 'models', 'convertCli.ts');
 
 let tmp: string;
@@ -220,14 +222,17 @@ describe('VGG-Face (vgg_face_dag layout)', () => {
     expect(refusal(() => convertStateDict(head)).message).toMatch(/'fc8\.weight' has shape \[5, 32\], expected \[\*, 64\]/);
   });
 
-  it("does not collide with torchvision VGG's or BigGAN's keys", () => {
+  it("does not collide with torchvision VGG's, ResNet's or BigGAN's keys", () => {
     const fitting = (key: string) => FAMILIES.filter((f) => f.fits(key)).map((f) => f.format);
     expect(fitting('conv1_1.weight')).toEqual(['vggface']);
     expect(fitting('fc8.bias')).toEqual(['vggface']);
     expect(fitting('features.0.weight')).toEqual(['vgg']);
     expect(fitting('classifier.6.bias')).toEqual(['vgg']);
-    for (const k of ['conv1.weight', 'fc.weight', 'conv1_1.running_mean', 'fc6.weight_orig']) expect(fitting(k)).toEqual([]);
+    expect(fitting('conv1.weight')).toEqual(['resnet']);
+    expect(fitting('fc.weight')).toEqual(['resnet']);
+    for (const k of ['conv1_1.running_mean', 'fc6.weight_orig']) expect(fitting(k)).toEqual([]);
     expect(detectFamily(readStateDict(VGGFACE).keys()).format).toBe('vggface');
+    expect(detectFamily(readStateDict(RESNET_TINY).keys()).format).toBe('resnet');
     expect(detectFamily(readStateDict(VGG_TINY).keys()).format).toBe('vgg');
     expect(detectFamily(readStateDict(BIGGAN).keys()).format).toBe('biggan-generator');
   });
@@ -243,6 +248,89 @@ describe('VGG-Face (vgg_face_dag layout)', () => {
     const bad = convertCli(VGGFACE, '-o', out, '--mean', '131,x,91');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--mean must be comma-separated numbers/);
+  });
+});
+
+describe('ResNet', () => {
+  const basic = () => syntheticResNet({ block: 'basic', layers: [2, 1], planes: [4, 8], stemWidth: 4, numClasses: 3 });
+
+  it('reads the Bottleneck fixture: layers [1, 1, 1, 1], width_per_group 16, a shortcut in every layer', () => {
+    const m = convertStateDict(readStateDict(RESNET_TINY));
+    expect(m.format).toBe('resnet');
+    expect(m.config).toEqual({
+      inChannels: 3,
+      block: 'bottleneck',
+      layers: [1, 1, 1, 1],
+      stemWidth: 64,
+      planes: [64, 128, 256, 512],
+      widthPerGroup: 16,
+      downsample: [true, true, true, true],
+      numClasses: 10,
+      inputSize: null,
+      normalize: false,
+      eps: 1e-5,
+    } satisfies ResNetConfig);
+    expect([...m.tensors.keys()].some((k) => k.endsWith('num_batches_tracked'))).toBe(false);
+    expect(m.tensors.get('layer1.0.conv2.weight')!.shape).toEqual([16, 16, 3, 3]); // 64 planes * 16 / 64
+  });
+
+  it('infers BasicBlocks, blocks per layer, and where the shortcut convs are', () => {
+    const m = convertStateDict(basic());
+    expect(m.config).toMatchObject({ block: 'basic', layers: [2, 1], planes: [4, 8], widthPerGroup: 64, downsample: [false, true], numClasses: 3 });
+    const wide = convertStateDict(syntheticResNet({ block: 'basic', layers: [1], planes: [6], stemWidth: 4, numClasses: 2 }));
+    expect(wide.config).toMatchObject({ downsample: [true] }); // stem 4 -> 6 channels: a stride-1 shortcut
+  });
+
+  it('the committed judge records BasicBlocks [1, 1, 1, 1] at 32x32 without normalisation', () => {
+    const m = readModelFile(join(MODELS, 'fmnist_resnet_judge32.safetensors'));
+    expect(m.format).toBe('resnet');
+    expect(m.config).toMatchObject({ block: 'basic', layers: [1, 1, 1, 1], planes: [64, 128, 256, 512], inputSize: 32, normalize: false, numClasses: 10 });
+  });
+
+  it('an ImageNet-shaped ResNet (1000 classes) gets input 224 and ImageNet normalisation', () => {
+    const sd = syntheticResNet({ block: 'basic', layers: [1], planes: [4], stemWidth: 4, numClasses: 1000 });
+    expect(convertStateDict(sd).config).toMatchObject({ inputSize: 224, normalize: true });
+    expect(convertStateDict(sd, { normalize: false, inputSize: 64 }).config).toMatchObject({ inputSize: 64, normalize: false });
+  });
+
+  it('refuses groups > 1 (ResNeXt) by name', () => {
+    const sd = syntheticResNet({ block: 'bottleneck', layers: [1], planes: [8], stemWidth: 8, widthPerGroup: 64, numClasses: 3 });
+    const grouped = edited(sd, (s) => s.set('layer1.0.conv2.weight', host([8, 4, 3, 3], new Float32Array(8 * 4 * 9))));
+    expect(refusal(() => convertStateDict(grouped)).message).toMatch(/'layer1\.0\.conv2\.weight' has shape \[8, 4, 3, 3\]: groups=2 \(ResNeXt\) is not supported/);
+  });
+
+  it('refuses a block type it does not know, naming the key', () => {
+    // conv1 1x1 without a conv3: neither a BasicBlock nor a Bottleneck
+    const odd = edited(basic(), (s) => s.set('layer1.0.conv1.weight', host([4, 4, 1, 1], new Float32Array(16))));
+    expect(refusal(() => convertStateDict(odd)).message).toMatch(/'layer1\.0\.conv1\.weight' \[4, 4, 1, 1\]: layer1\.0 is neither a BasicBlock .* nor a Bottleneck/);
+    // a fourth conv in a block
+    const extra = edited(basic(), (s) => s.set('layer2.0.conv3.weight', host([8, 8, 1, 1], new Float32Array(64))));
+    const err = refusal(() => convertStateDict(extra));
+    expect(err.message).toMatch(/unexpected key 'layer2\.0\.conv3\.weight' \[8, 8, 1, 1\]: not part of a torchvision BasicBlock \(an unknown block type\?\)/);
+    expect((err as ConversionError).key).toBe('layer2.0.conv3.weight');
+  });
+
+  it('names missing shortcuts, misplaced ones, and shape mismatches', () => {
+    const noShortcut = edited(basic(), (s) => {
+      for (const k of [...s.keys()]) if (k.startsWith('layer2.0.downsample.')) s.delete(k);
+    });
+    expect(refusal(() => convertStateDict(noShortcut)).message).toMatch(/missing key 'layer2\.0\.downsample\.0\.weight': the block goes from 4 to 8 channels with stride 2/);
+    const sd = basic();
+    const misplaced = edited(sd, (s) => {
+      for (const k of [...s.keys()]) if (k.startsWith('layer2.0.downsample.')) s.set(k.replace('layer2.0', 'layer1.1'), s.get(k)!);
+    });
+    expect(refusal(() => convertStateDict(misplaced)).message).toMatch(/unexpected key 'layer1\.1\.downsample\.0\.weight': only a layer's first block/);
+    const fc = edited(sd, (s) => s.set('fc.weight', host([3, 5], new Float32Array(15))));
+    expect(refusal(() => convertStateDict(fc)).message).toMatch(/'fc\.weight' has shape \[3, 5\], expected \[\*, 8\]/);
+    const bn = edited(sd, (s) => s.delete('layer1.1.bn2.running_var'));
+    expect(refusal(() => convertStateDict(bn)).message).toMatch(/missing key 'layer1\.1\.bn2\.running_var'/);
+  });
+
+  it('refuses a converted file whose ResNet config is inconsistent', async () => {
+    const broken = join(tmp, 'broken_resnet.safetensors');
+    const { config } = convertStateDict(basic());
+    writeSafetensors(broken, new Map(), { format: 'resnet', config: JSON.stringify({ ...config, planes: [4] }) });
+    await expect(loadClassifier(broken)).rejects.toThrow(/broken_resnet\.safetensors: the ResNet config in the metadata is inconsistent/);
   });
 });
 
@@ -303,11 +391,13 @@ describe('refusals', () => {
     expect(err).toBeInstanceOf(ConversionError);
     expect(err.message).toMatch(/fits none of these layouts/);
     expect(err.message).toMatch(/key '[^']+'/);
-    const resnet = new Map([
-      ['conv1.weight', host([2, 3, 3, 3], new Float32Array(54))],
-      ['fc.weight', host([10, 2], new Float32Array(20))],
+    const transformer = new Map([
+      ['blocks.0.attn.qkv.weight', host([6, 2], new Float32Array(12))],
+      ['head.weight', host([10, 2], new Float32Array(20))],
     ]);
-    expect(refusal(() => convertStateDict(resnet)).message).toMatch(/key 'conv1\.weight' fits none of these layouts/);
+    expect(refusal(() => convertStateDict(transformer)).message).toMatch(
+      /not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\) nor a torchvision ResNet: key 'blocks\.0\.attn\.qkv\.weight' fits none of these layouts/,
+    );
     expect(refusal(() => detectFormat([])).message).toMatch(/no tensors/);
   });
 
@@ -323,6 +413,7 @@ describe('refusals', () => {
     for (const f of FAMILIES) expect(familyOf(f.format)).toBe(f);
     expect(detectFamily(readStateDict(BIGGAN).keys()).kind).toBe('generator');
     expect(detectFamily(readStateDict(VGG_TINY).keys()).kind).toBe('classifier');
+    expect(detectFamily(readStateDict(RESNET_TINY).keys()).format).toBe('resnet');
   });
 
   it('refuses a BigGAN or VGG state dict with a key that has no place in the layout', () => {
@@ -394,7 +485,7 @@ describe('refusals', () => {
     const r = convertCli(join(CHECKPOINTS, 'nested.pth'), '-o', join(tmp, 'nested.safetensors'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG nor a VGG-Face \(vgg_face_dag\): key '[^']+' fits none of these layouts/,
+      /convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\) nor a torchvision ResNet: key '[^']+' fits none of these layouts/,
     );
   });
 });
@@ -438,5 +529,10 @@ describe('round trip through the command', () => {
     expect(vlog).toMatch(/VGG with batchnorm: 3 -> \[8, M, 16, M, 32, 32, M\], adaptive avg pool 1x1/);
     expect(JSON.parse(readSafetensors(vout).metadata.config)).toMatchObject({ inputSize: 32, normalize: false });
     await outputsAgree(vout, VGG_TINY, 'classifier');
+
+    const rout = join(tmp, 'r.safetensors');
+    const rlog = execFileSync(process.execPath, ['--import', 'tsx', CONVERT_CLI, RESNET_TINY, '-o', rout], { encoding: 'utf8' });
+    expect(rlog).toMatch(/ResNet \(Bottleneck, width_per_group 16\), layers \[1, 1, 1, 1\]: stem 3 -> 64, layer outputs \[256, 512, 1024, 2048\], fc 2048 -> 10/);
+    await outputsAgree(rout, RESNET_TINY, 'classifier');
   });
 });

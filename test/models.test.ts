@@ -24,7 +24,9 @@ import { conv2dRef } from './reference/biggan_block.js';
 import { embeddingRef } from './reference/gather.js';
 import { linearRef } from './reference/matmul.js';
 import { upsampleNearestRef } from './reference/pool.js';
-import { host, syntheticBigGAN, syntheticVGG } from './data/syntheticModels.js';
+import type { ResNet } from '../src/models/resnet.js';
+import { resnetRef } from './reference/resnet.js';
+import { host, syntheticBigGAN, syntheticResNet, syntheticVGG } from './data/syntheticModels.js';
 import { expectClose, setupGpu } from './helpers.js';
 import { FIXTURE_GRAD_REL, FIXTURE_OUTPUT_REL, FORWARD_REL, GRAD_REL } from './tolerances.js';
 
@@ -82,6 +84,12 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
 
   it('VGG with batchnorm: logits, loss and grad_x', async () => {
     const r = await runParity(join(FIXTURES, 'vgg_bn_tiny.pth'), join(FIXTURES, 'vgg_bn_tiny.io.pth'));
+    expect(r.kind).toBe('classifier');
+    expectParity(r, ['logits', 'loss', 'grad_x']);
+  });
+
+  it('ResNet with Bottlenecks (width_per_group 16): logits, loss and grad_x', async () => {
+    const r = await runParity(join(FIXTURES, 'resnet_bottleneck_tiny.pth'), join(FIXTURES, 'resnet_bottleneck_tiny.io.pth'));
     expect(r.kind).toBe('classifier');
     expectParity(r, ['logits', 'loss', 'grad_x']);
   });
@@ -532,6 +540,64 @@ describe('frozen weights', () => {
     mean(V.forward(x)).backward();
     expect(x.grad).not.toBeNull();
     expect(V.parameters().filter((p) => p.grad !== null || p.requiresGrad).map((p) => p.name)).toEqual([]);
+    V.dispose();
+  });
+});
+
+describe('ResNet configurations beyond the fixture', () => {
+  const state = (sd: Map<string, HostTensor>) => (key: string) => {
+    const t = sd.get(key);
+    if (!t) throw new Error(`no ${key}`);
+    return { data: f64(t), shape: [...t.shape] };
+  };
+
+  // BasicBlocks (the fixture has none), two blocks in layer1 (one without a shortcut), a
+  // narrower stem than layer1 (a shortcut without stride), odd sides through the strided layers.
+  const cases = [
+    { block: 'basic' as const, layers: [2, 1], planes: [6, 8], stemWidth: 4, side: 19 },
+    { block: 'bottleneck' as const, layers: [2, 1, 1], planes: [4, 4, 8], stemWidth: 16, widthPerGroup: 32, side: 24 },
+  ];
+  for (const { side, ...o } of cases) {
+    it(`${o.block}, layers [${o.layers}], planes [${o.planes}], ${side}x${side}: logits and features against float64`, async () => {
+      const sd = syntheticResNet({ ...o, numClasses: 5 });
+      const V = buildModel(convertStateDict(sd)) as ResNet;
+      expect(V.config).toMatchObject({ block: o.block, layers: o.layers, planes: o.planes, normalize: false, inputSize: null });
+      const x = new Rng(4).fillUniform(new Float32Array(2 * 3 * side * side), -1, 1);
+      const { logits, features } = V.forwardWithFeatures(tensor(x, [2, 3, side, side]));
+      const ref = resnetRef(Float64Array.from(x), [2, 3, side, side], state(sd), o.block, o.layers);
+      expect(features.shape).toEqual(ref.featureShape);
+      expectClose(await features.data(), ref.features, FORWARD_REL, 'features');
+      expectClose(await logits.data(), ref.logits, FORWARD_REL, 'logits');
+      V.dispose();
+    });
+  }
+
+  it('ImageNet-shaped (1000 classes): normalisation inside, as for VGG', async () => {
+    const sd = syntheticResNet({ block: 'basic', layers: [1], planes: [4], stemWidth: 4, numClasses: 1000 });
+    const normed = buildModel(convertStateDict(sd)) as ResNet;
+    const plain = buildModel(convertStateDict(sd, { normalize: false })) as ResNet;
+    expect(normed.config).toMatchObject({ normalize: true, inputSize: 224 });
+    const x = new Rng(9).fillUniform(new Float32Array(2 * 3 * 16 * 16), -1, 1);
+    const pre = Float32Array.from(x, (v, i) => {
+      const c = Math.floor(i / 256) % 3;
+      return ((v + 1) / 2 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+    });
+    expectClose(await normed.forward(tensor(x, [2, 3, 16, 16])).data(), await plain.forward(tensor(pre, [2, 3, 16, 16])).data(), FORWARD_REL, 'logits');
+    normed.dispose();
+    plain.dispose();
+  });
+
+  it('the committed judge: BasicBlocks, 512 pooled features, frozen, gradients reach x', async () => {
+    const V = await loadClassifier(join(MODELS, 'fmnist_resnet_judge32.safetensors'));
+    expect(V.config).toMatchObject({ block: 'basic', layers: [1, 1, 1, 1], inputSize: 32, numClasses: 10, normalize: false });
+    const x = tensor(new Rng(2).fillUniform(new Float32Array(2 * 3 * 32 * 32), -1, 1), [2, 3, 32, 32], { requiresGrad: true });
+    const { logits, features } = V.forwardWithFeatures(x);
+    expect(features.shape).toEqual([2, 512]);
+    expect((await features.data()).every((v) => v >= 0)).toBe(true); // a mean of relu outputs
+    mean(logits).backward();
+    expect(x.grad).not.toBeNull();
+    expect(V.parameters().filter((p) => p.grad !== null || p.requiresGrad).map((p) => p.name)).toEqual([]);
+    expect(() => V.forward(tensor(new Float32Array(32 * 32), [1, 1, 32, 32]))).toThrow(/ResNet: input must be \(batch, 3, H, W\)/);
     V.dispose();
   });
 });

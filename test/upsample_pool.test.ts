@@ -69,6 +69,36 @@ describe('maxPool2d', () => {
     });
   }
 
+  // Padding counts as -inf: ResNet's stem pool (3x3, stride 2, padding 1), on even and odd sides.
+  const padded: [number[], number, number, number][] = [
+    [[2, 3, 8, 8], 3, 2, 1],
+    [[1, 2, 7, 5], 3, 2, 1],
+    [[1, 1, 1, 1], 3, 2, 1], // a single pixel: every window is mostly padding
+    [[2, 2, 6, 9], 2, 2, 1],
+    [[1, 3, 5, 6], 5, 1, 2],
+  ];
+  for (const [shape, kernel, stride, padding] of padded) {
+    it(`${JSON.stringify(shape)} kernel ${kernel} stride ${stride} padding ${padding}`, async () => {
+      await checkOp(
+        ([x]) => maxPool2d(x, kernel, stride, padding),
+        ([x]) => maxPool2dRef(x, shape, kernel, stride, padding),
+        [{ shape }],
+      );
+    });
+  }
+
+  it('padding: negative values still win over the -inf border, and the gradient reaches them', async () => {
+    const x = tensor(Float32Array.from([-5, -3, -4, -1]), [1, 1, 2, 2], { requiresGrad: true });
+    const y = maxPool2d(x, 3, 2, 1);
+    expect(Array.from(await y.data())).toEqual([-1]);
+    y.backward(tensor(Float32Array.from([2]), [1, 1, 1, 1]));
+    expect(Array.from(await x.grad!.data())).toEqual([0, 0, 0, 2]);
+  });
+
+  it('refuses padding over half the kernel', () => {
+    expect(() => maxPool2d(tensor(new Float32Array(16), [1, 1, 4, 4]), 3, 2, 2)).toThrow(/padding 2 must be .* half the kernel 3/);
+  });
+
   it('routes the gradient to the first maximum on ties', async () => {
     // One plane, 4x4: window (0,0) ties at all four, (0,1) ties at its last two, (1,0) and (1,1)
     // tie on their bottom row.

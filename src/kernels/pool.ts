@@ -14,6 +14,7 @@ interface PoolShape {
   outW: number;
   kernel: number;
   stride: number;
+  padding: number;
 }
 
 function planesOf(x: Tensor, op: string): [number, number, number, number] {
@@ -27,27 +28,38 @@ function launch(entry: string, s: PoolShape, buffers: GPUBuffer[], threads: numb
     family: 'pool',
     entry,
     constants: { WORKGROUP, TILED: tiled ? 1 : 0 },
-    uniforms: new Uniforms().u32(s.planes, s.H, s.W, s.outH, s.outW, s.kernel, s.stride).build(),
+    uniforms: new Uniforms().u32(s.planes, s.H, s.W, s.outH, s.outW, s.kernel, s.stride, s.padding).build(),
     buffers,
     workgroups: grid(threads, WORKGROUP),
   });
 }
 
-/** F.max_pool2d(x, kernel, stride) without padding (floor mode); the gradient goes to the first maximum. */
-export function maxPool2d(x: Tensor, kernel = 2, stride = kernel): Tensor {
+/**
+ * F.max_pool2d(x, kernel, stride, padding) in floor mode, the padding counting as -inf (as in
+ * PyTorch, at most kernel / 2); the gradient goes to the first maximum.
+ */
+export function maxPool2d(x: Tensor, kernel = 2, stride = kernel, padding = 0): Tensor {
   const [N, C, H, W] = planesOf(x, 'maxPool2d');
   if (!Number.isInteger(kernel) || !Number.isInteger(stride) || kernel < 1 || stride < 1) {
     throw new Error(`maxPool2d: kernel ${kernel} and stride ${stride} must be positive integers`);
   }
-  if (kernel > H || kernel > W) throw new Error(`maxPool2d: kernel ${kernel} is larger than the input ${formatShape(x.shape)}`);
-  const s = { planes: N * C, H, W, outH: Math.floor((H - kernel) / stride) + 1, outW: Math.floor((W - kernel) / stride) + 1, kernel, stride };
+  if (!Number.isInteger(padding) || padding < 0 || 2 * padding > kernel) {
+    throw new Error(`maxPool2d: padding ${padding} must be an integer from 0 to half the kernel ${kernel}`);
+  }
+  if (kernel > H + 2 * padding || kernel > W + 2 * padding) {
+    throw new Error(`maxPool2d: kernel ${kernel} is larger than the input ${formatShape(x.shape)}${padding ? ` with padding ${padding}` : ''}`);
+  }
+  const outH = Math.floor((H + 2 * padding - kernel) / stride) + 1;
+  const outW = Math.floor((W + 2 * padding - kernel) / stride) + 1;
+  const s = { planes: N * C, H, W, outH, outW, kernel, stride, padding };
   // Windows that tile the input exactly (the usual 2x2, stride 2 on even sizes) take a faster path.
-  const tiled = stride === kernel && H === s.outH * kernel && W === s.outW * kernel;
+  const tiled = padding === 0 && stride === kernel && H === s.outH * kernel && W === s.outW * kernel;
   // 2x2, stride 2 on widths that are multiples of 4: a thread per 2 outputs, vector loads/stores.
   const pairs = tiled && kernel === 2 && W % 4 === 0;
   const y = empty([N, C, s.outH, s.outW]);
   const argmax = empty(y.shape, 'int32');
   if (pairs) launch('maxPool2x2', s, [x.buffer, y.buffer, argmax.buffer], y.size / 2, true);
+  else if (padding > 0) launch('maxPoolPadded', s, [x.buffer, y.buffer, argmax.buffer], y.size);
   else launch('maxPool', s, [x.buffer, y.buffer, argmax.buffer], y.size, tiled);
   const out = record('maxPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
@@ -68,7 +80,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: [number, number]): Tens
     throw new Error(`adaptiveAvgPool2d: output size [${outputSize}] must be positive integers`);
   }
   if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty input ${formatShape(x.shape)}`);
-  const s = { planes: N * C, H, W, outH, outW, kernel: 0, stride: 0 };
+  const s = { planes: N * C, H, W, outH, outW, kernel: 0, stride: 0, padding: 0 };
   const y = empty([N, C, outH, outW]);
   launch('adaptiveAvgPool', s, [x.buffer, y.buffer], y.size);
   return record('adaptiveAvgPool2d', y, [x], (g) => {

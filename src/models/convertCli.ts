@@ -1,5 +1,5 @@
 // `npm run convert -- <checkpoint.pth> -o <model.safetensors>`: recognise a BigGAN-PyTorch or
-// BigGAN-deep generator, a torchvision VGG or a VGG-Face, infer its architecture, bake spectral norm, and write a
+// BigGAN-deep generator, a torchvision VGG, VGG-Face or torchvision ResNet, infer its architecture, bake spectral norm, and write a
 // safetensors file whose metadata describes the network (format, config).
 import { Command, InvalidArgumentError } from 'commander';
 import { count, requireCheckpoint } from '../cli/options.js';
@@ -27,12 +27,12 @@ const numberList = (flag: string) => (v: string) => {
 
 const program = new Command()
   .name('cgan convert')
-  .description('Convert a BigGAN-PyTorch or BigGAN-deep generator, torchvision VGG or VGG-Face checkpoint into a self-describing .safetensors file.')
+  .description('Convert a BigGAN-PyTorch or BigGAN-deep generator, or a torchvision VGG, VGG-Face or torchvision ResNet classifier checkpoint into a self-describing .safetensors file.')
   .argument('<checkpoint>', 'PyTorch checkpoint (.pth, zip or legacy format) or a safetensors state dict')
   .option('-o, --output <path>', 'output file (default: the checkpoint name with .safetensors)')
-  .option('--input-size <n>', 'VGG: the input side it was trained at, recorded in the config', count('--input-size'))
-  .option('--normalize', 'VGG: apply ImageNet normalisation inside forward (default: on for 1000-class 7x7-pool VGGs)')
-  .option('--no-normalize', 'VGG: no ImageNet normalisation')
+  .option('--input-size <n>', 'VGG, ResNet: the input side it was trained at, recorded in the config', count('--input-size'))
+  .option('--normalize', 'VGG, ResNet: apply ImageNet normalisation inside forward (default: on for ImageNet-shaped ones: 1000 classes, a 7x7 pool for VGG)')
+  .option('--no-normalize', 'VGG, ResNet: no ImageNet normalisation')
   .option('--no-final-pool', 'VGG: no max-pool after the last conv (torchvision cfgs all have one)')
   .option('--config <path>', "BigGAN-deep: its config.json (default: NAME.config.json or config.json beside the checkpoint)")
   .option('--truncation <t>', 'BigGAN-deep: the truncation in (0, 1] its batchnorm statistics are interpolated for (default 1)', Number)
@@ -40,7 +40,7 @@ const program = new Command()
   .addHelpText('after', `\nModel families it recognises:\n${FAMILIES.map((f) => `  ${f.format}: ${f.description}`).join('\n')}`)
   .action((checkpoint: string, opts: Options) => {
     try {
-      requireCheckpoint(checkpoint, 'a BigGAN-PyTorch generator, torchvision VGG or VGG-Face checkpoint (.pth), or a safetensors state dict');
+      requireCheckpoint(checkpoint, 'a BigGAN-PyTorch or BigGAN-deep generator, or a torchvision VGG, VGG-Face or torchvision ResNet classifier checkpoint (.pth), or a safetensors state dict');
       const output = opts.output ?? `${checkpoint.replace(/\.(pth|pt|bin|safetensors)$/i, '')}.safetensors`;
       if (output === checkpoint) throw new Error('the output would overwrite the checkpoint: give -o');
       const model = readModelFile(checkpoint, {

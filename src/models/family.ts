@@ -61,9 +61,9 @@ export interface ConvertedModel {
 }
 
 export interface ConvertOptions {
-  /** VGG: the input side, recorded in the config (default: 224 for an ImageNet VGG, else unknown). */
+  /** VGG, ResNet: the input side, recorded in the config (default: 224 for an ImageNet one, else unknown). */
   inputSize?: number;
-  /** VGG: ImageNet normalisation flag (default: on for an ImageNet VGG: 1000 classes, 7x7 pool). */
+  /** VGG, ResNet: ImageNet normalisation flag (default: on for an ImageNet one: 1000 classes, VGG's 7x7 pool). */
   normalize?: boolean;
   /** VGG: whether a max-pool follows the last conv (default true, as in every torchvision cfg). */
   finalPool?: boolean;

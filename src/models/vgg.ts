@@ -91,7 +91,7 @@ class Features extends Module {
  * bn(conv(x)) = conv(x; weight * s, (bias - mean) * s + beta), s = gamma / sqrt(var + eps) per
  * output channel. Differentiable in the conv's and the batchnorm's parameters.
  */
-function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
+export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
   const channels = conv.weight.shape[0];
   const std = sqrt(add(bn.runningVar, bn.options.eps ?? 1e-5));
   const s = div(bn.weight ?? full([channels], 1), std);
@@ -250,8 +250,8 @@ export class VGG extends Module implements Classifier {
  * ImageNet normalisation of images given in [-1, 1]: ((x + 1) / 2 - mean) / std, as one
  * per-channel affine map x * scale + shift.
  */
-function imagenetAffine(channels: number): { scale: Tensor; shift: Tensor } {
-  if (channels !== 3) throw new Error(`VGG: ImageNet normalisation needs 3 input channels, not ${channels}`);
+export function imagenetAffine(channels: number): { scale: Tensor; shift: Tensor } {
+  if (channels !== 3) throw new Error(`ImageNet normalisation needs 3 input channels, not ${channels}`);
   const scale = IMAGENET_STD.map((s) => 1 / (2 * s));
   const shift = IMAGENET_MEAN.map((m, i) => (0.5 - m) / IMAGENET_STD[i]);
   return { scale: keep(tensor(scale, [1, 3, 1, 1])), shift: keep(tensor(shift, [1, 3, 1, 1])) };

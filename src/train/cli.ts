@@ -33,8 +33,8 @@ const truncationArg = (v: string) => {
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
 function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>, judge: string | null): void {
   requireCheckpoint(config.generator, 'the generator: a BigGAN-PyTorch .pth or a converted .safetensors');
-  requireCheckpoint(config.classifier, 'the classifier: a torchvision VGG .pth or a converted .safetensors');
-  if (judge) requireCheckpoint(judge, "the judge: a VGG .pth or a converted .safetensors, or --judge none");
+  requireCheckpoint(config.classifier, 'the classifier: a torchvision VGG or ResNet .pth or a converted .safetensors');
+  if (judge) requireCheckpoint(judge, "the judge: a VGG or ResNet .pth or a converted .safetensors, or --judge none");
 }
 
 function checkRealData(dir: string | undefined): string | null {
@@ -108,7 +108,7 @@ program
   .command('train')
   .description('train the input generator; writes a run folder with checkpoints, metrics, grids, curves and a report')
   .option('--generator <path>', 'BigGAN generator (.pth or converted .safetensors)', DEFAULTS.generator)
-  .option('--classifier <path>', 'frozen VGG classifier (.pth or .safetensors)', DEFAULTS.classifier)
+  .option('--classifier <path>', 'frozen classifier, a VGG or ResNet (.pth or .safetensors)', DEFAULTS.classifier)
   .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
   .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
   .option('--epochs <n>', 'epochs', count('--epochs'), TRAINING_DEFAULTS.epochs)

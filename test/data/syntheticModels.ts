@@ -126,3 +126,53 @@ export function syntheticVGG(o: SyntheticVGGOptions): Map<string, HostTensor> {
   linear(6, o.numClasses, o.hidden[1]);
   return sd;
 }
+
+export interface SyntheticResNetOptions {
+  block: 'basic' | 'bottleneck';
+  layers: number[];
+  /** torchvision's planes per layer (64, 128, 256, 512 in every real ResNet). */
+  planes: number[];
+  stemWidth?: number;
+  widthPerGroup?: number;
+  numClasses: number;
+  inChannels?: number;
+  seed?: number;
+}
+
+/** A torchvision ResNet state dict: downsample shortcuts where torchvision puts them. */
+export function syntheticResNet(o: SyntheticResNetOptions): Map<string, HostTensor> {
+  const f = new Filler(o.seed ?? 3);
+  const sd = new Map<string, HostTensor>();
+  const convBn = (conv: string, bn: string, out: number, inp: number, k: number) => {
+    sd.set(`${conv}.weight`, f.normal([out, inp, k, k], 1 / Math.sqrt(k * k * inp)));
+    sd.set(`${bn}.weight`, f.uniform([out], 0.5, 1.5));
+    sd.set(`${bn}.bias`, f.normal([out], 0.1));
+    sd.set(`${bn}.running_mean`, f.normal([out], 0.1));
+    sd.set(`${bn}.running_var`, f.uniform([out], 0.5, 1.5));
+    sd.set(`${bn}.num_batches_tracked`, { dtype: 'int64', shape: [], data: BigInt64Array.of(3n) });
+  };
+  const stem = o.stemWidth ?? 64;
+  convBn('conv1', 'bn1', stem, o.inChannels ?? 3, 7);
+  let channels = stem;
+  const expansion = o.block === 'basic' ? 1 : 4;
+  o.layers.forEach((n, i) => {
+    const out = o.planes[i] * expansion;
+    const width = o.block === 'basic' ? o.planes[i] : Math.floor((o.planes[i] * (o.widthPerGroup ?? 64)) / 64);
+    for (let b = 0; b < n; b++) {
+      const p = `layer${i + 1}.${b}`;
+      if (o.block === 'basic') {
+        convBn(`${p}.conv1`, `${p}.bn1`, width, channels, 3);
+        convBn(`${p}.conv2`, `${p}.bn2`, out, width, 3);
+      } else {
+        convBn(`${p}.conv1`, `${p}.bn1`, width, channels, 1);
+        convBn(`${p}.conv2`, `${p}.bn2`, width, width, 3);
+        convBn(`${p}.conv3`, `${p}.bn3`, out, width, 1);
+      }
+      if (b === 0 && (i > 0 || channels !== out)) convBn(`${p}.downsample.0`, `${p}.downsample.1`, out, channels, 1);
+      channels = out;
+    }
+  });
+  sd.set('fc.weight', f.normal([o.numClasses, channels], 1 / Math.sqrt(channels)));
+  sd.set('fc.bias', f.normal([o.numClasses], 0.1));
+  return sd;
+}

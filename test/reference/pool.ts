@@ -11,17 +11,21 @@ export function upsampleNearestRef(x: Float64Array, shape: readonly number[], fa
   return y;
 }
 
-export function maxPool2dRef(x: Float64Array, shape: readonly number[], kernel: number, stride = kernel): Float64Array {
+export function maxPool2dRef(x: Float64Array, shape: readonly number[], kernel: number, stride = kernel, padding = 0): Float64Array {
   const [N, C, H, W] = shape;
-  const Ho = Math.floor((H - kernel) / stride) + 1;
-  const Wo = Math.floor((W - kernel) / stride) + 1;
+  const Ho = Math.floor((H + 2 * padding - kernel) / stride) + 1;
+  const Wo = Math.floor((W + 2 * padding - kernel) / stride) + 1;
   const y = new Float64Array(N * C * Ho * Wo);
   for (let p = 0; p < N * C; p++)
     for (let i = 0; i < Ho; i++)
       for (let j = 0; j < Wo; j++) {
-        let m = -Infinity;
+        let m = -Infinity; // the padding
         for (let di = 0; di < kernel; di++)
-          for (let dj = 0; dj < kernel; dj++) m = Math.max(m, x[(p * H + i * stride + di) * W + j * stride + dj]);
+          for (let dj = 0; dj < kernel; dj++) {
+            const r = i * stride + di - padding;
+            const c = j * stride + dj - padding;
+            if (r >= 0 && r < H && c >= 0 && c < W) m = Math.max(m, x[(p * H + r) * W + c]);
+          }
         y[(p * Ho + i) * Wo + j] = m;
       }
   return y;

@@ -3,6 +3,7 @@
 import type { ModelFamily } from '../family.js';
 import { bigganGenerator } from './biggan.js';
 import { bigganDeepGenerator } from './bigganDeep.js';
+import { resnetClassifier } from './resnet.js';
 import { vggClassifier } from './vgg.js';
 import { vggFaceClassifier } from './vggface.js';
 
@@ -11,6 +12,7 @@ export const FAMILIES: readonly ModelFamily[] = [
   bigganDeepGenerator, // pytorch-pretrained-BigGAN's BigGAN-deep (config.json beside the weights)
   vggClassifier, // torchvision VGG, with or without batchnorm
   vggFaceClassifier, // VGG-Face in the vgg_face_dag port's flat names (conv1_1 ... fc8)
+  resnetClassifier, // torchvision ResNet, BasicBlock or Bottleneck
 ];
 
 /** The family whose converted files record `format`; undefined for none. */

@@ -1,0 +1,187 @@
+// The torchvision ResNet classifier family (MODELS.md): its keys, the inference of its
+// architecture (block type from the keys, layer counts, widths, downsample shortcuts) and the
+// checks of a converted config.
+import type { HostTensor } from '../checkpoint/index.js';
+import { EXPANSION, innerWidth, layerOut, ResNet, type ResNetBlock, type ResNetConfig } from '../resnet.js';
+import { ConversionError, fitsAny, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+
+const BN = '(?:weight|bias|running_mean|running_var|num_batches_tracked)';
+const RESNET_KEYS: RegExp[] = [
+  /^conv1\.weight$/,
+  new RegExp(`^bn1\\.${BN}$`),
+  new RegExp(`^layer\\d+\\.\\d+\\.(?:conv\\d+\\.weight|bn\\d+\\.${BN}|downsample\\.0\\.weight|downsample\\.1\\.${BN})$`),
+  /^fc\.(?:weight|bias)$/,
+];
+
+/** Infers a torchvision ResNet: block type, blocks per layer, widths, shortcuts, classes. */
+export function convertResNet(state: Map<string, HostTensor>, options: ConvertOptions = {}): ConvertedModel {
+  const keys = new Keys(state);
+  const tensors = new Map<string, HostTensor>();
+  const copy = (key: string, expected: (number | null)[], why?: string) => {
+    const t = keys.get(key, expected, why);
+    tensors.set(key, float32(t));
+    return t;
+  };
+  const convBn = (conv: string, bn: string, expected: (number | null)[], why: string) => {
+    const [out] = copy(`${conv}.weight`, expected, why).shape;
+    for (const k of ['weight', 'bias', 'running_mean', 'running_var']) copy(`${bn}.${k}`, [out]);
+    if (state.has(`${bn}.num_batches_tracked`)) keys.used.add(`${bn}.num_batches_tracked`);
+    return out;
+  };
+
+  const inChannels = keys.get('conv1.weight', [null, null, 7, 7], "torchvision's 7x7 stem").shape[1];
+  const stemWidth = convBn('conv1', 'bn1', [null, inChannels, 7, 7], '');
+  if (state.has('conv1.bias')) throw new ConversionError("unexpected key 'conv1.bias': torchvision's ResNet convs have no bias", 'conv1.bias');
+
+  // Blocks per layer: layer1.0, layer1.1, ..., layer2.0, ... numbered without gaps.
+  const count = (prefix: string) => {
+    let n = 0;
+    while ([...state.keys()].some((k) => k.startsWith(`${prefix}${n}.`))) n++;
+    return n;
+  };
+  const layers: number[] = [];
+  while (count(`layer${layers.length + 1}.`) > 0) layers.push(count(`layer${layers.length + 1}.`));
+  if (layers.length === 0) throw new ConversionError("missing key 'layer1.0.conv1.weight': no residual layers found", 'layer1.0.conv1.weight');
+
+  // The block type from the first block's keys: a conv3 makes it a Bottleneck.
+  const first = state.get('layer1.0.conv1.weight');
+  let block: ResNetBlock;
+  if (state.has('layer1.0.conv3.weight')) block = 'bottleneck';
+  else if (first && first.shape.length === 4 && first.shape[2] === 3 && first.shape[3] === 3) block = 'basic';
+  else {
+    throw new ConversionError(
+      `'layer1.0.conv1.weight' ${first ? fmt(first.shape) : 'is missing'}: layer1.0 is neither a BasicBlock (conv1, conv2: 3x3) nor a Bottleneck (conv1 1x1, conv2 3x3, conv3 1x1), the block types known`,
+      'layer1.0.conv1.weight',
+    );
+  }
+
+  const planes: number[] = [];
+  const downsample: boolean[] = [];
+  let widthPerGroup = 64;
+  let channels = stemWidth;
+  layers.forEach((n, i) => {
+    for (let b = 0; b < n; b++) {
+      const p = `layer${i + 1}.${b}`;
+      let out: number;
+      if (block === 'basic') {
+        const width = convBn(`${p}.conv1`, `${p}.bn1`, [null, channels, 3, 3], `a BasicBlock's 3x3 conv from ${channels} channels`);
+        out = convBn(`${p}.conv2`, `${p}.bn2`, [null, width, 3, 3], groupsWhy(state, `${p}.conv2.weight`, width));
+        if (out !== width) throw new ConversionError(`'${p}.conv2.weight' has ${out} outputs, a BasicBlock's conv1 ${width}: they must match`, `${p}.conv2.weight`);
+      } else {
+        const width = convBn(`${p}.conv1`, `${p}.bn1`, [null, channels, 1, 1], `a Bottleneck's 1x1 conv from ${channels} channels`);
+        convBn(`${p}.conv2`, `${p}.bn2`, [width, width, 3, 3], groupsWhy(state, `${p}.conv2.weight`, width));
+        out = convBn(`${p}.conv3`, `${p}.bn3`, [null, width, 1, 1], `a Bottleneck's 1x1 conv from its ${width}-wide conv2`);
+        if (out % EXPANSION.bottleneck !== 0) {
+          throw new ConversionError(`'${p}.conv3.weight' has ${out} outputs, not planes * 4 (a Bottleneck's expansion)`, `${p}.conv3.weight`);
+        }
+        // width = floor(planes * widthPerGroup / 64), one widthPerGroup for the whole network: the
+        // smallest integer that gives layer1.0's width.
+        if (i === 0 && b === 0) widthPerGroup = Math.ceil((width * 64 * EXPANSION.bottleneck) / out);
+        if (Math.floor(((out / EXPANSION.bottleneck) * widthPerGroup) / 64) !== width) {
+          throw new ConversionError(
+            `'${p}.conv1.weight' is ${width} wide for ${out / 4} planes: not the width_per_group ${widthPerGroup} of layer1.0`,
+            `${p}.conv1.weight`,
+          );
+        }
+      }
+      if (b === 0) planes.push(out / EXPANSION[block]);
+      else if (out !== channels) {
+        throw new ConversionError(`'${p}' outputs ${out} channels, the first block of layer${i + 1} ${channels}: a layer keeps its width`, p);
+      }
+      // The shortcut: a strided 1x1 conv + bn where the first block changes the size or the width.
+      const needed = b === 0 && (i > 0 || channels !== out);
+      const has = state.has(`${p}.downsample.0.weight`);
+      if (has && b > 0) throw new ConversionError(`unexpected key '${p}.downsample.0.weight': only a layer's first block has a shortcut conv`, `${p}.downsample.0.weight`);
+      if (needed && !has) {
+        throw new ConversionError(`missing key '${p}.downsample.0.weight': the block goes from ${channels} to ${out} channels${i > 0 ? ' with stride 2' : ''}`, `${p}.downsample.0.weight`);
+      }
+      if (has) convBn(`${p}.downsample.0`, `${p}.downsample.1`, [out, channels, 1, 1], 'the 1x1 shortcut conv');
+      if (b === 0) downsample.push(has);
+      channels = out;
+    }
+  });
+  // Anything under layerN.M the blocks did not use: a block type this family does not know.
+  const extra = [...state.keys()].find((k) => /^layer\d+\./.test(k) && !keys.used.has(k));
+  if (extra !== undefined) {
+    throw new ConversionError(
+      `unexpected key '${extra}' ${fmt(state.get(extra)!.shape)}: not part of a torchvision ${block === 'basic' ? 'BasicBlock' : 'Bottleneck'} (an unknown block type?)`,
+      extra,
+    );
+  }
+
+  const [numClasses] = copy('fc.weight', [null, channels], `a linear from the last layer's ${channels} pooled features`).shape;
+  copy('fc.bias', [numClasses]);
+  keys.checkAllUsed(() => false);
+
+  const imagenet = numClasses === 1000 && inChannels === 3;
+  const config: ResNetConfig = {
+    inChannels,
+    block,
+    layers,
+    stemWidth,
+    planes,
+    widthPerGroup,
+    downsample,
+    numClasses,
+    inputSize: options.inputSize ?? (imagenet ? 224 : null),
+    normalize: options.normalize ?? imagenet,
+    eps: 1e-5,
+  };
+  return { format: 'resnet', config, tensors };
+}
+
+/** Why a 3x3 conv2 must be width x width: another input width means groups > 1 (ResNeXt). */
+function groupsWhy(state: Map<string, HostTensor>, key: string, width: number): string {
+  const t = state.get(key);
+  if (t && t.shape.length === 4 && t.shape[0] === width && t.shape[1] !== width && width % t.shape[1] === 0) {
+    throw new ConversionError(
+      `'${key}' has shape ${fmt(t.shape)}: groups=${width / t.shape[1]} (ResNeXt) is not supported, only groups=1`,
+      key,
+    );
+  }
+  return `a 3x3 conv from the ${width} channels before it`;
+}
+
+/** A converted file's config comes from its metadata: check it before building from it. */
+function checkConfig(c: ResNetConfig, source: string): ResNetConfig {
+  const n = Array.isArray(c.layers) ? c.layers.length : -1;
+  const ok =
+    isCount(c.inChannels) &&
+    (c.block === 'basic' || c.block === 'bottleneck') &&
+    n > 0 && c.layers.every(isCount) &&
+    isCount(c.stemWidth) &&
+    Array.isArray(c.planes) && c.planes.length === n && c.planes.every(isCount) &&
+    isCount(c.widthPerGroup) && (c.block === 'bottleneck' || c.widthPerGroup === 64) &&
+    c.planes.every((_, i) => innerWidth(c, i) > 0) &&
+    Array.isArray(c.downsample) && c.downsample.length === n && c.downsample.every((d) => typeof d === 'boolean') &&
+    isCount(c.numClasses) &&
+    (c.inputSize === null || isCount(c.inputSize)) &&
+    typeof c.normalize === 'boolean' &&
+    typeof c.eps === 'number';
+  if (!ok) throw new ConversionError(`${source}: the ResNet config in the metadata is inconsistent: ${JSON.stringify(c)}`);
+  return c;
+}
+
+function summarize(model: ConvertedModel): string[] {
+  const c = model.config as ResNetConfig;
+  const kind = c.block === 'basic' ? 'BasicBlock' : `Bottleneck, width_per_group ${c.widthPerGroup}`;
+  return [
+    `ResNet (${kind}), layers [${c.layers.join(', ')}]: stem ${c.inChannels} -> ${c.stemWidth}, ` +
+      `layer outputs [${c.planes.map((_, i) => layerOut(c, i)).join(', ')}], fc ${layerOut(c, c.layers.length - 1)} -> ${c.numClasses}`,
+    `  input ${c.inputSize === null ? 'size unknown' : `${c.inputSize}x${c.inputSize}`}, ${c.normalize ? 'ImageNet normalisation inside' : 'no normalisation'}`,
+  ];
+}
+
+export const resnetClassifier: ModelFamily<ResNetConfig> = {
+  format: 'resnet',
+  kind: 'classifier',
+  description: 'a torchvision ResNet',
+  name: 'a ResNet classifier',
+  fits: fitsAny(RESNET_KEYS),
+  convert: convertResNet,
+  // The caller's input side and normalisation override what a converted file recorded.
+  withOptions: (c, options) => ({ ...c, inputSize: options.inputSize ?? c.inputSize, normalize: options.normalize ?? c.normalize }),
+  checkConfig,
+  build: (config) => new ResNet(config),
+  summarize,
+};
