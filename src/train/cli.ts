@@ -116,7 +116,7 @@ program
   .option('--batch <n>', 'batch size', count('--batch'), TRAINING_DEFAULTS.batch)
   .option('--lr <x>', 'Adam learning rate', float('--lr'), TRAINING_DEFAULTS.lr)
   .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', wholeNumber('--seed'), TRAINING_DEFAULTS.seed)
-  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it", count('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
+  .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it by a whole factor, else resized bilinearly (align_corners=False)", count('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', wholeNumber('--generator-class'), TRAINING_DEFAULTS.generatorClass)
   .option('--truncation <t>', "BigGAN-deep: the truncation in (0, 1] its batchnorm statistics are interpolated for (default: the converted file's, else 1)", truncationArg)
   .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
