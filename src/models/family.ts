@@ -106,6 +106,23 @@ export interface ModelFamily<C extends object = any> {
   checkFixture?(config: C, fixture: Map<string, HostTensor>): void;
 }
 
+/** The input a torchvision classifier (VGG, ResNet) expects: its side and its normalisation. */
+export interface ImageNetStyleInput {
+  inputSize: number | null;
+  normalize: boolean;
+}
+
+/** withOptions of such a classifier: the caller's input side and normalisation override the file's. */
+export function withInputOptions<C extends ImageNetStyleInput>(c: C, options: ConvertOptions): C {
+  return { ...c, inputSize: options.inputSize ?? c.inputSize, normalize: options.normalize ?? c.normalize };
+}
+
+/** Its summary line. */
+export function describeInput(c: ImageNetStyleInput): string {
+  const size = c.inputSize === null ? 'size unknown' : `${c.inputSize}x${c.inputSize}`;
+  return `  input ${size}, ${c.normalize ? 'ImageNet normalisation inside' : 'no normalisation'}`;
+}
+
 /** Refusal of a checkpoint: names the key (and its shape) that does not fit. */
 export class ConversionError extends Error {
   constructor(

@@ -20,8 +20,12 @@ export const DEFAULTS = {
   generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
   classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
   judge: join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
-  judgeYardsticks: join(ROOT, 'models', 'fmnist_vgg_judge32_yardsticks.json'),
 };
+
+/** Where a judge's yardsticks live: models/fmnist_vgg_judge32.safetensors -> fmnist_vgg_judge32_yardsticks.json. */
+function judgeYardsticks(judge: string): string {
+  return judge.replace(/\.(safetensors|pth|pt|bin)$/i, '') + '_yardsticks.json';
+}
 
 const float = nonNegative;
 const truncationArg = (v: string) => {
@@ -74,9 +78,9 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
   const pipeline = await buildPipeline(config);
   restoreCheckpoint(dir, pipeline);
   const judge = judgePath ? await loadClassifier(judgePath) : null;
-  // The default judge's real-image figures, from every test image (npm run yardsticks).
-  const realReference =
-    judgePath === DEFAULTS.judge && existsSync(DEFAULTS.judgeYardsticks) ? JSON.parse(readFileSync(DEFAULTS.judgeYardsticks, 'utf8')) : null;
+  // A judge's real-image figures from every test image (npm run yardsticks), kept beside it.
+  const yardsticks = judgePath ? judgeYardsticks(judgePath) : null;
+  const realReference = yardsticks && existsSync(yardsticks) ? JSON.parse(readFileSync(yardsticks, 'utf8')) : null;
   const samples = defaultEvalSamples(rt.ctx.info.isSoftware, evalSamples);
   let last = 0;
   const result: Report = await evaluate(pipeline, {
@@ -86,7 +90,7 @@ async function report(dir: string, config: TrainConfig, evalSamples: number | un
     judge,
     judgeName: judgePath ? relative(process.cwd(), judgePath) : undefined,
     realReference,
-    realReferenceName: relative(process.cwd(), DEFAULTS.judgeYardsticks),
+    realReferenceName: yardsticks ? relative(process.cwd(), yardsticks) : undefined,
     realData,
     classNames: config.classNames,
     onProgress: (done, total) => {

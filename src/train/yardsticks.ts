@@ -30,7 +30,7 @@ const out: Yardsticks = {
   per_class_accuracy: byClass(real.perClassAccuracy),
   within_class_spread_all: byClass(real.spread),
   images_per_class: byClass(real.counts),
-  feature: `penultimate features of ${basename(o.judge)} (after the second hidden layer's relu: the input of its last linear layer), mean pairwise Euclidean distance within a class`,
+  feature: `penultimate features of ${basename(o.judge)} (its forwardWithFeatures: the input of its last linear layer), mean pairwise Euclidean distance within a class`,
   data: `every image of the Fashion-MNIST test split (t10k), 28x28 padded to 32x32, in [-1, 1] (${o.realData})`,
   computed_by: 'npm run yardsticks (src/train/yardsticks.ts, realFeatures in src/train/evaluate.ts)',
 };

@@ -3,7 +3,7 @@
 // checks of a converted config.
 import type { HostTensor } from '../checkpoint/index.js';
 import { EXPANSION, innerWidth, layerOut, ResNet, type ResNetBlock, type ResNetConfig } from '../resnet.js';
-import { ConversionError, fitsAny, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+import { ConversionError, describeInput, fitsAny, float32, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const BN = '(?:weight|bias|running_mean|running_var|num_batches_tracked)';
 const RESNET_KEYS: RegExp[] = [
@@ -168,7 +168,7 @@ function summarize(model: ConvertedModel): string[] {
   return [
     `ResNet (${kind}), layers [${c.layers.join(', ')}]: stem ${c.inChannels} -> ${c.stemWidth}, ` +
       `layer outputs [${c.planes.map((_, i) => layerOut(c, i)).join(', ')}], fc ${layerOut(c, c.layers.length - 1)} -> ${c.numClasses}`,
-    `  input ${c.inputSize === null ? 'size unknown' : `${c.inputSize}x${c.inputSize}`}, ${c.normalize ? 'ImageNet normalisation inside' : 'no normalisation'}`,
+    describeInput(c),
   ];
 }
 
@@ -179,8 +179,7 @@ export const resnetClassifier: ModelFamily<ResNetConfig> = {
   name: 'a ResNet classifier',
   fits: fitsAny(RESNET_KEYS),
   convert: convertResNet,
-  // The caller's input side and normalisation override what a converted file recorded.
-  withOptions: (c, options) => ({ ...c, inputSize: options.inputSize ?? c.inputSize, normalize: options.normalize ?? c.normalize }),
+  withOptions: withInputOptions,
   checkConfig,
   build: (config) => new ResNet(config),
   summarize,

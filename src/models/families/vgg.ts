@@ -2,7 +2,7 @@
 // architecture (pools from the index gaps, classifier sizes), and the checks of a converted config.
 import type { HostTensor } from '../checkpoint/index.js';
 import { VGG, type VGGConfig, type VGGLayerSpec } from '../vgg.js';
-import { ConversionError, fitsAny, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+import { ConversionError, describeInput, fitsAny, float32, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const VGG_KEYS: RegExp[] = [
   /^features\.\d+\.(?:weight|bias|running_mean|running_var|num_batches_tracked)$/,
@@ -126,7 +126,7 @@ function summarize(model: ConvertedModel): string[] {
   return [
     `VGG${c.batchNorm ? ' with batchnorm' : ''}: ${c.inChannels} -> [${c.cfg.join(', ')}], adaptive avg pool ${c.avgPool}x${c.avgPool}, ` +
       `classifier ${c.avgPool * c.avgPool * (c.cfg.filter((v) => v !== 'M').at(-1) as number)} -> ${c.hidden[0]} -> ${c.hidden[1]} -> ${c.numClasses}`,
-    `  input ${c.inputSize === null ? 'size unknown' : `${c.inputSize}x${c.inputSize}`}, ${c.normalize ? 'ImageNet normalisation inside' : 'no normalisation'}`,
+    describeInput(c),
   ];
 }
 
@@ -137,8 +137,7 @@ export const vggClassifier: ModelFamily<VGGConfig> = {
   name: 'a VGG classifier',
   fits: fitsAny(VGG_KEYS),
   convert: convertVGG,
-  // The caller's input side and normalisation override what a converted file recorded.
-  withOptions: (c, options) => ({ ...c, inputSize: options.inputSize ?? c.inputSize, normalize: options.normalize ?? c.normalize }),
+  withOptions: withInputOptions,
   checkConfig,
   build: (config) => new VGG(config),
   summarize,
