@@ -11,7 +11,7 @@ import { concat, split } from '../kernels/shape.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { ImageGenerator } from './family.js';
-import { Conv2d, Linear, Module } from './module.js';
+import { Conv2d, FrozenModule, Linear, Module } from './module.js';
 
 export interface AttentionConfig {
   /** Index of the block the attention follows (its key prefix is blocks.{block}.1). */
@@ -201,7 +201,7 @@ class OutputLayer extends Module {
   }
 }
 
-export class BigGANGenerator extends Module implements ImageGenerator {
+export class BigGANGenerator extends FrozenModule implements ImageGenerator {
   readonly shared: Embedding;
   readonly linear: Linear;
   /** blocks.{i}.0 is block i; blocks.{i}.1 its attention, where there is one. */
@@ -236,12 +236,6 @@ export class BigGANGenerator extends Module implements ImageGenerator {
 
   get numClasses(): number {
     return this.config.nClasses;
-  }
-
-  /** The generator is frozen and runs in eval mode only (running statistics, fixed weights). */
-  override train(mode = true): this {
-    if (mode) throw new Error('BigGANGenerator runs in eval mode only');
-    return super.train(false);
   }
 
   /**

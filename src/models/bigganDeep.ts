@@ -13,7 +13,7 @@ import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import { ModuleList } from './biggan.js';
 import type { ImageGenerator } from './family.js';
-import { Conv2d, Linear, Module } from './module.js';
+import { Conv2d, FrozenModule, Linear, Module } from './module.js';
 
 export interface BigGANDeepConfig {
   /** Output side: 4 * 2^(up-sampling blocks). */
@@ -198,7 +198,7 @@ class Generator extends Module {
   }
 }
 
-export class BigGANDeepGenerator extends Module implements ImageGenerator {
+export class BigGANDeepGenerator extends FrozenModule implements ImageGenerator {
   /** `embeddings`: a bias-free linear from a class vector to dimZ. */
   readonly embeddings: Linear;
   readonly generator: Generator;
@@ -231,11 +231,6 @@ export class BigGANDeepGenerator extends Module implements ImageGenerator {
 
   set truncation(t: number) {
     this.truncationValue = checkTruncation(t);
-  }
-
-  override train(mode = true): this {
-    if (mode) throw new Error('BigGANDeepGenerator runs in eval mode only');
-    return super.train(false);
   }
 
   /**

@@ -116,6 +116,17 @@ export class Module {
   }
 }
 
+/**
+ * A network loaded frozen from a checkpoint: eval mode only (running statistics, no dropout), so
+ * train(true) is refused rather than silently changing what it computes.
+ */
+export abstract class FrozenModule extends Module {
+  override train(mode = true): this {
+    if (mode) throw new Error(`${this.constructor.name} runs in eval mode only`);
+    return super.train(false);
+  }
+}
+
 /** Uniform(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's default for Linear and Conv2d biases. */
 function uniformInit(shape: number[], fanIn: number, g: Rng): Tensor {
   const bound = 1 / Math.sqrt(fanIn);

@@ -7,7 +7,7 @@ import { conv2d, conv2dRelu } from '../kernels/conv2d.js';
 import { add, mul, relu } from '../kernels/elementwise.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import type { Classifier } from './family.js';
-import { BatchNorm2d, Conv2d, Linear, Module } from './module.js';
+import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module } from './module.js';
 import { foldBatchNorm, imagenetAffine } from './vgg.js';
 
 export type ResNetBlock = 'basic' | 'bottleneck';
@@ -95,7 +95,7 @@ class Block extends Module {
   }
 }
 
-export class ResNet extends Module implements Classifier {
+export class ResNet extends FrozenModule implements Classifier {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly blocks: Block[] = [];
@@ -129,12 +129,6 @@ export class ResNet extends Module implements Classifier {
 
   get inputSize(): number | null {
     return this.config.inputSize;
-  }
-
-  /** The classifier is frozen and runs in eval mode only (running statistics). */
-  override train(mode = true): this {
-    if (mode) throw new Error('ResNet runs in eval mode only');
-    return super.train(false);
   }
 
   /** Images (B, C, H, W) in [-1, 1] -> logits (B, numClasses). */

@@ -10,7 +10,7 @@ import { linear } from '../kernels/matmul.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { concat } from '../kernels/shape.js';
 import type { Classifier } from './family.js';
-import { BatchNorm2d, Conv2d, Linear, Module, type HostValues } from './module.js';
+import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module, type HostValues } from './module.js';
 
 export type VGGLayerSpec = number | 'M';
 
@@ -174,7 +174,7 @@ class ClassifierHead extends Module {
   }
 }
 
-export class VGG extends Module implements Classifier {
+export class VGG extends FrozenModule implements Classifier {
   readonly features: Features;
   readonly classifier: ClassifierHead;
   /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
@@ -202,12 +202,6 @@ export class VGG extends Module implements Classifier {
 
   get inputSize(): number | null {
     return this.config.inputSize;
-  }
-
-  /** The classifier is frozen and runs in eval mode only (running statistics, no dropout). */
-  override train(mode = true): this {
-    if (mode) throw new Error('VGG runs in eval mode only');
-    return super.train(false);
   }
 
   /** torch's state dict; a weight held as row blocks is split on the way in. */

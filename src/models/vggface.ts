@@ -6,7 +6,7 @@ import { conv2dRelu } from '../kernels/conv2d.js';
 import { add, mul, relu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import type { Classifier } from './family.js';
-import { Conv2d, Linear, Module } from './module.js';
+import { Conv2d, FrozenModule, Linear, Module } from './module.js';
 import { bindingLimit } from './vgg.js';
 
 export interface VGGFaceConfig {
@@ -33,7 +33,7 @@ export const VGGFACE_CONVS = [2, 2, 3, 3, 3];
 /** The port's conv names, block by block. */
 export const vggFaceConvNames = (): string[][] => VGGFACE_CONVS.map((n, b) => Array.from({ length: n }, (_, l) => `conv${b + 1}_${l + 1}`));
 
-export class VGGFace extends Module implements Classifier {
+export class VGGFace extends FrozenModule implements Classifier {
   readonly convs: Conv2d[][];
   readonly fc6: Linear;
   readonly fc7: Linear;
@@ -79,11 +79,6 @@ export class VGGFace extends Module implements Classifier {
 
   get inputSize(): number {
     return this.config.inputSize;
-  }
-
-  override train(mode = true): this {
-    if (mode) throw new Error('VGG-Face runs in eval mode only');
-    return super.train(false);
   }
 
   /** Images (B, C, H, W) in [-1, 1] -> logits (B, numClasses). */
