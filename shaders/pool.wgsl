@@ -51,6 +51,10 @@ fn windowOrigin(i: u32) -> u32 {
 
 // The first maximum in row-major window order wins (PyTorch's rule); NaN propagates as there.
 // The arg-max is stored as a flat index into x.
+fn beats(v: f32, best: f32) -> bool {
+  return v > best || (v != v && best == best);
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
@@ -62,7 +66,7 @@ fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     for (var dx = 0u; dx < p.kernel; dx++) {
       let k = origin + dy * p.W + dx;
       let v = x[k];
-      if (v > best || (v != v && best == best)) {
+      if (beats(v, best)) {
         best = v;
         bestAt = k;
       }
@@ -91,7 +95,7 @@ fn maxPoolPadded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     for (var c = c0; c < c1; c++) {
       let k = plane + u32(r) * p.W + u32(c);
       let v = x[k];
-      if (v > best || (v != v && best == best)) {
+      if (beats(v, best)) {
         best = v;
         bestAt = k;
       }

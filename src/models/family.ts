@@ -169,6 +169,16 @@ export class Keys {
     return t;
   }
 
+  /** The tensors a conversion keeps, as float32 under their keys (filled by copy). */
+  readonly copied = new Map<string, HostTensor>();
+
+  /** get(), and keep the tensor as float32 in `copied` (a converted model's weights). */
+  copy(key: string, expected: (number | null)[], why = ''): HostTensor {
+    const t = this.get(key, expected, why);
+    this.copied.set(key, float32(t));
+    return t;
+  }
+
   /** A scalar stored as shape [] or [1]. */
   scalar(key: string): HostTensor {
     const t = this.state.get(key);

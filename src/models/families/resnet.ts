@@ -3,7 +3,7 @@
 // checks of a converted config.
 import type { HostTensor } from '../checkpoint/index.js';
 import { EXPANSION, innerWidth, layerOut, ResNet, type ResNetBlock, type ResNetConfig } from '../resnet.js';
-import { ConversionError, describeInput, fitsAny, float32, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+import { ConversionError, describeInput, fitsAny, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const BN = '(?:weight|bias|running_mean|running_var|num_batches_tracked)';
 const RESNET_KEYS: RegExp[] = [
@@ -16,12 +16,7 @@ const RESNET_KEYS: RegExp[] = [
 /** Infers a torchvision ResNet: block type, blocks per layer, widths, shortcuts, classes. */
 export function convertResNet(state: Map<string, HostTensor>, options: ConvertOptions = {}): ConvertedModel {
   const keys = new Keys(state);
-  const tensors = new Map<string, HostTensor>();
-  const copy = (key: string, expected: (number | null)[], why?: string) => {
-    const t = keys.get(key, expected, why);
-    tensors.set(key, float32(t));
-    return t;
-  };
+  const copy = keys.copy.bind(keys);
   const convBn = (conv: string, bn: string, expected: (number | null)[], why: string) => {
     const [out] = copy(`${conv}.weight`, expected, why).shape;
     for (const k of ['weight', 'bias', 'running_mean', 'running_var']) copy(`${bn}.${k}`, [out]);
@@ -127,7 +122,7 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
     normalize: options.normalize ?? imagenet,
     eps: 1e-5,
   };
-  return { format: 'resnet', config, tensors };
+  return { format: 'resnet', config, tensors: keys.copied };
 }
 
 /** Why a 3x3 conv2 must be width x width: another input width means groups > 1 (ResNeXt). */

@@ -2,7 +2,7 @@
 // architecture (pools from the index gaps, classifier sizes), and the checks of a converted config.
 import type { HostTensor } from '../checkpoint/index.js';
 import { VGG, type VGGConfig, type VGGLayerSpec } from '../vgg.js';
-import { ConversionError, describeInput, fitsAny, float32, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+import { ConversionError, describeInput, fitsAny, fmt, isCount, Keys, withInputOptions, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const VGG_KEYS: RegExp[] = [
   /^features\.\d+\.(?:weight|bias|running_mean|running_var|num_batches_tracked)$/,
@@ -12,12 +12,7 @@ const VGG_KEYS: RegExp[] = [
 /** Infers a torchvision VGG: conv widths, batchnorm, pools from the index gaps, classifier sizes. */
 export function convertVGG(state: Map<string, HostTensor>, options: ConvertOptions = {}): ConvertedModel {
   const keys = new Keys(state);
-  const tensors = new Map<string, HostTensor>();
-  const copy = (key: string, expected: (number | null)[], why?: string) => {
-    const t = keys.get(key, expected, why);
-    tensors.set(key, float32(t));
-    return t;
-  };
+  const copy = keys.copy.bind(keys);
 
   // Feature modules by index: a conv has a 4-D weight, a batchnorm a running mean.
   const indices = new Map<number, string>();
@@ -93,7 +88,7 @@ export function convertVGG(state: Map<string, HostTensor>, options: ConvertOptio
     eps: 1e-5,
   };
   if (inputSize !== null) checkVGGInputSize(config, inputSize);
-  return { format: 'vgg', config, tensors };
+  return { format: 'vgg', config, tensors: keys.copied };
 }
 
 /** Refuses an input side that the max-pools would shrink below one pixel. */

@@ -3,7 +3,7 @@
 // (fine-tuned heads, narrower nets); the input mean is part of the converted config.
 import { toFloat32, type HostTensor } from '../checkpoint/index.js';
 import { VGGFace, VGGFACE_GRID, VGGFACE_MEAN, vggFaceConvNames, type VGGFaceConfig } from '../vggface.js';
-import { ConversionError, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
+import { ConversionError, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const NAMES = new Set([...vggFaceConvNames().flat(), 'fc6', 'fc7', 'fc8']);
 
@@ -18,12 +18,7 @@ const sameMean = (a: number[], b: number[]) => a.length === b.length && a.every(
 /** Infers the widths and the head; the mean comes from the options, else the port's default. */
 export function convertVGGFace(state: Map<string, HostTensor>, options: ConvertOptions = {}): ConvertedModel {
   const keys = new Keys(state);
-  const tensors = new Map<string, HostTensor>();
-  const copy = (key: string, expected: (number | null)[], why?: string) => {
-    const t = keys.get(key, expected, why);
-    tensors.set(key, float32(t));
-    return t;
-  };
+  const copy = keys.copy.bind(keys);
 
   const inChannels = keys.get('conv1_1.weight', [null, null, 3, 3], 'a 3x3 conv').shape[1];
   let channels = inChannels;
@@ -58,7 +53,7 @@ export function convertVGGFace(state: Map<string, HostTensor>, options: ConvertO
     throw new ConversionError(`the input mean [${mean.join(', ')}] needs one finite value per input channel (${inChannels})`);
   }
   const config: VGGFaceConfig = { inChannels, blocks, hidden: [hidden6, hidden7], numClasses, inputSize: 224, mean: [...mean] };
-  return { format: 'vggface', config, tensors };
+  return { format: 'vggface', config, tensors: keys.copied };
 }
 
 /** A converted file's config comes from its metadata: check it before building from it. */
