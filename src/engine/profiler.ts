@@ -3,7 +3,7 @@
 // runtime. On lavapipe a pipeline is compiled when it first runs, so a first launch's time holds
 // its compile.
 import { currentOp } from './autograd.js';
-import type { KernelLaunch, Runtime } from './runtime.js';
+import { familyName, type KernelLaunch, type LegacyKernelLaunch, type Runtime } from './runtime.js';
 
 export interface LaunchRecord {
   family: string;
@@ -17,7 +17,7 @@ export interface LaunchRecord {
 }
 
 /** family:entry:constants, as the runtime keys its pipelines. */
-export function pipelineKey(k: Pick<KernelLaunch, 'family' | 'entry' | 'constants'>): string {
+export function pipelineKey(k: { family: string; entry: string; constants?: Record<string, number> }): string {
   return `${k.family}:${k.entry}:${JSON.stringify(k.constants ?? {})}`;
 }
 
@@ -33,12 +33,12 @@ export class LaunchProfiler {
   }
 
   /** Called by the runtime for each launch while this profiler is active: where its pass writes. */
-  timestampWrites(k: KernelLaunch): GPUComputePassTimestampWrites {
+  timestampWrites(k: KernelLaunch | LegacyKernelLaunch): GPUComputePassTimestampWrites {
     const n = this.records.length;
     const set = Math.floor((2 * n) / QUERIES);
     if (set >= this.querySets.length) this.querySets.push(this.rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));
     this.records.push({
-      family: k.family, entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1),
+      family: familyName(k), entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1),
       tag: this.tag, op: currentOp(),
     });
     const slot = (2 * n) % QUERIES;

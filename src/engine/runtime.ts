@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
+import { KernelFamily, type ParamValues } from './kernelFamily.js';
 import { PACKAGE_ROOT } from './packageRoot.js';
 import type { LaunchProfiler } from './profiler.js';
 
@@ -21,7 +22,21 @@ export interface Stats {
   pipelines: number;
 }
 
+/** A launch of an entry point of a declared family (src/engine/kernelFamily.ts), all by name. */
 export interface KernelLaunch {
+  kernel: KernelFamily;
+  entry: string;
+  /** Values of the shader's `override` constants; part of the pipeline's cache key. */
+  constants?: Record<string, number>;
+  /** The entry's uniform block, field by field. */
+  params?: ParamValues;
+  /** Every buffer of the entry's layout by name; null for one the entry point does not use. */
+  buffers: Record<string, GPUBuffer | null>;
+  workgroups: [number, number?, number?];
+}
+
+/** The positional form, until every family is declared. */
+export interface LegacyKernelLaunch {
   /**
    * Shader family: the file shaders/<family>.wgsl, or several joined by '+' ('conv2d+conv2dSubgroups'):
    * one module of those files in order, their `enable` directives moved to the top.
@@ -37,6 +52,11 @@ export interface KernelLaunch {
   workgroups: [number, number?, number?];
 }
 
+/** The shader family of a launch, as profiles and pipeline keys name it. */
+export function familyName(k: KernelLaunch | LegacyKernelLaunch): string {
+  return 'kernel' in k ? k.kernel.name : k.family;
+}
+
 export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
@@ -49,7 +69,7 @@ export class Runtime {
   /** Timestamp writes for the next pass to begin (timeNextPass, or the profiler for each launch). */
   private nextPassTimestamps: GPUComputePassTimestampWrites | null = null;
   private profiler: LaunchProfiler | null = null;
-  private launchListeners = new Set<(launch: KernelLaunch) => void>();
+  private launchListeners = new Set<(launch: KernelLaunch | LegacyKernelLaunch) => void>();
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -73,14 +93,16 @@ export class Runtime {
     return [...enables, ...files.map((f) => f.replace(directive, ''))].join('\n');
   }
 
-  pipeline(family: string, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${family}:${entry}:${JSON.stringify(constants)}`;
+  pipeline(family: string | KernelFamily, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const name = typeof family === 'string' ? family : family.name;
+    const key = `${name}:${entry}:${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
     if (pipeline) return pipeline;
-    let module = this.shaderModules.get(family);
+    let module = this.shaderModules.get(name);
     if (!module) {
-      module = this.device.createShaderModule({ label: family, code: this.shaderSource(family) });
-      this.shaderModules.set(family, module);
+      const code = typeof family === 'string' ? this.shaderSource(family) : family.source();
+      module = this.device.createShaderModule({ label: name, code });
+      this.shaderModules.set(name, module);
     }
     pipeline = this.device.createComputePipeline({
       label: key,
@@ -93,7 +115,7 @@ export class Runtime {
   }
 
   /** Call `listener` with every launch recorded from now on; returns the function that stops it. */
-  onLaunch(listener: (launch: KernelLaunch) => void): () => void {
+  onLaunch(listener: (launch: KernelLaunch | LegacyKernelLaunch) => void): () => void {
     this.launchListeners.add(listener);
     return () => this.launchListeners.delete(listener);
   }
@@ -118,23 +140,26 @@ export class Runtime {
     return this.nextPassTimestamps !== null;
   }
 
-  launch(k: KernelLaunch): void {
+  launch(k: KernelLaunch | LegacyKernelLaunch): void {
     const [x, y = 1, z = 1] = k.workgroups;
+    // Names are checked even for an empty launch, so a wrong call fails on every shape.
+    const uniforms = 'kernel' in k ? k.kernel.pack(k.entry, k.params) : k.uniforms;
+    const buffers = 'kernel' in k ? k.kernel.bind(k.entry, k.buffers) : k.buffers.map((buffer, i) => ({ binding: i + 1, buffer }));
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
-      throw new Error(`${k.family}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
+      throw new Error(`${familyName(k)}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
     }
-    const pipeline = this.pipeline(k.family, k.entry, k.constants);
+    const pipeline = this.pipeline('kernel' in k ? k.kernel : k.family, k.entry, k.constants);
     const entries: GPUBindGroupEntry[] = [];
-    if (k.uniforms) {
-      const ubuf = this.pool.acquire(k.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      this.device.queue.writeBuffer(ubuf, 0, k.uniforms);
+    if (uniforms) {
+      const ubuf = this.pool.acquire(uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      this.device.queue.writeBuffer(ubuf, 0, uniforms);
       entries.push({ binding: 0, resource: { buffer: ubuf } });
       this.pool.release(ubuf, true);
     }
-    k.buffers.forEach((buffer, i) => {
-      if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
-    });
+    for (const { binding, buffer } of buffers) {
+      if (buffer) entries.push({ binding, resource: { buffer } });
+    }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiler) {
       this.closePass();
