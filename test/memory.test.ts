@@ -4,8 +4,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
 import { runtime } from '../src/engine/runtime.js';
-import { roundSize } from '../src/engine/bufferPool.js';
-import { keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
+import { OutOfMemoryError, roundSize } from '../src/engine/bufferPool.js';
+import { heldForBackward } from '../src/engine/autograd.js';
+import { empty, keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
 import { Rng } from '../src/engine/random.js';
 import { Adam } from '../src/train/optim.js';
 import { setupGpu } from './helpers.js';
@@ -135,5 +136,46 @@ describe('batching', () => {
     await x.grad!.data();
     expect(rt.stats.submits - before.submits).toBe(1);
     expect(rt.stats.readbacks - before.readbacks).toBe(1);
+  });
+
+  it('running out of memory names the tensor, its size and the limit, and leaves the engine usable', async () => {
+    const pool = runtime().pool;
+    const before = pool.limitBytes;
+    pool.limitBytes = pool.allocatedBytes + 2 ** 20;
+    try {
+      expect(() => empty([1024, 1024, 2])).toThrow(OutOfMemoryError);
+      expect(() => empty([1024, 1024, 2])).toThrow(/allocating a tensor of shape \[1024, 1024, 2\] \(float32\): it needs 8\.0 MiB.*the limit is/);
+    } finally {
+      pool.limitBytes = before;
+    }
+    expect(Array.from(await ops.add(tensor([1, 2]), 1).data())).toEqual([2, 3]);
+  });
+
+  it('an operand over the binding-size limit is refused by name before it reaches the GPU', async () => {
+    const limit = runtime().device.limits.maxStorageBufferBindingSize;
+    const big = empty([limit / 4 + 64]);
+    try {
+      expect(() => ops.relu(big)).toThrow(/buffer '\w+' binds \d+ bytes, over the device's maxStorageBufferBindingSize of \d+/);
+    } finally {
+      big.dispose();
+    }
+    expect(Array.from(await ops.relu(tensor([-1, 2])).data())).toEqual([0, 2]);
+  });
+
+  it('lists what a graph holds for backward: activations by the op that made them, parameters apart', async () => {
+    scope(() => {
+      const w = ops.zeros([8, 4], { requiresGrad: true });
+      w.name = 'fc.weight';
+      const x = ops.zeros([3, 4], { requiresGrad: true });
+      const h = ops.linear(x, w);
+      const loss = ops.sum(ops.tanh(ops.relu(h)));
+      const held = heldForBackward(loss);
+      const by = (madeBy: string) => held.find((t) => t.madeBy === madeBy);
+      expect(by('fc.weight')).toMatchObject({ kind: 'parameter', usedBy: ['linear'], shape: [8, 4], bytes: 128 });
+      expect(by('input')).toMatchObject({ kind: 'activation', usedBy: ['linear'], shape: [3, 4] });
+      expect(by('linear')).toMatchObject({ kind: 'activation', usedBy: ['relu'], shape: [3, 8], bytes: 96 });
+      expect(by('tanh')?.usedBy).toEqual(['sum']);
+      expect(held.map((t) => t.bytes)).toEqual([...held.map((t) => t.bytes)].sort((a, b) => b - a));
+    });
   });
 });

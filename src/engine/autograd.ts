@@ -176,3 +176,43 @@ function topologicalOrder(root: Tensor): Tensor[] {
   }
   return order;
 }
+
+export interface HeldTensor {
+  /** The op that made it ('input' for a tensor made outside the graph), or a parameter's name. */
+  madeBy: string;
+  /** The ops whose backward rules take it as an input. */
+  usedBy: string[];
+  shape: readonly number[];
+  bytes: number;
+  kind: 'parameter' | 'activation';
+}
+
+/**
+ * The tensors the graph behind `root` holds until backward() frees it: the inputs of every node,
+ * once per GPU buffer, largest first. Named tensors (module parameters and buffers) are listed
+ * apart, since they outlive the graph. Tensors a rule keeps in its closure alone (a pooling's
+ * argmax, a batchnorm's statistics) are not visible here: the pool's live bytes after the
+ * forward pass, less those before it, count them too.
+ */
+export function heldForBackward(root: Tensor): HeldTensor[] {
+  const held = new Map<GPUBuffer, HeldTensor>();
+  const seen = new Set<Tensor>();
+  const stack = [root];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t) || !t.gradFn) continue;
+    seen.add(t);
+    for (const input of t.gradFn.inputs) {
+      if (input.isDisposed) continue;
+      let entry = held.get(input.buffer);
+      if (!entry) {
+        const kind = input.name ? 'parameter' : 'activation';
+        entry = { madeBy: input.name ?? input.gradFn?.name ?? 'input', usedBy: [], shape: input.shape, bytes: 4 * input.size, kind };
+        held.set(input.buffer, entry);
+      }
+      if (!entry.usedBy.includes(t.gradFn.name)) entry.usedBy.push(t.gradFn.name);
+      stack.push(input);
+    }
+  }
+  return [...held.values()].sort((a, b) => b.bytes - a.bytes);
+}

@@ -1,11 +1,23 @@
 // Reuses GPU buffers by size, so a training loop allocates nothing after its first step.
 //
+// Running out of memory is an error that names what was being allocated, never a lost device:
+// an allocation that would pass `limitBytes` throws at once (after dropping cached free buffers),
+// and one the driver itself refuses is reported, by name, at the next submit or read-back.
+//
 // A buffer released while commands that use it are still recorded but not submitted is held
 // back until the next submit: otherwise a queue.writeBuffer into its next owner would land
 // before those earlier commands run.
 
 export function roundSize(bytes: number): number {
   return Math.max(256, Math.ceil(bytes / 256) * 256);
+}
+
+export class OutOfMemoryError extends Error {
+  override name = 'OutOfMemoryError';
+}
+
+export function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
 }
 
 export class BufferPool {
@@ -16,26 +28,47 @@ export class BufferPool {
   /** Bytes in all buffers this pool created and has not destroyed. */
   allocatedBytes = 0;
   created = 0;
+  /** Bytes this pool may hold in all (Infinity: as much as the driver gives). */
+  limitBytes = Infinity;
 
   constructor(
     private device: GPUDevice,
     private maxBufferSize: number,
+    /** Where an allocation the driver refused is reported (thrown at the next submit). */
+    private report: (e: Error) => void = () => {},
   ) {}
 
-  acquire(bytes: number, usage: number): GPUBuffer {
+  /** `what` names the allocation in errors, e.g. "a tensor of shape [4096, 25088] (float32)". */
+  acquire(bytes: number, usage: number, what: () => string = () => 'a buffer'): GPUBuffer {
     const size = roundSize(bytes);
     const key = `${usage}:${size}`;
-    const list = this.free.get(key);
-    const reused = list?.pop();
-    this.liveBytes += size;
-    if (reused) return reused;
+    const reused = this.free.get(key)?.pop();
+    if (reused) {
+      this.liveBytes += size;
+      return reused;
+    }
     if (size > this.maxBufferSize) {
-      this.liveBytes -= size;
-      throw new Error(`cannot allocate a GPU buffer of ${size} bytes: the adapter's limit is ${this.maxBufferSize}`);
+      throw new OutOfMemoryError(`cannot allocate ${what()}: ${size} bytes is over the adapter's maxBufferSize of ${this.maxBufferSize}`);
+    }
+    if (this.allocatedBytes + size > this.limitBytes) this.trim();
+    if (this.allocatedBytes + size > this.limitBytes) {
+      throw new OutOfMemoryError(
+        `out of GPU memory allocating ${what()}: it needs ${formatBytes(size)}, ${formatBytes(this.allocatedBytes)} are held ` +
+          `(${formatBytes(this.liveBytes)} by live tensors), the limit is ${formatBytes(this.limitBytes)}. Try a smaller batch.`,
+      );
     }
     this.created++;
     this.allocatedBytes += size;
-    return this.device.createBuffer({ size, usage });
+    this.liveBytes += size;
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage });
+    const description = what();
+    void this.device.popErrorScope().then((error) => {
+      if (error) {
+        this.report(new OutOfMemoryError(`out of GPU memory allocating ${description} (${formatBytes(size)}; ${formatBytes(this.allocatedBytes)} held): ${error.message}`));
+      }
+    });
+    return buffer;
   }
 
   /** Return a buffer; `pending` says recorded-but-unsubmitted commands may still use it. */

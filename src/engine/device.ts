@@ -1,4 +1,5 @@
 // Finds a WebGPU adapter through Dawn's Node bindings and opens the one device the engine uses.
+import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 
 export const SETUP_HINT =
@@ -44,6 +45,12 @@ export interface GpuContext {
   hasSubgroups: boolean;
   /** The first uncaptured error or device loss since the last check; thrown at the next sync point. */
   pendingError: Error | null;
+  /**
+   * Bytes the engine may hold in GPU buffers. A software adapter's memory is the host's, where
+   * running out kills the process rather than failing an allocation, so it gets 3/4 of it;
+   * WebGPU does not tell a real GPU's memory size (Infinity: the driver's own errors decide).
+   */
+  memoryLimit: number;
 }
 
 let installed = false;
@@ -113,6 +120,7 @@ export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = dawnGpu()): 
     hasF16: requiredFeatures.includes('shader-f16'),
     hasSubgroups: requiredFeatures.includes('subgroups' as GPUFeatureName) && subgroupMinSize(adapter) >= 8,
     pendingError: null,
+    memoryLimit: info.isSoftware ? Math.floor(0.75 * totalmem()) : Infinity,
   };
   device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') ctx.pendingError ??= new DeviceLostError(lost.message || lost.reason);

@@ -21,6 +21,15 @@ import { PACKAGE_ROOT } from './packageRoot.js';
 export type ParamType = 'u32' | 'i32' | 'f32' | { vec4u: number };
 export type ParamValues = Record<string, number | readonly number[]>;
 
+/** Part of a buffer, bound alone: how an operand over the binding-size limit is split. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  /** Bytes; a multiple of the device's minStorageBufferOffsetAlignment (256). */
+  offset: number;
+  size: number;
+}
+export type Bound = GPUBuffer | BufferRange;
+
 const ELEMENTS = {
   f32: ['f32', ''],
   i32: ['i32', ''],
@@ -163,17 +172,17 @@ export class KernelFamily {
    * Binding indices of `entry`'s buffers, in binding order. Every declared name must be given
    * (null: the entry point does not read it), and no other.
    */
-  bind(entry: string, buffers: Record<string, GPUBuffer | null>): { binding: number; buffer: GPUBuffer }[] {
+  bind(entry: string, buffers: Record<string, Bound | null>): { binding: number; name: string; buffer: Bound }[] {
     const layout = this.layout(entry);
     const declared = new Set(layout.buffers.map((b) => b.name));
     for (const key of Object.keys(buffers)) {
       if (!declared.has(key)) throw new Error(`${this.name}.${entry}: unknown buffer '${key}' (the layout binds ${[...declared].join(', ')})`);
     }
-    const out: { binding: number; buffer: GPUBuffer }[] = [];
+    const out: { binding: number; name: string; buffer: Bound }[] = [];
     for (const b of layout.buffers) {
       const buffer = buffers[b.name];
       if (buffer === undefined) throw new Error(`${this.name}.${entry}: buffer '${b.name}' is missing (null if the entry does not use it)`);
-      if (buffer) out.push({ binding: b.binding, buffer });
+      if (buffer) out.push({ binding: b.binding, name: b.name, buffer });
     }
     return out;
   }

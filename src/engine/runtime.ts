@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
-import { KernelFamily, type ParamValues } from './kernelFamily.js';
+import { KernelFamily, type Bound, type ParamValues } from './kernelFamily.js';
 import { PACKAGE_ROOT } from './packageRoot.js';
 import type { LaunchProfiler } from './profiler.js';
 
@@ -30,8 +30,8 @@ export interface KernelLaunch {
   constants?: Record<string, number>;
   /** The entry's uniform block, field by field. */
   params?: ParamValues;
-  /** Every buffer of the entry's layout by name; null for one the entry point does not use. */
-  buffers: Record<string, GPUBuffer | null>;
+  /** Every buffer of the entry's layout by name (or a range of one); null for one the entry point does not use. */
+  buffers: Record<string, Bound | null>;
   workgroups: [number, number?, number?];
 }
 
@@ -73,7 +73,8 @@ export class Runtime {
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
-    this.pool = new BufferPool(ctx.device, Number(ctx.device.limits.maxBufferSize));
+    this.pool = new BufferPool(ctx.device, Number(ctx.device.limits.maxBufferSize), (e) => (ctx.pendingError ??= e));
+    this.pool.limitBytes = ctx.memoryLimit;
   }
 
   get adapterName(): string {
@@ -144,7 +145,7 @@ export class Runtime {
     const [x, y = 1, z = 1] = k.workgroups;
     // Names are checked even for an empty launch, so a wrong call fails on every shape.
     const uniforms = 'kernel' in k ? k.kernel.pack(k.entry, k.params) : k.uniforms;
-    const buffers = 'kernel' in k ? k.kernel.bind(k.entry, k.buffers) : k.buffers.map((buffer, i) => ({ binding: i + 1, buffer }));
+    const buffers = 'kernel' in k ? k.kernel.bind(k.entry, k.buffers) : k.buffers.map((buffer, i) => ({ binding: i + 1, name: `${i + 1}`, buffer }));
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
       throw new Error(`${familyName(k)}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
@@ -157,8 +158,18 @@ export class Runtime {
       entries.push({ binding: 0, resource: { buffer: ubuf } });
       this.pool.release(ubuf, true);
     }
-    for (const { binding, buffer } of buffers) {
-      if (buffer) entries.push({ binding, resource: { buffer } });
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    for (const { binding, name, buffer } of buffers) {
+      if (!buffer) continue;
+      const resource: GPUBufferBinding = 'offset' in buffer ? buffer : { buffer };
+      const size = buffer.size;
+      if (size > limit) {
+        throw new Error(
+          `${familyName(k)}.${k.entry}: buffer '${name}' binds ${size} bytes, over the device's maxStorageBufferBindingSize ` +
+            `of ${limit}; the operation must split it (as linear does for a weight that large)`,
+        );
+      }
+      entries.push({ binding, resource });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiler) {

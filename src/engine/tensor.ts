@@ -3,7 +3,7 @@
 // Memory: a tensor's storage goes back to the pool when it is disposed, when the scope() it was
 // made in ends, or, as a last resort, when JavaScript garbage-collects it. Views (reshape,
 // detach) share one reference-counted storage.
-import { backward as runBackward, record } from './autograd.js';
+import { currentOp, backward as runBackward, record } from './autograd.js';
 import type { GradNode } from './autograd.js';
 import { runtime } from './runtime.js';
 
@@ -187,7 +187,11 @@ export function empty(shape: Shape, dtype: DType = 'float32'): Tensor {
   checkShape(shape);
   const bytes = Math.max(4, numel(shape) * 4);
   const rt = runtime();
-  const buffer = rt.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const buffer = rt.pool.acquire(bytes, usage, () => {
+    const during = currentOp();
+    return `a tensor of shape ${formatShape(shape)} (${dtype})${during ? ` in the backward rule of ${during}` : ''}`;
+  });
   return new Tensor(shape, dtype, new Storage(buffer, bytes));
 }
 
