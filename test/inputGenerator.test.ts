@@ -34,7 +34,11 @@ function referenceHeads(p: Map<string, Float64Array>, cls: number, c: InputGener
   const h = relu(linear('trunk2', relu(linear('trunk1', oneHot, c.hidden)), c.hidden));
   const mu = linear('mu', h, K * c.dimZ);
   const sigma = linear('sigma', h, K * c.dimZ).map((v) => Math.log1p(Math.exp(v)) + c.minSigma);
-  return { mu, sigma };
+  const logits = c.generatorClasses ? linear('classVector', h, c.generatorClasses) : null;
+  const top = logits ? Math.max(...logits) : 0;
+  const e = logits?.map((v) => Math.exp(v - top));
+  const classVector = e?.map((v) => v / e.reduce((a, b) => a + b, 0));
+  return { mu, sigma, classVector };
 }
 
 describe('input generator with several components', () => {
@@ -91,5 +95,31 @@ describe('input generator with several components', () => {
     expect(() => model.forward([0, 1])).toThrow(/3 components need a component index for each of the 2 rows/);
     expect(() => model.forward([0, 1], [0, 3])).toThrow(/component 3 is outside \[0, 3\)/);
     expect(() => new InputGenerator({ ...config, components: 0 })).toThrow(/components must be a whole number >= 1/);
+  });
+});
+
+describe('input generator that learns G\'s class vector (--learn-class-vector)', () => {
+  const learned: InputGeneratorConfig = { numClasses: 3, dimZ: 2, hidden: 4, minSigma: 1e-3, generatorClasses: 5, startClass: 3 };
+
+  it('gives each row a mixture over G\'s classes (float64 reference), starting 0.9 on the start class', async () => {
+    const model = new InputGenerator(learned, 4);
+    const { classVector } = model.forward([0, 2, 1]);
+    expect(classVector!.shape).toEqual([3, 5]);
+    const p = await host(model);
+    const want = [0, 2, 1].flatMap((cls) => Array.from(referenceHeads(p, cls, learned).classVector!));
+    const got = await classVector!.data();
+    expectClose(got, want, FORWARD_REL, 'class vector');
+    // The trunk's output moves the logits a little from the bias alone: about 0.9.
+    for (let r = 0; r < 3; r++) expect(got[r * 5 + 3]).toBeGreaterThan(0.8);
+  });
+
+  it('passes gradients to the class head, and refuses a start class G does not have', async () => {
+    const model = new InputGenerator(learned, 4);
+    const { classVector } = model.forward([0, 1]);
+    sum(mul(classVector!, tensor(Float32Array.from(randomValues(10, 3)), [2, 5]))).backward();
+    const grad = await model.classHead!.weight.grad!.data();
+    expect(grad.some((v) => v !== 0)).toBe(true);
+    expect(() => new InputGenerator({ ...learned, startClass: 5 })).toThrow(/start class 5 is outside G's 5 classes/);
+    expect(new InputGenerator({ ...learned, generatorClasses: 0 }).forward([0]).classVector).toBeUndefined();
   });
 });

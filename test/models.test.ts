@@ -238,6 +238,9 @@ describe('BigGAN configurations beyond the fixture, against float64', () => {
     const a = await G.forward(z, [0]).data();
     const b = await G.forward(z, tensor(Int32Array.of(1))).data();
     expect(a).not.toEqual(b);
+    // A class vector mixes the rows of the shared embedding: one-hot is the class itself.
+    expectClose(await G.forward(z, tensor([0, 1, 0], [1, 3])).data(), b, FORWARD_REL, 'one-hot class vector');
+    expect(() => G.forward(z, tensor([0, 1], [1, 2]))).toThrow(/class vector must be \(1, 3\), got \[1, 2\]/);
     expect(() => G.forward(z)).toThrow(/needs a class per sample/);
     expect(() => G.forward(z, [0, 1])).toThrow(/2 classes for a batch of 1/);
     expect(() => G.forward(z, [3])).toThrow(/outside \[0, 3\)/);

@@ -7,7 +7,9 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../src/models/checkpoint/index.js';
+import { readSafetensors, writeSafetensors } from '../src/models/checkpoint/index.js';
+import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
+import { syntheticBigGAN } from './data/syntheticModels.js';
 import { Rng } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { chooseAnchors } from '../src/train/anchors.js';
@@ -259,6 +261,29 @@ describe('trainer mechanics', () => {
       expect(confidence[c][0]).toBeCloseTo(prob(top[0], c), 5);
       expect(top.some((i) => row(i).every((v, d) => v === anchor(2)[d])), `class ${c} anchor 2 among the candidates`).toBe(true);
     }
+  });
+
+  it('--learn-class-vector learns a mixture over a class-conditional G\'s classes, and resumes it', async () => {
+    // A 3-class BigGAN (random weights) at 16x16, upsampled x2 to the tiny VGG.
+    const dir = fresh();
+    const generator = join(dir, 'G3.safetensors');
+    const model = convertStateDict(syntheticBigGAN({ nClasses: 3, sharedDim: 6, zChunk: 5, hierarchical: false, channels: [8, 8, 4], attention: [], seed: 5 }));
+    writeSafetensors(generator, model.tensors, conversionMetadata(model));
+    const config = tinyConfig(join(dir, 'run'), { generator, generatorClass: 2, learnClassVector: true, epochs: 1, stepsPerEpoch: 2 });
+    const { pipeline } = await train(config, { quiet: true, onStep: () => {} });
+    const head = pipeline.inputGenerator.classHead!;
+    expect(head.weight.shape).toEqual([3, 16]);
+    const vectors = await scope(() => pipeline.inputGenerator.forward([0, 1]).classVector!).data();
+    expect(vectors[2]).toBeGreaterThan(0.5); // started 0.9 on --generator-class 2, two steps ago
+    expect(Math.abs(Array.from(vectors.slice(0, 3)).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
+    const saved = readSafetensors(join(config.out, 'checkpoint', 'inputGenerator.safetensors'));
+    expect(saved.tensors.has('classVector.weight')).toBe(true);
+    // The same run rebuilt from its config (as sample and eval do) has the head and its weights.
+    const again = await buildPipeline(config);
+    expect(again.inputGenerator.classHead).not.toBeNull();
+    await expect(buildPipeline(tinyConfig(fresh(), { learnClassVector: true }))).rejects.toThrow(
+      /--learn-class-vector: the generator .*biggan32_ch4\.pth has 1 class; it needs a class-conditional one/,
+    );
   });
 
   it('stops with a clear error when the loss stops being finite', async () => {

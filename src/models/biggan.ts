@@ -6,7 +6,7 @@ import { batchNorm, batchNormRelu, conditionalBatchNorm, conditionalBatchNormRel
 import { selfAttention } from '../kernels/attention.js';
 import { add, tanh } from '../kernels/elementwise.js';
 import { embedding } from '../kernels/gather.js';
-import { linear } from '../kernels/matmul.js';
+import { linear, matmul } from '../kernels/matmul.js';
 import { concat, split } from '../kernels/shape.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
@@ -248,8 +248,8 @@ export class BigGANGenerator extends FrozenModule implements ImageGenerator {
       throw new Error(`BigGANGenerator: z must be (batch, ${c.dimZ}), got ${formatShape(z.shape)}`);
     }
     const B = z.shape[0];
-    // 1. y = shared.weight[class]
-    const y = this.shared.forward(this.classIndices(B, classes));
+    // 1. y = shared.weight[class], or a class vector's mixture of the rows
+    const y = classes instanceof Tensor && classes.ndim === 2 ? this.mixClasses(B, classes) : this.shared.forward(this.classIndices(B, classes));
     // 2. Hierarchical latents: chunk 0 feeds linear, chunk i+1 joins y for block i.
     const blockCount = this.blocks.items.length;
     const zs = c.hierarchical ? split(z, new Array<number>(blockCount + 1).fill(c.zChunk), 1) : [z];
@@ -263,6 +263,15 @@ export class BigGANGenerator extends FrozenModule implements ImageGenerator {
     });
     // 7. batchnorm, relu, conv, tanh
     return this.outputLayer.forward(h);
+  }
+
+  /** (B, nClasses) class vectors (one-hot or mixtures) -> their mixtures of the shared embedding. */
+  private mixClasses(batch: number, classVector: Tensor): Tensor {
+    const n = this.config.nClasses;
+    if (classVector.shape[0] !== batch || classVector.shape[1] !== n) {
+      throw new Error(`BigGANGenerator: the class vector must be (${batch}, ${n}), got ${formatShape(classVector.shape)}`);
+    }
+    return matmul(classVector, this.shared.weight);
   }
 
   private classIndices(batch: number, classes?: Tensor | ArrayLike<number>): Tensor | ArrayLike<number> {

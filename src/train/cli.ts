@@ -122,6 +122,7 @@ program
   .option('--seed <n>', 'random seed (classes, noise, shifts, initial weights)', wholeNumber('--seed'), TRAINING_DEFAULTS.seed)
   .option('--classifier-size <n>', "classifier input size; G's images are nearest-upsampled to it by a whole factor, else resized bilinearly (align_corners=False)", count('--classifier-size'), TRAINING_DEFAULTS.classifierSize)
   .option('--generator-class <n>', 'class embedding of a class-conditional G (0 for an unconditional one)', wholeNumber('--generator-class'), TRAINING_DEFAULTS.generatorClass)
+  .option('--learn-class-vector', "class-conditional G: learn G's class vector too, a softmax over its classes per target class, starting 0.9 on --generator-class (beyond the paper)")
   .option('--truncation <t>', "BigGAN-deep: the truncation in (0, 1] its batchnorm statistics are interpolated for (default: the converted file's, else 1)", truncationArg)
   .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
@@ -164,6 +165,7 @@ program
         seed: o.seed,
         classifierSize: o.classifierSize,
         generatorClass: o.generatorClass,
+        learnClassVector: Boolean(o.learnClassVector),
         truncation: o.truncation,
         hidden: o.hidden,
         components: o.components,

@@ -105,7 +105,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
     const part = classes.slice(start, start + options.batch);
     const eps = tensor(rng.fillNormal(new Float32Array(part.length * dimZ)), [part.length, dimZ]);
     const component = pipeline.inputGenerator.drawComponents(part.length, rng);
-    const images = noGrad(() => scope(() => pipeline.generate(pipeline.inputGenerator.sample(part, eps, component).z)));
+    const images = noGrad(() => scope(() => pipeline.imagesFor(part, eps, component).images));
     eps.dispose();
     const { logits, features } = noGrad(() => scope(() => pipeline.classify(images)));
     const logitsHost = (await logits.data()) as Float32Array;

@@ -8,11 +8,16 @@
 // (docs/ablation.md). Component k of class c has mean anchor[c, k] + mu head: the anchors are a
 // fixed buffer, set before training (see anchors.ts) so that components start apart, each in a
 // place the classifier already calls c; with zero anchors they differ only by the heads' init.
+//
+// Also beyond the paper (`generatorClasses`, --learn-class-vector): for a class-conditional G, a
+// third head gives logits over G's own classes, and their softmax is fed to G as its class vector
+// (class-embedding tuning), learned with z's mean and sigma.
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { zeros } from '../kernels/creation.js';
 import { add, mul, relu, softplus } from '../kernels/elementwise.js';
 import { embedding, oneHot } from '../kernels/gather.js';
+import { softmax } from '../kernels/softmax.js';
 import { Linear, Module } from '../models/module.js';
 
 export interface InputGeneratorConfig {
@@ -23,6 +28,18 @@ export interface InputGeneratorConfig {
   minSigma: number;
   /** Gaussians per class (1: the paper's input generator). */
   components?: number;
+  /** G's classes, when the class vector fed to G is learned too (absent or 0: G's class is fixed). */
+  generatorClasses?: number;
+  /** The G class the learned class vector starts on (probability 0.9). */
+  startClass?: number;
+}
+
+/** What the input generator gives for a batch: z's mean and deviation, and G's class vector if learned. */
+export interface LatentParameters {
+  mu: Tensor;
+  sigma: Tensor;
+  /** (rows, generatorClasses), each row a mixture over G's classes. */
+  classVector?: Tensor;
 }
 
 export class InputGenerator extends Module {
@@ -30,6 +47,8 @@ export class InputGenerator extends Module {
   readonly trunk2: Linear;
   readonly muHead: Linear;
   readonly sigmaHead: Linear;
+  /** Logits over G's classes (generatorClasses > 0). */
+  readonly classHead: Linear | null = null;
   readonly components: number;
   /** (numClasses * components, dimZ): where each class's components are centred (components > 1). */
   readonly anchors: Tensor | null = null;
@@ -48,17 +67,30 @@ export class InputGenerator extends Module {
     this.muHead = this.registerModule('mu', new Linear(hidden, out, { generator }));
     this.sigmaHead = this.registerModule('sigma', new Linear(hidden, out, { generator }));
     if (this.components > 1) this.anchors = this.registerBuffer('anchors', zeros([numClasses * this.components, dimZ]));
+    const gClasses = config.generatorClasses ?? 0;
+    if (gClasses > 0) {
+      const start = config.startClass ?? 0;
+      if (!Number.isInteger(start) || start < 0 || start >= gClasses) {
+        throw new Error(`input generator: the start class ${start} is outside G's ${gClasses} classes`);
+      }
+      this.classHead = this.registerModule('classVector', new Linear(hidden, gClasses, { generator }));
+      // Start where a fixed --generator-class would be: softmax 0.9 on it, the rest shared.
+      const bias = new Float32Array(gClasses);
+      if (gClasses > 1) bias[start] = Math.log((0.9 * (gClasses - 1)) / 0.1);
+      this.classHead.bias!.copy_(bias);
+    }
   }
 
   /**
    * Mean and standard deviation of z for each class; with several components, those of the
    * component picked for each row (`component[i]` in [0, components)).
    */
-  forward(classes: Tensor | ArrayLike<number>, component?: ArrayLike<number>): { mu: Tensor; sigma: Tensor } {
+  forward(classes: Tensor | ArrayLike<number>, component?: ArrayLike<number>): LatentParameters {
     const h = relu(this.trunk2.forward(relu(this.trunk1.forward(oneHot(classes, this.config.numClasses)))));
     const mu = this.muHead.forward(h);
     const sigma = add(softplus(this.sigmaHead.forward(h)), this.config.minSigma);
-    if (this.components === 1) return { mu, sigma };
+    const classVector = this.classHead ? softmax(this.classHead.forward(h)) : undefined;
+    if (this.components === 1) return { mu, sigma, classVector };
     const rows = mu.shape[0];
     if (!component || component.length !== rows) {
       throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
@@ -76,6 +108,7 @@ export class InputGenerator extends Module {
     return {
       mu: add(embedding(mu.reshape(rows * K, dimZ), pick), embedding(this.anchors!, anchorRows)),
       sigma: embedding(sigma.reshape(rows * K, dimZ), pick),
+      classVector,
     };
   }
 
@@ -86,9 +119,9 @@ export class InputGenerator extends Module {
   }
 
   /** z = mu + sigma * eps: the reparameterisation, so gradients reach mu and sigma. */
-  sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number>): { z: Tensor; mu: Tensor; sigma: Tensor } {
-    const { mu, sigma } = this.forward(classes, component);
-    return { z: add(mu, mul(sigma, eps)), mu, sigma };
+  sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number>): LatentParameters & { z: Tensor } {
+    const latent = this.forward(classes, component);
+    return { ...latent, z: add(latent.mu, mul(latent.sigma, eps)) };
   }
 
   /** A uniformly drawn component per row; draws nothing (and returns undefined) with one component. */

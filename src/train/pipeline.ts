@@ -69,10 +69,17 @@ export class ConditioningPipeline {
     return this.inputGenerator.config.numClasses;
   }
 
-  /** Images in [-1, 1] at the generator's resolution. */
-  generate(z: Tensor): Tensor {
+  /** Images in [-1, 1] at the generator's resolution: of --generator-class, or of a learned class vector. */
+  generate(z: Tensor, classVector?: Tensor): Tensor {
+    if (classVector) return this.generator.forward(z, classVector);
     const classes = new Array<number>(z.shape[0]).fill(this.generatorClass);
     return this.generator.forward(z, classes);
+  }
+
+  /** G's images for classes of the classifier, through the input generator, with z = mu + sigma * eps. */
+  imagesFor(classes: number[], eps: Tensor, component?: number[]): { images: Tensor; mu: Tensor; sigma: Tensor } {
+    const { z, mu, sigma, classVector } = this.inputGenerator.sample(classes, eps, component);
+    return { images: this.generate(z, classVector), mu, sigma };
   }
 
   /** Resize to the classifier's size (see resize), shift, classify. */
@@ -101,8 +108,8 @@ export class ConditioningPipeline {
     const shift: [number, number] =
       weights.shift > 0 ? [rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift] : [0, 0];
     const target = tensor(Int32Array.from(classes));
-    const { z, mu, sigma } = this.inputGenerator.sample(classes, eps, component);
-    const { logits, features } = this.classify(this.generate(z), shift);
+    const { images, mu, sigma } = this.imagesFor(classes, eps, component);
+    const { logits, features } = this.classify(images, shift);
     const ce = crossEntropy(logits, target);
     let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
     if (weights.diversity) loss = add(loss, mul(withinClassSpread(features, target, this.numClasses), -weights.diversity));

@@ -37,6 +37,8 @@ export interface TrainConfig {
   hidden: number;
   /** Gaussians per class in the input generator (absent in runs made before it existed: 1). */
   components?: number;
+  /** Learn G's class vector too, starting on generatorClass (a class-conditional G only). */
+  learnClassVector?: boolean;
   /** Prior samples the classifier labels to place the components (0 or absent: anchors stay at 0). */
   anchorPool?: number;
   /** The most confident samples of each class that the anchors are picked from. */
@@ -84,9 +86,14 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       hidden: config.hidden,
       minSigma: config.minSigma,
       components: config.components ?? 1,
+      generatorClasses: config.learnClassVector ? generator.numClasses : 0,
+      startClass: config.generatorClass,
     },
     config.seed,
   );
+  if (config.learnClassVector && generator.numClasses < 2) {
+    throw new Error(`--learn-class-vector: the generator ${config.generator} has ${generator.numClasses} class; it needs a class-conditional one`);
+  }
   return new ConditioningPipeline(generator, classifier, inputGenerator, config.classifierSize, config.generatorClass);
 }
 
@@ -211,8 +218,7 @@ export async function generateImages(
     const img = noGrad(() =>
       scope(() => {
         const e = tensor(eps.subarray(start * dimZ, (start + part.length) * dimZ), [part.length, dimZ]);
-        const { z } = pipeline.inputGenerator.sample(part, e, component?.slice(start, start + part.length));
-        return pipeline.generate(z);
+        return pipeline.imagesFor(part, e, component?.slice(start, start + part.length)).images;
       }),
     );
     out.set((await img.data()) as Float32Array, start * 3 * r * r);
