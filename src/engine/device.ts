@@ -1,6 +1,5 @@
 // Finds a WebGPU adapter through Dawn's Node bindings and opens the one device the engine uses.
-import { totalmem } from 'node:os';
-import { create, globals } from 'webgpu';
+import { defaultGpu, hostMemory } from './gpu.js';
 
 export const SETUP_HINT =
   'No WebGPU adapter was found. Dawn needs a Vulkan driver: on a machine without a GPU that is ' +
@@ -53,22 +52,6 @@ export interface GpuContext {
   memoryLimit: number;
 }
 
-let installed = false;
-/** Dawn's globals (GPUBufferUsage, ...) must exist before any WebGPU call. */
-export function installWebGpuGlobals(): void {
-  if (installed) return;
-  Object.assign(globalThis, globals);
-  installed = true;
-}
-
-let gpuInstance: GPU | null = null;
-/** The process-wide Dawn instance; tfjs and ONNX Runtime in the bench share it. */
-export function dawnGpu(): GPU {
-  installWebGpuGlobals();
-  gpuInstance ??= create([]) as unknown as GPU;
-  return gpuInstance;
-}
-
 function describe(adapter: GPUAdapter): AdapterDescription {
   const i = adapter.info;
   const isSoftware = /llvmpipe|lavapipe|swiftshader|software/i.test(`${i.architecture} ${i.device} ${i.description}`);
@@ -93,7 +76,7 @@ function subgroupMinSize(adapter: GPUAdapter): number {
   return Number((adapter.info as { subgroupMinSize?: number }).subgroupMinSize ?? 0);
 }
 
-export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = dawnGpu()): Promise<GpuContext> {
+export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = defaultGpu()): Promise<GpuContext> {
   const adapter = await requestAdapter(gpu);
   const wanted = ['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
@@ -120,7 +103,7 @@ export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = dawnGpu()): 
     hasF16: requiredFeatures.includes('shader-f16'),
     hasSubgroups: requiredFeatures.includes('subgroups' as GPUFeatureName) && subgroupMinSize(adapter) >= 8,
     pendingError: null,
-    memoryLimit: info.isSoftware ? Math.floor(0.75 * totalmem()) : Infinity,
+    memoryLimit: info.isSoftware ? Math.floor(0.75 * hostMemory()) : Infinity,
   };
   device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') ctx.pendingError ??= new DeviceLostError(lost.message || lost.reason);

@@ -13,9 +13,7 @@
 // its buffers at 1, 2, ... in the order written. A buffer `'read f32 vec4f'` is an array<f32>
 // named as declared and, at the same binding, a view `<name>4: array<vec4<f32>>` (vec2f: `<name>2`).
 // The same name in two layouts must be the same buffer at the same binding (checked here).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from './packageRoot.js';
+import { readShader } from './shaderFiles.js';
 
 /** A uniform field: a 32-bit scalar, or `array<vec4<u32>, n>` (shapes and strides, 4 to a vec4). */
 export type ParamType = 'u32' | 'i32' | 'f32' | { vec4u: number };
@@ -69,8 +67,6 @@ interface Layout {
   uniform: string | null;
   buffers: Binding[];
 }
-
-const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 
 export class KernelFamily {
   /** The shader files, joined by '+': the pipeline cache key and what profiles print. */
@@ -218,10 +214,6 @@ export function kernelFamily(file: string, declaration: FamilyDeclaration): Kern
   const family = new KernelFamily([file], declaration);
   declaredFamilies.push(family);
   return family;
-}
-
-function readShader(file: string): string {
-  return readFileSync(join(SHADER_DIR, `${file}.wgsl`), 'utf8');
 }
 
 function structName(uniform: string): string {

@@ -3,15 +3,12 @@
 // Every kernel launch is recorded into a single open compute pass; nothing is submitted until a
 // read-back, an explicit flush(), or a long batch forces it. So a whole training step is one or
 // two queue submissions, and tests can count them.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
 import { KernelFamily, type Bound, type ParamValues } from './kernelFamily.js';
-import { PACKAGE_ROOT } from './packageRoot.js';
 import type { LaunchProfiler } from './profiler.js';
+import { readShader } from './shaderFiles.js';
 
-const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
@@ -87,7 +84,7 @@ export class Runtime {
   }
 
   shaderSource(family: string): string {
-    const files = family.split('+').map((f) => readFileSync(join(SHADER_DIR, `${f}.wgsl`), 'utf8'));
+    const files = family.split('+').map(readShader);
     if (files.length === 1) return files[0];
     const directive = /^enable [^;]+;[ \t]*$/gm;
     const enables = new Set(files.flatMap((f) => f.match(directive) ?? []));

@@ -1,0 +1,25 @@
+// The browser's twin of shaderFiles.ts: every shader bundled as text (esbuild's text loader for
+// .wgsl, scripts/build-browser.mjs). test/browser.test.ts checks that the list matches shaders/.
+import adam from '../../shaders/adam.wgsl';
+import attention from '../../shaders/attention.wgsl';
+import attentionSubgroups from '../../shaders/attentionSubgroups.wgsl';
+import batchnorm from '../../shaders/batchnorm.wgsl';
+import conv2d from '../../shaders/conv2d.wgsl';
+import conv2dSubgroups from '../../shaders/conv2dSubgroups.wgsl';
+import copy from '../../shaders/copy.wgsl';
+import elementwise from '../../shaders/elementwise.wgsl';
+import gather from '../../shaders/gather.wgsl';
+import matmul from '../../shaders/matmul.wgsl';
+import matmulSubgroups from '../../shaders/matmulSubgroups.wgsl';
+import pool from '../../shaders/pool.wgsl';
+import reduce from '../../shaders/reduce.wgsl';
+import softmax from '../../shaders/softmax.wgsl';
+import upsample from '../../shaders/upsample.wgsl';
+
+const SHADERS: Record<string, string> = { adam, attention, attentionSubgroups, batchnorm, conv2d, conv2dSubgroups, copy, elementwise, gather, matmul, matmulSubgroups, pool, reduce, softmax, upsample };
+
+export function readShader(name: string): string {
+  const source = SHADERS[name];
+  if (source === undefined) throw new Error(`no bundled shader '${name}' (the browser build bundles ${Object.keys(SHADERS).join(', ')})`);
+  return source;
+}
