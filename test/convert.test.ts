@@ -281,6 +281,22 @@ describe('ResNet', () => {
     expect(wide.config).toMatchObject({ downsample: [true] }); // stem 4 -> 6 channels: a stride-1 shortcut
   });
 
+  it('reads width_per_group from every Bottleneck, not layer1.0 alone, and names a block that fits no common one', () => {
+    // planes 8, 16, 32, 64 at width_per_group 20: inner widths 2, 5, 10, 20. Layer1's 2 allows 16..23,
+    // layer2's 5 only 20..23, layer4's 20 only 20.
+    const scaled = (widthPerGroup: number) =>
+      syntheticResNet({ block: 'bottleneck', layers: [1, 1, 1, 1], planes: [8, 16, 32, 64], stemWidth: 8, widthPerGroup, numClasses: 3 });
+    expect(convertStateDict(scaled(20)).config).toMatchObject({ planes: [8, 16, 32, 64], widthPerGroup: 20 });
+    expect(convertStateDict(scaled(16)).config).toMatchObject({ widthPerGroup: 16 });
+    // layer2 of a width_per_group 24 network (6 wide) after layer1 of a 20 one (2 wide: 16..23)
+    const mixed = edited(scaled(20), (s) => {
+      for (const [k, t] of scaled(24)) if (k.startsWith('layer2.')) s.set(k, t);
+    });
+    const err = refusal(() => convertStateDict(mixed));
+    expect(err.message).toMatch(/'layer2\.0\.conv1\.weight' is 6 wide for 16 planes: width_per_group 24\.\.27 gives that .*the blocks before it need width_per_group 16\.\.23/);
+    expect((err as ConversionError).key).toBe('layer2.0.conv1.weight');
+  });
+
   it('the committed judge records BasicBlocks [1, 1, 1, 1] at 32x32 without normalisation', () => {
     const m = readModelFile(join(MODELS, 'fmnist_resnet_judge32.safetensors'));
     expect(m.format).toBe('resnet');

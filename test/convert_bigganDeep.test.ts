@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, readStateDict, toFloat32 } from '../src/models/checkpoint/index.js';
 import { checkTruncation, statisticsRows, type BigGANDeepConfig } from '../src/models/bigganDeep.js';
 import { ConversionError, convertStateDict, detectFamily } from '../src/models/convert.js';
-import { bakeSpectralNorm } from '../src/models/families/bigganDeep.js';
+import { bakeSpectralNorm, bigganDeepGenerator } from '../src/models/families/bigganDeep.js';
 import { readModelFile } from '../src/models/load.js';
 import { host } from './data/syntheticModels.js';
 
@@ -91,6 +91,22 @@ describe('BigGAN-deep conversion', () => {
     // an up-sampling flag the weights cannot show: caught by output_dim
     expect(conv((c) => (layers(c)[0][0] = true)).message).toMatch(/output_dim 128 is not 4 \* 2\^6/);
     expect(conv((c) => (c.n_stats = 52)).message).toMatch(/'generator\.layers\.0\.bn_0\.running_means' has 51 rows of statistics, .* says n_stats 52/);
+  });
+
+  it('reads other sizes: output 64 (attention over 8 channels), and one without a SelfAttn (its position past the layers)', () => {
+    const deep64 = readModelFile(join(FIXTURES, 'biggan_deep64_ch4.pth'));
+    expect(deep64.config).toMatchObject({ resolution: 64, channelWidth: 4, dimZ: 8, nClasses: 5, attentionPosition: 6, nStats: 51 });
+    expect(deep64.tensors.get('generator.layers.6.snconv1x1_theta.weight')?.shape).toEqual([1, 8, 1, 1]);
+    // pytorch-pretrained-BigGAN inserts the SelfAttn where the layer index equals the position: none here
+    const noAttn = readModelFile(join(FIXTURES, 'biggan_deep32_ch4_noattn.pth'));
+    expect(noAttn.config).toMatchObject({ resolution: 32, attentionPosition: 5, nStats: 11 });
+    expect([...noAttn.tensors.keys()].some((k) => k.includes('snconv1x1') || k.endsWith('.gamma'))).toBe(false);
+    expect(bigganDeepGenerator.summarize(noAttn).join('\n')).toMatch(/no self-attention \(attention_layer_position 5 is outside the 5 layers\)/);
+    // a position outside the layers while the weights hold a SelfAttn is a disagreement, by name
+    for (const position of [10, -1]) {
+      const err = refusal(() => convertStateDict(state(), { config: { ...configJson(), attention_layer_position: position } }));
+      expect(err.message).toMatch(new RegExp(`attention_layer_position ${position} is outside its 10 layers \\(no SelfAttn\\), but there is one at 'generator\\.layers\\.8\\.gamma'`));
+    }
   });
 
   it('refuses missing rows of batchnorm statistics, naming the key', () => {

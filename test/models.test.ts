@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
-import { batchNorm, conv2d, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
+import { batchNorm, conv2d, crossEntropy, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
 import { readStateDict, toFloat32, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
 import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
 import { buildModel, loadClassifier, loadGenerator, readModelFile } from '../src/models/load.js';
@@ -82,6 +82,18 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
     }
   });
 
+  it('BigGAN-deep at output 64 (made here with the original code): SelfAttn over 8 channels, truncation on a row of statistics', async () => {
+    // tools/reference/make_fixtures.py: 8 layers, attention at 32x32 with 1-channel theta and phi;
+    // truncation 0.4 = row 20 exactly (no interpolation); 5 classes, z 8
+    const r = await runParity(join(FIXTURES, 'biggan_deep64_ch4.pth'), join(FIXTURES, 'biggan_deep64_ch4.io.pth'));
+    expectParity(r, ['image', 'grad_z', 'grad_class_vector']);
+  });
+
+  it('BigGAN-deep without a SelfAttn (attention_layer_position past the layers), a channel drop without up-sampling, 11 rows of statistics', async () => {
+    const r = await runParity(join(FIXTURES, 'biggan_deep32_ch4_noattn.pth'), join(FIXTURES, 'biggan_deep32_ch4_noattn.io.pth'));
+    expectParity(r, ['image', 'grad_z', 'grad_class_vector']);
+  });
+
   it('VGG with batchnorm: logits, loss and grad_x', async () => {
     const r = await runParity(join(FIXTURES, 'vgg_bn_tiny.pth'), join(FIXTURES, 'vgg_bn_tiny.io.pth'));
     expect(r.kind).toBe('classifier');
@@ -90,6 +102,12 @@ describe('parity with the PyTorch fixtures (the `npm run parity` code path)', ()
 
   it('ResNet with Bottlenecks (width_per_group 16): logits, loss and grad_x', async () => {
     const r = await runParity(join(FIXTURES, 'resnet_bottleneck_tiny.pth'), join(FIXTURES, 'resnet_bottleneck_tiny.io.pth'));
+    expect(r.kind).toBe('classifier');
+    expectParity(r, ['logits', 'loss', 'grad_x']);
+  });
+
+  it('ResNet with BasicBlocks (resnet18 layers [2, 2, 2, 2] at widths 4/64, made here with torchvision): logits, loss and grad_x', async () => {
+    const r = await runParity(join(FIXTURES, 'resnet_basic_w4.pth'), join(FIXTURES, 'resnet_basic_w4.io.pth'));
     expect(r.kind).toBe('classifier');
     expectParity(r, ['logits', 'loss', 'grad_x']);
   });
@@ -559,6 +577,8 @@ describe('ResNet configurations beyond the fixture', () => {
   const cases = [
     { block: 'basic' as const, layers: [2, 1], planes: [6, 8], stemWidth: 4, side: 19 },
     { block: 'bottleneck' as const, layers: [2, 1, 1], planes: [4, 4, 8], stemWidth: 16, widthPerGroup: 32, side: 24 },
+    // inner widths floor(planes * 20 / 64) = 2, 5: layer1 alone would also fit width_per_group 16
+    { block: 'bottleneck' as const, layers: [1, 1], planes: [8, 16], stemWidth: 8, widthPerGroup: 20, side: 20 },
   ];
   for (const { side, ...o } of cases) {
     it(`${o.block}, layers [${o.layers}], planes [${o.planes}], ${side}x${side}: logits and features against float64`, async () => {
@@ -588,6 +608,37 @@ describe('ResNet configurations beyond the fixture', () => {
     expectClose(await normed.forward(tensor(x, [2, 3, 16, 16])).data(), await plain.forward(tensor(pre, [2, 3, 16, 16])).data(), FORWARD_REL, 'logits');
     normed.dispose();
     plain.dispose();
+  });
+
+  it("ImageNet-shaped ResNet and VGG: a fixture's x, in the normalised input space, is mapped back for parity", async () => {
+    // The fixture is the plain network's (no normalisation inside) on x itself; the ImageNet-shaped
+    // one must give the same logits and d loss / dx once parity maps x back to [-1, 1] images.
+    const models: [string, Map<string, HostTensor>][] = [
+      ['ResNet', syntheticResNet({ block: 'basic', layers: [1, 1], planes: [4, 8], stemWidth: 4, numClasses: 1000, seed: 6 })],
+      ['VGG', syntheticVGG({ cfg: [4, 'M', 8, 'M'], batchNorm: true, avgPool: 7, hidden: [16, 16], numClasses: 1000, seed: 6 })],
+    ];
+    for (const [name, sd] of models) {
+      const normed = buildModel(convertStateDict(sd)) as ResNet | VGG;
+      const plain = buildModel(convertStateDict(sd, { normalize: false })) as ResNet | VGG;
+      expect(normed.inputMap, name).toBeDefined();
+      expect(plain.inputMap, name).toBeUndefined();
+      const xv = new Rng(8).fillNormal(new Float32Array(2 * 3 * 28 * 28));
+      const x = tensor(xv, [2, 3, 28, 28], { requiresGrad: true });
+      const logits = plain.forward(x);
+      const target = Int32Array.of(7, 912);
+      const loss = crossEntropy(logits, target);
+      loss.backward();
+      const fixture = new Map<string, HostTensor>([
+        ['x', host([2, 3, 28, 28], xv)],
+        ['target', { dtype: 'int64', shape: [2], data: BigInt64Array.of(7n, 912n) }],
+        ['logits', host([2, 1000], (await logits.data()) as Float32Array)],
+        ['loss', host([], (await loss.data()) as Float32Array)],
+        ['grad_x', host([2, 3, 28, 28], (await x.grad!.data()) as Float32Array)],
+      ]);
+      expectParity(await classifierParity(normed, fixture), ['logits', 'loss', 'grad_x']);
+      normed.dispose();
+      plain.dispose();
+    }
   });
 
   it('the committed judge: BasicBlocks, 512 pooled features, frozen, gradients reach x', async () => {

@@ -24,7 +24,10 @@ export interface BigGANDeepConfig {
   nClasses: number;
   /** config.json's layers: [up_sample, in, out], widths in units of channelWidth. */
   layers: [boolean, number, number][];
-  /** The SelfAttn is inserted before this layer (so module indices after it shift by one). */
+  /**
+   * The SelfAttn is inserted before this layer (so module indices after it shift by one); a
+   * position outside the layers means none, as in pytorch-pretrained-BigGAN.
+   */
   attentionPosition: number;
   /** Rows of batchnorm statistics, one per truncation step of 1 / (nStats - 1). */
   nStats: number;
@@ -33,6 +36,9 @@ export interface BigGANDeepConfig {
   /** Truncation the statistics are interpolated for, in (0, 1]. */
   truncation: number;
 }
+
+/** Whether the generator has a SelfAttn: its position is one of the layers'. */
+export const hasAttention = (c: BigGANDeepConfig): boolean => c.attentionPosition >= 0 && c.attentionPosition < c.layers.length;
 
 const zeros = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
 

@@ -8,7 +8,7 @@ import { add, mul, relu } from '../kernels/elementwise.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import type { Classifier } from './family.js';
 import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module } from './module.js';
-import { foldBatchNorm, imagenetAffine } from './vgg.js';
+import { foldBatchNorm, imagenetAffine, imagenetInputMap } from './vgg.js';
 
 export type ResNetBlock = 'basic' | 'bottleneck';
 
@@ -102,6 +102,8 @@ export class ResNet extends FrozenModule implements Classifier {
   readonly fc: Linear;
   /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
   private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
+  /** With ImageNet normalisation inside, the network's own input is images * scale + shift. */
+  readonly inputMap: { scale: number[]; shift: number[] } | undefined;
 
   constructor(readonly config: ResNetConfig) {
     super();
@@ -120,6 +122,7 @@ export class ResNet extends FrozenModule implements Classifier {
     });
     this.fc = this.registerModule('fc', new Linear(channels, c.numClasses));
     this.inputAffine = c.normalize ? imagenetAffine(c.inChannels) : null;
+    this.inputMap = c.normalize ? imagenetInputMap(c.inChannels) : undefined;
     this.eval();
   }
 

@@ -179,6 +179,8 @@ export class VGG extends FrozenModule implements Classifier {
   readonly classifier: ClassifierHead;
   /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
   private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
+  /** With ImageNet normalisation inside, the network's own input is images * scale + shift. */
+  readonly inputMap: { scale: number[]; shift: number[] } | undefined;
 
   /**
    * options.maxWeightBytes: the largest weight bound whole (default: the device's storage-binding
@@ -193,6 +195,7 @@ export class VGG extends FrozenModule implements Classifier {
       new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses, options.maxWeightBytes ?? bindingLimit()),
     );
     this.inputAffine = config.normalize ? imagenetAffine(config.inChannels) : null;
+    this.inputMap = config.normalize ? imagenetInputMap(config.inChannels) : undefined;
     this.eval();
   }
 
@@ -245,8 +248,18 @@ export class VGG extends FrozenModule implements Classifier {
  * per-channel affine map x * scale + shift.
  */
 export function imagenetAffine(channels: number): { scale: Tensor; shift: Tensor } {
-  if (channels !== 3) throw new Error(`ImageNet normalisation needs 3 input channels, not ${channels}`);
-  const scale = IMAGENET_STD.map((s) => 1 / (2 * s));
-  const shift = IMAGENET_MEAN.map((m, i) => (0.5 - m) / IMAGENET_STD[i]);
+  const { scale, shift } = imagenetInputMap(channels);
   return { scale: keep(tensor(scale, [1, 3, 1, 1])), shift: keep(tensor(shift, [1, 3, 1, 1])) };
+}
+
+/**
+ * The same map as a Classifier's inputMap (network input = images * scale + shift): what a
+ * PyTorch fixture's x, given in the network's own (normalised) input space, is mapped back through.
+ */
+export function imagenetInputMap(channels: number): { scale: number[]; shift: number[] } {
+  if (channels !== 3) throw new Error(`ImageNet normalisation needs 3 input channels, not ${channels}`);
+  return {
+    scale: IMAGENET_STD.map((s) => 1 / (2 * s)),
+    shift: IMAGENET_MEAN.map((m, i) => (0.5 - m) / IMAGENET_STD[i]),
+  };
 }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { numel, toFloat32, type HostTensor } from '../checkpoint/index.js';
-import { BigGANDeepGenerator, checkTruncation, type BigGANDeepConfig } from '../bigganDeep.js';
+import { BigGANDeepGenerator, checkTruncation, hasAttention, type BigGANDeepConfig } from '../bigganDeep.js';
 import { ConversionError, fitsAny, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
 
 const SN = '(?:weight_orig|weight_u|weight_v)';
@@ -169,8 +169,17 @@ export function convertBigGANDeep(state: Map<string, HostTensor>, options: Conve
   }
   snLayer('generator.gen_z', [256 * ch, condDim], true);
 
-  if (c.attentionPosition < 0 || c.attentionPosition >= c.layers.length) {
-    throw new ConversionError(`${from}: attention_layer_position ${c.attentionPosition} is not among its ${c.layers.length} layers`);
+  // pytorch-pretrained-BigGAN inserts the SelfAttn where the layer index equals the position: a
+  // position outside the layers (past them, or negative) gives a generator without one.
+  const attention = hasAttention(c);
+  if (!attention) {
+    const found = [...state.keys()].find((k) => k.endsWith('.gamma'));
+    if (found) {
+      throw new ConversionError(
+        disagree(`attention_layer_position ${c.attentionPosition} is outside its ${c.layers.length} layers (no SelfAttn), but there is one at '${found}'`),
+        found,
+      );
+    }
   }
   let index = 0;
   let width = 16 * ch;
@@ -206,7 +215,10 @@ export function convertBigGANDeep(state: Map<string, HostTensor>, options: Conve
     width = b;
   });
   const extra = [...state.keys()].find((k) => k.startsWith(`generator.layers.${index}.`));
-  if (extra) throw new ConversionError(disagree(`'${extra}' is past the ${index} modules its ${c.layers.length} layers (and one SelfAttn) make`), extra);
+  if (extra) {
+    const made = `its ${c.layers.length} layers${attention ? ' (and one SelfAttn)' : ''} make`;
+    throw new ConversionError(disagree(`'${extra}' is past the ${index} modules ${made}`), extra);
+  }
   if (width !== ch) throw new ConversionError(`${from}: the last layer gives ${width} channels, not channel_width ${ch}`);
   statistics('generator.bn', ch);
   copy('generator.bn.weight', [ch]);
@@ -228,7 +240,7 @@ function checkConfig(c: BigGANDeepConfig, source: string): BigGANDeepConfig {
     [c.resolution, c.channelWidth, c.dimZ, c.nClasses, c.nStats].every(isCount) &&
     Array.isArray(c.layers) && c.layers.length > 0 &&
     c.layers.every((l) => Array.isArray(l) && typeof l[0] === 'boolean' && isCount(l[1]) && isCount(l[2])) &&
-    Number.isSafeInteger(c.attentionPosition) && c.attentionPosition >= 0 && c.attentionPosition < c.layers.length &&
+    Number.isSafeInteger(c.attentionPosition) &&
     typeof c.eps === 'number' && c.eps > 0 &&
     c.resolution === 4 * 2 ** c.layers.filter(([up]) => up).length;
   if (!ok) throw new ConversionError(`${source}: the BigGAN-deep config in the metadata is inconsistent: ${JSON.stringify(c)}`);
@@ -248,6 +260,7 @@ function summarize(model: ConvertedModel): string[] {
     if (up) side *= 2;
     lines.push(`  layer ${i}: ${cin * c.channelWidth} -> ${cout * c.channelWidth} channels${up ? `, up to ${side}x${side}` : ''}`);
   });
+  if (!hasAttention(c)) lines.push(`  no self-attention (attention_layer_position ${c.attentionPosition} is outside the ${c.layers.length} layers)`);
   lines.push(`  output: batchnorm, relu, 3x3 conv, first 3 channels, tanh; ${c.nStats} rows of batchnorm statistics`);
   if (model.sigmas?.size) {
     const s = [...model.sigmas.values()];

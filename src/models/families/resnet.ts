@@ -52,7 +52,7 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
 
   const planes: number[] = [];
   const downsample: boolean[] = [];
-  let widthPerGroup = 64;
+  let groupRange: [number, number] = [1, Infinity]; // the width_per_group values every Bottleneck so far allows
   let channels = stemWidth;
   layers.forEach((n, i) => {
     for (let b = 0; b < n; b++) {
@@ -69,15 +69,22 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
         if (out % EXPANSION.bottleneck !== 0) {
           throw new ConversionError(`'${p}.conv3.weight' has ${out} outputs, not planes * 4 (a Bottleneck's expansion)`, `${p}.conv3.weight`);
         }
-        // width = floor(planes * widthPerGroup / 64), one widthPerGroup for the whole network: the
-        // smallest integer that gives layer1.0's width.
-        if (i === 0 && b === 0) widthPerGroup = Math.ceil((width * 64 * EXPANSION.bottleneck) / out);
-        if (Math.floor(((out / EXPANSION.bottleneck) * widthPerGroup) / 64) !== width) {
+        // width = floor(planes * widthPerGroup / 64), one widthPerGroup for the whole network. Each
+        // block allows the integers in [64 width / planes, 64 (width + 1) / planes): narrow the range
+        // block by block (layer1.0 alone may allow several: 8 planes 2 wide allow 16..23, and only
+        // 20..23 also give layer2's 16 planes 5 wide); the smallest left is the one recorded.
+        const p4 = out / EXPANSION.bottleneck;
+        const lo = Math.ceil((64 * width) / p4);
+        const hi = Math.ceil((64 * (width + 1)) / p4) - 1;
+        if (Math.max(lo, groupRange[0]) > Math.min(hi, groupRange[1])) {
+          const before = groupRange[1] === Infinity ? '' : `; the blocks before it need width_per_group ${groupRange[0]}..${groupRange[1]}`;
           throw new ConversionError(
-            `'${p}.conv1.weight' is ${width} wide for ${out / 4} planes: not the width_per_group ${widthPerGroup} of layer1.0`,
+            `'${p}.conv1.weight' is ${width} wide for ${p4} planes: ${lo > hi ? 'no width_per_group' : `width_per_group ${lo}..${hi}`} ` +
+              `gives that (floor(planes * width_per_group / 64))${before}`,
             `${p}.conv1.weight`,
           );
         }
+        groupRange = [Math.max(lo, groupRange[0]), Math.min(hi, groupRange[1])];
       }
       if (b === 0) planes.push(out / EXPANSION[block]);
       else if (out !== channels) {
@@ -108,6 +115,7 @@ export function convertResNet(state: Map<string, HostTensor>, options: ConvertOp
   copy('fc.bias', [numClasses]);
   keys.checkAllUsed(() => false);
 
+  const widthPerGroup = block === 'bottleneck' ? groupRange[0] : 64;
   const imagenet = numClasses === 1000 && inChannels === 3;
   const config: ResNetConfig = {
     inChannels,
