@@ -2,34 +2,11 @@
 // and torchvision's adaptive average pooling. Backward passes gather: a thread per input pixel
 // visits the few output windows that contain it, so overlapping windows need no atomics.
 
-struct Params {
-  planes: u32,
-  H: u32,
-  W: u32,
-  outH: u32,
-  outW: u32,
-  kernel: u32,    // max pooling only
-  stride: u32,
-  padding: u32,   // max pooling only: implicit -inf border (maxPoolPadded and the gathering backward)
-}
+// Uniforms `p` and the buffers: declared in src/kernels/pool.ts. Forward passes read x and write y
+// (+ argmax, a flat index into x); backward passes read gradOut (+ argmaxIn) and write gradX.
 
 override WORKGROUP: u32 = 256u;
 override TILED: bool = false;   // max pooling with stride == kernel, which divides H and W
-
-@group(0) @binding(0) var<uniform> p: Params;
-// maxPool / adaptiveAvgPool: x -> y (+ the arg-max, a flat index into x)
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
-// maxPoolBackward / adaptiveAvgPoolBackward: output gradient (+ arg-max) -> input gradient
-@group(0) @binding(1) var<storage, read> gradOut: array<f32>;
-@group(0) @binding(2) var<storage, read> argmaxIn: array<i32>;
-@group(0) @binding(3) var<storage, read_write> gradX: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gradXAvg: array<f32>;
-
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP;
-}
 
 /// (plane, row, column) of element i of a (planes, rows, cols) tensor.
 fn split(i: u32, rows: u32, cols: u32) -> vec3<u32> {
@@ -50,20 +27,17 @@ fn windowOrigin(i: u32) -> u32 {
 }
 
 // The first maximum in row-major window order wins (PyTorch's rule); NaN propagates as there.
-// The arg-max is stored as a flat index into x.
 fn beats(v: f32, best: f32) -> bool {
   return v > best || (v != v && best == best);
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
-  if (i >= p.planes * p.outH * p.outW) { return; }
-  let origin = windowOrigin(i);
+/// y[i] and argmax[i]: the maximum of the rows x cols window of x whose top-left pixel is
+/// x[origin], and its flat index.
+fn windowMax(i: u32, origin: u32, rows: u32, cols: u32) {
   var best = x[origin];
   var bestAt = origin;
-  for (var dy = 0u; dy < p.kernel; dy++) {
-    for (var dx = 0u; dx < p.kernel; dx++) {
+  for (var dy = 0u; dy < rows; dy++) {
+    for (var dx = 0u; dx < cols; dx++) {
       let k = origin + dy * p.W + dx;
       let v = x[k];
       if (beats(v, best)) {
@@ -76,11 +50,18 @@ fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   argmax[i] = i32(bestAt);
 }
 
+@compute @workgroup_size(WORKGROUP)
+fn maxPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flatIndex(gid, groups);
+  if (i >= p.planes * p.outH * p.outW) { return; }
+  windowMax(i, windowOrigin(i), p.kernel, p.kernel);
+}
+
 // Windows that reach into the padding (ResNet's 3x3, stride 2, padding 1 stem pool): the padding
-// is -inf, so only in-bounds pixels compete; the first maximum in row-major order wins as above.
+// is -inf, so only the in-bounds part of the window competes.
 @compute @workgroup_size(WORKGROUP)
 fn maxPoolPadded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.planes * p.outH * p.outW) { return; }
   let at = split(i, p.outH, p.outW);
   // Clamped window rows [r0, r1) and columns [c0, c1); padding <= kernel / 2 keeps them non-empty.
@@ -88,27 +69,13 @@ fn maxPoolPadded(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let c0 = max(i32(at.z * p.stride) - i32(p.padding), 0);
   let r1 = min(i32(at.y * p.stride + p.kernel) - i32(p.padding), i32(p.H));
   let c1 = min(i32(at.z * p.stride + p.kernel) - i32(p.padding), i32(p.W));
-  let plane = at.x * p.H * p.W;
-  var bestAt = plane + u32(r0) * p.W + u32(c0);
-  var best = x[bestAt];
-  for (var r = r0; r < r1; r++) {
-    for (var c = c0; c < c1; c++) {
-      let k = plane + u32(r) * p.W + u32(c);
-      let v = x[k];
-      if (beats(v, best)) {
-        best = v;
-        bestAt = k;
-      }
-    }
-  }
-  y[i] = best;
-  argmax[i] = i32(bestAt);
+  windowMax(i, (at.x * p.H + u32(r0)) * p.W + u32(c0), u32(r1 - r0), u32(c1 - c0));
 }
 
 // Tiled windows cover every input pixel exactly once: each output writes its whole window.
 @compute @workgroup_size(WORKGROUP)
 fn maxPoolBackwardTiled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.planes * p.outH * p.outW) { return; }
   let origin = windowOrigin(i);
   let winner = u32(argmaxIn[i]);
@@ -124,7 +91,7 @@ fn maxPoolBackwardTiled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
 // Any other geometry: a thread per input pixel gathers from the windows that contain it.
 @compute @workgroup_size(WORKGROUP)
 fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.planes * p.H * p.W) { return; }
   let at = split(i, p.H, p.W);
   // Windows oy with oy*stride <= row + padding < oy*stride + kernel, likewise for columns.
@@ -152,7 +119,7 @@ fn window(o: u32, size: u32, outSize: u32) -> vec2<u32> {
 
 @compute @workgroup_size(WORKGROUP)
 fn adaptiveAvgPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.planes * p.outH * p.outW) { return; }
   let at = split(i, p.outH, p.outW);
   let rows = window(at.y, p.H, p.outH);
@@ -167,7 +134,7 @@ fn adaptiveAvgPool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 
 @compute @workgroup_size(WORKGROUP)
 fn adaptiveAvgPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.planes * p.H * p.W) { return; }
   let at = split(i, p.H, p.W);
   // Windows containing row r: o in [floor(r*outH/H), ceil((r+1)*outH/H)), likewise for columns.
@@ -182,20 +149,15 @@ fn adaptiveAvgPoolBackward(@builtin(global_invocation_id) gid: vec3<u32>, @built
       acc += gradOut[plane + oy * p.outW + ox] / f32((rows.y - rows.x) * (cols.y - cols.x));
     }
   }
-  gradXAvg[i] = acc;
+  gradX[i] = acc;
 }
 
 // ---------------------------------------------------------------------------------------------
 // 2x2 max pooling with stride 2 on widths that are multiples of 4 (every VGG pool): a thread per
 // 2 neighbouring outputs, its 2 x 4 input block read as two vec4s and its outputs, arg-maxes and
-// (backward) gradients moved as vec2 / vec4: lavapipe's per-lane cost of a storage access paid
-// once per 2 or 4 values, and one division per thread.
-@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y2: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> argmax2: array<vec2<i32>>;
-@group(0) @binding(1) var<storage, read> gradOut2: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> argmaxIn2: array<vec2<i32>>;
-@group(0) @binding(3) var<storage, read_write> gradX4: array<vec4<f32>>;
+// (backward) gradients moved as vec2 / vec4 (the views x4, y2, argmax2, gradOut2, argmaxIn2,
+// gradX4): lavapipe's per-lane cost of a storage access paid once per 2 or 4 values, and one
+// division per thread.
 
 // Max of a 2x2 window given as (top-left, top-right, bottom-left, bottom-right) with their flat
 // indices, the first maximum in row-major order winning as in maxPool.
@@ -203,7 +165,7 @@ fn max4(v: vec4<f32>, at: vec4<u32>) -> vec2<f32> {
   var best = v.x;
   var bestAt = at.x;
   for (var k = 1u; k < 4u; k++) {
-    if (v[k] > best || (v[k] != v[k] && best == best)) {
+    if (beats(v[k], best)) {
       best = v[k];
       bestAt = at[k];
     }
@@ -211,23 +173,24 @@ fn max4(v: vec4<f32>, at: vec4<u32>) -> vec2<f32> {
   return vec2<f32>(best, bitcast<f32>(bestAt));
 }
 
-/// Vec4 index (in x, rows of W) of the top row of thread q's input block (q: pairs of outputs).
-fn pairOrigin(q: u32) -> u32 {
+/// Vec4 indices (in x, rows of W) of the top and bottom rows of thread q's input block (q: pairs
+/// of outputs).
+fn pairRows(q: u32) -> vec2<u32> {
   let pairs = p.outW / 2u;
   let r = q / pairs;                     // output row across planes = input rows 2r, 2r + 1
-  return r * 2u * (p.W / 4u) + (q - r * pairs);
+  let top = r * 2u * (p.W / 4u) + (q - r * pairs);
+  return vec2<u32>(top, top + p.W / 4u);
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn maxPool2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let q = index(gid, groups);
+  let q = flatIndex(gid, groups);
   if (q >= p.planes * p.outH * p.outW / 2u) { return; }
-  let top = pairOrigin(q);
-  let bottom = top + p.W / 4u;
-  let a = x4[top];
-  let b = x4[bottom];
-  let t = top * 4u;
-  let u = bottom * 4u;
+  let rows = pairRows(q);
+  let a = x4[rows.x];
+  let b = x4[rows.y];
+  let t = rows.x * 4u;
+  let u = rows.y * 4u;
   let l = max4(vec4<f32>(a.xy, b.xy), vec4<u32>(t, t + 1u, u, u + 1u));
   let r = max4(vec4<f32>(a.zw, b.zw), vec4<u32>(t + 2u, t + 3u, u + 2u, u + 3u));
   y2[q] = vec2<f32>(l.x, r.x);
@@ -236,16 +199,15 @@ fn maxPool2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(WORKGROUP)
 fn maxPool2x2Backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let q = index(gid, groups);
+  let q = flatIndex(gid, groups);
   if (q >= p.planes * p.outH * p.outW / 2u) { return; }
-  let top = pairOrigin(q);
-  let bottom = top + p.W / 4u;
+  let rows = pairRows(q);
   let g = gradOut2[q];
   let win = vec2<u32>(argmaxIn2[q]);
-  let t = top * 4u;
-  let u = bottom * 4u;
-  gradX4[top] = vec4<f32>(select(0.0, g.x, win.x == t), select(0.0, g.x, win.x == t + 1u),
-                          select(0.0, g.y, win.y == t + 2u), select(0.0, g.y, win.y == t + 3u));
-  gradX4[bottom] = vec4<f32>(select(0.0, g.x, win.x == u), select(0.0, g.x, win.x == u + 1u),
+  let t = rows.x * 4u;
+  let u = rows.y * 4u;
+  gradX4[rows.x] = vec4<f32>(select(0.0, g.x, win.x == t), select(0.0, g.x, win.x == t + 1u),
+                             select(0.0, g.y, win.y == t + 2u), select(0.0, g.y, win.y == t + 3u));
+  gradX4[rows.y] = vec4<f32>(select(0.0, g.x, win.x == u), select(0.0, g.x, win.x == u + 1u),
                              select(0.0, g.y, win.y == u + 2u), select(0.0, g.y, win.y == u + 3u));
 }

@@ -1,21 +1,9 @@
 // Reductions along one axis of a tensor viewed as (outer, R, inner): out[o, i] = op_r x[o, r, i].
 // Several axes reduce as several passes (adjacent axes are merged first).
-
-struct Params {
-  outer: u32,
-  reduced: u32,
-  inner: u32,
-  scale: f32,   // multiplies the result (1/R for a mean)
-}
+// Uniforms `p`, buffers x, out and the workgroup tree reduceGroup: declared in src/kernels/reduce.ts.
 
 override OP: u32 = 0u;        // 0 sum, 1 max
 override WORKGROUP: u32 = 64u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-var<workgroup> partial: array<f32, WORKGROUP>;
 
 fn identity() -> f32 {
   if (OP == 1u) { return -3.402823e38f; }
@@ -27,14 +15,17 @@ fn combine(a: f32, b: f32) -> f32 {
   return a + b;
 }
 
+/// Flat index in x of output o's first reduced element.
+fn firstOf(o: u32) -> u32 {
+  return (o / p.inner) * p.reduced * p.inner + o % p.inner;
+}
+
 // One thread per output: best when R is short and there are many outputs.
 @compute @workgroup_size(WORKGROUP)
 fn perThread(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = gid.x + gid.y * groups.x * WORKGROUP;
+  let o = flatIndex(gid, groups);
   if (o >= p.outer * p.inner) { return; }
-  let outerIdx = o / p.inner;
-  let innerIdx = o % p.inner;
-  var base = outerIdx * p.reduced * p.inner + innerIdx;
+  let base = firstOf(o);
   var acc = identity();
   for (var r = 0u; r < p.reduced; r++) {
     acc = combine(acc, x[base + r * p.inner]);
@@ -50,20 +41,13 @@ fn perGroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   let valid = o < p.outer * p.inner;
   var acc = identity();
   if (valid) {
-    let base = (o / p.inner) * p.reduced * p.inner + o % p.inner;
+    let base = firstOf(o);
     for (var r = lid; r < p.reduced; r += WORKGROUP) {
       acc = combine(acc, x[base + r * p.inner]);
     }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      partial[lid] = combine(partial[lid], partial[lid + stride]);
-    }
-    workgroupBarrier();
-  }
+  let total = reduceGroup(acc, lid);
   if (valid && lid == 0u) {
-    out[o] = partial[0] * p.scale;
+    out[o] = total * p.scale;
   }
 }

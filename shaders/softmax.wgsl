@@ -1,102 +1,59 @@
 // Softmax family over the last axis: one workgroup per row, with max and sum reduced in
 // workgroup memory. Includes the fused softmax-cross-entropy with integer targets.
-
-struct Params {
-  rows: u32,
-  cols: u32,
-  scale: f32,     // cross-entropy backward: 1 / rows for a mean over the batch
-}
-
-// A private variable, not a constant: WGSL refuses NaN in constant expressions.
-var<private> nanBits: u32 = 0x7fc00000u;
+// Uniforms `p`, the buffers and the workgroup reductions: declared in src/kernels/softmax.ts.
 
 override WORKGROUP: u32 = 64u;
 override LOG: bool = false;       // log-softmax instead of softmax
-
-@group(0) @binding(0) var<uniform> p: Params;
-// softmax / logSoftmax
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-// softmaxBackward: y (binding 1 as x), grad, out
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
-@group(0) @binding(3) var<storage, read_write> gradIn: array<f32>;
-// crossEntropy: logits (binding 1 as x), targets, per-row loss / gradient
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-@group(0) @binding(3) var<storage, read_write> rowLoss: array<f32>;
-@group(0) @binding(3) var<storage, read> lossGrad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> logitsGrad: array<f32>;
-
-var<workgroup> scratch: array<f32, WORKGROUP>;
-
-fn reduceMax(v: f32, lid: u32) -> f32 {
-  scratch[lid] = v;
-  workgroupBarrier();
-  for (var s = WORKGROUP / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { scratch[lid] = max(scratch[lid], scratch[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = scratch[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduceSum(v: f32, lid: u32) -> f32 {
-  scratch[lid] = v;
-  workgroupBarrier();
-  for (var s = WORKGROUP / 2u; s > 0u; s /= 2u) {
-    if (lid < s) { scratch[lid] = scratch[lid] + scratch[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = scratch[0];
-  workgroupBarrier();
-  return r;
-}
 
 fn rowOf(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return wid.x + wid.y * groups.x;
 }
 
-/// max and log(sum(exp(x - max))) of one row, shared by every thread of the workgroup.
-fn rowStats(base: u32, lid: u32) -> vec2<f32> {
+/// This workgroup's row of x: its index, its first element, and its max and
+/// log(sum(exp(x - max))), shared by every thread. An index of p.rows or more: no row, no figures.
+struct Row { index: u32, base: u32, max: f32, logSum: f32 }
+
+fn rowStats(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> Row {
+  let row = rowOf(wid, groups);
+  let base = row * p.cols;
+  if (row >= p.rows) { return Row(row, base, 0.0, 0.0); }   // uniform per workgroup, so barriers stay uniform
   var m = -3.402823e38f;
   for (var c = lid; c < p.cols; c += WORKGROUP) { m = max(m, x[base + c]); }
   m = reduceMax(m, lid);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += WORKGROUP) { s += exp(x[base + c] - m); }
   s = reduceSum(s, lid);
-  return vec2<f32>(m, log(s));
+  return Row(row, base, m, log(s));
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
            @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = rowOf(wid, groups);
-  if (row >= p.rows) { return; }   // uniform per workgroup, so barriers stay uniform
-  let base = row * p.cols;
-  let st = rowStats(base, lid);
+  let r = rowStats(wid, groups, lid);
+  if (r.index >= p.rows) { return; }
   for (var c = lid; c < p.cols; c += WORKGROUP) {
-    let z = x[base + c] - st.x - st.y;
-    if (LOG) { y[base + c] = z; } else { y[base + c] = exp(z); }
+    let z = x[r.base + c] - r.max - r.logSum;
+    if (LOG) { y[r.base + c] = z; } else { y[r.base + c] = exp(z); }
   }
 }
 
-// gx = y * (g - sum(g * y)) for softmax;  gx = g - exp(y) * sum(g) for log-softmax.
+// gx = y * (g - sum(g * y)) for softmax;  gx = g - exp(y) * sum(g) for log-softmax (y: output).
 @compute @workgroup_size(WORKGROUP)
 fn softmaxBackward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                    @builtin(num_workgroups) groups: vec3<u32>) {
   let row = rowOf(wid, groups);
-  if (row >= p.rows) { return; }
+  if (row >= p.rows) { return; }   // uniform per workgroup, so barriers stay uniform
   let base = row * p.cols;
   var d = 0.0;
   for (var c = lid; c < p.cols; c += WORKGROUP) {
-    if (LOG) { d += grad[base + c]; } else { d += grad[base + c] * x[base + c]; }
+    if (LOG) { d += grad[base + c]; } else { d += grad[base + c] * output[base + c]; }
   }
   d = reduceSum(d, lid);
   for (var c = lid; c < p.cols; c += WORKGROUP) {
     if (LOG) {
-      gradIn[base + c] = grad[base + c] - exp(x[base + c]) * d;
+      gradIn[base + c] = grad[base + c] - exp(output[base + c]) * d;
     } else {
-      gradIn[base + c] = x[base + c] * (grad[base + c] - d);
+      gradIn[base + c] = output[base + c] * (grad[base + c] - d);
     }
   }
 }
@@ -105,17 +62,13 @@ fn softmaxBackward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
 @compute @workgroup_size(WORKGROUP)
 fn crossEntropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = rowOf(wid, groups);
-  if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  let st = rowStats(base, lid);
-  if (lid == 0u) {
-    let t = targets[row];
-    if (t < 0 || u32(t) >= p.cols) {
-      rowLoss[row] = bitcast<f32>(nanBits);
-    } else {
-      rowLoss[row] = st.x + st.y - x[base + u32(t)];
-    }
+  let r = rowStats(wid, groups, lid);
+  if (r.index >= p.rows || lid != 0u) { return; }
+  let t = targets[r.index];
+  if (t < 0 || u32(t) >= p.cols) {
+    rowLoss[r.index] = nan();
+  } else {
+    rowLoss[r.index] = r.max + r.logSum - x[r.base + u32(t)];
   }
 }
 
@@ -123,14 +76,12 @@ fn crossEntropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 @compute @workgroup_size(WORKGROUP)
 fn crossEntropyBackward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                         @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = rowOf(wid, groups);
-  if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  let st = rowStats(base, lid);
+  let r = rowStats(wid, groups, lid);
+  if (r.index >= p.rows) { return; }
   let g = lossGrad[0] * p.scale;
-  let t = targets[row];
+  let t = targets[r.index];
   for (var c = lid; c < p.cols; c += WORKGROUP) {
-    let prob = exp(x[base + c] - st.x - st.y);
-    logitsGrad[base + c] = (prob - select(0.0, 1.0, i32(c) == t)) * g;
+    let prob = exp(x[r.base + c] - r.max - r.logSum);
+    logitsGrad[r.base + c] = (prob - select(0.0, 1.0, i32(c) == t)) * g;
   }
 }

@@ -40,3 +40,26 @@ fn ${name}(v: ${type}, lid: u32) -> ${type} {
   return r;
 }`;
 }
+
+/**
+ * `fn stridedOffsets(i, rank, shape, aStrides, bStrides) -> vec2<u32>`: where element i of a
+ * row-major `shape` lies in two operands with those element strides (0 where one broadcasts).
+ * Shapes and strides are `array<vec4<u32>, 2>` uniforms, 4 to a vec4, rank <= 8. An integer
+ * division and remainder per dimension, which lavapipe does one lane at a time: collapse first.
+ */
+export const stridedOffsets = /* wgsl */ `
+fn stridedOffsets(i: u32, rank: u32, shape: array<vec4<u32>, 2>, aStrides: array<vec4<u32>, 2>,
+                  bStrides: array<vec4<u32>, 2>) -> vec2<u32> {
+  var rest = i;
+  var atA = 0u;
+  var atB = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let v = u32(d) / 4u;
+    let l = u32(d) % 4u;
+    let c = rest % shape[v][l];
+    rest = rest / shape[v][l];
+    atA += c * aStrides[v][l];
+    atB += c * bStrides[v][l];
+  }
+  return vec2<u32>(atA, atB);
+}`;

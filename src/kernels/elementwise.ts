@@ -1,14 +1,97 @@
 // Elementwise ops (shaders/elementwise.wgsl): unary maps, broadcasting binary maps, and their
 // backward rules, each right below its forward.
 import { record } from './grad.js';
-import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily, type ParamValues } from '../engine/kernelFamily.js';
+import { grid, MAX_WORKGROUPS_PER_DIM, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
+import { flatIndex, nan, stridedOffsets } from '../engine/wgsl.js';
 import { sum } from './reduce.js';
 
 const WORKGROUP = 256;
 const MAX_RANK = 8;
 /** Elements per thread of the vec4 entry points (VEC4_PER_THREAD vec4s). */
 const PER_VEC4_THREAD = 16;
+
+/**
+ * The ops: name -> a WGSL expression of `v` (unary) or `u, v` (binary), which may read the
+ * uniforms p.scalar and p.scalar2 and call the helpers of shaders/elementwise.wgsl. An op's code,
+ * the override OP, is its place in its table, and the shader's switch is rendered from the same
+ * table (opSwitch), so the two cannot disagree.
+ */
+const UNARY = {
+  neg: '-v',
+  relu: 'max(v, 0.0)',
+  tanh: 'tanh(v)',
+  exp: 'exp(v)',
+  log: 'log(v)',
+  sqrt: 'sqrt(v)',
+  square: 'v * v',
+  sigmoid: 'sigmoid(v)',
+  softplus: 'softplus(v)',
+  abs: 'abs(v)',
+  addScalar: 'v + p.scalar',
+  mulScalar: 'v * p.scalar',
+  powScalar: 'powScalar(v, p.scalar)',
+  copy: 'v',
+  affine: 'v * p.scalar + p.scalar2',
+  clamp: 'clamp(v, p.scalar, p.scalar2)',
+} as const;
+const BINARY = {
+  add: 'u + v',
+  sub: 'u - v',
+  mul: 'u * v',
+  div: 'u / v',
+  // Backward rules: u is the incoming gradient, v what the forward saved.
+  reluGrad: 'select(0.0, u, v > 0.0)', // relu'(x) with v = x
+  tanhGrad: 'u * (1.0 - v * v)', // tanh' with v = tanh(x)
+  sigmoidGrad: 'u * v * (1.0 - v)', // sigmoid' with v = sigmoid(x)
+  softplusGrad: 'u * sigmoid(v)', // softplus' with v = x
+  equal: 'select(0.0, 1.0, u == v)', // equality mask (max backward)
+  absGrad: 'u * sign(v)', // abs' with v = x
+  clampGrad: 'select(0.0, u, v >= p.scalar && v <= p.scalar2)', // clamp' with v = x
+} as const;
+
+/** The OP code of `op` in `table`. */
+function opCode(table: Record<string, string>, op: string): number {
+  return Object.keys(table).indexOf(op);
+}
+
+/** `fn name(args) -> f32`: a case per op of `table` under its code; `fallback` for any other. */
+function opSwitch(name: string, args: string, table: Record<string, string>, fallback: string): string {
+  const cases = Object.entries(table).map(([op, wgsl]) => `    case ${opCode(table, op)}u: { return ${wgsl}; } // ${op}`);
+  const body = ['  switch OP {', ...cases, `    default: { return ${fallback}; }`, '  }'];
+  return ['', `fn ${name}(${args}) -> f32 {`, ...body, '}'].join('\n');
+}
+
+const elementwise = kernelFamily('elementwise', {
+  uniforms: {
+    p: {
+      shape: { vec4u: 2 }, // output shape, rank <= 8 (broadcasting entry points only)
+      aStrides: { vec4u: 2 }, // element strides of a per output dim (0 where broadcast)
+      bStrides: { vec4u: 2 },
+      rank: 'u32',
+      n: 'u32',
+      scalar: 'f32',
+      scalar2: 'f32',
+    },
+  },
+  layouts: {
+    unary: { entries: ['unary', 'unary4'], uniform: 'p', buffers: { x: 'read f32 vec4f', y: 'write f32 vec4f' } },
+    binary: {
+      entries: ['binarySame', 'binarySame4', 'binaryBroadcast', 'binaryBroadcast2'],
+      uniform: 'p',
+      buffers: { a: 'read f32 vec4f', b: 'read f32 vec4f', out: 'write f32 vec4f' },
+    },
+    fill: { entries: ['fill', 'fill4'], uniform: 'p', buffers: { filled: 'write f32 vec4f' } },
+  },
+  prelude: [
+    flatIndex,
+    nan,
+    stridedOffsets,
+    opSwitch('unaryOp', 'v: f32', UNARY, 'v'),
+    opSwitch('binaryOp', 'u: f32, v: f32', BINARY, 'u'),
+  ],
+});
 
 /** The vec4 entry point and its grid where n is a multiple of 4, else the scalar one. */
 function layout(entry: string, n: number): { entry: string; workgroups: [number, number] } {
@@ -17,34 +100,26 @@ function layout(entry: string, n: number): { entry: string; workgroups: [number,
     : { entry, workgroups: grid(n, WORKGROUP) };
 }
 
-const UNARY = {
-  neg: 0, relu: 1, tanh: 2, exp: 3, log: 4, sqrt: 5, square: 6, sigmoid: 7, softplus: 8, abs: 9,
-  addScalar: 10, mulScalar: 11, powScalar: 12, copy: 13, affine: 14, clamp: 15,
-} as const;
-const BINARY = {
-  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5,
-  reluGrad: 6, tanhGrad: 7, sigmoidGrad: 8, softplusGrad: 9, equal: 10, absGrad: 11, clampGrad: 12,
-} as const;
+/** Output shape and operand strides of the broadcasting entry points (collapse). */
+interface Dims {
+  shape: number[];
+  a: number[];
+  b: number[];
+}
 
-function uniforms(shape: Shape, aStrides: number[], bStrides: number[], n: number, s1: number, s2: number): ArrayBuffer {
-  return new Uniforms()
-    .vec4Array(shape, 2, 1)
-    .vec4Array(aStrides, 2)
-    .vec4Array(bStrides, 2)
-    .u32(shape.length, n)
-    .f32(s1, s2)
-    .build();
+function params(n: number, scalar: number, scalar2: number, dims: Dims = { shape: [], a: [], b: [] }): ParamValues {
+  return { shape: dims.shape, aStrides: dims.a, bStrides: dims.b, rank: dims.shape.length, n, scalar, scalar2 };
 }
 
 function unaryKernel(op: keyof typeof UNARY, x: Tensor, s1 = 0, s2 = 0): Tensor {
   assertFloat(x, op);
   const y = empty(x.shape);
   runtime().launch({
-    family: 'elementwise',
+    kernel: elementwise,
     ...layout('unary', x.size),
-    constants: { OP: UNARY[op], WORKGROUP },
-    uniforms: uniforms([], [], [], x.size, s1, s2),
-    buffers: [x.buffer, y.buffer],
+    constants: { OP: opCode(UNARY, op), WORKGROUP },
+    params: params(x.size, s1, s2),
+    buffers: { x: x.buffer, y: y.buffer },
   });
   return y;
 }
@@ -82,8 +157,8 @@ function broadcastStrides(shape: Shape, out: Shape): number[] {
  * Every dimension costs the broadcast kernel an integer division per element, which lavapipe
  * does one lane at a time.
  */
-function collapse(shape: Shape, a: number[], b: number[]): { shape: number[]; a: number[]; b: number[] } {
-  const out = { shape: [] as number[], a: [] as number[], b: [] as number[] };
+function collapse(shape: Shape, a: number[], b: number[]): Dims {
+  const out: Dims = { shape: [], a: [], b: [] };
   shape.forEach((size, d) => {
     if (size === 1) return; // steps nowhere
     const last = out.shape.length - 1;
@@ -124,11 +199,11 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
     }
   } else launch = { entry: 'binaryBroadcast', workgroups: grid(n, WORKGROUP) };
   runtime().launch({
-    family: 'elementwise',
+    kernel: elementwise,
     ...launch,
-    constants: { OP: BINARY[op], WORKGROUP },
-    uniforms: uniforms(dims.shape, dims.a, dims.b, n, s1, s2),
-    buffers: [a.buffer, b.buffer, out.buffer],
+    constants: { OP: opCode(BINARY, op), WORKGROUP },
+    params: params(n, s1, s2, dims),
+    buffers: { a: a.buffer, b: b.buffer, out: out.buffer },
   });
   return out;
 }
@@ -261,11 +336,11 @@ export function clone(x: Tensor): Tensor {
 /** Fill a (possibly new) tensor's storage with one value. */
 export function fillKernel(t: Tensor, value: number): Tensor {
   runtime().launch({
-    family: 'elementwise',
+    kernel: elementwise,
     ...layout('fill', t.size),
     constants: { WORKGROUP },
-    uniforms: uniforms([], [], [], t.size, value, 0),
-    buffers: [t.buffer],
+    params: params(t.size, value, 0),
+    buffers: { filled: t.buffer },
   });
   return t;
 }

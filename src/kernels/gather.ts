@@ -1,7 +1,29 @@
 // Index lookups (shaders/gather.wgsl): embedding rows by class index, and one-hot vectors.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
+import { flatIndex, nan } from '../engine/wgsl.js';
+
+const gather = kernelFamily('gather', {
+  uniforms: {
+    p: {
+      n: 'u32', // number of indices
+      rows: 'u32', // rows in the table (vocabulary / classes)
+      width: 'u32', // elements per row
+    },
+  },
+  layouts: {
+    // scatterAddRows: table is the incoming gradient, out the table's.
+    rows: {
+      entries: ['gatherRows', 'scatterAddRows'],
+      uniform: 'p',
+      buffers: { indices: 'read i32', table: 'read f32', out: 'write f32' },
+    },
+    oneHot: { uniform: 'p', buffers: { indices: 'read i32', hot: 'write f32' } },
+  },
+  prelude: [flatIndex, nan],
+});
 
 const WORKGROUP = 256;
 
@@ -13,12 +35,12 @@ function toIndices(given: Tensor | ArrayLike<number>, rows: number, op: string):
   return indexTensor(given, rows, `${op}: index`);
 }
 
-function launch(entry: string, n: number, rows: number, width: number, buffers: GPUBuffer[], threads: number): void {
+function launch(entry: string, n: number, rows: number, width: number, buffers: Record<string, GPUBuffer>, threads: number): void {
   runtime().launch({
-    family: 'gather',
+    kernel: gather,
     entry,
     constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(n, rows, width).build(),
+    params: { n, rows, width },
     buffers,
     workgroups: grid(threads, WORKGROUP),
   });
@@ -32,10 +54,10 @@ export function embedding(weight: Tensor, indices: Tensor | ArrayLike<number>): 
   const idx = toIndices(indices, rows, 'embedding');
   const n = idx.size;
   const out = empty([...idx.shape, width]);
-  launch('gatherRows', n, rows, width, [idx.buffer, weight.buffer, out.buffer], n * width);
+  launch('gatherRows', n, rows, width, { indices: idx.buffer, table: weight.buffer, out: out.buffer }, n * width);
   return record('embedding', out, [weight], (g) => {
     const gw = empty(weight.shape);
-    launch('scatterAddRows', n, rows, width, [idx.buffer, g.buffer, gw.buffer], rows * width);
+    launch('scatterAddRows', n, rows, width, { indices: idx.buffer, table: g.buffer, out: gw.buffer }, rows * width);
     return [gw];
   });
 }
@@ -44,6 +66,6 @@ export function embedding(weight: Tensor, indices: Tensor | ArrayLike<number>): 
 export function oneHot(indices: Tensor | ArrayLike<number>, classes: number): Tensor {
   const idx = toIndices(indices, classes, 'oneHot');
   const out = empty([...idx.shape, classes]);
-  launch('oneHot', idx.size, classes, 1, [idx.buffer, out.buffer], idx.size * classes);
+  launch('oneHot', idx.size, classes, 1, { indices: idx.buffer, hot: out.buffer }, idx.size * classes);
   return out;
 }

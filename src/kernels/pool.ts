@@ -1,12 +1,44 @@
 // 2-D pooling over NCHW tensors (shaders/pool.wgsl): max pooling and torchvision's adaptive
 // average pooling, each with its backward.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { flatIndex } from '../engine/wgsl.js';
+
+const pool = kernelFamily('pool', {
+  uniforms: {
+    p: {
+      planes: 'u32',
+      H: 'u32',
+      W: 'u32',
+      outH: 'u32',
+      outW: 'u32',
+      kernel: 'u32', // max pooling only
+      stride: 'u32',
+      padding: 'u32', // max pooling only: implicit -inf border (maxPoolPadded and the gathering backward)
+    },
+  },
+  // The vec2 / vec4 views serve maxPool2x2 and its backward.
+  layouts: {
+    forward: {
+      entries: ['maxPool', 'maxPoolPadded', 'maxPool2x2', 'adaptiveAvgPool'],
+      uniform: 'p',
+      buffers: { x: 'read f32 vec4f', y: 'write f32 vec2f', argmax: 'write i32 vec2i' },
+    },
+    backward: {
+      entries: ['maxPoolBackward', 'maxPoolBackwardTiled', 'maxPool2x2Backward', 'adaptiveAvgPoolBackward'],
+      uniform: 'p',
+      buffers: { gradOut: 'read f32 vec2f', argmaxIn: 'read i32 vec2i', gradX: 'write f32 vec4f' },
+    },
+  },
+  prelude: [flatIndex],
+});
 
 const WORKGROUP = 256;
 
-interface PoolShape {
+// A type, not an interface, so that it passes as the params record.
+type PoolShape = {
   planes: number;
   H: number;
   W: number;
@@ -15,7 +47,7 @@ interface PoolShape {
   kernel: number;
   stride: number;
   padding: number;
-}
+};
 
 function planesOf(x: Tensor, op: string): [number, number, number, number] {
   assertFloat(x, op);
@@ -23,12 +55,12 @@ function planesOf(x: Tensor, op: string): [number, number, number, number] {
   return x.shape as [number, number, number, number];
 }
 
-function launch(entry: string, s: PoolShape, buffers: GPUBuffer[], threads: number, tiled = false): void {
+function launch(entry: string, s: PoolShape, buffers: Record<string, GPUBuffer | null>, threads: number, tiled = false): void {
   runtime().launch({
-    family: 'pool',
+    kernel: pool,
     entry,
     constants: { WORKGROUP, TILED: tiled ? 1 : 0 },
-    uniforms: new Uniforms().u32(s.planes, s.H, s.W, s.outH, s.outW, s.kernel, s.stride, s.padding).build(),
+    params: s,
     buffers,
     workgroups: grid(threads, WORKGROUP),
   });
@@ -58,14 +90,16 @@ export function maxPool2d(x: Tensor, kernel = 2, stride = kernel, padding = 0): 
   const pairs = tiled && kernel === 2 && W % 4 === 0;
   const y = empty([N, C, s.outH, s.outW]);
   const argmax = empty(y.shape, 'int32');
-  if (pairs) launch('maxPool2x2', s, [x.buffer, y.buffer, argmax.buffer], y.size / 2, true);
-  else if (padding > 0) launch('maxPoolPadded', s, [x.buffer, y.buffer, argmax.buffer], y.size);
-  else launch('maxPool', s, [x.buffer, y.buffer, argmax.buffer], y.size, tiled);
+  const forward = { x: x.buffer, y: y.buffer, argmax: argmax.buffer };
+  if (pairs) launch('maxPool2x2', s, forward, y.size / 2, true);
+  else if (padding > 0) launch('maxPoolPadded', s, forward, y.size);
+  else launch('maxPool', s, forward, y.size, tiled);
   const out = record('maxPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
-    if (pairs) launch('maxPool2x2Backward', s, [g.buffer, argmax.buffer, gx.buffer], y.size / 2, true);
-    else if (tiled) launch('maxPoolBackwardTiled', s, [g.buffer, argmax.buffer, gx.buffer], y.size, true);
-    else launch('maxPoolBackward', s, [g.buffer, argmax.buffer, gx.buffer], gx.size);
+    const backward = { gradOut: g.buffer, argmaxIn: argmax.buffer, gradX: gx.buffer };
+    if (pairs) launch('maxPool2x2Backward', s, backward, y.size / 2, true);
+    else if (tiled) launch('maxPoolBackwardTiled', s, backward, y.size, true);
+    else launch('maxPoolBackward', s, backward, gx.size);
     return [gx];
   });
   if (!out.gradFn) argmax.dispose();
@@ -82,10 +116,10 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: [number, number]): Tens
   if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty input ${formatShape(x.shape)}`);
   const s = { planes: N * C, H, W, outH, outW, kernel: 0, stride: 0, padding: 0 };
   const y = empty([N, C, outH, outW]);
-  launch('adaptiveAvgPool', s, [x.buffer, y.buffer], y.size);
+  launch('adaptiveAvgPool', s, { x: x.buffer, y: y.buffer, argmax: null }, y.size);
   return record('adaptiveAvgPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
-    launch('adaptiveAvgPoolBackward', s, [g.buffer, gx.buffer], gx.size);
+    launch('adaptiveAvgPoolBackward', s, { gradOut: g.buffer, argmaxIn: null, gradX: gx.buffer }, gx.size);
     return [gx];
   });
 }

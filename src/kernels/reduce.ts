@@ -1,7 +1,9 @@
 // Reductions (shaders/reduce.wgsl): sum, mean and max over any set of axes, with backward.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
+import { flatIndex, workgroupReduce } from '../engine/wgsl.js';
 import { clone, div, equal, mul } from './elementwise.js';
 import { expandTo } from './shape.js';
 
@@ -11,6 +13,20 @@ const GROUP_WORKGROUP = 64;
 const WIDE_REDUCTION = 256;
 
 type ReduceOp = 'sum' | 'max';
+
+const reduceFamily = kernelFamily('reduce', {
+  uniforms: {
+    p: {
+      outer: 'u32',
+      reduced: 'u32',
+      inner: 'u32',
+      scale: 'f32', // multiplies the result (1/R for a mean)
+    },
+  },
+  layouts: { reduce: { entries: ['perThread', 'perGroup'], uniform: 'p', buffers: { x: 'read f32', out: 'write f32' } } },
+  // reduceGroup: perGroup's tree over the workgroup, with the shader's combine().
+  prelude: [flatIndex, workgroupReduce('reduceGroup', 'f32', 'combine(a, b)')],
+});
 
 export function normalizeAxes(axes: number | number[] | undefined, rank: number, op: string): number[] {
   const list = axes === undefined ? [...Array(rank).keys()] : Array.isArray(axes) ? axes : [axes];
@@ -30,11 +46,11 @@ function reduceAxisKernel(op: ReduceOp, x: Tensor, outer: number, reduced: numbe
   const out = empty([outer * inner]);
   const wide = reduced >= WIDE_REDUCTION;
   runtime().launch({
-    family: 'reduce',
+    kernel: reduceFamily,
     entry: wide ? 'perGroup' : 'perThread',
     constants: { OP: op === 'max' ? 1 : 0, WORKGROUP: wide ? GROUP_WORKGROUP : THREAD_WORKGROUP },
-    uniforms: new Uniforms().u32(outer, reduced, inner).f32(scale).build(),
-    buffers: [x.buffer, out.buffer],
+    params: { outer, reduced, inner, scale },
+    buffers: { x: x.buffer, out: out.buffer },
     workgroups: wide ? grid(outer * inner, 1) : grid(outer * inner, THREAD_WORKGROUP),
   });
   return out;

@@ -1,8 +1,9 @@
 // Layout ops (shaders/copy.wgsl): permute, transpose, expand, slice, concat, split, squeeze.
 // Tensors are always contiguous, so these copy; reshape is the free view (Tensor.reshape).
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
+import { copyFamily } from './copy.js';
 import { fillKernel, sumToShape } from './elementwise.js';
 
 const WORKGROUP = 256;
@@ -27,16 +28,11 @@ export function copyRegion(
   const n = numel(region);
   if (n === 0) return;
   runtime().launch({
-    family: 'copy',
+    kernel: copyFamily,
     entry: 'stridedCopy',
     constants: { WORKGROUP },
-    uniforms: new Uniforms()
-      .vec4Array(region, 2, 1)
-      .vec4Array(srcStrides, 2)
-      .vec4Array(dstStrides, 2)
-      .u32(region.length, n, srcOffset, dstOffset)
-      .build(),
-    buffers: [src.buffer, dst.buffer],
+    params: { shape: region, srcStrides, dstStrides, rank: region.length, n, srcOffset, dstOffset },
+    buffers: { src: src.buffer, dst: dst.buffer },
     workgroups: grid(n, WORKGROUP),
   });
 }

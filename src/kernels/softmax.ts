@@ -1,8 +1,32 @@
 // Softmax over the last axis, log-softmax, and fused softmax-cross-entropy (shaders/softmax.wgsl).
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, indexTensor, Tensor } from '../engine/tensor.js';
+import { nan, workgroupReduce } from '../engine/wgsl.js';
 import { mean } from './reduce.js';
+
+const softmaxFamily = kernelFamily('softmax', {
+  uniforms: {
+    p: {
+      rows: 'u32',
+      cols: 'u32',
+      scale: 'f32', // cross-entropy backward: 1 / rows for a mean over the batch
+    },
+  },
+  layouts: {
+    softmax: { uniform: 'p', buffers: { x: 'read f32', y: 'write f32' } },
+    // output: the forward's y.
+    softmaxBackward: { uniform: 'p', buffers: { output: 'read f32', grad: 'read f32', gradIn: 'write f32' } },
+    // x: the logits. Forward: a loss per row; backward: the mean loss's gradient (one value) -> the logits'.
+    crossEntropy: { uniform: 'p', buffers: { x: 'read f32', targets: 'read i32', rowLoss: 'write f32' } },
+    crossEntropyBackward: {
+      uniform: 'p',
+      buffers: { x: 'read f32', targets: 'read i32', lossGrad: 'read f32', logitsGrad: 'write f32' },
+    },
+  },
+  prelude: [nan, workgroupReduce('reduceMax', 'f32', 'max(a, b)'), workgroupReduce('reduceSum', 'f32', 'a + b')],
+});
 
 const WORKGROUP = 64;
 
@@ -11,33 +35,33 @@ function rowsOf(x: Tensor): [number, number] {
   return [x.size / cols, cols];
 }
 
-function rowLaunch(entry: string, x: Tensor, buffers: GPUBuffer[], log: boolean, scale = 0): void {
+function rowLaunch(entry: string, x: Tensor, buffers: Record<string, GPUBuffer>, log: boolean, scale = 0): void {
   const [rows, cols] = rowsOf(x);
   runtime().launch({
-    family: 'softmax',
+    kernel: softmaxFamily,
     entry,
     constants: { WORKGROUP, LOG: log ? 1 : 0 },
-    uniforms: new Uniforms().u32(rows, cols).f32(scale).build(),
+    params: { rows, cols, scale },
     buffers,
     workgroups: grid(rows, 1),
   });
 }
 
-function softmaxFamily(x: Tensor, log: boolean): Tensor {
+function softmaxOrLog(x: Tensor, log: boolean): Tensor {
   const name = log ? 'logSoftmax' : 'softmax';
   assertFloat(x, name);
   if (x.ndim === 0) throw new Error(`${name}: needs at least one dimension`);
   const y = empty(x.shape);
-  rowLaunch('softmax', x, [x.buffer, y.buffer], log);
+  rowLaunch('softmax', x, { x: x.buffer, y: y.buffer }, log);
   return record(name, y, [x], (g) => {
     const gx = empty(x.shape);
-    rowLaunch('softmaxBackward', y, [y.buffer, g.buffer, gx.buffer], log);
+    rowLaunch('softmaxBackward', y, { output: y.buffer, grad: g.buffer, gradIn: gx.buffer }, log);
     return [gx];
   });
 }
 
-export const softmax = (x: Tensor): Tensor => softmaxFamily(x, false);
-export const logSoftmax = (x: Tensor): Tensor => softmaxFamily(x, true);
+export const softmax = (x: Tensor): Tensor => softmaxOrLog(x, false);
+export const logSoftmax = (x: Tensor): Tensor => softmaxOrLog(x, true);
 
 /** Class indices as an int32 tensor, checked against the number of classes when given on the CPU. */
 export function toTargets(targets: Tensor | ArrayLike<number>, rows: number, classes: number): Tensor {
@@ -62,11 +86,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
   const [rows, cols] = rowsOf(logits);
   const t = toTargets(targets, rows, cols);
   const losses = empty([rows]);
-  rowLaunch('crossEntropy', logits, [logits.buffer, t.buffer, losses.buffer], false);
+  rowLaunch('crossEntropy', logits, { x: logits.buffer, targets: t.buffer, rowLoss: losses.buffer }, false);
   const loss = mean(losses);
   return record('crossEntropy', loss, [logits], (g) => {
     const gx = empty(logits.shape);
-    rowLaunch('crossEntropyBackward', logits, [logits.buffer, t.buffer, g.buffer, gx.buffer], false, 1 / rows);
+    const buffers = { x: logits.buffer, targets: t.buffer, lossGrad: g.buffer, logitsGrad: gx.buffer };
+    rowLaunch('crossEntropyBackward', logits, buffers, false, 1 / rows);
     return [gx];
   });
 }

@@ -1,8 +1,9 @@
 // Shift images by whole pixels, filling the uncovered border (shaders/copy.wgsl `translate`).
 // Used as a label-preserving augmentation in front of the frozen classifier.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { copyFamily } from './copy.js';
 
 const WORKGROUP = 256;
 
@@ -12,11 +13,11 @@ function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
   const out = empty(img.shape);
   const per = W % 4 === 0 ? 4 : 1;
   runtime().launch({
-    family: 'copy',
+    kernel: copyFamily,
     entry: per === 4 ? 'translate4' : 'translate',
     constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(B * C * H, H, W).i32(dy, dx).f32(fill).build(),
-    buffers: [img.buffer, out.buffer],
+    params: { rows: B * C * H, H, W, dy, dx, fill },
+    buffers: { image: img.buffer, shifted: out.buffer },
     workgroups: grid((B * C * H * W) / per, WORKGROUP),
   });
   return out;
