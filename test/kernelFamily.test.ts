@@ -52,8 +52,8 @@ describe('kernel families', () => {
     const family = new KernelFamily(['toy'], { layouts: { f: { buffers: { x: 'read f32', y: 'write f32' } } } });
     const x = {} as GPUBuffer;
     const y = {} as GPUBuffer;
-    expect(family.bind('f', { y, x })).toEqual([{ binding: 1, buffer: x }, { binding: 2, buffer: y }]);
-    expect(family.bind('f', { y, x: null })).toEqual([{ binding: 2, buffer: y }]);
+    expect(family.bind('f', { y, x })).toEqual([{ binding: 1, name: 'x', buffer: x }, { binding: 2, name: 'y', buffer: y }]);
+    expect(family.bind('f', { y, x: null })).toEqual([{ binding: 2, name: 'y', buffer: y }]);
     expect(() => family.bind('f', { x })).toThrow("toy.f: buffer 'y' is missing");
     expect(() => family.bind('f', { x, y, z: x })).toThrow("toy.f: unknown buffer 'z'");
   });
