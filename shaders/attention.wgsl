@@ -9,44 +9,19 @@
 // the rest is matmuls plus dS = Pr (dPr - rowDot) (attendScoreGrad), with
 // dPr = dOut^T g and rowDot[q] = sum_j Pr dPr = sum_v dOut[v, q] out[v, q].
 
-struct Params {
-  B: u32,
-  P: u32,   // queries (H * W)
-  M: u32,   // keys (H * W / 4)
-  K: u32,   // query/key channels
-  V: u32,   // value channels
-}
+// Uniforms `p` (sizes B, P queries, M keys, K query/key channels, V value channels) and each entry
+// point's buffers: declared in src/kernels/attention.ts.
 
 const CHUNK = 16u;
 override WORKGROUP: u32 = 64u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
-@group(0) @binding(2) var<storage, read> phi: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-// attend
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lseOut: array<f32>;
-// attendProbabilities: theta, phi, lse -> probs (B, P, M)
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read_write> probs: array<f32>;
-// attendScoreGrad: probs, dPr (B, P, M), rowDot (B, P) -> dS (B, P, M)
-@group(0) @binding(1) var<storage, read> probsIn: array<f32>;
-@group(0) @binding(2) var<storage, read> gradProbs: array<f32>;
-@group(0) @binding(3) var<storage, read> rowDot: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gradScores: array<f32>;
 
 fn chunks(n: u32) -> u32 {
   return (n + CHUNK - 1u) / CHUNK;
 }
 
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP;
-}
-
 /// The invocation's flat index; (position, chunk, batch) with the position fastest.
 fn work(gid: vec3<u32>, groups: vec3<u32>, positions: u32, chunkCount: u32) -> vec4<u32> {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   let pos = i % positions;
   let rest = i / positions;
   return vec4<u32>(pos, rest % chunkCount, rest / chunkCount, select(0u, 1u, i < positions * chunkCount * p.B));
@@ -94,7 +69,7 @@ fn attend(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // A thread per element of (B, P, M): Pr = exp(score - lse).
 @compute @workgroup_size(WORKGROUP)
 fn attendProbabilities(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.B * p.P * p.M) { return; }
   let row = i / p.M;
   let j = i - row * p.M;
@@ -103,7 +78,7 @@ fn attendProbabilities(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 
 @compute @workgroup_size(WORKGROUP)
 fn attendScoreGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.B * p.P * p.M) { return; }
   gradScores[i] = probsIn[i] * (gradProbs[i] - rowDot[i / p.M]);
 }

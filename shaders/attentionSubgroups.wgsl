@@ -12,13 +12,12 @@
 
 enable subgroups;
 
-
 @compute @workgroup_size(WORKGROUP)
 fn attendShared(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                 @builtin(subgroup_invocation_id) lane: u32) {
   let n = chunks(p.V);
-  let i = min(index(gid, groups), p.B * p.P * n - 1u);
-  let valid = index(gid, groups) < p.B * p.P * n;
+  let i = min(flatIndex(gid, groups), p.B * p.P * n - 1u);
+  let valid = flatIndex(gid, groups) < p.B * p.P * n;
   let q = i % p.P;
   let rest = i / p.P;
   let chunk = rest % n;
@@ -83,15 +82,14 @@ fn attendShared(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 // attendProbabilities with a thread per query (b, q) and 4 keys at a time: lane i reads key
 // channel i of keys j .. j + 3 as one vec4 (M % 4 == 0), the scores come from broadcasts, and
-// the 4 probabilities go out as one vec4. Same conditions as attendShared, and M % 4 == 0.
-@group(0) @binding(2) var<storage, read> phi4: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> probs4: array<vec4<f32>>;
+// the 4 probabilities go out as one vec4 (phi4, probs4: views of phi and probs). Same conditions
+// as attendShared, and M % 4 == 0.
 
 @compute @workgroup_size(WORKGROUP)
 fn attendProbabilitiesShared(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                              @builtin(subgroup_invocation_id) lane: u32) {
-  let i = min(index(gid, groups), p.B * p.P - 1u);
-  let valid = index(gid, groups) < p.B * p.P;
+  let i = min(flatIndex(gid, groups), p.B * p.P - 1u);
+  let valid = flatIndex(gid, groups) < p.B * p.P;
   let b = i / p.P;
   let q = i - b * p.P;
   var th: array<f32, 8>;

@@ -3,21 +3,11 @@
 // 4x4 block of C in registers and reads A and B straight from global memory: on lavapipe
 // this beats workgroup-memory tiling (barriers are expensive on a CPU).
 
-struct Params {
-  M: u32, N: u32, K: u32,
-  aBatch: u32, aRow: u32, aCol: u32,   // element strides of A: batch, row (m), column (k)
-  bBatch: u32, bRow: u32, bCol: u32,   // element strides of B: batch, row (k), column (n)
-}
+// Uniforms `p` (sizes and element strides) and buffers a, b, bias, c: declared in src/kernels/matmul.ts.
 
 override TILE_X: u32 = 8u;      // threads per workgroup along N
 override TILE_Y: u32 = 8u;      // threads per workgroup along M
 override HAS_BIAS: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(TILE_X, TILE_Y)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -1,6 +1,6 @@
 // Subgroup variant of matmul.wgsl's kernel, compiled as one module with it (family
 // 'matmul+matmulSubgroups'; src/kernels/matmul.ts uses it where the device has 'subgroups' with
-// subgroups at least 8 wide). Same Params, bindings and semantics.
+// subgroups at least 8 wide). Same uniforms, buffers and semantics.
 //
 // Why: on lavapipe every storage read is a per-lane gather of ~10 instructions per lane (see
 // conv2d.wgsl's header) while a multiply-add is one vector instruction, so the plain kernel
@@ -55,93 +55,7 @@ fn storeBlocks(blocks: array<array<vec4<f32>, 8>, 8>, count: u32, base: u32, m0:
   }
 }
 
-@compute @workgroup_size(8)
-fn matmulShared(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let m0 = wg.y * 32u;
-  let n0 = wg.x * 32u + (lane % 8u) * 4u;
-  let batch = wg.z;
-  let lastM = p.M - 1u;
-  let lastN = p.N - 1u;
-  let aBase = batch * p.aBatch;
-  let r = m0 + lane % 8u;
-  let a0 = aBase + min(r, lastM) * p.aRow;
-  let a1 = aBase + min(r + 8u, lastM) * p.aRow;
-  let a2 = aBase + min(r + 16u, lastM) * p.aRow;
-  let a3 = aBase + min(r + 24u, lastM) * p.aRow;
-  let bBase = batch * p.bBatch;
-  let b0 = bBase + min(n0, lastN) * p.bCol;
-  let b1 = bBase + min(n0 + 1u, lastN) * p.bCol;
-  let b2 = bBase + min(n0 + 2u, lastN) * p.bCol;
-  let b3 = bBase + min(n0 + 3u, lastN) * p.bCol;
-  var acc0: Rows8;
-  var acc1: Rows8;
-  var acc2: Rows8;
-  var acc3: Rows8;
-  for (var k = 0u; k < p.K; k++) {
-    let ka = k * p.aCol;
-    let kb = k * p.bRow;
-    let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
-    acc0 = fma8(acc0, a[a0 + ka], bv);
-    acc1 = fma8(acc1, a[a1 + ka], bv);
-    acc2 = fma8(acc2, a[a2 + ka], bv);
-    acc3 = fma8(acc3, a[a3 + ka], bv);
-  }
-  let base = batch * p.M * p.N;
-  var blocks: array<array<vec4<f32>, 8>, 8>;
-  blocks[0] = rows8(acc0);
-  blocks[1] = rows8(acc1);
-  blocks[2] = rows8(acc2);
-  blocks[3] = rows8(acc3);
-  storeBlocks(blocks, 4u, base, m0, n0);
-}
-
-// The same with 64 rows per team (256 accumulators): per k a lane does 12 reads for 256
-// multiply-adds.
-@compute @workgroup_size(8)
-fn matmulShared64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let m0 = wg.y * 64u;
-  let n0 = wg.x * 32u + (lane % 8u) * 4u;
-  let batch = wg.z;
-  let lastM = p.M - 1u;
-  let lastN = p.N - 1u;
-  let aBase = batch * p.aBatch;
-  let r = m0 + lane % 8u;
-  let a0 = aBase + min(r, lastM) * p.aRow;
-  let a1 = aBase + min(r + 8u, lastM) * p.aRow;
-  let a2 = aBase + min(r + 16u, lastM) * p.aRow;
-  let a3 = aBase + min(r + 24u, lastM) * p.aRow;
-  let a4 = aBase + min(r + 32u, lastM) * p.aRow;
-  let a5 = aBase + min(r + 40u, lastM) * p.aRow;
-  let a6 = aBase + min(r + 48u, lastM) * p.aRow;
-  let a7 = aBase + min(r + 56u, lastM) * p.aRow;
-  let bBase = batch * p.bBatch;
-  let b0 = bBase + min(n0, lastN) * p.bCol;
-  let b1 = bBase + min(n0 + 1u, lastN) * p.bCol;
-  let b2 = bBase + min(n0 + 2u, lastN) * p.bCol;
-  let b3 = bBase + min(n0 + 3u, lastN) * p.bCol;
-  var acc0: Rows8;
-  var acc1: Rows8;
-  var acc2: Rows8;
-  var acc3: Rows8;
-  var acc4: Rows8;
-  var acc5: Rows8;
-  var acc6: Rows8;
-  var acc7: Rows8;
-  for (var k = 0u; k < p.K; k++) {
-    let ka = k * p.aCol;
-    let kb = k * p.bRow;
-    let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
-    acc0 = fma8(acc0, a[a0 + ka], bv);
-    acc1 = fma8(acc1, a[a1 + ka], bv);
-    acc2 = fma8(acc2, a[a2 + ka], bv);
-    acc3 = fma8(acc3, a[a3 + ka], bv);
-    acc4 = fma8(acc4, a[a4 + ka], bv);
-    acc5 = fma8(acc5, a[a5 + ka], bv);
-    acc6 = fma8(acc6, a[a6 + ka], bv);
-    acc7 = fma8(acc7, a[a7 + ka], bv);
-  }
-  let base = batch * p.M * p.N;
-  let blocks = array<array<vec4<f32>, 8>, 8>(rows8(acc0), rows8(acc1), rows8(acc2), rows8(acc3),
-                                             rows8(acc4), rows8(acc5), rows8(acc6), rows8(acc7));
-  storeBlocks(blocks, 8u, base, m0, n0);
-}
+// The entry points, matmulShared (32 rows a team) and matmulShared64 (64 rows, 256 accumulators:
+// per k a lane does 12 reads for 256 multiply-adds), are written out from one template in
+// src/kernels/matmul.ts (sharedMatmul): they differ only in the number of 8-row blocks, and each
+// block's accumulators and row of A are named values, not an array a loop could index.

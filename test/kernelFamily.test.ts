@@ -58,6 +58,18 @@ describe('kernel families', () => {
     expect(() => family.bind('f', { x, y, z: x })).toThrow("toy.f: unknown buffer 'z'");
   });
 
+  it('with() adds a file with its own layouts and WGSL; the base family keeps neither', () => {
+    const base = new KernelFamily(['toy'], { layouts: { f: { buffers: { x: 'read f32' } } }, prelude: ['// base'] });
+    const read = (file: string) => `// ${file}`;
+    const more = base.with('toySubgroups', { layouts: { fShared: { buffers: { x: 'read f32', y: 'write f32' } } }, prelude: ['// more'] });
+    expect(more.name).toBe('toy+toySubgroups');
+    expect(more.entries).toEqual(['f', 'fShared']);
+    expect(more.source(read)).toMatch(/\/\/ base\n\/\/ more\n\/\/ toy\n\/\/ toySubgroups$/);
+    expect(base.entries).toEqual(['f']);
+    expect(base.source(read)).not.toContain('more');
+    expect(() => base.with('other', { layouts: { f: { buffers: {} } } })).toThrow("toy+other: layout 'f' is declared twice");
+  });
+
   describe('every declared family compiles, with each entry point', () => {
     beforeAll(async () => {
       await init();

@@ -135,6 +135,6 @@ describe('matmul and linear, plain kernel (no subgroups)', () => {
 describe('chooseMatmulVariant', () => {
   it('picks the subgroup kernel only where the device has subgroups', () => {
     expect(chooseMatmulVariant({ subgroups: true }, false).entry).toBe('matmulShared');
-    expect(chooseMatmulVariant({ subgroups: false }, true)).toMatchObject({ family: 'matmul', entry: 'matmul', constants: { HAS_BIAS: 1 } });
+    expect(chooseMatmulVariant({ subgroups: false }, true)).toMatchObject({ kernel: { name: 'matmul' }, entry: 'matmul', constants: { HAS_BIAS: 1 } });
   });
 });

@@ -13,6 +13,8 @@
 // its buffers at 1, 2, ... in the order written. A buffer `'read f32 vec4f'` is an array<f32>
 // named as declared and, at the same binding, a view `<name>4: array<vec4<f32>>` (vec2f: `<name>2`).
 // The same name in two layouts must be the same buffer at the same binding (checked here).
+// `family.with('xSubgroups', { layouts, prelude })` is the module with one more file, for a device
+// that has what the file needs: its entry points' layouts and WGSL are declared there only.
 import { readShader } from './shaderFiles.js';
 
 /** A uniform field: a 32-bit scalar, or `array<vec4<u32>, n>` (shapes and strides, 4 to a vec4). */
@@ -92,9 +94,20 @@ export class KernelFamily {
     }
   }
 
-  /** The same declaration compiled together with more shader files (e.g. subgroup variants). */
-  with(...files: string[]): KernelFamily {
-    const family = new KernelFamily([...this.files, ...files], this.declaration);
+  /**
+   * The same declaration compiled together with another shader file (e.g. subgroup variants), and
+   * what only that file uses: the layouts of its entry points, WGSL put before the files.
+   */
+  with(file: string, more: Pick<FamilyDeclaration, 'prelude'> & { layouts?: FamilyDeclaration['layouts'] } = {}): KernelFamily {
+    const d = this.declaration;
+    for (const name of Object.keys(more.layouts ?? {})) {
+      if (name in d.layouts) throw new Error(`${this.name}+${file}: layout '${name}' is declared twice`);
+    }
+    const family = new KernelFamily([...this.files, file], {
+      uniforms: d.uniforms,
+      layouts: { ...d.layouts, ...more.layouts },
+      prelude: [...(d.prelude ?? []), ...(more.prelude ?? [])],
+    });
     declaredFamilies.push(family);
     return family;
   }

@@ -3,8 +3,10 @@
 // (shaders/attention.wgsl). selfAttentionComposed builds the core from matmul and softmax
 // instead: it is the reference the fused version is tested against.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { flatIndex } from '../engine/wgsl.js';
 import { add, mul } from './elementwise.js';
 import { matmul, mmKernel } from './matmul.js';
 import { maxPool2d } from './pool.js';
@@ -14,6 +16,32 @@ import { softmax } from './softmax.js';
 const WORKGROUP = 64;
 /** Value channels per thread in the forward (CHUNK in the shader). */
 const CHUNK = 16;
+
+/** attend (attendShared): queries theta, keys phi, values g -> out and the log-sum-exp per query. */
+const attendLayout: LayoutDeclaration = {
+  uniform: 'p',
+  buffers: { theta: 'read f32', phi: 'read f32 vec4f', g: 'read f32', out: 'write f32', lseOut: 'write f32' },
+};
+/** attendProbabilities (attendProbabilitiesShared): theta, phi, lse -> the attention matrix (B, P, M). */
+const probabilitiesLayout: LayoutDeclaration = {
+  uniform: 'p',
+  buffers: { theta: 'read f32', phi: 'read f32 vec4f', lse: 'read f32', probs: 'write f32 vec4f' },
+};
+
+const plainKernels = kernelFamily('attention', {
+  uniforms: { p: { B: 'u32', P: 'u32', M: 'u32', K: 'u32', V: 'u32' } },
+  layouts: {
+    attend: attendLayout,
+    attendProbabilities: probabilitiesLayout,
+    // probs, dPr (B, P, M), rowDot (B, P) -> dS (B, P, M)
+    attendScoreGrad: { uniform: 'p', buffers: { probsIn: 'read f32', gradProbs: 'read f32', rowDot: 'read f32', gradScores: 'write f32' } },
+  },
+  prelude: [flatIndex],
+});
+
+const subgroupKernels = plainKernels.with('attentionSubgroups', {
+  layouts: { attendShared: attendLayout, attendProbabilitiesShared: probabilitiesLayout },
+});
 
 /** 1x1 conv weights (Cout, Cin, 1, 1), no bias; gamma a scalar (a tensor of one element, or a number). */
 export interface AttentionWeights {
@@ -31,15 +59,10 @@ export interface AttentionWeights {
  */
 export const attentionSettings = { subgroups: true };
 
-function launch(entry: string, dims: number[], threads: number, buffers: GPUBuffer[], family = 'attention'): void {
-  runtime().launch({
-    family,
-    entry,
-    constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(...dims).build(),
-    buffers,
-    workgroups: grid(threads, WORKGROUP),
-  });
+type Sizes = { B: number; P: number; M: number; K: number; V: number };
+
+function launch(kernel: KernelFamily, entry: string, sizes: Sizes, threads: number, buffers: Record<string, GPUBuffer>): void {
+  runtime().launch({ kernel, entry, constants: { WORKGROUP }, params: sizes, buffers, workgroups: grid(threads, WORKGROUP) });
 }
 
 /**
@@ -57,24 +80,25 @@ export function attend(theta: Tensor, phi: Tensor, g: Tensor): Tensor {
     );
   }
   const chunks = (n: number) => Math.ceil(n / CHUNK);
-  const dims = [B, P, M, K, V];
+  const sizes = { B, P, M, K, V };
   const out = empty([B, V, P]);
   const lse = empty([B, P]);
   const shared = attentionSettings.subgroups && runtime().ctx.hasSubgroups && P % 8 === 0 && K <= 8;
-  launch(shared ? 'attendShared' : 'attend', dims, B * P * chunks(V), [theta.buffer, phi.buffer, g.buffer, out.buffer, lse.buffer],
-    shared ? 'attention+attentionSubgroups' : 'attention');
+  launch(shared ? subgroupKernels : plainKernels, shared ? 'attendShared' : 'attend', sizes, B * P * chunks(V),
+    { theta: theta.buffer, phi: phi.buffer, g: g.buffer, out: out.buffer, lseOut: lse.buffer });
   const result = record('attend', out, [theta, phi, g], (grad) => {
     // Rebuild the attention matrix once, then the gradients are matmuls.
     const probs = empty([B, P, M]);
-    if (shared && M % 4 === 0) {
-      launch('attendProbabilitiesShared', dims, B * P, [theta.buffer, phi.buffer, lse.buffer, probs.buffer], 'attention+attentionSubgroups');
-    } else launch('attendProbabilities', dims, probs.size, [theta.buffer, phi.buffer, lse.buffer, probs.buffer]);
+    const toProbs = { theta: theta.buffer, phi: phi.buffer, lse: lse.buffer, probs: probs.buffer };
+    if (shared && M % 4 === 0) launch(subgroupKernels, 'attendProbabilitiesShared', sizes, B * P, toProbs);
+    else launch(plainKernels, 'attendProbabilities', sizes, probs.size, toProbs);
     const gradG = mmKernel(grad, probs, false, false);        // dOut Pr: (B, V, M)
     const gradProbs = mmKernel(grad, g, true, false);         // dOut^T g: (B, P, M)
     const weighted = mul(grad, out);
     const rowDot = sum(weighted, 1);                          // (B, P)
     const gradScores = empty([B, P, M]);
-    launch('attendScoreGrad', dims, gradScores.size, [probs.buffer, gradProbs.buffer, rowDot.buffer, gradScores.buffer]);
+    launch(plainKernels, 'attendScoreGrad', sizes, gradScores.size,
+      { probsIn: probs.buffer, gradProbs: gradProbs.buffer, rowDot: rowDot.buffer, gradScores: gradScores.buffer });
     const gradTheta = mmKernel(phi, gradScores, false, true);  // phi dS^T: (B, K, P)
     const gradPhi = mmKernel(theta, gradScores, false, false); // theta dS: (B, K, M)
     for (const t of [probs, gradProbs, weighted, rowDot, gradScores]) t.dispose();

@@ -2,8 +2,10 @@
 // in training mode (batch statistics, optional in-place running update) and eval mode (running
 // statistics), with backward kernels for the input and the affine parameters.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { flatIndex, workgroupReduce } from '../engine/wgsl.js';
 
 const ROW_WORKGROUP = 64;
 const ELEMENT_WORKGROUP = 256;
@@ -15,6 +17,134 @@ const ELEMENT_WORKGROUP = 256;
  */
 const WIDE_ROW = 256;
 const MANY_ROWS = 1024;
+
+/**
+ * normalize, rowGradSums and inputGrad (shaders/batchnorm.wgsl) over rows read as f32s or, for
+ * rows of S % 4 == 0 elements, as vec4s (the *4 entry points and the buffers' vec4 views): one
+ * text for both, since WGSL has no generics.
+ */
+function elementKernels(width: 1 | 4): string {
+  const [s, T] = width === 1 ? ['', 'f32'] : ['4', 'vec4<f32>'];
+  // rowGradSums: f32 rows scale each term of sum(g * x_hat) by invStd, vec4 rows the total once.
+  const [rEach, rTotal] = width === 1 ? [' * r', ''] : ['', ' * r'];
+  const total = (v: string) => (width === 1 ? v : `dot(${v}, vec4<f32>(1.0))`);
+  return /* wgsl */ `
+/// The incoming gradient, masked by the relu's (y > 0) when there is one.
+fn gradAt${s}(i: u32) -> ${T} {
+  var g = grad${s}[i];
+  if (RELU) { g = select(${T}(0.0), g, yOut${s}[i] > ${T}(0.0)); }
+  return g;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn normalize${s}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = flatIndex(gid, groups) * PER_THREAD;
+  if (first >= p.N * p.C * p.S / ${width}u) { return; }
+  let nc = sampleChannel(first * ${width}u);
+  let m = ${T}(mean[nc.y]);
+  let a = ${T}(invStd(nc.y) * scaleAt(nc.x, nc.y));
+  let b = ${T}(shiftAt(nc.x, nc.y));
+  for (var i = first; i < first + PER_THREAD; i++) {
+    let v = (x${s}[i] - m) * a + b;
+    y${s}[i] = select(v, max(v, ${T}(0.0)), RELU);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn rowGradSums${s}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+               @builtin(num_workgroups) groups: vec3<u32>) {
+  let w = rowWork(wid, lid, groups);
+  let rows = p.N * p.C;
+  let valid = w.row < rows;
+  let end = select(0u, p.S / ${width}u, valid);
+  let c = select(0u, w.row % p.C, valid);
+  let m = ${T}(mean[c]);
+  let r = invStd(c);
+  let base = w.row * p.S / ${width}u;
+  var sg = ${T}(0.0);
+  var sgx = ${T}(0.0);
+  for (var i = w.start; i < end; i += w.step) {
+    let g = gradAt${s}(base + i);
+    sg += g;
+    sgx += g * (x${s}[base + i] - m)${rEach};
+  }
+  let acc = rowTotal(vec2<f32>(${total('sg')}, ${total('sgx')}${rTotal}), lid);
+  if (valid && w.start == 0u) {
+    rowSumG[w.row] = acc.x;
+    rowSumGX[w.row] = acc.y;
+  }
+}
+
+// Training: gx = invstd * (g*a - mean(g*a) - x_hat * mean(g*a*x_hat)); eval: gx = g * a * invstd.
+@compute @workgroup_size(WORKGROUP)
+fn inputGrad${s}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let first = flatIndex(gid, groups) * PER_THREAD;
+  if (first >= p.N * p.C * p.S / ${width}u) { return; }
+  let nc = sampleChannel(first * ${width}u);
+  let c = nc.y;
+  let r = invStd(c);
+  let ar = ${T}(scaleAt(nc.x, c) * r);
+  // The batch statistics' mean terms, read in training only.
+  var m = ${T}(0.0);
+  var shift = ${T}(0.0);
+  var slope = ${T}(0.0);
+  if (TRAINING) {
+    m = ${T}(mean[c]);
+    shift = ${T}(r * meanTermsIn[c]);
+    slope = ${T}(r * r * meanTermsIn[p.C + c]);
+  }
+  for (var i = first; i < first + PER_THREAD; i++) {
+    var gx = gradAt${s}(i) * ar;
+    if (TRAINING) { gx = gx - shift - (x${s}[i] - m) * slope; }
+    gradX${s}[i] = gx;
+  }
+}`;
+}
+
+/** x and the statistics it is normalized with, at the same bindings wherever they are read. */
+const normalized = { x: 'read f32 vec4f', mean: 'read f32', variance: 'read f32' };
+/** The incoming gradient and, for a fused relu's mask, the forward's output y. */
+const incoming = { grad: 'read f32 vec4f', yOut: 'read f32 vec4f' };
+
+/**
+ * Each entry point's buffers; the vec4 views (x4, ...) serve the *4 entry points. weight and bias
+ * are per channel or, conditional batchnorm, per (n, c).
+ */
+const kernels = kernelFamily('batchnorm', {
+  uniforms: { p: { N: 'u32', C: 'u32', S: 'u32', eps: 'f32', momentum: 'f32' } },
+  layouts: {
+    // x -> moments: row means, then row sums of squared deviations
+    rowMoments: { uniform: 'p', buffers: { x: normalized.x, moments: 'write f32' } },
+    // row moments -> batch mean, biased variance (+ the running statistics' update)
+    foldMoments: {
+      entries: ['foldMoments', 'foldMomentsAndUpdate'],
+      uniform: 'p',
+      buffers: { rowMomentsIn: 'read f32', batchMean: 'write f32', batchVar: 'write f32', runningMean: 'write f32', runningVar: 'write f32' },
+    },
+    normalize: {
+      entries: ['normalize', 'normalize4'],
+      uniform: 'p',
+      buffers: { ...normalized, weight: 'read f32', bias: 'read f32', y: 'write f32 vec4f' },
+    },
+    // -> per-row sum(g), sum(g * x_hat)
+    rowGradSums: {
+      entries: ['rowGradSums', 'rowGradSums4'],
+      uniform: 'p',
+      buffers: { ...normalized, rowSumG: 'write f32', rowSumGX: 'write f32', ...incoming },
+    },
+    // row sums, weight -> (mean of g*a, mean of g*a*x_hat) per channel, the per-channel affine gradients
+    foldGradSums: {
+      uniform: 'p',
+      buffers: { sumG: 'read f32', sumGX: 'read f32', meanTerms: 'write f32', weight: 'read f32', gradWeight: 'write f32', gradBias: 'write f32' },
+    },
+    inputGrad: {
+      entries: ['inputGrad', 'inputGrad4'],
+      uniform: 'p',
+      buffers: { ...normalized, weight: 'read f32', meanTermsIn: 'read f32', ...incoming, gradX: 'write f32 vec4f' },
+    },
+  },
+  prelude: [flatIndex, workgroupReduce('workgroupSum', 'vec2<f32>', 'a + b'), elementKernels(1), elementKernels(4)],
+});
 
 export interface BatchNormOptions {
   training?: boolean;
@@ -59,7 +189,7 @@ function expectShape(t: Tensor | null, shape: number[], what: string, op: string
 type Pass = 'rows' | 'channels' | 'elements';
 
 function launch(
-  entry: string, pass: Pass, l: Layout, s: Settings, buffers: GPUBuffer[],
+  entry: string, pass: Pass, l: Layout, s: Settings, buffers: Record<string, GPUBuffer | null>,
   constants: Record<string, number> = {},
 ): void {
   const rows = l.N * l.C;
@@ -76,13 +206,13 @@ function launch(
     : wide ? grid(rows, 1) : grid(rows, ROW_WORKGROUP);
   const passConstants: Record<string, number> =
     pass === 'rows' ? { GROUP_PER_ROW: wide ? 1 : 0 }
-    : pass === 'elements' ? (vec ? { VEC4: vec4PerThread } : { PER_THREAD: 1 })
+    : pass === 'elements' ? { PER_THREAD: vec ? vec4PerThread : 1 }
     : {};
   runtime().launch({
-    family: 'batchnorm',
+    kernel: kernels,
     entry: vec && pass !== 'channels' ? `${entry}4` : entry,
     constants: { WORKGROUP: workgroup, ...passConstants, ...constants },
-    uniforms: new Uniforms().u32(l.N, l.C, l.S).f32(s.eps, s.momentum).build(),
+    params: { N: l.N, C: l.C, S: l.S, eps: s.eps, momentum: s.momentum },
     buffers,
     workgroups,
   });
@@ -95,15 +225,14 @@ function affineConstants(a: Affine): Record<string, number> {
 /** Batch mean and biased variance per channel; updates the running statistics when given. */
 function batchStatistics(x: Tensor, l: Layout, s: Settings, runningMean: Tensor | null, runningVar: Tensor | null) {
   const moments = empty([2 * l.N * l.C]);
-  launch('rowMoments', 'rows', l, s, [x.buffer, moments.buffer]);
+  launch('rowMoments', 'rows', l, s, { x: x.buffer, moments: moments.buffer });
   const mean = empty([l.C]);
   const variance = empty([l.C]);
-  if (runningMean && runningVar) {
-    launch('foldMomentsAndUpdate', 'channels', l, s,
-      [moments.buffer, mean.buffer, variance.buffer, runningMean.buffer, runningVar.buffer]);
-  } else {
-    launch('foldMoments', 'channels', l, s, [moments.buffer, mean.buffer, variance.buffer]);
-  }
+  const update = runningMean && runningVar;
+  launch(update ? 'foldMomentsAndUpdate' : 'foldMoments', 'channels', l, s, {
+    rowMomentsIn: moments.buffer, batchMean: mean.buffer, batchVar: variance.buffer,
+    runningMean: update ? runningMean.buffer : null, runningVar: update ? runningVar.buffer : null,
+  });
   moments.dispose();
   return { mean, variance };
 }
@@ -136,8 +265,10 @@ function normalizeCore(
   }
 
   const y = empty(x.shape);
+  // x stands in for the buffers a kernel names but, by its constants, does not read: a pipeline
+  // binds every buffer its code names.
   launch('normalize', 'elements', l, s,
-    [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (affine.bias ?? x).buffer, y.buffer],
+    { x: x.buffer, mean: mean.buffer, variance: variance.buffer, weight: (affine.weight ?? x).buffer, bias: (affine.bias ?? x).buffer, y: y.buffer },
     { ...affineConstants(affine), RELU: relu ? 1 : 0 });
 
   const params = [affine.weight, affine.bias].filter((t): t is Tensor => t !== null);
@@ -162,6 +293,7 @@ function normalizeBackward(
   const wantBias = affine.bias?.requiresGrad ?? false;
   const constants = affineConstants(affine);
   const result = { x: null as Tensor | null, weight: null as Tensor | null, bias: null as Tensor | null };
+  const stats = { x: x.buffer, mean: mean.buffer, variance: variance.buffer };
 
   // Per-row sums of g and g * x_hat: the affine gradients, and (training) the input's mean terms.
   const needRowSums = (s.training && wantX) || wantWeight || wantBias;
@@ -171,7 +303,7 @@ function normalizeBackward(
     sumG = empty([l.N * l.C]);
     sumGX = empty([l.N * l.C]);
     launch('rowGradSums', 'rows', l, s,
-      [x.buffer, mean.buffer, variance.buffer, g.buffer, sumG.buffer, sumGX.buffer, (reluOut ?? x).buffer],
+      { ...stats, grad: g.buffer, rowSumG: sumG.buffer, rowSumGX: sumGX.buffer, yOut: (reluOut ?? x).buffer },
       { RELU: reluOut ? 1 : 0 });
   }
 
@@ -180,9 +312,10 @@ function normalizeBackward(
     meanTerms = empty([2 * l.C]);
     const gradWeight = empty([l.C]);
     const gradBias = empty([l.C]);
-    launch('foldGradSums', 'channels', l, s,
-      [sumG.buffer, sumGX.buffer, (affine.weight ?? sumG).buffer, meanTerms.buffer, gradWeight.buffer, gradBias.buffer],
-      constants);
+    launch('foldGradSums', 'channels', l, s, {
+      sumG: sumG.buffer, sumGX: sumGX.buffer, weight: (affine.weight ?? sumG).buffer,
+      meanTerms: meanTerms.buffer, gradWeight: gradWeight.buffer, gradBias: gradBias.buffer,
+    }, constants);
     if (affine.mode === 1) {
       result.weight = wantWeight ? gradWeight : null;
       result.bias = wantBias ? gradBias : null;
@@ -197,9 +330,10 @@ function normalizeBackward(
 
   if (wantX) {
     const gx = empty(x.shape);
-    launch('inputGrad', 'elements', l, s,
-      [x.buffer, mean.buffer, variance.buffer, (affine.weight ?? x).buffer, (meanTerms ?? x).buffer, g.buffer, gx.buffer, (reluOut ?? x).buffer],
-      { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
+    launch('inputGrad', 'elements', l, s, {
+      ...stats, weight: (affine.weight ?? x).buffer, meanTermsIn: (meanTerms ?? x).buffer,
+      grad: g.buffer, yOut: (reluOut ?? x).buffer, gradX: gx.buffer,
+    }, { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
     result.x = gx;
   }
   // Views made above hold their own references, so the originals can go.

@@ -1,7 +1,8 @@
 // Matrix products (shaders/matmul.wgsl): batched matmul with either operand transposed, and
 // linear (x W^T + b with the bias fused), each with its backward rule.
 import { record } from './grad.js';
-import { runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
+import { runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { sum } from './reduce.js';
 
@@ -10,6 +11,63 @@ const PER_THREAD = 4;
 /** matmulShared: one 8-lane workgroup per 32 x 32 block of C. */
 const SHARED_BLOCK = 32;
 
+/** C = op(A) op(B) (+ bias), every kernel of the family. */
+const product: LayoutDeclaration = { uniform: 'p', buffers: { a: 'read f32', b: 'read f32', bias: 'read f32', c: 'write f32' } };
+
+const plainKernels = kernelFamily('matmul', {
+  uniforms: {
+    p: {
+      M: 'u32', N: 'u32', K: 'u32',
+      aBatch: 'u32', aRow: 'u32', aCol: 'u32', // element strides of A: batch, row (m), column (k)
+      bBatch: 'u32', bRow: 'u32', bCol: 'u32', // element strides of B: batch, row (k), column (n)
+    },
+  },
+  layouts: { matmul: product },
+});
+
+/**
+ * The entry point `entry` of shaders/matmulSubgroups.wgsl for teams of 8 * rowBlocks rows: the
+ * variants differ only in that count, which WGSL cannot take from an override. Each 8-row block
+ * is written out, not looped over: its A row and accumulators stay named values in registers, with
+ * one read site per block (lavapipe compiles every storage access site into a per-lane loop).
+ */
+function sharedMatmul(entry: string, rowBlocks: number): string {
+  const each = (line: (i: number) => string) => Array.from({ length: rowBlocks }, (_, i) => line(i)).join('\n');
+  return /* wgsl */ `
+@compute @workgroup_size(8)
+fn ${entry}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let m0 = wg.y * ${8 * rowBlocks}u;
+  let n0 = wg.x * 32u + (lane % 8u) * 4u;
+  let batch = wg.z;
+  let lastM = p.M - 1u;
+  let lastN = p.N - 1u;
+  let aBase = batch * p.aBatch;
+  let r = m0 + lane % 8u;
+${each((i) => `  let a${i} = aBase + min(r${i ? ` + ${8 * i}u` : ''}, lastM) * p.aRow;`)}
+  let bBase = batch * p.bBatch;
+  let b0 = bBase + min(n0, lastN) * p.bCol;
+  let b1 = bBase + min(n0 + 1u, lastN) * p.bCol;
+  let b2 = bBase + min(n0 + 2u, lastN) * p.bCol;
+  let b3 = bBase + min(n0 + 3u, lastN) * p.bCol;
+${each((i) => `  var acc${i}: Rows8;`)}
+  for (var k = 0u; k < p.K; k++) {
+    let ka = k * p.aCol;
+    let kb = k * p.bRow;
+    let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+${each((i) => `    acc${i} = fma8(acc${i}, a[a${i} + ka], bv);`)}
+  }
+  let base = batch * p.M * p.N;
+  var blocks: array<array<vec4<f32>, 8>, 8>;
+${each((i) => `  blocks[${i}] = rows8(acc${i});`)}
+  storeBlocks(blocks, ${rowBlocks}u, base, m0, n0);
+}`;
+}
+
+const subgroupKernels = plainKernels.with('matmulSubgroups', {
+  layouts: { matmulShared: { ...product, entries: ['matmulShared', 'matmulShared64'] } },
+  prelude: [sharedMatmul('matmulShared', SHARED_BLOCK / 8), sharedMatmul('matmulShared64', (2 * SHARED_BLOCK) / 8)],
+});
+
 /**
  * Use the subgroup variant (shaders/matmulSubgroups.wgsl) where the device has subgroups. The
  * suite switches this off to cover the plain kernel too.
@@ -17,7 +75,7 @@ const SHARED_BLOCK = 32;
 export const matmulSettings = { subgroups: true, rows64: false };
 
 export interface MatmulVariant {
-  family: string;
+  kernel: KernelFamily;
   entry: string;
   constants: Record<string, number>;
   /** Rows and columns of C per workgroup. */
@@ -34,7 +92,7 @@ export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boo
   const bias = hasBias ? 1 : 0;
   if (features.subgroups && features.rows64) {
     return {
-      family: 'matmul+matmulSubgroups',
+      kernel: subgroupKernels,
       entry: 'matmulShared64',
       constants: { HAS_BIAS: bias },
       blockM: 2 * SHARED_BLOCK,
@@ -43,7 +101,7 @@ export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boo
   }
   if (features.subgroups) {
     return {
-      family: 'matmul+matmulSubgroups',
+      kernel: subgroupKernels,
       entry: 'matmulShared',
       constants: { HAS_BIAS: bias },
       blockM: SHARED_BLOCK,
@@ -51,7 +109,7 @@ export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boo
     };
   }
   return {
-    family: 'matmul',
+    kernel: plainKernels,
     entry: 'matmul',
     constants: { TILE_X: TILE, TILE_Y: TILE, HAS_BIAS: bias },
     blockM: TILE * PER_THREAD,
@@ -98,15 +156,16 @@ export function mmKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean,
   const [bRow, bCol] = transB ? [1, B.cols] : [B.cols, 1];
   const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias);
   runtime().launch({
-    family: v.family,
+    kernel: v.kernel,
     entry: v.entry,
     constants: v.constants,
-    uniforms: new Uniforms()
-      .u32(M, N, K)
-      .u32(A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol)
-      .u32(B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol)
-      .build(),
-    buffers: [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer],
+    params: {
+      M, N, K,
+      aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
+      bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
+    },
+    // The kernels read bias only with HAS_BIAS, but a pipeline binds every buffer its code names.
+    buffers: { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
     workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), batch],
   });
   return out;
