@@ -3,8 +3,10 @@
 import { record } from './grad.js';
 import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
 import { runtime } from '../engine/runtime.js';
-import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { assertFloat, empty, formatShape, Tensor, type Shape } from '../engine/tensor.js';
+import { add } from './elementwise.js';
 import { sum } from './reduce.js';
+import { concat, narrow } from './shape.js';
 
 const TILE = 8;
 const PER_THREAD = 4;
@@ -72,7 +74,12 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
  * Use the subgroup variant (shaders/matmulSubgroups.wgsl) where the device has subgroups. The
  * suite switches this off to cover the plain kernel too.
  */
-export const matmulSettings = { subgroups: true, rows64: false };
+export const matmulSettings = {
+  subgroups: true,
+  rows64: false,
+  /** The most bytes of a weight bound at once (null: the device's maxStorageBufferBindingSize); tests lower it. */
+  maxBindingBytes: null as number | null,
+};
 
 export interface MatmulVariant {
   kernel: KernelFamily;
@@ -123,28 +130,33 @@ interface Operand {
   cols: number;
 }
 
-function asBatched(t: Tensor, name: string): Operand {
-  if (t.ndim < 2) throw new Error(`matmul: ${name} must have at least 2 dimensions, got ${formatShape(t.shape)}`);
-  const batch = t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
-  return { batch, rows: t.shape[t.ndim - 2], cols: t.shape[t.ndim - 1] };
+function asBatched(shape: Shape, name: string): Operand {
+  if (shape.length < 2) throw new Error(`matmul: ${name} must have at least 2 dimensions, got ${formatShape(shape)}`);
+  const batch = shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  return { batch, rows: shape[shape.length - 2], cols: shape[shape.length - 1] };
 }
 
 /**
  * op(A) op(B) for A (..., rows, cols), B (..., rows, cols); op transposes when asked.
  * Leading dims must match, or one side may have none (it is then shared by every batch).
  */
-export function mmKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias?: Tensor): Tensor {
+export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, transB: boolean, bias?: Tensor): Tensor {
   assertFloat(a, 'matmul');
-  assertFloat(b, 'matmul');
-  const A = asBatched(a, 'A');
-  const B = asBatched(b, 'B');
+  assertFloat(b instanceof Tensor ? b : b.of, 'matmul');
+  // A row block is its rows' range of the weight's buffer.
+  const [bShape, bBinding] =
+    b instanceof Tensor
+      ? [b.shape, b.buffer]
+      : [[b.rows, b.of.shape[1]], { buffer: b.of.buffer, offset: 4 * b.start * b.of.shape[1], size: 4 * b.rows * b.of.shape[1] }];
+  const A = asBatched(a.shape, 'A');
+  const B = asBatched(bShape, 'B');
   const [M, K] = transA ? [A.cols, A.rows] : [A.rows, A.cols];
   const [K2, N] = transB ? [B.cols, B.rows] : [B.rows, B.cols];
-  const lead = a.ndim > 2 ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
-  const badBatch = a.ndim > 2 && b.ndim > 2 && a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join();
+  const lead = a.ndim > 2 ? a.shape.slice(0, -2) : bShape.slice(0, -2);
+  const badBatch = a.ndim > 2 && bShape.length > 2 && a.shape.slice(0, -2).join() !== bShape.slice(0, -2).join();
   if (K !== K2 || badBatch) {
     throw new Error(
-      `matmul: ${formatShape(a.shape)}${transA ? '^T' : ''} and ${formatShape(b.shape)}${transB ? '^T' : ''} do not fit (inner sizes ${K} and ${K2})`,
+      `matmul: ${formatShape(a.shape)}${transA ? '^T' : ''} and ${formatShape(bShape)}${transB ? '^T' : ''} do not fit (inner sizes ${K} and ${K2})`,
     );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== N)) {
@@ -165,7 +177,7 @@ export function mmKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean,
       bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
     },
     // The kernels read bias only with HAS_BIAS, but a pipeline binds every buffer its code names.
-    buffers: { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
+    buffers: { a: a.buffer, b: bBinding, bias: (bias ?? a).buffer, c: out.buffer },
     workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), batch],
   });
   return out;
@@ -192,6 +204,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (weight.ndim !== 2 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${formatShape(x.shape)} does not fit weight ${formatShape(weight.shape)} (expects last dim ${weight.shape[1]})`);
   }
+  const blocks = rowBlocks(weight);
+  if (blocks.length > 1) return linearInRowBlocks(x, weight, blocks, bias);
   const x2 = x.ndim === 2 ? x : x.detach().reshape(-1, weight.shape[1]);
   const y2 = mmKernel(x2, weight, false, true, bias);
   const out = x.ndim === 2 ? y2 : y2.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
@@ -201,6 +215,57 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     return [
       mmKernel(g2, weight, false, false).reshape(x.shape as number[]),
       mmKernel(g2, x2, true, false),
+      ...(bias ? [sum(g2, 0)] : []),
+    ];
+  });
+}
+
+/** Rows [start, start + rows) of a 2-D weight, bound as a range of its buffer. */
+interface RowBlock {
+  of: Tensor;
+  start: number;
+  rows: number;
+}
+
+/**
+ * A weight over the binding-size limit (VGG-16's classifier.0: 4096 x 25088, 411 MB; lavapipe
+ * binds 128 MiB) is bound as blocks of rows, each a range of its one buffer, every range starting
+ * on the device's offset alignment (256 bytes: a multiple of 64 / gcd(columns, 64) rows).
+ */
+function rowBlocks(weight: Tensor): RowBlock[] {
+  const limits = runtime().device.limits;
+  const limit = matmulSettings.maxBindingBytes ?? Number(limits.maxStorageBufferBindingSize);
+  const [rows, cols] = weight.shape;
+  if (4 * rows * cols <= limit) return [{ of: weight, start: 0, rows }];
+  const alignFloats = limits.minStorageBufferOffsetAlignment / 4;
+  const alignRows = alignFloats / gcd(cols, alignFloats);
+  const per = Math.floor(limit / (4 * cols) / alignRows) * alignRows;
+  if (per < 1) {
+    throw new Error(`linear: a block of ${alignRows} rows of weight ${formatShape(weight.shape)} is over the binding-size limit of ${limit} bytes`);
+  }
+  const out: RowBlock[] = [];
+  for (let start = 0; start < rows; start += per) out.push({ of: weight, start, rows: Math.min(per, rows - start) });
+  return out;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** y = concat_k(x W_k^T) + b; dx = sum_k dy_k W_k; dW = concat_k(dy_k^T x). */
+function linearInRowBlocks(x: Tensor, weight: Tensor, blocks: RowBlock[], bias?: Tensor): Tensor {
+  const x2 = x.ndim === 2 ? x : x.detach().reshape(-1, weight.shape[1]);
+  const y2 = concat(blocks.map((w) => mmKernel(x2, w, false, true)), 1);
+  const y = bias ? add(y2.detach(), bias.detach()) : y2;
+  const out = x.ndim === 2 ? y : y.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record('linear', out, inputs, (g) => {
+    const g2 = g.reshape(-1, weight.shape[0]);
+    const parts = blocks.map((w) => narrow(g2, 1, w.start, w.rows));
+    const dx = parts.map((gk, k) => mmKernel(gk, blocks[k], false, false)).reduce((acc, d) => add(acc, d));
+    return [
+      dx.reshape(x.shape as number[]),
+      weight.requiresGrad ? concat(parts.map((gk) => mmKernel(gk, x2, true, false)), 0) : null,
       ...(bias ? [sum(g2, 0)] : []),
     ];
   });

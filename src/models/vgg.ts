@@ -101,70 +101,19 @@ export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
   return [weight, bn.bias ? add(bias, bn.bias) : bias];
 }
 
-/**
- * A linear layer whose weight is held as blocks of rows, each small enough to bind as one storage
- * buffer: VGG-16's classifier.0 weight (4096 x 25088) is 411 MB, and lavapipe binds 128 MiB.
- * y = concat over blocks of x W_k^T, plus the bias. Its parameters are weight_rows0, 1, ...;
- * VGG.loadStateDict splits torch's one `weight` into them.
- */
-class RowBlockLinear extends Module {
-  readonly blocks: Tensor[] = [];
-  readonly bias: Tensor;
-
-  constructor(readonly inFeatures: number, readonly outFeatures: number, maxBytes: number) {
-    super();
-    // As few blocks as fit, of (nearly) equal size: VGG-16's 4096 rows under 128 MiB are 4 x 1024.
-    const count = Math.ceil(outFeatures / Math.max(1, Math.floor(maxBytes / (4 * inFeatures))));
-    const rowsPerBlock = Math.ceil(outFeatures / count);
-    for (let row = 0; row < outFeatures; row += rowsPerBlock) {
-      const rows = Math.min(rowsPerBlock, outFeatures - row);
-      this.blocks.push(this.registerParameter(`weight_rows${this.blocks.length}`, empty([rows, inFeatures])));
-    }
-    this.bias = this.registerParameter('bias', empty([outFeatures]));
-  }
-
-  forward(x: Tensor): Tensor {
-    return add(concat(this.blocks.map((w) => linear(x, w)), 1), this.bias);
-  }
-
-  /** torch's (out, in) weight as the row blocks' entries. */
-  splitWeight(key: string, weight: HostValues): [string, HostValues][] {
-    if (weight.shape.join() !== [this.outFeatures, this.inFeatures].join()) {
-      throw new Error(`loadStateDict: '${key}' has shape ${formatShape(weight.shape)}, the model expects ${formatShape([this.outFeatures, this.inFeatures])}`);
-    }
-    const data = Float32Array.from(weight.data);
-    let row = 0;
-    return this.blocks.map((b, k) => {
-      const rows = b.shape[0];
-      const part = data.subarray(row * this.inFeatures, (row + rows) * this.inFeatures);
-      row += rows;
-      return [`${key.slice(0, -'weight'.length)}weight_rows${k}`, { shape: [rows, this.inFeatures], data: part }];
-    });
-  }
-}
-
-type AnyLinear = Linear | RowBlockLinear;
-
-/** Bytes a weight may take and still be bound whole (the device's storage-binding limit). */
-export function bindingLimit(): number {
-  return Number(runtime().device.limits.maxStorageBufferBindingSize);
-}
-
-function linearLayer(inFeatures: number, outFeatures: number, maxBytes: number): AnyLinear {
-  return 4 * inFeatures * outFeatures > maxBytes ? new RowBlockLinear(inFeatures, outFeatures, maxBytes) : new Linear(inFeatures, outFeatures);
-}
-
 /** `classifier`: linear layers at indices 0, 3, 6 (relu and inactive dropout between). */
 class ClassifierHead extends Module {
-  readonly fc1: AnyLinear;
-  readonly fc2: AnyLinear;
-  readonly fc3: AnyLinear;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  readonly fc3: Linear;
 
-  constructor(inFeatures: number, hidden: [number, number], numClasses: number, maxBytes: number) {
+  constructor(inFeatures: number, hidden: [number, number], numClasses: number) {
     super();
-    this.fc1 = this.registerModule('0', linearLayer(inFeatures, hidden[0], maxBytes));
-    this.fc2 = this.registerModule('3', linearLayer(hidden[0], hidden[1], maxBytes));
-    this.fc3 = this.registerModule('6', linearLayer(hidden[1], numClasses, maxBytes));
+    // VGG-16's classifier.0 weight (4096 x 25088, 411 MB) is over lavapipe's 128 MiB binding
+    // limit: linear binds such a weight as blocks of rows (kernels/matmul.ts).
+    this.fc1 = this.registerModule('0', new Linear(inFeatures, hidden[0]));
+    this.fc2 = this.registerModule('3', new Linear(hidden[0], hidden[1]));
+    this.fc3 = this.registerModule('6', new Linear(hidden[1], numClasses));
   }
 
   /** The logits and the penultimate activations (the input of classifier.6). */
@@ -182,17 +131,13 @@ export class VGG extends FrozenModule implements Classifier {
   /** With ImageNet normalisation inside, the network's own input is images * scale + shift. */
   readonly inputMap: { scale: number[]; shift: number[] } | undefined;
 
-  /**
-   * options.maxWeightBytes: the largest weight bound whole (default: the device's storage-binding
-   * limit); a larger classifier weight is held as blocks of rows.
-   */
-  constructor(readonly config: VGGConfig, options: { maxWeightBytes?: number } = {}) {
+  constructor(readonly config: VGGConfig) {
     super();
     const lastChannels = config.cfg.filter((v): v is number => v !== 'M').at(-1)!;
     this.features = this.registerModule('features', new Features(config));
     this.classifier = this.registerModule(
       'classifier',
-      new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses, options.maxWeightBytes ?? bindingLimit()),
+      new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses),
     );
     this.inputAffine = config.normalize ? imagenetAffine(config.inChannels) : null;
     this.inputMap = config.normalize ? imagenetInputMap(config.inChannels) : undefined;
@@ -208,17 +153,6 @@ export class VGG extends FrozenModule implements Classifier {
   }
 
   /** torch's state dict; a weight held as row blocks is split on the way in. */
-  override loadStateDict(values: Map<string, HostValues>, options: { strict?: boolean; source?: string } = {}): void {
-    const split = new Map<string, HostValues>();
-    for (const [key, v] of values) {
-      const m = /^classifier\.(\d+)\.weight$/.exec(key);
-      const layer = m ? [...this.classifier.namedModules()].find(([name]) => name === m[1])?.[1] : undefined;
-      if (layer instanceof RowBlockLinear) for (const [k, part] of layer.splitWeight(key, v)) split.set(k, part);
-      else split.set(key, v);
-    }
-    super.loadStateDict(split, options);
-  }
-
   /** Images (B, C, H, W) in [-1, 1] -> logits (B, numClasses). */
   forward(x: Tensor): Tensor {
     return this.forwardWithFeatures(x).logits;

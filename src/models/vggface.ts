@@ -7,7 +7,6 @@ import { add, mul, relu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import type { Classifier } from './family.js';
 import { Conv2d, FrozenModule, Linear, Module } from './module.js';
-import { bindingLimit } from './vgg.js';
 
 export interface VGGFaceConfig {
   inChannels: number;
@@ -42,20 +41,12 @@ export class VGGFace extends FrozenModule implements Classifier {
   readonly inputMap: { scale: number[]; shift: number[] };
   private readonly shift: Tensor;
 
-  /**
-   * options.maxWeightBytes: the largest weight that can be bound (default: the device's
-   * storage-binding limit). A larger one (full-size fc6: 4096 x 25088, 411 MB) is refused here,
-   * by name, rather than failing inside the device.
-   */
-  constructor(readonly config: VGGFaceConfig, options: { maxWeightBytes?: number } = {}) {
+  /** A full-size fc6 (4096 x 25088, 411 MB) is over lavapipe's binding limit: linear binds it as row blocks. */
+  constructor(readonly config: VGGFaceConfig) {
     super();
     const c = config;
     const last = c.blocks.at(-1)!.at(-1)!;
     const flat = last * VGGFACE_GRID * VGGFACE_GRID;
-    checkWeightSizes(
-      [['fc6.weight', [c.hidden[0], flat]], ['fc7.weight', [c.hidden[1], c.hidden[0]]], ['fc8.weight', [c.numClasses, c.hidden[1]]]],
-      options.maxWeightBytes ?? bindingLimit(),
-    );
     let channels = c.inChannels;
     const names = vggFaceConvNames();
     this.convs = c.blocks.map((widths, b) =>
@@ -112,14 +103,3 @@ export class VGGFace extends FrozenModule implements Classifier {
 }
 
 /** Refuses, by name, a weight too large to bind as one storage buffer. */
-function checkWeightSizes(weights: [string, number[]][], maxBytes: number): void {
-  for (const [name, shape] of weights) {
-    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    if (bytes > maxBytes) {
-      throw new Error(
-        `VGG-Face: '${name}' ${formatShape(shape)} takes ${bytes.toLocaleString('en-US')} bytes (float32), over the device's ` +
-          `storage-binding limit of ${maxBytes.toLocaleString('en-US')} bytes (maxStorageBufferBindingSize); full-size VGG-Face is not supported yet`,
-      );
-    }
-  }
-}
