@@ -9,7 +9,7 @@ import { add, mulScalar, tanh } from '../kernels/elementwise.js';
 import { oneHot } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 import { concat, narrow, permute } from '../kernels/shape.js';
-import { upsampleConv2d } from '../kernels/conv2d.js';
+import { conv2d, upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import { ModuleList } from './biggan.js';
 import type { ImageGenerator } from './family.js';
@@ -199,8 +199,12 @@ class Generator extends Module {
     for (const layer of this.layers.items) {
       h = layer instanceof GenBlock ? layer.forward(h, cond, truncation) : (layer as SelfAttn).forward(h);
     }
-    const rgb = this.convToRgb.forward(this.bn.forwardRelu(h, truncation));
-    return tanh(ch === 3 ? rgb : narrow(rgb, 1, 0, 3)); // the first three channels are the image
+    // The image is conv_to_rgb's first three channels: only those are computed (at 256x256 the
+    // whole 128 -> 128 conv would be the network's largest layer, 19 GFLOP an image).
+    const x = this.bn.forwardRelu(h, truncation);
+    if (ch === 3) return tanh(this.convToRgb.forward(x));
+    const { weight, bias } = this.convToRgb;
+    return tanh(conv2d(x, narrow(weight, 0, 0, 3), bias ? narrow(bias, 0, 0, 3) : null, { padding: 1 }));
   }
 }
 
