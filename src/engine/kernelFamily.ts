@@ -87,9 +87,17 @@ export class KernelFamily {
     }
   }
 
-  /** The same declaration compiled together with more shader files (e.g. subgroup variants). */
-  with(...files: string[]): KernelFamily {
-    const family = new KernelFamily([...this.files, ...files], this.declaration);
+  /**
+   * The same declaration compiled together with another shader file (e.g. subgroup variants):
+   * `more` declares the layouts of that file's entry points, and WGSL to put in front of it
+   * (what only that module can compile, such as code using subgroups).
+   */
+  with(file: string, more: Pick<FamilyDeclaration, 'layouts' | 'prelude'> = { layouts: {} }): KernelFamily {
+    const family = new KernelFamily([...this.files, file], {
+      ...this.declaration,
+      layouts: { ...this.declaration.layouts, ...more.layouts },
+      prelude: [...(this.declaration.prelude ?? []), ...(more.prelude ?? [])],
+    });
     declaredFamilies.push(family);
     return family;
   }
