@@ -15,6 +15,10 @@
 //   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
 // shaders/conv2dSubgroups.wgsl adds variants of conv3x3 and conv1x1 that share weight reads
 // across a subgroup (compiled together with this file where the device has subgroups).
+// The uniform blocks (p: the conv kernels, g: weightGrad, fold: phaseWeights and
+// phaseWeightsGrad) and the buffers are declared in src/kernels/conv2d.ts. What repeats but for
+// a count or a type (the entry points conv3x3, conv1x1 and convGeneric, channel3x3, taps, Rows4
+// and storeRows) is WGSL written out by src/kernels/conv2dWgsl.ts from the helpers here.
 //
 // Why these shapes: lavapipe (a CPU driver) runs 8 invocations as one SIMD vector and, as of
 // Mesa 25.0, turns every storage read inside a loop into a per-lane gather of ~10 scalar
@@ -29,26 +33,13 @@
 // channel loop break the accumulators out of registers); bias and relu are uniform flags rather
 // than override constants so that one pipeline serves every layer.
 
-struct Params {
-  C: u32, H: u32, W: u32,          // input channels and stored spatial size of `inp`
-  O: u32, Ho: u32, Wo: u32,        // output channels and spatial size
-  padY: i32, padX: i32,            // P along y and x (negative for some input gradients)
-  S: u32, D: u32,                  // output stride, input dilation (convGeneric only)
-  KH: u32, KW: u32,                // kernel size (convGeneric only)
-  wBase: i32, wO: i32, wC: i32, wKy: i32, wKx: i32,
-  quadsX: u32,                     // ceil(Wo / 4)
-  blocksY: u32,                    // conv3x3: ceil(Ho / 4); convGeneric: Ho
-  quads: u32,                      // number of 4-wide output groups (threads x groups per thread)
-  flags: u32,                      // 1: add bias, 2: relu
-}
-
 override WORKGROUP: u32 = 64u;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> inp: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// The thread's index: conv.ts folds threads past the dispatch limit into z (y numbers the blocks
+// of output channels).
+fn threadIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return gid.x + gid.z * groups.x * WORKGROUP;
+}
 
 // 4 output positions x 8 output channels: lo holds channels 0-3, hi 4-7, one column each.
 struct Acc {
@@ -143,6 +134,11 @@ struct Window {
   b: vec2<f32>,
 }
 
+// The 6 input rows a group of 4 output rows reads from one input channel.
+struct Windows {
+  x0: Window, x1: Window, x2: Window, x3: Window, x4: Window, x5: Window,
+}
+
 fn window(plane: u32, g: Group, ry: u32) -> Window {
   let iy = i32(g.oy0 + ry) - p.padY;
   let rowOk = (iy >= 0) & (iy < i32(p.H));
@@ -166,68 +162,10 @@ fn kernelRow(o0: u32, c: u32, ky: u32) -> KRow {
               weight4(o0, c, ky, 2u), weight4(o0 + 4u, c, ky, 2u));
 }
 
-// One output row += one input row through one kernel row.
-fn taps(a: Acc, x: Window, k: KRow) -> Acc {
-  var r = accumulate(a, x.a, k.lo0, k.hi0);
-  r = accumulate(r, vec4<f32>(x.a.yzw, x.b.x), k.lo1, k.hi1);
-  return accumulate(r, vec4<f32>(x.a.zw, x.b), k.lo2, k.hi2);
-}
-
-struct Rows4 {
-  r0: Acc, r1: Acc, r2: Acc, r3: Acc,
-}
-
-// Input channel c of one group: 6 input rows, each read once and used by every output row
-// (and kernel row) it reaches.
-fn channel3x3(a: Rows4, g: Group, c: u32, k0: KRow, k1: KRow, k2: KRow) -> Rows4 {
-  let plane = (g.b * p.C + c) * p.H;
-  var r = a;
-  let x0 = window(plane, g, 0u);
-  r.r0 = taps(r.r0, x0, k0);
-  let x1 = window(plane, g, 1u);
-  r.r0 = taps(r.r0, x1, k1);
-  r.r1 = taps(r.r1, x1, k0);
-  let x2 = window(plane, g, 2u);
-  r.r0 = taps(r.r0, x2, k2);
-  r.r1 = taps(r.r1, x2, k1);
-  r.r2 = taps(r.r2, x2, k0);
-  let x3 = window(plane, g, 3u);
-  r.r1 = taps(r.r1, x3, k2);
-  r.r2 = taps(r.r2, x3, k1);
-  r.r3 = taps(r.r3, x3, k0);
-  let x4 = window(plane, g, 4u);
-  r.r2 = taps(r.r2, x4, k2);
-  r.r3 = taps(r.r3, x4, k1);
-  let x5 = window(plane, g, 5u);
-  r.r3 = taps(r.r3, x5, k2);
-  return r;
-}
-
-fn storeRows(a: Rows4, g: Group, o0: u32) {
-  if (!g.valid) { return; }
-  let rows = array<Acc, 4>(a.r0, a.r1, a.r2, a.r3);
-  for (var r = 0u; r < min(4u, p.Ho - g.oy0); r++) { store(rows[r], g.b, o0, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
-}
-
-@compute @workgroup_size(WORKGROUP)
-fn conv3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-           @builtin(workgroup_id) wg: vec3<u32>) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
-  if (2u * t >= p.quads) { return; }
-  let g0 = group(2u * t);
-  let g1 = group(2u * t + 1u);
-  let o0 = wg.y * 8u;
-  var a0: Rows4;
-  var a1: Rows4;
-  for (var c = 0u; c < p.C; c++) {
-    var k: array<KRow, 3>;
-    for (var ky = 0u; ky < kept(3u); ky++) { k[ky] = kernelRow(o0, c, ky); }
-    a0 = channel3x3(a0, g0, c, k[0], k[1], k[2]);
-    a1 = channel3x3(a1, g1, c, k[0], k[1], k[2]);
-  }
-  storeRows(a0, g0, o0);
-  storeRows(a1, g1, o0);
-}
+// In src/kernels/conv2dWgsl.ts: channel3x3, input channel c of one group (its 6 input rows each
+// read once by window, and used by every output row and kernel row they reach), and the entry
+// point, which per input channel reads the 3 kernel rows once (kernelRow) for channel3x3 of both
+// groups, and ends with storeRows of each.
 
 // ---------------------------------------------------------------------------------------------
 // conv1x1 (no padding): a matrix product per image. A thread owns 4 groups of 4 consecutive
@@ -256,33 +194,8 @@ fn storeQuad(a: Acc, q: Quad, o0: u32) {
   if (q.valid) { store(a, q.b, o0, q.pos, p.Ho * p.Wo - q.pos); }
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn conv1x1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-           @builtin(workgroup_id) wg: vec3<u32>) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
-  if (4u * t >= p.quads) { return; }
-  let q0 = quad(4u * t);
-  let q1 = quad(4u * t + 1u);
-  let q2 = quad(4u * t + 2u);
-  let q3 = quad(4u * t + 3u);
-  let o0 = wg.y * 8u;
-  var a0: Acc;
-  var a1: Acc;
-  var a2: Acc;
-  var a3: Acc;
-  for (var c = 0u; c < p.C; c++) {
-    let lo = weight4(o0, c, 0u, 0u);
-    let hi = weight4(o0 + 4u, c, 0u, 0u);
-    a0 = accumulate(a0, quadInput(q0, c), lo, hi);
-    a1 = accumulate(a1, quadInput(q1, c), lo, hi);
-    a2 = accumulate(a2, quadInput(q2, c), lo, hi);
-    a3 = accumulate(a3, quadInput(q3, c), lo, hi);
-  }
-  storeQuad(a0, q0, o0);
-  storeQuad(a1, q1, o0);
-  storeQuad(a2, q2, o0);
-  storeQuad(a3, q3, o0);
-}
+// The entry point (src/kernels/conv2dWgsl.ts) reads one weight4 pair per input channel for the
+// quadInput of all 4 groups, and ends with storeQuad of each.
 
 // ---------------------------------------------------------------------------------------------
 // convGeneric: any kernel size, stride S and input dilation D. A thread owns 4 neighbouring
@@ -314,24 +227,8 @@ fn channelGeneric(a: Acc, g: Group, o0: u32, c: u32) -> Acc {
   return r;
 }
 
-// Groups here are one output row high (blocksY = Ho).
-@compute @workgroup_size(WORKGROUP)
-fn convGeneric(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-               @builtin(workgroup_id) wg: vec3<u32>) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
-  if (2u * t >= p.quads) { return; }
-  let g0 = group1(2u * t);
-  let g1 = group1(2u * t + 1u);
-  let o0 = wg.y * 8u;
-  var a0: Acc;
-  var a1: Acc;
-  for (var c = 0u; c < p.C; c++) {
-    a0 = channelGeneric(a0, g0, o0, c);
-    a1 = channelGeneric(a1, g1, o0, c);
-  }
-  if (g0.valid) { store(a0, g0.b, o0, g0.oy0 * p.Wo + g0.ox0, p.Wo - g0.ox0); }
-  if (g1.valid) { store(a1, g1.b, o0, g1.oy0 * p.Wo + g1.ox0, p.Wo - g1.ox0); }
-}
+// The entry point (src/kernels/conv2dWgsl.ts): two groups one output row high (group1; blocksY =
+// Ho), channelGeneric of each per input channel.
 
 // ---------------------------------------------------------------------------------------------
 // Weight gradient: dW[o, c, ky, kx] = sum_{b, oy, ox} dy[b, o, oy, ox] * x[b, c, oy*S - P + ky, ox*S - P + kx].
@@ -341,19 +238,7 @@ fn convGeneric(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 // 4 at a time: lo[k] (hi[k]) of a tap's Acc sums channel o0 + k (o0 + 4 + k) separately for
 // each column position mod 4, and the four are added at the end.
 
-struct GradParams {
-  C: u32, H: u32, W: u32,
-  O: u32, Ho: u32, Wo: u32,
-  padY: i32, padX: i32,
-  S: u32, KH: u32, KW: u32,
-  rows: u32,        // B * Ho
-  rowsPerSplit: u32,
-}
-
-@group(0) @binding(0) var<uniform> g: GradParams;
-@group(0) @binding(1) var<storage, read> gx: array<f32>;
-@group(0) @binding(2) var<storage, read> gdy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> part: array<f32>;
+// Its uniform block is g (fields as p's; rows = B * Ho), its buffers gx = x, gdy = dy and part.
 
 struct Tap {
   j: u32,
@@ -363,7 +248,7 @@ struct Tap {
   kx: u32,
 }
 
-// kept() for the entry points bound to GradParams (rows never reaches 2^31).
+// kept() for weightGrad, whose uniform block is g (rows never reaches 2^31).
 fn keptG(n: u32) -> u32 {
   return max(n, g.rows >> 31u);
 }
@@ -458,7 +343,8 @@ fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
 //   S(0, 0) = {0}, S(0, 1) = {1, 2}, S(1, 0) = {0, 1}, S(1, 1) = {2},
 // 4 multiply-adds per output pixel instead of 9. Zero padding of the upsampled image is zero
 // padding of the source image, since upsampled row u is source row floor(u / 2).
-// A thread per (phase, o, c): p.O, p.C as in Params, pw laid out [phase][o][c][a][b] in `out`.
+// A thread per (phase, o, c): fold.O, fold.C the conv's channels, pw laid out [phase][o][c][a][b]
+// in `folded`.
 
 fn taps2(w0: f32, w1: f32, w2: f32, first: bool) -> vec2<f32> {
   return select(vec2<f32>(w0 + w1, w2), vec2<f32>(w0, w1 + w2), first);
@@ -466,8 +352,8 @@ fn taps2(w0: f32, w1: f32, w2: f32, first: bool) -> vec2<f32> {
 
 @compute @workgroup_size(WORKGROUP)
 fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP;  // grid() folds wide layers into y
-  let n = p.O * p.C;
+  let i = flatIndex(gid, groups);  // grid() folds wide layers into y
+  let n = fold.O * fold.C;
   if (i >= 4u * n) { return; }
   let phase = i / n;
   let oc = i - phase * n;
@@ -475,17 +361,17 @@ fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let px0 = phase % 2u == 0u;  // px == 0
   let base = oc * 9u;
   // Columns first: each kernel row ky folded to 2 taps along x.
-  let r0 = taps2(w[base], w[base + 1u], w[base + 2u], px0);
-  let r1 = taps2(w[base + 3u], w[base + 4u], w[base + 5u], px0);
-  let r2 = taps2(w[base + 6u], w[base + 7u], w[base + 8u], px0);
+  let r0 = taps2(weight[base], weight[base + 1u], weight[base + 2u], px0);
+  let r1 = taps2(weight[base + 3u], weight[base + 4u], weight[base + 5u], px0);
+  let r2 = taps2(weight[base + 6u], weight[base + 7u], weight[base + 8u], px0);
   // Then rows: S(py, a) along y.
   let a0 = select(r0 + r1, r0, py0);
   let a1 = select(r2, r1 + r2, py0);
   let at = i * 4u;
-  out[at] = a0.x;
-  out[at + 1u] = a0.y;
-  out[at + 2u] = a1.x;
-  out[at + 3u] = a1.y;
+  folded[at] = a0.x;
+  folded[at + 1u] = a0.y;
+  folded[at + 2u] = a1.x;
+  folded[at + 3u] = a1.y;
 }
 
 // The input gradient of the same op: d(loss)/dx[b, c, Y, X] sums the conv's input gradient over
@@ -495,7 +381,7 @@ fn phaseWeights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 //   K[c, o, r, s] = sum of w[o, c, ky, kx] over ky in R(r), kx in R(s),
 //   R(0) = {2}, R(1) = {1, 2}, R(2) = {0, 1}, R(3) = {0},
 // 16 multiply-adds per input pixel instead of 4 x 9 (upConv3x3GradShared16 in conv2dSubgroups.wgsl).
-// A thread per (c, o), K laid out [c][o][r][s] in `out`.
+// A thread per (c, o), K laid out [c][o][r][s] in `folded`.
 
 fn fold4(w0: f32, w1: f32, w2: f32) -> vec4<f32> {
   return vec4<f32>(w2, w1 + w2, w0 + w1, w0);
@@ -503,16 +389,16 @@ fn fold4(w0: f32, w1: f32, w2: f32) -> vec4<f32> {
 
 @compute @workgroup_size(WORKGROUP)
 fn phaseWeightsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP;  // grid() folds wide layers into y
-  if (i >= p.O * p.C) { return; }
-  let c = i / p.O;
-  let o = i - c * p.O;
-  let base = (o * p.C + c) * 9u;
-  let u0 = fold4(w[base], w[base + 1u], w[base + 2u]);
-  let u1 = fold4(w[base + 3u], w[base + 4u], w[base + 5u]);
-  let u2 = fold4(w[base + 6u], w[base + 7u], w[base + 8u]);
+  let i = flatIndex(gid, groups);  // grid() folds wide layers into y
+  if (i >= fold.O * fold.C) { return; }
+  let c = i / fold.O;
+  let o = i - c * fold.O;
+  let base = (o * fold.C + c) * 9u;
+  let u0 = fold4(weight[base], weight[base + 1u], weight[base + 2u]);
+  let u1 = fold4(weight[base + 3u], weight[base + 4u], weight[base + 5u]);
+  let u2 = fold4(weight[base + 6u], weight[base + 7u], weight[base + 8u]);
   let rows = array<vec4<f32>, 4>(u2, u1 + u2, u0 + u1, u0);
   for (var r = 0u; r < 4u; r++) {
-    for (var s = 0u; s < 4u; s++) { out[i * 16u + r * 4u + s] = rows[r][s]; }
+    for (var s = 0u; s < 4u; s++) { folded[i * 16u + r * 4u + s] = rows[r][s]; }
   }
 }

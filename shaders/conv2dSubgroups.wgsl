@@ -1,6 +1,10 @@
 // Subgroup variants of conv2d.wgsl's conv3x3 and conv1x1, compiled as one module with it (family
 // 'conv2d+conv2dSubgroups'; src/kernels/conv2d.ts uses them where the device has 'subgroups' with
-// subgroups at least 8 wide). Same Params, bindings, groups and stores as conv2d.wgsl.
+// subgroups at least 8 wide). Same uniforms, groups and stores as conv2d.wgsl; the buffers add
+// inp4 (the input again, as vec4s, at a binding of its own: an entry point may not read two
+// variables at one binding) and pw (upConv's phase weights), declared in src/kernels/conv2d.ts.
+// rows3x3 (4 output rows from 6 windows), conv3x3Shared8 and conv3x3Shared4 are WGSL written
+// out by src/kernels/conv2dWgsl.ts.
 //
 // Why: on lavapipe a storage read is a per-lane gather (conv2d.wgsl's header) even where every
 // lane reads the same address, and in the plain kernels half the reads are weights that all lanes
@@ -22,9 +26,6 @@
 // copy of it and skip only the store (no early return).
 
 enable subgroups;
-
-// The input again, as vec4s (bound to the same buffer as `inp`).
-@group(0) @binding(5) var<storage, read> inp4: array<vec4<f32>>;
 
 // w(o, c, ky, kx) of the channels held by lanes 0-3 (lo) and 4-7 (hi) of the subgroup, given the
 // value `t` each lane read for its own channel.
@@ -49,9 +50,12 @@ fn laneChannel(o0: u32, lane: u32) -> u32 {
   return min(o0 + lane % 8u, p.O - 1u);
 }
 
-// The 6 input rows a group of 4 output rows reads from one input channel.
-struct Windows {
-  x0: Window, x1: Window, x2: Window, x3: Window, x4: Window, x5: Window,
+// Block `block` of 16 output channels, from o0, and this lane's channel in each half of 8.
+struct Channels16 { o0: u32, lo: u32, hi: u32 }
+
+fn channels16(block: u32, lane: u32) -> Channels16 {
+  let o0 = block * 16u;
+  return Channels16(o0, laneChannel(o0, lane), laneChannel(o0 + 8u, lane));
 }
 
 // conv2d.wgsl's window (input row oy0 + ry - P, columns ox0 - 1 .. ox0 + 4) with padX = 1 and
@@ -70,121 +74,35 @@ fn windows(plane: u32, g: Group) -> Windows {
   return Windows(x[0], x[1], x[2], x[3], x[4], x[5]);
 }
 
-// Output row r += input rows r .. r + 2 through kernel rows 0 .. 2.
-fn outputRow(a: Acc, x0: Window, x1: Window, x2: Window, k0: KRow, k1: KRow, k2: KRow) -> Acc {
-  return taps(taps(taps(a, x0, k0), x1, k1), x2, k2);
-}
-
-fn rows3x3(a: Rows4, x: Windows, k0: KRow, k1: KRow, k2: KRow) -> Rows4 {
-  return Rows4(outputRow(a.r0, x.x0, x.x1, x.x2, k0, k1, k2), outputRow(a.r1, x.x1, x.x2, x.x3, k0, k1, k2),
-               outputRow(a.r2, x.x2, x.x3, x.x4, k0, k1, k2), outputRow(a.r3, x.x3, x.x4, x.x5, k0, k1, k2));
-}
-
 // conv3x3, 16 output channels (workgroup row y) x one group of 4 x 4 positions per thread.
 @compute @workgroup_size(WORKGROUP)
 fn conv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                    @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
-  let o0 = wg.y * 16u;
-  let oLo = laneChannel(o0, lane);
-  let oHi = laneChannel(o0 + 8u, lane);
+  let g = group(threadIndex(gid, groups));
+  let o = channels16(wg.y, lane);
   var a0: Rows4;
   var a1: Rows4;
   for (var c = 0u; c < p.C; c++) {
     let x = windows((g.b * p.C + c) * p.H, g);
     var k: array<KRow, 6>;
-    for (var i = 0u; i < kept(6u); i++) { k[i] = sharedKernelRow(select(oLo, oHi, i >= 3u), c, i % 3u); }
+    for (var i = 0u; i < kept(6u); i++) { k[i] = sharedKernelRow(select(o.lo, o.hi, i >= 3u), c, i % 3u); }
     a0 = rows3x3(a0, x, k[0], k[1], k[2]);
     a1 = rows3x3(a1, x, k[3], k[4], k[5]);
   }
-  storeRows(a0, g, o0);
-  storeRows(a1, g, o0 + 8u);
+  storeRows(a0, g, o.o0);
+  storeRows(a1, g, o.o0 + 8u);
 }
 
-// conv3x3 for at most 8 output channels: 8 channels x two groups per thread, as conv3x3.
-@compute @workgroup_size(WORKGROUP)
-fn conv3x3Shared8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-                  @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
-  let g0 = group(2u * t);
-  let g1 = group(2u * t + 1u);
-  let o0 = wg.y * 8u;
-  let o = laneChannel(o0, lane);
-  var a0: Rows4;
-  var a1: Rows4;
-  for (var c = 0u; c < p.C; c++) {
-    let k0 = sharedKernelRow(o, c, 0u);
-    let k1 = sharedKernelRow(o, c, 1u);
-    let k2 = sharedKernelRow(o, c, 2u);
-    a0 = rows3x3(a0, windows((g0.b * p.C + c) * p.H, g0), k0, k1, k2);
-    a1 = rows3x3(a1, windows((g1.b * p.C + c) * p.H, g1), k0, k1, k2);
-  }
-  storeRows(a0, g0, o0);
-  storeRows(a1, g1, o0);
-}
-
-// conv3x3 for at most 4 output channels (an RGB output, the input gradient of a first layer):
-// 4 channels x four groups per thread, so that no accumulator is spent on channels that do not
-// exist. mat4x4 columns are the channels o0 .. o0 + 3 of 4 positions.
+// conv3x3Shared8 (at most 8 output channels: 8 channels x two groups per thread, as conv3x3) and
+// conv3x3Shared4 (at most 4, such as an RGB output or the input gradient of a first layer: 4
+// channels x four groups, so that no accumulator is spent on channels that do not exist) are
+// written out by conv3x3Shared in src/kernels/conv2dWgsl.ts. The 4-channel kernel row, a vec4 of
+// channels per tap (its output rows, Rows4Q: a mat4x4 each, columns the channels o0 .. o0 + 3):
 struct KRowQ { k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32> }
 
 fn sharedKernelRowQ(o: u32, c: u32, ky: u32) -> KRowQ {
   return KRowQ(sharedLo(w[weightIndex(o, c, ky, 0u)]), sharedLo(w[weightIndex(o, c, ky, 1u)]),
                sharedLo(w[weightIndex(o, c, ky, 2u)]));
-}
-
-fn tapsQ(a: mat4x4<f32>, x: Window, k: KRowQ) -> mat4x4<f32> {
-  var r = outer(a, x.a, k.k0);
-  r = outer(r, vec4<f32>(x.a.yzw, x.b.x), k.k1);
-  return outer(r, vec4<f32>(x.a.zw, x.b), k.k2);
-}
-
-struct RowsQ { r0: mat4x4<f32>, r1: mat4x4<f32>, r2: mat4x4<f32>, r3: mat4x4<f32> }
-
-fn outputRowQ(a: mat4x4<f32>, x0: Window, x1: Window, x2: Window, k0: KRowQ, k1: KRowQ, k2: KRowQ) -> mat4x4<f32> {
-  return tapsQ(tapsQ(tapsQ(a, x0, k0), x1, k1), x2, k2);
-}
-
-fn rows3x3Q(a: RowsQ, x: Windows, k0: KRowQ, k1: KRowQ, k2: KRowQ) -> RowsQ {
-  return RowsQ(outputRowQ(a.r0, x.x0, x.x1, x.x2, k0, k1, k2), outputRowQ(a.r1, x.x1, x.x2, x.x3, k0, k1, k2),
-               outputRowQ(a.r2, x.x2, x.x3, x.x4, k0, k1, k2), outputRowQ(a.r3, x.x3, x.x4, x.x5, k0, k1, k2));
-}
-
-fn storeRowsQ(a: RowsQ, g: Group, o0: u32) {
-  if (!g.valid) { return; }
-  let rows = array<mat4x4<f32>, 4>(a.r0, a.r1, a.r2, a.r3);
-  for (var r = 0u; r < min(4u, p.Ho - g.oy0); r++) {
-    for (var k = 0u; k < kept(4u); k++) { storeCol(rows[r][k], g.b, o0 + k, (g.oy0 + r) * p.Wo + g.ox0, p.Wo - g.ox0); }
-  }
-}
-
-@compute @workgroup_size(WORKGROUP)
-fn conv3x3Shared4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-                  @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
-  let g0 = group(4u * t);
-  let g1 = group(4u * t + 1u);
-  let g2 = group(4u * t + 2u);
-  let g3 = group(4u * t + 3u);
-  let o0 = wg.y * 4u;
-  let o = laneChannel(o0, lane);   // lanes 0-3 (4-7 read a copy)
-  var a0: RowsQ;
-  var a1: RowsQ;
-  var a2: RowsQ;
-  var a3: RowsQ;
-  for (var c = 0u; c < p.C; c++) {
-    let k0 = sharedKernelRowQ(o, c, 0u);
-    let k1 = sharedKernelRowQ(o, c, 1u);
-    let k2 = sharedKernelRowQ(o, c, 2u);
-    a0 = rows3x3Q(a0, windows((g0.b * p.C + c) * p.H, g0), k0, k1, k2);
-    a1 = rows3x3Q(a1, windows((g1.b * p.C + c) * p.H, g1), k0, k1, k2);
-    a2 = rows3x3Q(a2, windows((g2.b * p.C + c) * p.H, g2), k0, k1, k2);
-    a3 = rows3x3Q(a3, windows((g3.b * p.C + c) * p.H, g3), k0, k1, k2);
-  }
-  storeRowsQ(a0, g0, o0);
-  storeRowsQ(a1, g1, o0);
-  storeRowsQ(a2, g2, o0);
-  storeRowsQ(a3, g3, o0);
 }
 
 // conv.ts's quadInput as one vec4 load: needs Ho * Wo (= H * W) % 4 == 0.
@@ -197,19 +115,17 @@ fn quadInputV(q: Quad, c: u32) -> vec4<f32> {
 @compute @workgroup_size(WORKGROUP)
 fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                    @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let t = gid.x + gid.z * groups.x * WORKGROUP;
+  let t = threadIndex(gid, groups);
   let q0 = quad(4u * t);
   let q1 = quad(4u * t + 1u);
   let q2 = quad(4u * t + 2u);
   let q3 = quad(4u * t + 3u);
-  let o0 = wg.y * 16u;
-  let oLo = laneChannel(o0, lane);
-  let oHi = laneChannel(o0 + 8u, lane);
+  let o = channels16(wg.y, lane);
   var a0: Acc; var a1: Acc; var a2: Acc; var a3: Acc;
   var b0: Acc; var b1: Acc; var b2: Acc; var b3: Acc;
   for (var c = 0u; c < p.C; c++) {
-    let tLo = w[weightIndex(oLo, c, 0u, 0u)];
-    let tHi = w[weightIndex(oHi, c, 0u, 0u)];
+    let tLo = w[weightIndex(o.lo, c, 0u, 0u)];
+    let tHi = w[weightIndex(o.hi, c, 0u, 0u)];
     let lo0 = sharedLo(tLo);
     let hi0 = sharedHi(tLo);
     let lo1 = sharedLo(tHi);
@@ -227,14 +143,14 @@ fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     b2 = accumulate(b2, x2, lo1, hi1);
     b3 = accumulate(b3, x3, lo1, hi1);
   }
-  storeQuad(a0, q0, o0);
-  storeQuad(a1, q1, o0);
-  storeQuad(a2, q2, o0);
-  storeQuad(a3, q3, o0);
-  storeQuad(b0, q0, o0 + 8u);
-  storeQuad(b1, q1, o0 + 8u);
-  storeQuad(b2, q2, o0 + 8u);
-  storeQuad(b3, q3, o0 + 8u);
+  storeQuad(a0, q0, o.o0);
+  storeQuad(a1, q1, o.o0);
+  storeQuad(a2, q2, o.o0);
+  storeQuad(a3, q3, o.o0);
+  storeQuad(b0, q0, o.o0 + 8u);
+  storeQuad(b1, q1, o.o0 + 8u);
+  storeQuad(b2, q2, o.o0 + 8u);
+  storeQuad(b3, q3, o.o0 + 8u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,20 +162,21 @@ fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // y, so a subgroup shares both and the weights can be broadcast. p describes the source: C, H, W
 // (a multiple of 4), quadsX and blocksY over it; O, Ho = 2H, Wo = 2W; padY = padX = 1.
 
-@group(0) @binding(6) var<storage, read> pw4: array<vec4<f32>>;
-
-// The 2 x 2 taps of one phase for 8 output channels: t[a * 2 + b'] of output channel o0 + k,
-// k < 4 in lo, 4 <= k < 8 in hi.
-struct Taps2 {
+// 4 taps for 8 output channels: tap i of output channel o0 + k in lo<i>[k] (k < 4) or
+// hi<i>[k - 4], from the 4 taps (one vec4 of pw) each lane read for its own channel.
+struct Taps4 {
   lo0: vec4<f32>, hi0: vec4<f32>, lo1: vec4<f32>, hi1: vec4<f32>,
   lo2: vec4<f32>, hi2: vec4<f32>, lo3: vec4<f32>, hi3: vec4<f32>,
 }
 
-// `o` is this lane's channel among the 8: it reads that channel's 4 taps as one vec4.
-fn phaseTaps(phase: u32, o: u32, c: u32) -> Taps2 {
-  let t = pw4[(phase * p.O + o) * p.C + c];
-  return Taps2(sharedLo(t.x), sharedHi(t.x), sharedLo(t.y), sharedHi(t.y),
+fn sharedTaps4(t: vec4<f32>) -> Taps4 {
+  return Taps4(sharedLo(t.x), sharedHi(t.x), sharedLo(t.y), sharedHi(t.y),
                sharedLo(t.z), sharedHi(t.z), sharedLo(t.w), sharedHi(t.w));
+}
+
+// The 2 x 2 taps of one phase, tap a * 2 + b'; `o` is this lane's channel among the 8.
+fn phaseTaps(phase: u32, o: u32, c: u32) -> Taps4 {
+  return sharedTaps4(pw[(phase * p.O + o) * p.C + c]);
 }
 
 // Source row of the window, as the 4 columns each tap b' reads for the 4 output columns:
@@ -273,14 +190,14 @@ fn tapCols(x: Window, px1: bool) -> TapCols {
 }
 
 // Output row += source rows y (a = 0) and y + 1 (a = 1).
-fn upRow(acc: Acc, r0: TapCols, r1: TapCols, k: Taps2) -> Acc {
+fn upRow(acc: Acc, r0: TapCols, r1: TapCols, k: Taps4) -> Acc {
   var r = accumulate(acc, r0.c0, k.lo0, k.hi0);
   r = accumulate(r, r0.c1, k.lo1, k.hi1);
   r = accumulate(r, r1.c0, k.lo2, k.hi2);
   return accumulate(r, r1.c1, k.lo3, k.hi3);
 }
 
-fn upRows(a: Rows4, t0: TapCols, t1: TapCols, t2: TapCols, t3: TapCols, t4: TapCols, k: Taps2) -> Rows4 {
+fn upRows(a: Rows4, t0: TapCols, t1: TapCols, t2: TapCols, t3: TapCols, t4: TapCols, k: Taps4) -> Rows4 {
   return Rows4(upRow(a.r0, t0, t1, k), upRow(a.r1, t1, t2, k), upRow(a.r2, t2, t3, k), upRow(a.r3, t3, t4, k));
 }
 
@@ -307,15 +224,13 @@ fn storeUpRows(a: Rows4, g: Group, o0: u32, py: u32, px: u32) {
 @compute @workgroup_size(WORKGROUP)
 fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                      @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
+  let g = group(threadIndex(gid, groups));
   let blocks = (p.O + 15u) / 16u;
   let phase = wg.y / blocks;
   let py = phase / 2u;
   let px = phase % 2u;
   let px1 = px == 1u;
-  let o0 = (wg.y % blocks) * 16u;
-  let oLo = laneChannel(o0, lane);
-  let oHi = laneChannel(o0 + 8u, lane);
+  let o = channels16(wg.y % blocks, lane);
   // Window rows ry = 0 .. 4 are source rows Y0 + py - 1 + ry (windowV subtracts padY = 1).
   let rows = Group(g.valid, g.b, g.oy0 + py, g.ox0);
   var a0: Rows4;
@@ -324,17 +239,17 @@ fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let plane = (g.b * p.C + c) * p.H;
     var t: array<TapCols, 5>;
     for (var r = 0u; r < kept(5u); r++) { t[r] = tapCols(windowV(plane, rows, r), px1); }
-    a0 = upRows(a0, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, oLo, c));
-    a1 = upRows(a1, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, oHi, c));
+    a0 = upRows(a0, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, o.lo, c));
+    a1 = upRows(a1, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, o.hi, c));
   }
-  storeUpRows(a0, g, o0, py, px);
-  storeUpRows(a1, g, o0 + 8u, py, px);
+  storeUpRows(a0, g, o.o0, py, px);
+  storeUpRows(a1, g, o.o0 + 8u, py, px);
 }
 
 // ---------------------------------------------------------------------------------------------
 // upConv3x3GradShared16: the input gradient of upConv3x3Shared16 (conv2d.wgsl's
 // phaseWeightsGrad has the formula): dx[b, c, Y, X] = sum_{o, r, s} dy[b, o, 2Y - 1 + r,
-// 2X - 1 + s] * K[c, o, r, s], K in pw4 as [c][o][r][s]. A thread owns 16 channels c (the
+// 2X - 1 + s] * K[c, o, r, s], K in pw as [c][o][r][s]. A thread owns 16 channels c (the
 // workgroup row y) and a group of 4 x 4 positions of dx; per channel o of dy it reads the 10 x 10
 // window of dy those positions reach (rows as vec4s: dx's width a multiple of 4). p describes
 // the correlation: C = the conv's output channels (dy's), H, W = dy's size (2x dx's), O = the
@@ -352,20 +267,9 @@ fn row10(plane: u32, iy: i32, x0: u32) -> Row10 {
                load(rb, rowOk, i32(2u * x0) + 8));
 }
 
-// Kernel row r (taps s = 0 .. 3) for 8 channels, from the 4 taps each lane read for its own.
-struct KRow4 {
-  lo0: vec4<f32>, hi0: vec4<f32>, lo1: vec4<f32>, hi1: vec4<f32>,
-  lo2: vec4<f32>, hi2: vec4<f32>, lo3: vec4<f32>, hi3: vec4<f32>,
-}
-
-fn sharedRow4(k: vec4<f32>) -> KRow4 {
-  return KRow4(sharedLo(k.x), sharedHi(k.x), sharedLo(k.y), sharedHi(k.y),
-               sharedLo(k.z), sharedHi(k.z), sharedLo(k.w), sharedHi(k.w));
-}
-
 // Output row += one dy row through one kernel row: tap s of output column x reads window
 // column 2x + s (window column 0 is dy column 2X0 - 1).
-fn gradRow(a: Acc, w: Row10, k: KRow4) -> Acc {
+fn gradRow(a: Acc, w: Row10, k: Taps4) -> Acc {
   var r = accumulate(a, vec4<f32>(w.l, w.m0.y, w.m0.w, w.m1.y), k.lo0, k.hi0);
   r = accumulate(r, vec4<f32>(w.m0.x, w.m0.z, w.m1.x, w.m1.z), k.lo1, k.hi1);
   r = accumulate(r, vec4<f32>(w.m0.y, w.m0.w, w.m1.y, w.m1.w), k.lo2, k.hi2);
@@ -373,7 +277,7 @@ fn gradRow(a: Acc, w: Row10, k: KRow4) -> Acc {
 }
 
 // Kernel row r for the 4 output rows y, which read dy window rows 2y + r.
-fn gradKernelRow(a: Rows4, w0: Row10, w2: Row10, w4: Row10, w6: Row10, k: KRow4) -> Rows4 {
+fn gradKernelRow(a: Rows4, w0: Row10, w2: Row10, w4: Row10, w6: Row10, k: Taps4) -> Rows4 {
   return Rows4(gradRow(a.r0, w0, k), gradRow(a.r1, w2, k), gradRow(a.r2, w4, k), gradRow(a.r3, w6, k));
 }
 
@@ -382,22 +286,20 @@ struct Rows10 {
   t5: Row10, t6: Row10, t7: Row10, t8: Row10, t9: Row10,
 }
 
-// All of K[c, o] for this lane's channel c, row by row.
+// All of K[c, o] for this lane's channel c, row by row (kernel row r: taps s = 0 .. 3).
 fn gradKernel(a: Rows4, t: Rows10, c: u32, o: u32) -> Rows4 {
   let at = (c * p.C + o) * 4u;
-  var r = gradKernelRow(a, t.t0, t.t2, t.t4, t.t6, sharedRow4(pw4[at]));
-  r = gradKernelRow(r, t.t1, t.t3, t.t5, t.t7, sharedRow4(pw4[at + 1u]));
-  r = gradKernelRow(r, t.t2, t.t4, t.t6, t.t8, sharedRow4(pw4[at + 2u]));
-  return gradKernelRow(r, t.t3, t.t5, t.t7, t.t9, sharedRow4(pw4[at + 3u]));
+  var r = gradKernelRow(a, t.t0, t.t2, t.t4, t.t6, sharedTaps4(pw[at]));
+  r = gradKernelRow(r, t.t1, t.t3, t.t5, t.t7, sharedTaps4(pw[at + 1u]));
+  r = gradKernelRow(r, t.t2, t.t4, t.t6, t.t8, sharedTaps4(pw[at + 2u]));
+  return gradKernelRow(r, t.t3, t.t5, t.t7, t.t9, sharedTaps4(pw[at + 3u]));
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                          @builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = group(gid.x + gid.z * groups.x * WORKGROUP);
-  let c0 = wg.y * 16u;
-  let cLo = laneChannel(c0, lane);
-  let cHi = laneChannel(c0 + 8u, lane);
+  let g = group(threadIndex(gid, groups));
+  let ch = channels16(wg.y, lane);  // dx's channels: the correlation's output
   let top = i32(2u * g.oy0) - 1;
   var a0: Rows4;
   var a1: Rows4;
@@ -406,9 +308,9 @@ fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     var w: array<Row10, 10>;
     for (var r = 0u; r < kept(10u); r++) { w[r] = row10(plane, top + i32(r), g.ox0); }
     let t = Rows10(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]);
-    a0 = gradKernel(a0, t, cLo, o);
-    a1 = gradKernel(a1, t, cHi, o);
+    a0 = gradKernel(a0, t, ch.lo, o);
+    a1 = gradKernel(a1, t, ch.hi, o);
   }
-  storeRows(a0, g, c0);
-  storeRows(a1, g, c0 + 8u);
+  storeRows(a0, g, ch.o0);
+  storeRows(a1, g, ch.o0 + 8u);
 }

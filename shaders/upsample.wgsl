@@ -3,21 +3,10 @@
 // so a thread needs one division to place itself. Forward: a thread per input pixel writes its
 // f x f block. Backward: a thread per input pixel sums that block's gradients (no atomics).
 
-struct Params {
-  rows: u32,      // planes * H
-  W: u32,         // input width
-  factor: u32,
-}
+// Uniforms p (rows = planes * H, the input width W, factor) and buffers src, dst (and their vec4
+// views src4, dst4): declared in src/kernels/upsample.ts.
 
 override WORKGROUP: u32 = 256u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP;
-}
 
 /// Where input pixel i's block starts in the output.
 fn blockStart(i: u32) -> u32 {
@@ -28,7 +17,7 @@ fn blockStart(i: u32) -> u32 {
 
 @compute @workgroup_size(WORKGROUP)
 fn upsample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.rows * p.W) { return; }
   let v = src[i];
   let outW = p.W * p.factor;
@@ -41,7 +30,7 @@ fn upsample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 
 @compute @workgroup_size(WORKGROUP)
 fn upsampleBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = index(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= p.rows * p.W) { return; }
   let outW = p.W * p.factor;
   var at = blockStart(i);
@@ -56,16 +45,19 @@ fn upsampleBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 // Factor 2 with W % 4 == 0: a thread per 4 neighbouring input pixels of a row, read as one vec4
 // (backward: written as one), their 2 x 8 output block as 2 x 2 vec4s: the per-lane overhead of
 // lavapipe's storage accesses paid once per 4 values.
-@group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
+
+// The vec4 index of the first output row's pair of input quad q.
+fn pairStart(q: u32) -> u32 {
+  let quads = p.W / 4u;
+  let row = q / quads;
+  return row * 2u * p.W / 2u + 2u * (q - row * quads);
+}
 
 @compute @workgroup_size(WORKGROUP)
 fn upsample2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let q = index(gid, groups);
-  let quads = p.W / 4u;
-  if (q >= p.rows * quads) { return; }
-  let row = q / quads;
-  let at = row * 2u * p.W / 2u + 2u * (q - row * quads);   // vec4 index of the first output row's pair
+  let q = flatIndex(gid, groups);
+  if (q >= p.rows * (p.W / 4u)) { return; }
+  let at = pairStart(q);
   let v = src4[q];
   let left = vec4<f32>(v.xx, v.yy);
   let right = vec4<f32>(v.zz, v.ww);
@@ -77,11 +69,9 @@ fn upsample2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(WORKGROUP)
 fn upsample2Backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let q = index(gid, groups);
-  let quads = p.W / 4u;
-  if (q >= p.rows * quads) { return; }
-  let row = q / quads;
-  let at = row * 2u * p.W / 2u + 2u * (q - row * quads);
+  let q = flatIndex(gid, groups);
+  if (q >= p.rows * (p.W / 4u)) { return; }
+  let at = pairStart(q);
   let l = src4[at] + src4[at + p.W / 2u];
   let r = src4[at + 1u] + src4[at + p.W / 2u + 1u];
   dst4[q] = vec4<f32>(l.x + l.y, l.z + l.w, r.x + r.y, r.z + r.w);

@@ -1,7 +1,8 @@
-// 2-D convolution (shaders/conv2d.wgsl), NCHW, PyTorch semantics: forward with the bias (and
-// optionally a relu) fused, the input gradient as a transposed convolution on the same kernels
-// (flipped weight, swapped channels; stride becomes input dilation), the weight gradient as a
-// split reduction over batch and positions, the bias gradient as a sum.
+// 2-D convolution (shaders/conv2d.wgsl, with WGSL from conv2dWgsl.ts), NCHW, PyTorch semantics:
+// forward with the bias (and optionally a relu) fused, the input gradient as a transposed
+// convolution on the same kernels (flipped weight, swapped channels; stride becomes input
+// dilation), the weight gradient as a split reduction over batch and positions, the bias
+// gradient as a sum.
 //
 // Kernel choice (launchConv): 3x3 stride 1 -> conv3x3, 1x1 stride 1 unpadded -> conv1x1,
 // anything else -> convGeneric. Where the device has subgroups (at least 8 wide) the 3x3 layers
@@ -13,8 +14,11 @@
 // same load (bench/results/profile-step-lavapipe-2026-11-23.md). Plain kernels, VGG 64x64 layers
 // at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
 import { record } from './grad.js';
-import { grid, MAX_WORKGROUPS_PER_DIM, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, MAX_WORKGROUPS_PER_DIM, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
+import { flatIndex } from '../engine/wgsl.js';
+import { CONV2D_SUBGROUPS_WGSL, CONV2D_WGSL } from './conv2dWgsl.js';
 import { zeros } from './creation.js';
 import { reluBackward } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -25,6 +29,60 @@ const WORKGROUP = 64;
 const OB = 8;
 /** The weight gradient splits its reduction until about this many workgroups run. */
 const WEIGHT_GRAD_GROUPS = 64;
+
+/** The conv kernels' buffers: input (x, or dy for the input gradient), weight, bias, output. */
+const CONV_BUFFERS = { inp: 'read f32', w: 'read f32', bias: 'read f32', out: 'write f32' };
+
+const convKernels = kernelFamily('conv2d', {
+  uniforms: {
+    // The conv kernels (shaders/conv2d.wgsl's header: the input gradient runs on them too).
+    p: {
+      C: 'u32', H: 'u32', W: 'u32', // input channels and stored size of `inp`
+      O: 'u32', Ho: 'u32', Wo: 'u32', // output channels and size
+      padY: 'i32', padX: 'i32', // P along y and x (negative for some input gradients)
+      S: 'u32', D: 'u32', // output stride, input dilation (convGeneric only)
+      KH: 'u32', KW: 'u32', // kernel size (convGeneric only)
+      // w(o, c, ky, kx) = w[wBase + o wO + c wC + ky wKy + kx wKx], in elements
+      wBase: 'i32', wO: 'i32', wC: 'i32', wKy: 'i32', wKx: 'i32',
+      quadsX: 'u32', // groups of 4 output columns across a row: ceil(Wo / 4)
+      blocksY: 'u32', // conv3x3: ceil(Ho / 4); convGeneric: Ho
+      quads: 'u32', // groups of 4 output positions in all (threads x groups per thread)
+      flags: 'u32', // 1: add bias, 2: relu; bit 31 is never set (kept() in the shader)
+    },
+    // weightGrad: as p, rows = B * Ho split into slices of rowsPerSplit.
+    g: {
+      C: 'u32', H: 'u32', W: 'u32', O: 'u32', Ho: 'u32', Wo: 'u32',
+      padY: 'i32', padX: 'i32',
+      S: 'u32', KH: 'u32', KW: 'u32',
+      rows: 'u32', rowsPerSplit: 'u32',
+    },
+    // phaseWeights and phaseWeightsGrad: the weight's output and input channels.
+    fold: { O: 'u32', C: 'u32' },
+  },
+  layouts: {
+    conv: { entries: ['conv3x3', 'conv1x1', 'convGeneric'], uniform: 'p', buffers: CONV_BUFFERS },
+    weightGrad: { uniform: 'g', buffers: { gx: 'read f32', gdy: 'read f32', part: 'write f32' } },
+    fold: { entries: ['phaseWeights', 'phaseWeightsGrad'], uniform: 'fold', buffers: { weight: 'read f32', folded: 'write f32' } },
+  },
+  prelude: [flatIndex, ...CONV2D_WGSL],
+});
+
+/** The subgroup variants: inp4 is the input as vec4s, pw upConv's phase weights. */
+const convSubgroupKernels = convKernels.with('conv2dSubgroups', {
+  layouts: {
+    shared: {
+      entries: ['conv3x3Shared16', 'conv3x3Shared8', 'conv3x3Shared4', 'conv1x1Shared16'],
+      uniform: 'p',
+      buffers: { ...CONV_BUFFERS, inp4: 'read vec4f' },
+    },
+    upConv: {
+      entries: ['upConv3x3Shared16', 'upConv3x3GradShared16'],
+      uniform: 'p',
+      buffers: { ...CONV_BUFFERS, inp4: 'read vec4f', pw: 'read vec4f' },
+    },
+  },
+  prelude: CONV2D_SUBGROUPS_WGSL,
+});
 
 export interface Conv2dOptions {
   stride?: number;
@@ -93,13 +151,8 @@ function convGrid(threads: number, outChannels: number, ob = OB): [number, numbe
   return [x, y, z];
 }
 
-interface ConvLaunch {
-  inp: Tensor;
-  weight: Tensor;
-  bias: Tensor | null;
-  relu: boolean;
-  out: Tensor;
-  batch: number;
+/** The conv kernels' uniform block p but for the thread layout and the flags. */
+interface ConvShape {
   /** inp: channels, stored height and width; out: channels, height, width. */
   C: number;
   H: number;
@@ -107,14 +160,40 @@ interface ConvLaunch {
   O: number;
   Ho: number;
   Wo: number;
-  kh: number;
-  kw: number;
   padY: number;
   padX: number;
   S: number;
   D: number;
-  /** Weight addressing: base + o*wO + c*wC + ky*wKy + kx*wKx (elements, signed). */
-  wStrides: [number, number, number, number, number];
+  KH: number;
+  KW: number;
+  /** Weight addressing: wBase + o wO + c wC + ky wKy + kx wKx (elements, signed). */
+  wBase: number;
+  wO: number;
+  wC: number;
+  wKy: number;
+  wKx: number;
+}
+
+interface ConvLaunch {
+  inp: Tensor;
+  weight: Tensor;
+  bias: Tensor | null;
+  relu: boolean;
+  out: Tensor;
+  batch: number;
+  shape: ConvShape;
+}
+
+/** Groups of 4 x 4 output positions over `batch` images of H x W (conv3x3 and upConv). */
+function groups4x4(batch: number, H: number, W: number): { quadsX: number; blocksY: number; quads: number } {
+  const quadsX = Math.ceil(W / 4);
+  const blocksY = Math.ceil(H / 4);
+  return { quadsX, blocksY, quads: batch * blocksY * quadsX };
+}
+
+/** p.flags: 1 adds the bias, 2 applies a relu. */
+function convFlags(bias: Tensor | null, relu: boolean): number {
+  return (bias ? 1 : 0) | (relu ? 2 : 0);
 }
 
 /**
@@ -122,59 +201,50 @@ interface ConvLaunch {
  * thread layout: groups of 4 output positions per thread, `ob` output channels per thread.
  */
 function launchConv(k: ConvLaunch): void {
-  const unit = k.S === 1 && k.D === 1;
+  const s = k.shape;
+  const unit = s.S === 1 && s.D === 1;
   const shared = convSettings.subgroups && runtime().ctx.hasSubgroups;
-  let family = 'conv2d';
+  let kernel = convKernels;
   let entry: string;
-  let quadsX: number;
-  let blocksY: number;
-  let quads: number;
+  let layout: { quadsX: number; blocksY: number; quads: number };
   let threads: number;
   let ob = OB;
-  if (unit && k.kh === 3 && k.kw === 3) {
+  if (unit && s.KH === 3 && s.KW === 3) {
     entry = 'conv3x3';
-    quadsX = Math.ceil(k.Wo / 4);
-    blocksY = Math.ceil(k.Ho / 4);
-    quads = k.batch * blocksY * quadsX;
-    threads = Math.ceil(quads / 2);
+    layout = groups4x4(k.batch, s.Ho, s.Wo);
+    threads = Math.ceil(layout.quads / 2);
     // The subgroup kernels read input rows as vec4s: padding 1 along x, width a multiple of 4.
-    if (shared && k.padX === 1 && k.W % 4 === 0) {
-      family = 'conv2d+conv2dSubgroups';
-      if (k.O > OB) [entry, threads, ob] = ['conv3x3Shared16', quads, 2 * OB];
-      else if (k.O > OB / 2) entry = 'conv3x3Shared8';
-      else [entry, threads, ob] = ['conv3x3Shared4', Math.ceil(quads / 4), OB / 2];
+    if (shared && s.padX === 1 && s.W % 4 === 0) {
+      kernel = convSubgroupKernels;
+      if (s.O > OB) [entry, threads, ob] = ['conv3x3Shared16', layout.quads, 2 * OB];
+      else if (s.O > OB / 2) entry = 'conv3x3Shared8';
+      else [entry, threads, ob] = ['conv3x3Shared4', Math.ceil(layout.quads / 4), OB / 2];
     }
-  } else if (unit && k.kh === 1 && k.kw === 1 && k.padY === 0 && k.padX === 0) {
+  } else if (unit && s.KH === 1 && s.KW === 1 && s.padY === 0 && s.padX === 0) {
     entry = 'conv1x1';
-    quadsX = Math.ceil((k.Ho * k.Wo) / 4);
-    blocksY = 1;
-    quads = k.batch * quadsX;
-    threads = Math.ceil(quads / 4);
-    if (shared && k.O > OB && (k.H * k.W) % 4 === 0) [family, entry, ob] = ['conv2d+conv2dSubgroups', 'conv1x1Shared16', 2 * OB];
+    const quadsX = Math.ceil((s.Ho * s.Wo) / 4);
+    layout = { quadsX, blocksY: 1, quads: k.batch * quadsX };
+    threads = Math.ceil(layout.quads / 4);
+    if (shared && s.O > OB && (s.H * s.W) % 4 === 0) [kernel, entry, ob] = [convSubgroupKernels, 'conv1x1Shared16', 2 * OB];
   } else {
     entry = 'convGeneric';
-    quadsX = Math.ceil(k.Wo / 4);
-    blocksY = k.Ho;
-    quads = k.batch * k.Ho * quadsX;
-    threads = Math.ceil(quads / 2);
+    const quadsX = Math.ceil(s.Wo / 4);
+    layout = { quadsX, blocksY: s.Ho, quads: k.batch * s.Ho * quadsX };
+    threads = Math.ceil(layout.quads / 2);
   }
+  const inp = k.inp.buffer;
   runtime().launch({
-    family,
+    kernel,
     entry,
     constants: { WORKGROUP },
-    uniforms: new Uniforms()
-      .u32(k.C, k.H, k.W, k.O, k.Ho, k.Wo)
-      .i32(k.padY, k.padX)
-      .u32(k.S, k.D, k.kh, k.kw)
-      .i32(...k.wStrides)
-      .u32(quadsX, blocksY, quads, (k.bias ? 1 : 0) | (k.relu ? 2 : 0))
-      .build(),
-    // The subgroup kernels read the input as vec4s at binding 5 (conv1x1Shared16 only there).
-    buffers: [
-      entry === 'conv1x1Shared16' ? null : k.inp.buffer, k.weight.buffer, (k.bias ?? k.weight).buffer, k.out.buffer,
-      ...(family === 'conv2d' ? [] : [k.inp.buffer]),
-    ],
-    workgroups: convGrid(threads, k.O, ob),
+    params: { ...s, ...layout, flags: convFlags(k.bias, k.relu) },
+    buffers: {
+      // Without a bias the flags say not to read it: any buffer fills the binding.
+      inp: entry === 'conv1x1Shared16' ? null : inp, w: k.weight.buffer, bias: (k.bias ?? k.weight).buffer, out: k.out.buffer,
+      // The subgroup kernels read the input as vec4s too (conv1x1Shared16 only so).
+      ...(kernel === convSubgroupKernels ? { inp4: inp } : {}),
+    },
+    workgroups: convGrid(threads, s.O, ob),
   });
 }
 
@@ -183,9 +253,10 @@ function convForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boole
   const out = empty([g.B, g.O, g.Ho, g.Wo]);
   launchConv({
     inp: x, weight, bias, relu, out, batch: g.B,
-    C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, kh: g.kh, kw: g.kw,
-    padY: g.pad, padX: g.pad, S: g.stride, D: 1,
-    wStrides: [0, g.C * g.kh * g.kw, g.kh * g.kw, g.kw, 1],
+    shape: {
+      C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, D: 1, KH: g.kh, KW: g.kw,
+      wBase: 0, wO: g.C * g.kh * g.kw, wC: g.kh * g.kw, wKy: g.kw, wKx: 1,
+    },
   });
   return out;
 }
@@ -222,9 +293,12 @@ function inputGrad(dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   const kk = g.kh * g.kw;
   launchConv({
     inp: dy, weight, bias: null, relu: false, out: dx, batch: g.B,
-    C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W, kh: g.kh, kw: g.kw,
-    padY: g.kh - 1 - g.pad, padX: g.kw - 1 - g.pad, S: 1, D: g.stride,
-    wStrides: [kk - 1, kk, g.C * kk, -g.kw, -1],
+    shape: {
+      C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W,
+      padY: g.kh - 1 - g.pad, padX: g.kw - 1 - g.pad, S: 1, D: g.stride, KH: g.kh, KW: g.kw,
+      // Output channel c, input channel o, tap (ky, kx): weight[o, c, kh - 1 - ky, kw - 1 - kx].
+      wBase: kk - 1, wO: kk, wC: g.C * kk, wKy: -g.kw, wKx: -1,
+    },
   });
   return dx;
 }
@@ -241,15 +315,14 @@ function weightGrad(x: Tensor, dy: Tensor, g: Geometry): Tensor {
   const used = Math.ceil(rows / rowsPerSplit);
   const part = empty([used, g.O, g.C, g.kh, g.kw]);
   runtime().launch({
-    family: 'conv2d',
+    kernel: convKernels,
     entry: 'weightGrad',
     constants: { WORKGROUP },
-    uniforms: new Uniforms()
-      .u32(g.C, g.H, g.W, g.O, g.Ho, g.Wo)
-      .i32(g.pad, g.pad)
-      .u32(g.stride, g.kh, g.kw, rows, rowsPerSplit)
-      .build(),
-    buffers: [x.buffer, dy.buffer, part.buffer],
+    params: {
+      C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, KH: g.kh, KW: g.kw,
+      rows, rowsPerSplit,
+    },
+    buffers: { gx: x.buffer, gdy: dy.buffer, part: part.buffer },
     workgroups: [gx, gy, used],
   });
   if (used === 1) return part.reshape(g.O, g.C, g.kh, g.kw);
@@ -295,40 +368,39 @@ export function conv2dRelu(x: Tensor, weight: Tensor, bias?: Tensor | null, opti
 function phaseWeights(weight: Tensor, O: number, C: number): Tensor {
   const pw = empty([4, O, C, 2, 2]);
   runtime().launch({
-    family: 'conv2d',
+    kernel: convKernels,
     entry: 'phaseWeights',
     constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(C, 0, 0, O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
-    buffers: [null, weight, null, pw].map((t) => t?.buffer ?? null),
+    params: { O, C },
+    buffers: { weight: weight.buffer, folded: pw.buffer },
     // A 1536 -> 1536 layer needs 147,456 workgroups: grid() folds them into y.
     workgroups: grid(4 * O * C, WORKGROUP),
   });
   return pw;
 }
 
+/** The upConv kernels read their weights from pw, not through p's weight strides. */
+const PW_STRIDES = { wBase: 0, wO: 0, wC: 0, wKy: 0, wKx: 0 };
+
 /** upsample x2 + 3x3 conv (padding 1) in one kernel: upConv3x3Shared16 (shaders/conv2dSubgroups.wgsl). */
 function upConvForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
   const [B, C, H, W] = x.shape;
   const pw = phaseWeights(weight, g.O, C);
   const out = empty([B, g.O, g.Ho, g.Wo]);
-  const quadsX = Math.ceil(W / 4);
-  const blocksY = Math.ceil(H / 4);
-  const quads = B * blocksY * quadsX;
-  const [gx, , gz] = convGrid(quads, g.O, 2 * OB);
+  const layout = groups4x4(B, H, W);
+  const [gx, , gz] = convGrid(layout.quads, g.O, 2 * OB);
   const phases = 4 * Math.ceil(g.O / (2 * OB));
   if (phases > MAX_WORKGROUPS_PER_DIM) throw new Error(`upsampleConv2d: ${g.O} output channels exceed the dispatch limit`);
   runtime().launch({
-    family: 'conv2d+conv2dSubgroups',
+    kernel: convSubgroupKernels,
     entry: 'upConv3x3Shared16',
     constants: { WORKGROUP },
-    uniforms: new Uniforms()
-      .u32(C, H, W, g.O, g.Ho, g.Wo)
-      .i32(1, 1)
-      .u32(1, 1, 3, 3)
-      .i32(0, 0, 0, 0, 0)
-      .u32(quadsX, blocksY, quads, (bias ? 1 : 0) | (relu ? 2 : 0))
-      .build(),
-    buffers: [x.buffer, null, (bias ?? x).buffer, out.buffer, x.buffer, pw.buffer],
+    // p describes the source image and the conv's output (shaders/conv2dSubgroups.wgsl).
+    params: {
+      C, H, W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: 1, padX: 1, S: 1, D: 1, KH: 3, KW: 3, ...PW_STRIDES,
+      ...layout, flags: convFlags(bias, relu),
+    },
+    buffers: { inp: x.buffer, w: null, bias: (bias ?? x).buffer, out: out.buffer, inp4: x.buffer, pw: pw.buffer },
     workgroups: [gx, phases, gz],
   });
   pw.dispose();
@@ -340,30 +412,27 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
   const [B, C, H, W] = xShape;
   const K = empty([C, g.O, 4, 4]);
   runtime().launch({
-    family: 'conv2d',
+    kernel: convKernels,
     entry: 'phaseWeightsGrad',
     constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(C, 0, 0, g.O, 0, 0).i32(0, 0).u32(0, 0, 0, 0).i32(0, 0, 0, 0, 0).u32(0, 0, 0, 0).build(),
-    buffers: [null, weight.buffer, null, K.buffer],
+    params: { O: g.O, C },
+    buffers: { weight: weight.buffer, folded: K.buffer },
     workgroups: grid(g.O * C, WORKGROUP),
   });
   const dx = empty(xShape);
-  const quadsX = Math.ceil(W / 4);
-  const blocksY = Math.ceil(H / 4);
-  const quads = B * blocksY * quadsX;
+  const layout = groups4x4(B, H, W);
   runtime().launch({
-    family: 'conv2d+conv2dSubgroups',
+    kernel: convSubgroupKernels,
     entry: 'upConv3x3GradShared16',
     constants: { WORKGROUP },
-    uniforms: new Uniforms()
-      .u32(g.O, g.Ho, g.Wo, C, H, W)
-      .i32(0, 0)
-      .u32(1, 1, 4, 4)
-      .i32(0, 0, 0, 0, 0)
-      .u32(quadsX, blocksY, quads, 0)
-      .build(),
-    buffers: [dy.buffer, null, dy.buffer, dx.buffer, dy.buffer, K.buffer],
-    workgroups: convGrid(quads, C, 2 * OB),
+    // p describes the correlation of dy (C, H, W) with K into dx (O, Ho, Wo): a 4x4 kernel, no bias.
+    params: {
+      C: g.O, H: g.Ho, W: g.Wo, O: C, Ho: H, Wo: W, padY: 0, padX: 0, S: 1, D: 1, KH: 4, KW: 4, ...PW_STRIDES,
+      ...layout, flags: 0,
+    },
+    // No bias is read (flags 0), but the stores name the binding: dy fills it.
+    buffers: { inp: dy.buffer, w: null, bias: dy.buffer, out: dx.buffer, inp4: dy.buffer, pw: K.buffer },
+    workgroups: convGrid(layout.quads, C, 2 * OB),
   });
   K.dispose();
   return dx;

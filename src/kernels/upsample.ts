@@ -1,9 +1,24 @@
 // Nearest-neighbour upsampling by an integer factor (shaders/upsample.wgsl), with backward; and
 // bilinear resizing to any size, composed from two matrix products.
 import { record } from './grad.js';
-import { grid, runtime, Uniforms } from '../engine/runtime.js';
+import { kernelFamily } from '../engine/kernelFamily.js';
+import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
+import { flatIndex } from '../engine/wgsl.js';
 import { matmul } from './matmul.js';
+
+const upsampleKernels = kernelFamily('upsample', {
+  uniforms: { p: { rows: 'u32', W: 'u32', factor: 'u32' } }, // rows: planes * input height
+  layouts: {
+    upsample: {
+      entries: ['upsample', 'upsampleBackward', 'upsample2', 'upsample2Backward'],
+      uniform: 'p',
+      // As vec4s too: src4, dst4 (factor 2, widths that are multiples of 4).
+      buffers: { src: 'read f32 vec4f', dst: 'write f32 vec4f' },
+    },
+  },
+  prelude: [flatIndex],
+});
 
 const WORKGROUP = 256;
 
@@ -15,11 +30,11 @@ function launch(entry: string, x: Tensor, factor: number, src: Tensor, dst: Tens
   const [N, C, H, W] = x.shape;
   const quads = factor === 2 && W % 4 === 0;
   runtime().launch({
-    family: 'upsample',
+    kernel: upsampleKernels,
     entry: quads ? entry.replace('upsample', 'upsample2') : entry,
     constants: { WORKGROUP },
-    uniforms: new Uniforms().u32(N * C * H, W, factor).build(),
-    buffers: [src.buffer, dst.buffer],
+    params: { rows: N * C * H, W, factor },
+    buffers: { src: src.buffer, dst: dst.buffer },
     workgroups: grid(quads ? x.size / 4 : x.size, WORKGROUP),
   });
 }
