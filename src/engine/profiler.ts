@@ -3,7 +3,7 @@
 // runtime. On lavapipe a pipeline is compiled when it first runs, so a first launch's time holds
 // its compile.
 import { currentOp } from './autograd.js';
-import { familyName, type KernelLaunch, type LegacyKernelLaunch, type Runtime } from './runtime.js';
+import { familyName, type KernelLaunch, type Runtime } from './runtime.js';
 
 export interface LaunchRecord {
   family: string;
@@ -33,7 +33,7 @@ export class LaunchProfiler {
   }
 
   /** Called by the runtime for each launch while this profiler is active: where its pass writes. */
-  timestampWrites(k: KernelLaunch | LegacyKernelLaunch): GPUComputePassTimestampWrites {
+  timestampWrites(k: KernelLaunch): GPUComputePassTimestampWrites {
     const n = this.records.length;
     const set = Math.floor((2 * n) / QUERIES);
     if (set >= this.querySets.length) this.querySets.push(this.rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));

@@ -7,7 +7,6 @@ import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
 import { KernelFamily, type Bound, type ParamValues } from './kernelFamily.js';
 import type { LaunchProfiler } from './profiler.js';
-import { readShader } from './shaderFiles.js';
 
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -32,26 +31,9 @@ export interface KernelLaunch {
   workgroups: [number, number?, number?];
 }
 
-/** The positional form, until every family is declared. */
-export interface LegacyKernelLaunch {
-  /**
-   * Shader family: the file shaders/<family>.wgsl, or several joined by '+' ('conv2d+conv2dSubgroups'):
-   * one module of those files in order, their `enable` directives moved to the top.
-   */
-  family: string;
-  entry: string;
-  /** Values of the shader's `override` constants; part of the pipeline's cache key. */
-  constants?: Record<string, number>;
-  /** Uniform block bound at @binding(0), or none. */
-  uniforms?: ArrayBuffer;
-  /** Storage buffers bound at @binding(1), (2), ... in order; null leaves a binding the entry point does not use. */
-  buffers: (GPUBuffer | null)[];
-  workgroups: [number, number?, number?];
-}
-
 /** The shader family of a launch, as profiles and pipeline keys name it. */
-export function familyName(k: KernelLaunch | LegacyKernelLaunch): string {
-  return 'kernel' in k ? k.kernel.name : k.family;
+export function familyName(k: KernelLaunch): string {
+  return k.kernel.name;
 }
 
 export class Runtime {
@@ -66,7 +48,7 @@ export class Runtime {
   /** Timestamp writes for the next pass to begin (timeNextPass, or the profiler for each launch). */
   private nextPassTimestamps: GPUComputePassTimestampWrites | null = null;
   private profiler: LaunchProfiler | null = null;
-  private launchListeners = new Set<(launch: KernelLaunch | LegacyKernelLaunch) => void>();
+  private launchListeners = new Set<(launch: KernelLaunch) => void>();
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -83,23 +65,14 @@ export class Runtime {
     return this.encoder !== null;
   }
 
-  shaderSource(family: string): string {
-    const files = family.split('+').map(readShader);
-    if (files.length === 1) return files[0];
-    const directive = /^enable [^;]+;[ \t]*$/gm;
-    const enables = new Set(files.flatMap((f) => f.match(directive) ?? []));
-    return [...enables, ...files.map((f) => f.replace(directive, ''))].join('\n');
-  }
-
-  pipeline(family: string | KernelFamily, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
-    const name = typeof family === 'string' ? family : family.name;
+  pipeline(family: KernelFamily, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const name = family.name;
     const key = `${name}:${entry}:${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
     if (pipeline) return pipeline;
     let module = this.shaderModules.get(name);
     if (!module) {
-      const code = typeof family === 'string' ? this.shaderSource(family) : family.source();
-      module = this.device.createShaderModule({ label: name, code });
+      module = this.device.createShaderModule({ label: name, code: family.source() });
       this.shaderModules.set(name, module);
     }
     pipeline = this.device.createComputePipeline({
@@ -113,7 +86,7 @@ export class Runtime {
   }
 
   /** Call `listener` with every launch recorded from now on; returns the function that stops it. */
-  onLaunch(listener: (launch: KernelLaunch | LegacyKernelLaunch) => void): () => void {
+  onLaunch(listener: (launch: KernelLaunch) => void): () => void {
     this.launchListeners.add(listener);
     return () => this.launchListeners.delete(listener);
   }
@@ -138,16 +111,16 @@ export class Runtime {
     return this.nextPassTimestamps !== null;
   }
 
-  launch(k: KernelLaunch | LegacyKernelLaunch): void {
+  launch(k: KernelLaunch): void {
     const [x, y = 1, z = 1] = k.workgroups;
     // Names are checked even for an empty launch, so a wrong call fails on every shape.
-    const uniforms = 'kernel' in k ? k.kernel.pack(k.entry, k.params) : k.uniforms;
-    const buffers = 'kernel' in k ? k.kernel.bind(k.entry, k.buffers) : k.buffers.map((buffer, i) => ({ binding: i + 1, name: `${i + 1}`, buffer }));
+    const uniforms = k.kernel.pack(k.entry, k.params);
+    const buffers = k.kernel.bind(k.entry, k.buffers);
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
       throw new Error(`${familyName(k)}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
     }
-    const pipeline = this.pipeline('kernel' in k ? k.kernel : k.family, k.entry, k.constants);
+    const pipeline = this.pipeline(k.kernel, k.entry, k.constants);
     const entries: GPUBindGroupEntry[] = [];
     if (uniforms) {
       const ubuf = this.pool.acquire(uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -157,7 +130,6 @@ export class Runtime {
     }
     const limit = this.device.limits.maxStorageBufferBindingSize;
     for (const { binding, name, buffer } of buffers) {
-      if (!buffer) continue;
       const resource: GPUBufferBinding = 'offset' in buffer ? buffer : { buffer };
       const size = buffer.size;
       if (size > limit) {
@@ -278,39 +250,6 @@ export function init(gpu?: Pick<GPU, 'requestAdapter'>): Promise<Runtime> {
 export function runtime(): Runtime {
   if (!current) throw new Error('The engine is not initialised: `await init()` before creating tensors.');
   return current;
-}
-
-/** Packs a uniform block with WGSL's layout rules for u32/i32/f32 scalars and vec4<u32> arrays. */
-export class Uniforms {
-  private view = new DataView(new ArrayBuffer(512));
-  private offset = 0;
-
-  u32(...values: number[]): this {
-    for (const v of values) this.view.setUint32(this.next(4, 4), v, true);
-    return this;
-  }
-  i32(...values: number[]): this {
-    for (const v of values) this.view.setInt32(this.next(4, 4), v, true);
-    return this;
-  }
-  f32(...values: number[]): this {
-    for (const v of values) this.view.setFloat32(this.next(4, 4), v, true);
-    return this;
-  }
-  /** An `array<vec4<u32>, n>` holding `values` padded with `fill` to 4 * n entries. */
-  vec4Array(values: readonly number[], n: number, fill = 0): this {
-    const at = this.next(16, 16 * n);
-    for (let i = 0; i < 4 * n; i++) this.view.setUint32(at + 4 * i, i < values.length ? values[i] : fill, true);
-    return this;
-  }
-  build(): ArrayBuffer {
-    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.offset / 16) * 16));
-  }
-  private next(align: number, size: number): number {
-    const at = Math.ceil(this.offset / align) * align;
-    this.offset = at + size;
-    return at;
-  }
 }
 
 /** Workgroup counts for `n` threads in groups of `size`, folded into y when x would overflow. */
