@@ -22,6 +22,7 @@ import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type Pee
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
 import { timeTrainStep, trainStepMissing } from './trainStep.js';
+import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -282,6 +283,26 @@ async function benchTrainStep(o: Options, peerNames: string[]): Promise<Result> 
   return result;
 }
 
+/** Forward + backward to the input of a full-size network at batch 1 (bench/fullSize.ts), warm. */
+async function benchFullSize(run: (reps: number) => Promise<FullSizeResult>, peerNames: string[]): Promise<Result> {
+  const result: Result = {
+    family: 'train', kernel: '', shape: 'batch 1, forward + backward to the input', where: 'full size, random weights', heavy: true,
+    ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
+    flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null, notes: [],
+  };
+  for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole network is not a single peer op' };
+  try {
+    const r = await run(2);
+    result.kernel = r.name.split(',')[0];
+    result.ms = result.wallMs = r.ms[1];
+    result.check = { ok: r.finite, method: 'finite input gradient', maxAbsErr: 0, worst: 0, message: r.finite ? 'finite' : 'not finite' };
+    result.notes.push(...describeHeld(r, 3).slice(1).map((l) => l.trim()), `first run (compiles included) ${(r.ms[0] / 1000).toFixed(1)} s`);
+  } catch (e) {
+    result.error = errorText(e);
+  }
+  return result;
+}
+
 async function main(): Promise<void> {
   const o = program.parse().opts<Options>();
   if (o.compile) return compileTable(o);
@@ -346,6 +367,14 @@ async function main(): Promise<void> {
     const r = await benchTrainStep(o, peers.map((p) => p.name));
     report.results.push(r);
     console.log(`[${total}/${total}] training step: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, ${r.imagesPerSec?.toFixed(1)} images/s`}`);
+    // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
+    if (o.heavy && !o.quick) {
+      for (const run of [runVgg16, runBigGANDeep256]) {
+        const full = await benchFullSize(run, peers.map((p) => p.name));
+        report.results.push(full);
+        console.log(`full size: ${full.kernel}: ${full.error ? `ERROR ${full.error}` : `${full.ms?.toFixed(0)} ms`}`);
+      }
+    }
   }
   for (const p of peers) await p.dispose().catch(() => undefined);
   report.seconds = (performance.now() - started) / 1000;
