@@ -4,7 +4,7 @@
 // needs nothing but the converted file.
 //
 // Everything here runs on the CPU; nothing touches the GPU.
-import { basename } from 'node:path';
+import { basename } from '../engine/files.js';
 import { numel, type HostTensor } from './checkpoint/index.js';
 import { FAMILIES, familyOf } from './families/index.js';
 import { ConversionError, type ConvertedModel, type ConvertOptions, type ModelConfig, type ModelFamily, type ModelFormat } from './family.js';

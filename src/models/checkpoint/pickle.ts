@@ -7,7 +7,6 @@
 // beyond 2^53), float → number, str → string, bytes → Uint8Array,
 // tuple and list → array, dict → plain object (keys stringified).
 
-import { TextDecoder } from 'node:util';
 import { CheckpointError } from './hostTensor.js';
 
 /** A callable that REDUCE or NEWOBJ may apply (an allow-listed global). */
@@ -410,7 +409,7 @@ class Unpickler {
     return new Uint8Array(this.bytes.subarray(...this.range(n)));
   }
 
-  private text(n: number, decoder: TextDecoder): string {
+  private text(n: number, decoder: InstanceType<typeof TextDecoder>): string {
     const [begin, end] = this.range(n);
     try {
       return decoder.decode(this.bytes.subarray(begin, end));

@@ -1,6 +1,6 @@
 // Any checkpoint file, whatever its format: the one place that tells PyTorch's files from
 // safetensors, so that every command describes a file that is neither in the same words.
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { fileBytes, fileHead, fileStat } from '../../engine/files.js';
 import { CheckpointError, type HostTensor } from './hostTensor.js';
 import { readSafetensors } from './safetensors.js';
 import { flattenStateDict, parseTorchCheckpoint } from './torch.js';
@@ -34,26 +34,20 @@ export const NOT_A_CHECKPOINT = "neither a PyTorch checkpoint (torch.save's zip 
 
 /** A file's bytes, with a missing file or a folder named as such. */
 export function readCheckpointBytes(path: string): Uint8Array {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const stat = fileStat(path);
   if (!stat) throw new CheckpointError(path, 'no such file');
-  if (stat.isDirectory()) throw new CheckpointError(path, 'is a folder, not a checkpoint file');
-  return readFileSync(path);
+  if (stat.isDirectory) throw new CheckpointError(path, 'is a folder, not a checkpoint file');
+  return fileBytes(path);
 }
 
 /** The format of a checkpoint file from its first bytes, without reading it all (a check before long work). */
 export function checkCheckpointFile(path: string): CheckpointFormat {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const stat = fileStat(path);
   if (!stat) throw new CheckpointError(path, 'no such file');
-  if (stat.isDirectory()) throw new CheckpointError(path, 'is a folder, not a checkpoint file');
-  const head = new Uint8Array(16);
-  const fd = openSync(path, 'r');
-  try {
-    const format = checkpointFormat(head.subarray(0, readSync(fd, head, 0, head.length, 0)), stat.size);
-    if (format === null) throw new CheckpointError(path, NOT_A_CHECKPOINT);
-    return format;
-  } finally {
-    closeSync(fd);
-  }
+  if (stat.isDirectory) throw new CheckpointError(path, 'is a folder, not a checkpoint file');
+  const format = checkpointFormat(fileHead(path, 16), stat.size);
+  if (format === null) throw new CheckpointError(path, NOT_A_CHECKPOINT);
+  return format;
 }
 
 /** The tensors of a PyTorch checkpoint (.pth, either format) or a safetensors file. */

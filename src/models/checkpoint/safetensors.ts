@@ -4,8 +4,7 @@
 // (offsets are relative to the end of the header). Nothing in it executes,
 // but every offset and size is checked before use.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { TextDecoder } from 'node:util';
+import { fileBytes, writeFileBytes } from '../../engine/files.js';
 import {
   CheckpointError,
   ITEM_SIZE,
@@ -43,7 +42,7 @@ const METADATA_KEY = '__metadata__';
 /** Reads a safetensors file (path) or its bytes. */
 export function readSafetensors(source: string | Uint8Array, name?: string): Safetensors {
   const file = name ?? (typeof source === 'string' ? source : '<buffer>');
-  const bytes = typeof source === 'string' ? readFileSync(source) : source;
+  const bytes = typeof source === 'string' ? fileBytes(source) : source;
   const fail = (detail: string): never => {
     throw new CheckpointError(file, detail);
   };
@@ -157,7 +156,7 @@ export function writeSafetensors(
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
 ): void {
-  writeFileSync(path, encodeSafetensors(tensors, metadata));
+  writeFileBytes(path, encodeSafetensors(tensors, metadata));
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -8,8 +8,7 @@
 // the pickle has been read (in the legacy format they come after it), and
 // every tensor is then copied out of its storage into a contiguous array.
 
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { fileBytes, fileBytesAsync } from '../../engine/files.js';
 import { unzipSync } from 'fflate';
 import {
   CheckpointError,
@@ -189,12 +188,12 @@ export function parseTorchCheckpoint(file: Uint8Array, name = '<buffer>'): unkno
 
 /** Reads a checkpoint whose top-level object is a dict (as they all are). */
 export async function readTorchFile(path: string): Promise<Record<string, unknown>> {
-  return topLevelDict(parseTorchCheckpoint(await readFile(path), path), path);
+  return topLevelDict(parseTorchCheckpoint(await fileBytesAsync(path), path), path);
 }
 
 /** The tensors of a checkpoint, keyed by dotted path through nested dicts. */
 export function readStateDict(path: string): Map<string, HostTensor> {
-  return flattenStateDict(topLevelDict(parseTorchCheckpoint(readFileSync(path), path), path));
+  return flattenStateDict(topLevelDict(parseTorchCheckpoint(fileBytes(path), path), path));
 }
 
 /** Flattens nested dicts into dotted keys, keeping only tensors (a state dict

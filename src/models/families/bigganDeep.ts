@@ -2,8 +2,7 @@
 // -256, -512: pytorch_model.bin with a config.json beside it). The up-sampling flags are not in
 // the weights, so the config.json is required; everything it says is checked against the weights.
 // PyTorch's own spectral norm (weight_orig, weight_u, weight_v) is baked in at conversion.
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, fileExists, fileText, join } from '../../engine/files.js';
 import { numel, toFloat32, type HostTensor } from '../checkpoint/index.js';
 import { BigGANDeepGenerator, checkTruncation, hasAttention, type BigGANDeepConfig } from '../bigganDeep.js';
 import { ConversionError, fitsAny, float32, fmt, isCount, Keys, type ConvertedModel, type ConvertOptions, type ModelFamily } from '../family.js';
@@ -64,7 +63,7 @@ type RawConfig = Record<string, unknown>;
 /** The config.json: the explicit one (a path or its parsed object), else the one beside the checkpoint. */
 function readConfig(options: ConvertOptions): { config: RawConfig; from: string } {
   if (options.config !== undefined && typeof options.config !== 'string') return { config: options.config, from: 'the config option' };
-  const path = options.config ?? (options.source ? configCandidates(options.source).find(existsSync) : undefined);
+  const path = options.config ?? (options.source ? configCandidates(options.source).find(fileExists) : undefined);
   if (path === undefined) {
     const looked = options.source ? ` (looked for ${configCandidates(options.source).join(' and ')})` : '';
     throw new ConversionError(
@@ -74,7 +73,7 @@ function readConfig(options: ConvertOptions): { config: RawConfig; from: string 
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(fileText(path));
   } catch (err) {
     throw new ConversionError(`${path}: not a readable JSON config (${(err as Error).message})`);
   }
