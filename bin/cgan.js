@@ -13,7 +13,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
   train: ['src/train/cli', ['train'], 'train the input generator on a frozen BigGAN + VGG pair'],
   sample: ['src/train/cli', ['sample'], 'generate images of one class from a trained run'],
-  eval: ['src/train/cli', ['eval'], "grade a run's samples with the frozen classifier and a judge"],
+  eval: ['src/train/cli', ['eval'], "grade a run's samples with the frozen classifier and a panel of judges"],
   convert: ['src/models/convertCli', [], 'convert a BigGAN-PyTorch generator or torchvision VGG to .safetensors'],
   parity: ['src/models/parityCli', [], "compare a converted model with PyTorch's outputs and gradients"],
   adapter: ['src/engine/adapterCli', [], 'print the WebGPU adapter the engine would use'],

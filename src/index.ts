@@ -15,6 +15,7 @@ export * as checkpoint from './models/checkpoint/index.js';
 export { InputGenerator } from './train/inputGenerator.js';
 export { ConditioningPipeline } from './train/pipeline.js';
 export { train, buildPipeline, generateImages, restoreCheckpoint, type TrainConfig } from './train/trainer.js';
-export { evaluate, formatReport } from './train/evaluate.js';
+export { evaluate, formatReport, readReport } from './train/evaluate.js';
+export { priorFilter } from './train/priorFilter.js';
 export { chooseAnchors } from './train/anchors.js';
 export { TRAINING_DEFAULTS } from './train/defaults.js';

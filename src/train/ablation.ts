@@ -1,14 +1,17 @@
 // `npm run ablation`: the table of issue 8 on the default pair, with the project's own commands.
 // Each configuration is one `npm run train` run (fixed seed) in runs/ablation/<name>; finished
 // runs are kept, so the command can be interrupted and started again, and a finished run whose
-// report.json was deleted is graded again with `npm run eval`. Then docs/ablation.md is written
-// with one grid image per row.
+// report.json was deleted, or was graded before the judge panel, is graded again with `npm run eval`
+// (every public judge). The last row is the ceiling: G's prior filtered by the frozen VGG at
+// p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost in G passes.
+// Then docs/ablation.md is written with one grid image per row.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { Report } from './evaluate.js';
+import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
 import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
+import { PUBLIC_JUDGES } from './grade.js';
 
 // Every row starts from the paper's loss spelled out in full, so a row means the same whatever
 // the defaults of `npm run train` become (a repeated flag: the last one wins).
@@ -82,27 +85,61 @@ function finished(dir: string): boolean {
   return state.step >= config.epochs * config.stepsPerEpoch;
 }
 
+const PANEL = PUBLIC_JUDGES.map((j) => judgeLabel(j));
+const SHORT = shortLabels(PANEL);
+const CEILING_CONFIDENCE = '0.9';
+const realData = existsSync(DEBIAN_FASHION_MNIST) ? ['--real-data', DEBIAN_FASHION_MNIST, '--real-cache', join(root, 'real-cache')] : [];
+const cgan = (args: string[]) => execFileSync('npx', ['tsx', 'src/train/cli.ts', ...args], { stdio: 'inherit' });
+const readJson = (path: string) => readReport(JSON.parse(readFileSync(path, 'utf8')));
+/** Whether a report grades with every judge of the panel (one from before the panel does not). */
+const paneled = (path: string) => existsSync(path) && PANEL.every((label) => readJson(path).judges?.some((j) => j.label === label));
+
+const f = (v: number | undefined | null, d = 3) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(d));
+/** A row's figures: frozen accuracy, then per judge its accuracy (and ratio to its real accuracy), variety, Fréchet. */
+function figures(r: Report): string[] {
+  const cells = [f(r.classifierAccuracy)];
+  for (const label of PANEL) {
+    const j = r.judges?.find((x) => x.label === label);
+    cells.push(j ? `${f(j.accuracy)} (${f(j.accuracyRatio, 2)})` : '-', f(j?.meanVarietyRatio), f(j?.meanFrechet, 1));
+  }
+  return cells;
+}
+
 const rows: string[] = [];
 for (const [name, label, flags] of CONFIGS) {
   const dir = join(root, name);
-  const realData = existsSync(DEBIAN_FASHION_MNIST) ? ['--real-data', DEBIAN_FASHION_MNIST] : [];
   if (existsSync(join(dir, 'checkpoint', 'state.json')) && !finished(dir)) {
     console.log(`\n== ${label}: resuming ${dir}`);
-    execFileSync('npx', ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData], { stdio: 'inherit' });
+    cgan(['train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData]);
   } else if (!existsSync(join(dir, 'checkpoint', 'state.json'))) {
     console.log(`\n== ${label}: npm run train -- ${flags.join(' ')}`);
-    const args = ['tsx', 'src/train/cli.ts', 'train', '--out', dir, '--force', '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData];
-    execFileSync('npx', args, { stdio: 'inherit' });
-  } else if (!existsSync(join(dir, 'report.json'))) {
-    console.log(`\n== ${label}: npm run eval -- --run ${dir}`);
-    execFileSync('npx', ['tsx', 'src/train/cli.ts', 'eval', '--run', dir, '--eval-samples', evalSamples, ...realData], { stdio: 'inherit' });
+    cgan(['train', '--out', dir, '--force', '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData]);
+  } else if (!paneled(join(dir, 'report.json'))) {
+    console.log(`\n== ${label}: npm run eval -- --run ${dir} (the judge panel)`);
+    cgan(['eval', '--run', dir, '--eval-samples', evalSamples, ...realData]);
   }
-  const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+  const r = readJson(join(dir, 'report.json'));
   const grid = `${name}.png`;
   copyFileSync(join(dir, 'samples_epoch08.png'), join(docs, grid));
-  const f = (v: number | undefined, d = 3) => (v === undefined ? '-' : v.toFixed(d));
+  rows.push(`| ${label} | ${figures(r).join(' | ')} | 1 | ${stepsTo99(dir) ?? 'not reached'} | ![${name}](ablation/${grid}) |`);
+}
+
+// The ceiling: no training, G's prior kept where the frozen VGG gives the class >= 0.9, graded alike.
+{
+  const dir = join(root, CONFIGS[CONFIGS.length - 1][0]);
+  const stem = `prior-filter_${CEILING_CONFIDENCE}`;
+  if (!paneled(join(dir, `report_${stem}.json`))) {
+    console.log(`\n== ceiling: npm run eval -- --run ${dir} --sampler prior-filter --confidence ${CEILING_CONFIDENCE}`);
+    cgan(['eval', '--run', dir, '--sampler', 'prior-filter', '--confidence', CEILING_CONFIDENCE, '--eval-samples', evalSamples, ...realData]);
+  }
+  const r = readJson(join(dir, `report_${stem}.json`));
+  const cost = r.sampler?.kind === 'prior-filter' ? r.sampler.passesPerSample : undefined;
+  const perClass = r.perClass.flatMap((c) => (c.passesPerSample ? [c.passesPerSample] : []));
+  const spread = perClass.length ? ` (a class alone: ${f(Math.min(...perClass), 1)}-${f(Math.max(...perClass), 1)})` : '';
+  copyFileSync(join(dir, `samples_${stem}.png`), join(docs, `${stem}.png`));
   rows.push(
-    `| ${label} | ${f(r.classifierAccuracy)} | ${f(r.judgeAccuracy)} | ${f(r.meanVarietyRatio)} | ${f(r.meanFrechet, 1)} | ${stepsTo99(dir) ?? 'not reached'} | ![${name}](ablation/${grid}) |`,
+    `| ceiling, no training: G's prior kept where the frozen VGG gives the class >= ${CEILING_CONFIDENCE} | ${figures(r).join(' | ')} | ` +
+      `${f(cost, 1)}${spread} | - | ![prior filter](ablation/${stem}.png) |`,
   );
 }
 
@@ -114,15 +151,20 @@ const generated = `${BEGIN}
 
 Produced by \`npm run ablation\` (each row one \`npm run train\` with seed 0, batch 64, Adam 3e-3,
 8 epochs of 15 steps unless the row says otherwise; ${evalSamples} graded samples; real figures from
-Debian's dataset-fashion-mnist). Judge: models/fmnist_vgg_judge32 (never trained against). Variety:
-mean pairwise distance of the judge's penultimate features within a class over 100 samples, divided
-by the same over every real test image of that class (about 1,000), averaged over classes. Fréchet:
-per class on the judge's features against those real test images, averaged. Steps to 99%: first
-step where the mean batch accuracy of the frozen classifier over the last 10 steps reaches 0.99.
-Grid: the final epoch, one row per class.
+Debian's dataset-fashion-mnist). Judges, side by side: ${PANEL.map((l, k) => `${SHORT[k]} = ${l}`).join(' and ')} (models/README.md),
+each against its own yardsticks; judges grade only (never in a loss, never choosing anchors or
+picking samples). Judge accuracy: the share of samples it gives the requested class, with its ratio
+to the judge's own accuracy on real test images in brackets. Variety: mean pairwise distance of the
+judge's penultimate features within a class over 100 samples, divided by the same over every real
+test image of that class (about 1,000), averaged over classes. Fréchet: per class on the judge's
+features against those real test images, averaged. G passes: generator passes per graded sample (1
+for a trained input generator). Steps to 99%: first step where the mean batch accuracy of the frozen
+classifier over the last 10 steps reaches 0.99. Grid: the final epoch, one row per class. The last
+row is the ceiling: no training, G's prior N(0, I) kept where the frozen VGG gives the class
+probability >= ${CEILING_CONFIDENCE} (\`npm run eval -- --sampler prior-filter\`), at the price in its G passes column.
 
-| configuration | frozen-classifier acc. | judge acc. | variety (of real) | Fréchet (mean) | steps to 99% | grid |
-| --- | --- | --- | --- | --- | --- | --- |
+| configuration | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. (of real) | ${l} variety (of real) | ${l} Fréchet (mean)`).join(' | ')} | G passes / sample | steps to 99% | grid |
+| --- | --- | ${PANEL.map(() => '--- | --- | ---').join(' | ')} | --- | --- | --- |
 ${rows.join('\n')}
 ${END}`;
 const docPath = 'docs/ablation.md';

@@ -1,31 +1,45 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { loadClassifier } from '../models/load.js';
-import { evaluate, formatReport, writeReport, type Report } from './evaluate.js';
+import { collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { TRAINING_DEFAULTS } from './defaults.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
+import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
 import { buildPipeline, generateImages, recoverCheckpoint, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
 const ROOT = PACKAGE_ROOT;
 export const DEFAULTS = {
   generator: join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'),
   classifier: join(ROOT, 'models', 'fmnist_vgg_bn64.safetensors'),
-  judge: join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
+  /** The first judge of the default panel (see PUBLIC_JUDGES for all of it). */
+  judge: PUBLIC_JUDGES[0],
 };
 
-/** Where a judge's yardsticks live: models/fmnist_vgg_judge32.safetensors -> fmnist_vgg_judge32_yardsticks.json. */
-function judgeYardsticks(judge: string): string {
-  return judge.replace(/\.(safetensors|pth|pt|bin)$/i, '') + '_yardsticks.json';
-}
+const JUDGE_HELP =
+  'independent classifiers that grade the report side by side, each against the <name>_yardsticks.json beside it: ' +
+  "a comma-separated list, or the option repeated; 'none' for no judge. Judges only grade: never in a loss, never picking samples (default: " +
+  PUBLIC_JUDGES.map((j) => relative(process.cwd(), j)).join(',') +
+  ')';
+
+const confidenceArg = (flag: string) => (v: string) => {
+  const p = Number(v);
+  if (!(p > 0 && p <= 1)) throw new InvalidArgumentError(`${flag} must be a probability in (0, 1], got ${v}`);
+  return p;
+};
+
+const SAMPLERS = ['input-generator', 'prior-filter'];
+const samplerArg = (v: string) => {
+  if (!SAMPLERS.includes(v)) throw new InvalidArgumentError(`--sampler must be one of ${SAMPLERS.join(', ')}, got ${v}`);
+  return v;
+};
 
 const float = nonNegative;
 const truncationArg = (v: string) => {
@@ -35,10 +49,9 @@ const truncationArg = (v: string) => {
 };
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
-function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>, judge: string | null): void {
+function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>): void {
   requireCheckpoint(config.generator, 'the generator: a BigGAN-PyTorch .pth or a converted .safetensors');
   requireCheckpoint(config.classifier, 'the classifier: a torchvision VGG or ResNet .pth or a converted .safetensors');
-  if (judge) requireCheckpoint(judge, "the judge: a VGG or ResNet .pth or a converted .safetensors, or --judge none");
 }
 
 function checkRealData(dir: string | undefined): string | null {
@@ -48,8 +61,11 @@ function checkRealData(dir: string | undefined): string | null {
   return dir;
 }
 
-/** A run folder's config, once its checkpoint and the models it names are known to be there. */
-function readRun(dir: string, judge: string | null): TrainConfig {
+/**
+ * A run folder's config, once its checkpoint (unless `checkpoint` is false: the prior filter needs
+ * only the config's G, classifier and generator class) and the models it names are known to be there.
+ */
+function readRun(dir: string, checkpoint = true): TrainConfig {
   const what = 'a run folder written by `cgan train`';
   requireDir(dir, what);
   const path = requireFile(join(dir, 'config.json'), `the config.json of ${what}`);
@@ -59,49 +75,9 @@ function readRun(dir: string, judge: string | null): TrainConfig {
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
-  checkModels(config, judge);
+  if (checkpoint) requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
+  checkModels(config);
   return config;
-}
-
-function defaultEvalSamples(isSoftware: boolean, asked: number | undefined): number {
-  if (asked !== undefined) return asked;
-  if (isSoftware) {
-    console.log('note: software adapter, so the report grades 2,000 samples instead of 64,000 (--eval-samples to change)');
-    return 2000;
-  }
-  return 64000;
-}
-
-async function report(dir: string, config: TrainConfig, evalSamples: number | undefined, judgePath: string | null, realData: string | null) {
-  const rt = await init();
-  const pipeline = await buildPipeline(config);
-  restoreCheckpoint(dir, pipeline);
-  const judge = judgePath ? await loadClassifier(judgePath) : null;
-  // A judge's real-image figures from every test image (npm run yardsticks), kept beside it.
-  const yardsticks = judgePath ? judgeYardsticks(judgePath) : null;
-  const realReference = yardsticks && existsSync(yardsticks) ? JSON.parse(readFileSync(yardsticks, 'utf8')) : null;
-  const samples = defaultEvalSamples(rt.ctx.info.isSoftware, evalSamples);
-  let last = 0;
-  const result: Report = await evaluate(pipeline, {
-    samples,
-    seed: config.seed + 1000,
-    batch: 100,
-    judge,
-    judgeName: judgePath ? relative(process.cwd(), judgePath) : undefined,
-    realReference,
-    realReferenceName: yardsticks ? relative(process.cwd(), yardsticks) : undefined,
-    realData,
-    classNames: config.classNames,
-    onProgress: (done, total) => {
-      if (done - last >= total / 10 || done === total) {
-        console.log(`eval ${done}/${total}`);
-        last = done;
-      }
-    },
-  });
-  writeReport(dir, result);
-  console.log(formatReport(result));
 }
 
 const program = new Command('cgan').description(
@@ -113,7 +89,7 @@ program
   .description('train the input generator; writes a run folder with checkpoints, metrics, grids, curves and a report')
   .option('--generator <path>', 'BigGAN generator (.pth or converted .safetensors)', DEFAULTS.generator)
   .option('--classifier <path>', 'frozen classifier, a VGG or ResNet (.pth or .safetensors)', DEFAULTS.classifier)
-  .option('--judge <path>', "independent classifier for the report ('none' to skip)", DEFAULTS.judge)
+  .option('--judge <paths>', JUDGE_HELP, collectJudges)
   .option('--class-names <names>', 'comma-separated class names (default: Fashion-MNIST for the default pair)')
   .option('--epochs <n>', 'epochs', count('--epochs'), TRAINING_DEFAULTS.epochs)
   .option('--steps-per-epoch <n>', 'optimizer steps per epoch (an epoch = this many batches of fresh class/noise draws)', count('--steps-per-epoch'), TRAINING_DEFAULTS.stepsPerEpoch)
@@ -135,6 +111,7 @@ program
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
   .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
   .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
+  .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
   .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), TRAINING_DEFAULTS.logEvery)
   .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
   .option('--out <dir>', 'run folder', 'runs/default')
@@ -144,13 +121,13 @@ program
   .action(async (o) => {
     // Before any GPU work: every path checked, and never a write over an old run by accident.
     const out = resolve(o.out);
-    const judge = o.judge === 'none' ? null : resolve(o.judge);
+    const judges = resolveJudges(o.judge);
     const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
       if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
       recoverCheckpoint(out);
-      config = readRun(out, judge);
+      config = readRun(out);
       console.log(`resuming ${out}`);
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
@@ -177,7 +154,7 @@ program
         gridPerClass: o.gridPerClass,
         out,
       };
-      checkModels(config, judge);
+      checkModels(config);
       const aside = prepareRunFolder(out, { force: o.force });
       if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
     }
@@ -194,22 +171,36 @@ program
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
       return;
     }
-    await report(out, config, o.evalSamples, judge, realData);
+    await gradeRun(out, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache });
     console.log(`run folder: ${out}`);
   });
 
 program
   .command('eval')
-  .description("grade a run's samples with the frozen classifier and an independent judge")
+  .description("grade a run's samples with the frozen classifier and a panel of independent judges; writes report.md / report.json in the run folder")
   .requiredOption('--run <dir>', 'run folder')
-  .option('--judge <path>', "independent classifier ('none' to skip)", DEFAULTS.judge)
+  .option('--judge <paths>', JUDGE_HELP, collectJudges)
   .option('--eval-samples <n>', 'generated samples to grade', count('--eval-samples'))
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
+  .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
+  .option(
+    '--sampler <kind>',
+    "input-generator (the run's), or prior-filter: G's prior N(0, I) kept where the frozen classifier gives the class >= --confidence " +
+      '(the ceiling row; writes report_prior-filter_<p>.md / .json and samples_prior-filter_<p>.png instead)',
+    samplerArg,
+    'input-generator',
+  )
+  .option('--confidence <p>', 'prior-filter: the probability the frozen classifier must give the class', confidenceArg('--confidence'), 0.9)
+  .option('--budget <passes>', `prior-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per graded sample)`, count('--budget'))
   .action(async (o) => {
     const dir = resolve(o.run);
-    const judge = o.judge === 'none' ? null : resolve(o.judge);
+    const judges = resolveJudges(o.judge);
     const realData = checkRealData(o.realData);
-    await report(dir, readRun(dir, judge), o.evalSamples, judge, realData);
+    const sampler: PriorFilterSampler | undefined = o.sampler === 'prior-filter' ? { kind: 'prior-filter', confidence: o.confidence, budget: o.budget } : undefined;
+    const config = readRun(dir, !sampler);
+    await init();
+    await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler });
+    console.log(`wrote ${shownPath(join(dir, reportStem(sampler)))}.md and .json`);
   });
 
 program
@@ -220,9 +211,18 @@ program
   .option('--n <n>', 'number of images', count('--n'), 64)
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
+  .option(
+    '--sampler <kind>',
+    "input-generator (the run's), or prior-filter: z from G's prior N(0, I) (the run's --generator-class and truncation), " +
+      'kept where the frozen classifier (never a judge) gives the class probability >= --confidence; the posterior baseline',
+    samplerArg,
+    'input-generator',
+  )
+  .option('--confidence <p>', 'prior-filter: the probability the frozen classifier must give the class', confidenceArg('--confidence'), 0.9)
+  .option('--budget <passes>', `prior-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per requested image)`, count('--budget'))
   .action(async (o) => {
     const dir = resolve(o.run);
-    const config = readRun(dir, null);
+    const config = readRun(dir, o.sampler !== 'prior-filter');
     requireDir(dirname(resolve(o.out)), `the folder of --out ${o.out}`);
     const names = config.classNames ?? [];
     const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());
@@ -232,15 +232,33 @@ program
     if (cls < 0 || (names.length && cls >= names.length)) throw badClass(names.length || 'the number of classes');
     await init();
     const pipeline = await buildPipeline(config);
-    restoreCheckpoint(dir, pipeline);
+    if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, pipeline);
     if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
     const dimZ = pipeline.inputGenerator.config.dimZ;
-    const rng = new Rng(o.seed);
-    const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
-    const images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
+    const className = names[cls] ?? `class ${cls}`;
+    let images: Float32Array;
+    let title = `${className}: ${o.n} samples, seed ${o.seed}`;
+    if (o.sampler === 'prior-filter') {
+      const quota = new Array<number>(pipeline.numClasses).fill(0);
+      quota[cls] = o.n;
+      const budget = o.budget ?? DEFAULT_PASSES_PER_SAMPLE * o.n;
+      const kept = await priorFilter(pipeline, quota, { confidence: o.confidence, budget, seed: o.seed, classNames: config.classNames });
+      images = await generateLatents(pipeline, kept.z[cls]);
+      const cost = kept.passes / o.n;
+      const least = Math.min(...kept.probability[cls]);
+      console.log(
+        `prior-filter: ${kept.passes} G passes (prior draws) for ${o.n} samples of ${className} the frozen classifier gives >= ${o.confidence} ` +
+          `(least: ${least.toFixed(4)}): ${cost.toFixed(2)} G passes per accepted sample; budget ${budget}`,
+      );
+      title = `${className}: prior, p >= ${o.confidence}`;
+    } else {
+      const rng = new Rng(o.seed);
+      const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
+      images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
+    }
     const r = pipeline.generator.resolution;
     if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));
-    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)), { title: `${names[cls] ?? `class ${cls}`}: ${o.n} samples, seed ${o.seed}` });
+    else writeImageGrid(o.out, images, [o.n, 3, r, r], Math.ceil(Math.sqrt(o.n)), { title });
     console.log(`wrote ${o.n} images of class ${names[cls] ?? cls} to ${o.out}`);
   });
 

@@ -130,6 +130,50 @@ export function frechetDistance(
   return meanTerm + trace - 2 * middle;
 }
 
+/**
+ * The same Fréchet distance between n samples (rows of `features`, (n, d)) and a reference mean and
+ * covariance, for n <= d: the sample covariance is X^T X / (n - 1) with X the centred rows, and
+ * S1 S2 has the nonzero eigenvalues of the n x n symmetric X S2 X^T / (n - 1), so the trace of the
+ * square root costs an n x n eigen-decomposition instead of two d x d ones (100 samples of a
+ * judge's 512 features: milliseconds, not a minute).
+ */
+export function frechetDistanceToSamples(
+  features: ArrayLike<number>,
+  n: number,
+  d: number,
+  reference: { mean: Float64Array; cov: Float64Array },
+): number {
+  const own = meanAndCovariance(features, n, d);
+  if (n - 1 >= d || n < 2) return frechetDistance(own, reference, d);
+  const x = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) x[i * d + k] = features[i * d + k] - own.mean[k];
+  // y = X S2 (n, d), then m = y X^T / (n - 1) (n, n), symmetric.
+  const y = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < d; k++) {
+      const xik = x[i * d + k];
+      if (xik === 0) continue;
+      for (let j = 0; j < d; j++) y[i * d + j] += xik * reference.cov[k * d + j];
+    }
+  }
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += y[i * d + k] * x[j * d + k];
+      m[i * n + j] = m[j * n + i] = s / (n - 1);
+    }
+  }
+  const middle = symmetricEigen(m, n).values.reduce((s, v) => s + Math.sqrt(Math.max(0, v)), 0);
+  let meanTerm = 0;
+  let trace = 0;
+  for (let i = 0; i < d; i++) {
+    meanTerm += (own.mean[i] - reference.mean[i]) ** 2;
+    trace += own.cov[i * d + i] + reference.cov[i * d + i];
+  }
+  return meanTerm + trace - 2 * middle;
+}
+
 function multiply(x: Float64Array, y: Float64Array, d: number): Float64Array {
   const out = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {

@@ -1,0 +1,229 @@
+// Grading a run folder, as `cgan train` does at its end and `cgan eval` does on demand: its
+// samples (from the trained input generator, or from G's prior filtered by the frozen classifier,
+// the ceiling) graded by the frozen classifier and by a panel of judges, each against the
+// yardsticks kept beside it (<judge>_yardsticks.json) or computed from --real-data.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { requireCheckpoint } from '../cli/options.js';
+import { PACKAGE_ROOT } from '../engine/packageRoot.js';
+import { runtime } from '../engine/runtime.js';
+import { loadClassifier } from '../models/load.js';
+import {
+  evalQuotas,
+  evaluate,
+  formatReport,
+  realFeatures,
+  writeReport,
+  type JudgeSpec,
+  type RealFigures,
+  type Report,
+  type Yardsticks,
+} from './evaluate.js';
+import { fashionMnistFiles } from './fashionMnist.js';
+import { writeFileAtomic } from './files.js';
+import { writeImageGrid } from './images.js';
+import type { ConditioningPipeline } from './pipeline.js';
+import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
+import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
+
+/** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
+export const PUBLIC_JUDGES = [
+  join(PACKAGE_ROOT, 'models', 'fmnist_vgg_judge32.safetensors'),
+  join(PACKAGE_ROOT, 'models', 'fmnist_resnet_judge32.safetensors'),
+];
+
+/** Where a judge's yardsticks live: models/fmnist_vgg_judge32.safetensors -> fmnist_vgg_judge32_yardsticks.json. */
+export function judgeYardsticks(judge: string): string {
+  return judge.replace(/\.(safetensors|pth|pt|bin)$/i, '') + '_yardsticks.json';
+}
+
+/** --judge's parser: comma-separated, repeatable; the values so far accumulate. */
+export function collectJudges(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+}
+
+/** The judges --judge names, as absolute paths, each checked to be a checkpoint: [] for `none`, the public panel when absent. */
+export function resolveJudges(values: string[] | undefined): string[] {
+  if (values === undefined) return [...PUBLIC_JUDGES];
+  if (values.includes('none')) {
+    if (values.length > 1) throw new Error(`--judge none grades with no judge; it cannot be combined with ${values.filter((v) => v !== 'none').join(', ')}`);
+    return [];
+  }
+  if (values.length === 0) throw new Error('--judge: give a judge file, a comma-separated list of them, or none');
+  const paths = [...new Set(values.map((v) => resolve(v)))];
+  paths.forEach((path, i) =>
+    requireCheckpoint(
+      path,
+      `the judge${paths.length > 1 ? ` (${i + 1} of ${paths.length} in --judge)` : ''}: a VGG or ResNet .pth or a converted .safetensors, or --judge none`,
+    ),
+  );
+  return paths;
+}
+
+export function defaultEvalSamples(isSoftware: boolean, asked: number | undefined, quiet = false): number {
+  if (asked !== undefined) return asked;
+  if (isSoftware) {
+    if (!quiet) console.log('note: software adapter, so the report grades 2,000 samples instead of 64,000 (--eval-samples to change)');
+    return 2000;
+  }
+  return 64000;
+}
+
+export interface PriorFilterSampler {
+  kind: 'prior-filter';
+  confidence: number;
+  /** Most G passes; default DEFAULT_PASSES_PER_SAMPLE per graded sample. */
+  budget?: number;
+}
+
+export interface GradeOptions {
+  /** Judge files (absolute); [] grades with the frozen classifier only. */
+  judges: string[];
+  /** Whether `judges` is the default panel: then a judge whose classes differ from the classifier's is left out with a note, not an error. */
+  defaultPanel?: boolean;
+  evalSamples?: number;
+  realData: string | null;
+  /** Grade G's prior filtered by the frozen classifier instead of the run's input generator. */
+  sampler?: PriorFilterSampler;
+  /** Folder keeping the judges' real-image figures across runs (keyed by judge file content and data). */
+  realCache?: string;
+  quiet?: boolean;
+  /** An already built pipeline of this run (tests); default: built from config and the run's checkpoint. */
+  pipeline?: ConditioningPipeline;
+}
+
+/** The report's file stem: report, or report_prior-filter_<p> for the prior-filter sampler. */
+export function reportStem(sampler?: PriorFilterSampler): string {
+  return sampler ? `report_prior-filter_${sampler.confidence}` : 'report';
+}
+
+/** Grade the run in `dir`; writes <stem>.json and <stem>.md there (and, for the prior filter, a grid of its samples). */
+export async function gradeRun(dir: string, config: TrainConfig, options: GradeOptions): Promise<Report> {
+  const log = (line: string) => {
+    if (!options.quiet) console.log(line);
+  };
+  const rt = runtime();
+  const pipeline = options.pipeline ?? (await buildPipeline(config));
+  // The prior filter never uses the input generator: a run folder's config is all it needs.
+  if (!options.pipeline && !options.sampler) restoreCheckpoint(dir, pipeline);
+  const K = pipeline.numClasses;
+  const judges: JudgeSpec[] = [];
+  for (const path of options.judges) {
+    const model = await loadClassifier(path);
+    if (model.numClasses !== K) {
+      const why = `judge ${path} has ${model.numClasses} classes, the classifier ${config.classifier} has ${K}`;
+      if (options.defaultPanel) {
+        log(`note: ${why}; left out of the panel (--judge to choose judges)`);
+        continue;
+      }
+      throw new Error(why);
+    }
+    // A judge's real-image figures from every test image (npm run yardsticks), kept beside it.
+    const yardsticksPath = judgeYardsticks(path);
+    const yardsticks = existsSync(yardsticksPath) ? (JSON.parse(readFileSync(yardsticksPath, 'utf8')) as Yardsticks) : null;
+    const real = options.realData ? await cachedRealFeatures(model, path, options.realData, K, options.realCache, log) : null;
+    judges.push({ model, name: relative(process.cwd(), path) || path, yardsticks, yardsticksName: relative(process.cwd(), yardsticksPath), real });
+  }
+  const samples = defaultEvalSamples(rt.ctx.info.isSoftware, options.evalSamples, options.quiet);
+  const sampler = options.sampler;
+  let filtered;
+  if (sampler) {
+    const budget = sampler.budget ?? DEFAULT_PASSES_PER_SAMPLE * samples;
+    const quotas = evalQuotas(samples, K);
+    const each = Math.min(...quotas) === Math.max(...quotas) ? `${quotas[0]}` : `${Math.min(...quotas)}-${Math.max(...quotas)}`;
+    log(`prior-filter: drawing from G's prior until each class has ${each} samples the frozen classifier gives p >= ${sampler.confidence} (budget ${budget} G passes)`);
+    let shown = 0;
+    filtered = await priorFilter(pipeline, quotas, {
+      confidence: sampler.confidence,
+      budget,
+      seed: config.seed + 3000,
+      batch: 100,
+      classNames: config.classNames,
+      onProgress: (passes, kept, wanted) => {
+        if (passes - shown >= 10000) {
+          log(`prior-filter: ${passes} G passes, ${kept}/${wanted} kept`);
+          shown = passes;
+        }
+      },
+    });
+    log(`prior-filter: ${filtered.passes} G passes for ${samples} samples (${(filtered.passes / samples).toFixed(2)} per sample)`);
+    const perClass = Math.min(config.gridPerClass ?? 8, ...filtered.accepted);
+    if (perClass > 0) {
+      const dimZ = pipeline.inputGenerator.config.dimZ;
+      const z = new Float32Array(K * perClass * dimZ);
+      for (let c = 0; c < K; c++) z.set(filtered.z[c].subarray(0, perClass * dimZ), c * perClass * dimZ);
+      const images = await generateLatents(pipeline, z);
+      const r = pipeline.generator.resolution;
+      const rowLabels = Array.from({ length: K }, (_, k) => config.classNames?.[k] ?? `class ${k}`);
+      writeImageGrid(join(dir, `samples_prior-filter_${sampler.confidence}.png`), images, [K * perClass, 3, r, r], perClass, { rowLabels });
+    }
+  }
+  let last = 0;
+  const report = await evaluate(pipeline, {
+    samples,
+    seed: config.seed + 1000,
+    batch: 100,
+    judges,
+    realData: options.realData,
+    classNames: config.classNames,
+    priorFilter: filtered,
+    onProgress: (done, total) => {
+      if (done - last >= total / 10 || done === total) {
+        log(`eval ${done}/${total}`);
+        last = done;
+      }
+    },
+  });
+  writeReport(dir, report, reportStem(sampler));
+  log(formatReport(report));
+  return report;
+}
+
+/**
+ * realFeatures of a judge, kept in `cacheDir` when given: the key is the judge file's content, the
+ * data folder and its test files' sizes and times, so a changed judge or data set is measured again.
+ */
+async function cachedRealFeatures(
+  model: JudgeSpec['model'],
+  path: string,
+  realData: string,
+  K: number,
+  cacheDir: string | undefined,
+  log: (line: string) => void,
+): Promise<RealFigures> {
+  if (!cacheDir) return realFeatures(model, realData, K);
+  const files = fashionMnistFiles(realData);
+  const hash = createHash('sha256').update(readFileSync(path)).update(`\0${resolve(realData)}\0${K}`);
+  for (const f of Object.values(files)) {
+    const s = statSync(f);
+    hash.update(`\0${f}\0${s.size}\0${s.mtimeMs}`);
+  }
+  const key = hash.digest('hex').slice(0, 32);
+  const head = join(cacheDir, `${key}.json`);
+  const body = join(cacheDir, `${key}.bin`);
+  if (existsSync(head) && existsSync(body)) {
+    const h = JSON.parse(readFileSync(head, 'utf8')) as Omit<RealFigures, 'stats'> & { d: number };
+    const buf = readFileSync(body);
+    const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    const d = h.d;
+    const stats = Array.from({ length: K }, (_, c) => {
+      const at = c * (d + d * d);
+      return { mean: all.slice(at, at + d), cov: all.slice(at + d, at + d + d * d) };
+    });
+    log(`real-image figures of ${relative(process.cwd(), path)} from the cache ${head}`);
+    return { spread: h.spread, accuracy: h.accuracy, perClassAccuracy: h.perClassAccuracy, counts: h.counts, stats };
+  }
+  const real = await realFeatures(model, realData, K);
+  const d = real.stats[0].mean.length;
+  const all = new Float64Array(K * (d + d * d));
+  real.stats.forEach((s, c) => {
+    all.set(s.mean, c * (d + d * d));
+    all.set(s.cov, c * (d + d * d) + d);
+  });
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileAtomic(body, new Uint8Array(all.buffer));
+  const { stats: _, ...rest } = real;
+  writeFileAtomic(head, JSON.stringify({ ...rest, d, judge: path, data: resolve(realData) }));
+  return real;
+}
