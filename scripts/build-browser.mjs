@@ -9,7 +9,7 @@ import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const browserTwins = {
+export const browserTwins = {
   name: 'browser-twins',
   setup(b) {
     b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
@@ -19,19 +19,24 @@ const browserTwins = {
   },
 };
 
+/** esbuild's options for code that runs in a page: twins swapped, shaders as text, no Node. */
+export const browserOptions = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  loader: { '.wgsl': 'text' },
+  plugins: [browserTwins],
+  logLevel: 'warning',
+};
+
 export async function buildBrowser({ outfile = join(root, 'dist', 'browser', 'webgpu-cgan.js'), minify = false } = {}) {
   await build({
+    ...browserOptions,
     entryPoints: [join(root, 'src', 'browser.ts')],
     outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    loader: { '.wgsl': 'text' },
-    plugins: [browserTwins],
     sourcemap: true,
     minify,
-    logLevel: 'warning',
   });
   return outfile;
 }

@@ -98,7 +98,7 @@ export async function openDevice(gpu: Pick<GPU, 'requestAdapter'> = defaultGpu()
     device,
     adapter,
     info,
-    name: [info.description || info.device, info.vendor && `(${info.vendor})`].filter(Boolean).join(' '),
+    name: [info.description || info.device || info.architecture, info.vendor && `(${info.vendor})`].filter(Boolean).join(' '),
     hasTimestamps: requiredFeatures.includes('timestamp-query'),
     hasF16: requiredFeatures.includes('shader-f16'),
     hasSubgroups: requiredFeatures.includes('subgroups' as GPUFeatureName) && subgroupMinSize(adapter) >= 8,

@@ -1,6 +1,6 @@
 // Loading the frozen networks: from a converted .safetensors (architecture in its metadata) or
 // straight from a PyTorch checkpoint (converted in memory, the same way `npm run convert` does).
-import { readCheckpoint, toFloat32, type HostTensor } from './checkpoint/index.js';
+import { parseCheckpoint, readCheckpoint, toFloat32, type Checkpoint, type HostTensor } from './checkpoint/index.js';
 import { convertStateDict, familyOfModel, parseConversionMetadata } from './convert.js';
 import { FAMILIES } from './families/index.js';
 import {
@@ -20,7 +20,15 @@ export type { FrozenClassifier, FrozenGenerator, FrozenModel } from './family.js
  * a .pth (or a safetensors file of a raw state dict) recognised and converted in memory.
  */
 export function readModelFile(path: string, options: ConvertOptions = {}): ConvertedModel {
-  const { tensors, metadata } = readCheckpoint(path);
+  return convertedModel(readCheckpoint(path), path, options);
+}
+
+/** The same from a file's bytes (in a web page: fetch, or a dropped File); `name` names it in errors. */
+export function readModelBytes(bytes: Uint8Array, name: string, options: ConvertOptions = {}): ConvertedModel {
+  return convertedModel(parseCheckpoint(bytes, name), name, options);
+}
+
+function convertedModel({ tensors, metadata }: Checkpoint, path: string, options: ConvertOptions): ConvertedModel {
   const described = parseConversionMetadata(metadata);
   if (described) {
     const family = familyOfModel(described);

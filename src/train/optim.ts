@@ -49,4 +49,13 @@ export class Adam {
     });
     return out;
   }
+
+  /** Give the moments' GPU memory back (the optimizer cannot step after this). */
+  dispose(): void {
+    for (const { m, v } of this.moments) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments = [];
+  }
 }

@@ -12,4 +12,4 @@ export {
 } from './hostTensor.js';
 export { flattenStateDict, parseTorchCheckpoint, readStateDict, readTorchFile } from './torch.js';
 export { encodeSafetensors, readSafetensors, writeSafetensors, type Safetensors } from './safetensors.js';
-export { checkCheckpointFile, checkpointFormat, readCheckpoint, NOT_A_CHECKPOINT, type Checkpoint, type CheckpointFormat } from './read.js';
+export { checkCheckpointFile, checkpointFormat, parseCheckpoint, readCheckpoint, NOT_A_CHECKPOINT, type Checkpoint, type CheckpointFormat } from './read.js';

@@ -52,7 +52,11 @@ export function checkCheckpointFile(path: string): CheckpointFormat {
 
 /** The tensors of a PyTorch checkpoint (.pth, either format) or a safetensors file. */
 export function readCheckpoint(path: string): Checkpoint {
-  const bytes = readCheckpointBytes(path);
+  return parseCheckpoint(readCheckpointBytes(path), path);
+}
+
+/** The same from a file's bytes (a page's fetch or dropped File); `path` names it in errors. */
+export function parseCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
   const format = checkpointFormat(bytes);
   if (format === 'safetensors') return { format, ...readSafetensors(bytes, path) };
   if (format === null) throw new CheckpointError(path, NOT_A_CHECKPOINT);

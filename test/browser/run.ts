@@ -1,0 +1,108 @@
+// `npm run test:browser`: the browser suite (test/browser/suite.ts) in headless Chromium, with
+// WebGPU on SwiftShader. It bundles the suite as the browser build does (scripts/build-browser.mjs),
+// serves it and the default pair from a local server, drives the page with puppeteer-core (the
+// system Chromium; nothing is downloaded), and compares the page's seeded numbers with Node's.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import puppeteer from 'puppeteer-core';
+// @ts-expect-error: a plain ESM script without types
+import { browserOptions } from '../../scripts/build-browser.mjs';
+import { init } from '../../src/engine/runtime.js';
+import { loadGenerator } from '../../src/models/load.js';
+import { relativeError } from '../checkOp.js';
+import { FORWARD_REL } from '../tolerances.js';
+import { seededNumbers, type BrowserResult } from './suite.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+function chromium(): string {
+  const found = CANDIDATES.find((p) => p && existsSync(p));
+  if (!found) {
+    throw new Error(
+      'test:browser needs Chromium: on Debian `sudo apt-get install chromium` (scripts/setup-browser.sh does it); ' +
+        'elsewhere install Chromium or Chrome and set CHROMIUM_PATH to its executable',
+    );
+  }
+  return found;
+}
+
+async function bundleSuite(): Promise<string> {
+  const out = await build({
+    ...browserOptions,
+    stdin: {
+      contents: "import { runSuite } from './suite.ts'; runSuite().then((r) => { globalThis.__result = r; }, (e) => { globalThis.__failure = String(e?.stack ?? e); });",
+      resolveDir: import.meta.dirname,
+      loader: 'ts',
+    },
+    write: false,
+  });
+  return out.outputFiles![0].text;
+}
+
+const PAGE = '<!doctype html><meta charset="utf-8"><title>webgpu-cgan browser suite</title><script type="module" src="/suite.js"></script>';
+const MODELS = ['fmnist_biggan32_G.safetensors', 'fmnist_vgg_bn64.safetensors', 'fmnist_pair.io.pth'];
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const suite = await bundleSuite();
+  console.log(`bundled the suite (${(suite.length / 1024).toFixed(0)} KiB); starting Chromium`);
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    if (url === '/favicon.ico') return res.writeHead(204).end();
+    if (url === '/suite.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(suite);
+    const model = MODELS.find((m) => url === `/models/${m}`);
+    if (model) return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(join(ROOT, 'models', model)));
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  const port = (server.address() as { port: number }).port;
+  const browser = await puppeteer.launch({
+    executablePath: chromium(),
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu'],
+  });
+  const pageErrors: string[] = [];
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`uncaught: ${(e as Error).message ?? e}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console error: ${m.text()}`);
+    });
+    await page.goto(`http://localhost:${port}/`);
+    console.log('page loaded; running the suite (SwiftShader: minutes)');
+    await page.waitForFunction('globalThis.__result || globalThis.__failure', { timeout: 600_000, polling: 500 });
+    const failure = (await page.evaluate('globalThis.__failure')) as string | undefined;
+    if (failure) throw new Error(`the suite stopped: ${failure}`);
+    const { adapter, results, seeded } = (await page.evaluate('globalThis.__result')) as { adapter: string; results: BrowserResult[]; seeded: number[] };
+
+    // The same seeded forward pass in Node (another adapter, possibly other kernel variants).
+    await init();
+    const G = await loadGenerator(join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'));
+    const node = await seededNumbers(G);
+    const err = relativeError(seeded, node);
+    results.push({
+      name: 'the same seed gives the numbers Node gives (G on 2 seeded latents, first 256 values)',
+      ok: err <= FORWARD_REL,
+      detail: `relative error ${err.toExponential(2)} (tolerance ${FORWARD_REL}, float32 on two adapters)`,
+    });
+    results.push({ name: 'no uncaught error or console error in the page', ok: pageErrors.length === 0, detail: pageErrors.join('\n') });
+
+    console.log(`browser adapter: ${adapter}`);
+    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.detail ? `: ${r.ok ? r.detail : `\n${r.detail}`}` : ''}`);
+    const failed = results.filter((r) => !r.ok).length;
+    console.log(`\nbrowser suite: ${results.length - failed} passed, ${failed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return failed ? 1 : 0;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+process.exitCode = await main().catch((e) => {
+  console.error(`test:browser: ${(e as Error).message}`);
+  return 1;
+});
