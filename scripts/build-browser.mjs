@@ -41,4 +41,5 @@ export async function buildBrowser({ outfile = join(root, 'dist', 'browser', 'we
   return outfile;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(`wrote ${await buildBrowser()}`);
+// Quiet on success: `npm pack --json` runs this through `prepare` and its stdout must stay JSON.
+if (import.meta.url === `file://${process.argv[1]}`) await buildBrowser();

@@ -29,7 +29,7 @@ export async function checkOp(
   gpu: (inputs: Tensor[]) => Tensor,
   reference: (inputs: Float64Array[]) => Float64Array,
   inputs: CheckInput[],
-  options: { seed?: number; forwardRel?: number; gradRel?: number; step?: number } = {},
+  options: Parameters<typeof opErrors>[3] & { forwardRel?: number; gradRel?: number } = {},
 ): Promise<void> {
   const errors = await opErrors(gpu, reference, inputs, options);
   const forwardRel = options.forwardRel ?? FORWARD_REL;
