@@ -130,7 +130,7 @@ function linearSuite(): void {
 
 describe('linear', linearSuite);
 
-describe('linear with a weight over the binding-size limit (bound as blocks of rows)', () => {
+function splitSuite(): void {
   beforeAll(() => {
     matmulSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
   });
@@ -160,7 +160,9 @@ describe('linear with a weight over the binding-size limit (bound as blocks of r
       /linear: a block of 64 rows of weight \[100, 7\] is over the binding-size limit of 1280 bytes/,
     );
   });
-});
+}
+
+describe('linear with a weight over the binding-size limit (bound as blocks of rows)', splitSuite);
 
 describe('matmul and linear, plain kernel (no subgroups)', () => {
   beforeAll(() => {
@@ -171,38 +173,7 @@ describe('matmul and linear, plain kernel (no subgroups)', () => {
   });
   describe('matmul', matmulSuite);
   describe('linear', linearSuite);
-
-describe('linear with a weight over the binding-size limit (bound as blocks of rows)', () => {
-  beforeAll(() => {
-    matmulSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
-  });
-  afterAll(() => {
-    matmulSettings.maxBindingBytes = null;
-  });
-
-  it('gives the outputs and gradients of the whole weight, in three launches', async () => {
-    const entries: string[] = [];
-    const stop = runtime().onLaunch((k) => entries.push(k.entry));
-    ops.linear(ops.zeros([2, 5]), ops.zeros([150, 5])); // 150 rows: 64 + 64 + 22
-    stop();
-    expect(entries.filter((e) => e.startsWith('matmul'))).toHaveLength(3);
-    await checkOp(
-      ([x, w, b]) => ops.linear(x, w, b),
-      ([x, w, b]) => linearRef(x, w, [150, 5], b),
-      [{ shape: [2, 3, 5] }, { shape: [150, 5] }, { shape: [150] }],
-      { seed: 41 },
-    );
-    await checkOp(([x, w]) => ops.linear(x, w), ([x, w]) => linearRef(x, w, [130, 5]), [{ shape: [4, 5] }, { shape: [130, 5], grad: false }], {
-      seed: 42,
-    });
-  });
-
-  it('refuses a weight whose smallest aligned block does not fit, by name', () => {
-    expect(() => ops.linear(ops.zeros([1, 7]), ops.zeros([100, 7]))).toThrow(
-      /linear: a block of 64 rows of weight \[100, 7\] is over the binding-size limit of 1280 bytes/,
-    );
-  });
-});
+  describe('linear with a weight over the binding-size limit', splitSuite);
 });
 
 describe('chooseMatmulVariant', () => {
