@@ -98,6 +98,7 @@ async function timeForwardBackward(
 export async function runVgg16(reps = 2): Promise<FullSizeResult> {
   const vgg = new VGG(VGG16);
   randomize(vgg, 1);
+  vgg.requiresGrad_(false); // frozen, as the method uses it
   const g = new Rng(2);
   return timeForwardBackward('VGG-16 @224, batch 1', vgg, () => randn([1, 3, 224, 224], { generator: g }), (x) => vgg.forward(x), reps);
 }
@@ -105,6 +106,7 @@ export async function runVgg16(reps = 2): Promise<FullSizeResult> {
 export async function runBigGANDeep256(reps = 2): Promise<FullSizeResult> {
   const G = new BigGANDeepGenerator(BIGGAN_DEEP_256);
   randomize(G, 3);
+  G.requiresGrad_(false);
   const g = new Rng(4);
   return timeForwardBackward('BigGAN-deep-256, batch 1', G, () => randn([1, 128], { generator: g, std: 0.4 }), (z) => G.forward(z, [207]), reps);
 }

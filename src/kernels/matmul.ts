@@ -252,7 +252,7 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** y = concat_k(x W_k^T) + b; dx = sum_k dy_k W_k; dW = concat_k(dy_k^T x). */
+/** y = concat_k(x W_k^T) + b; dx = sum_k dy_k W_k; dW = concat_k(dy_k^T x) (rowBlockGrad). */
 function linearInRowBlocks(x: Tensor, weight: Tensor, blocks: RowBlock[], bias?: Tensor): Tensor {
   const x2 = x.ndim === 2 ? x : x.detach().reshape(-1, weight.shape[1]);
   const y2 = concat(blocks.map((w) => mmKernel(x2, w, false, true)), 1);
@@ -265,8 +265,20 @@ function linearInRowBlocks(x: Tensor, weight: Tensor, blocks: RowBlock[], bias?:
     const dx = parts.map((gk, k) => mmKernel(gk, blocks[k], false, false)).reduce((acc, d) => add(acc, d));
     return [
       dx.reshape(x.shape as number[]),
-      weight.requiresGrad ? concat(parts.map((gk) => mmKernel(gk, x2, true, false)), 0) : null,
+      weight.requiresGrad ? rowBlockGrad(weight, blocks, parts, x2) : null,
       ...(bias ? [sum(g2, 0)] : []),
     ];
   });
+}
+
+/** dW = concat_k(dy_k^T x), each block copied into its rows of one buffer (a copy has no binding limit). */
+function rowBlockGrad(weight: Tensor, blocks: RowBlock[], parts: Tensor[], x2: Tensor): Tensor {
+  const cols = weight.shape[1];
+  const grad = empty(weight.shape);
+  blocks.forEach((b, k) => {
+    const part = mmKernel(parts[k], x2, true, false);
+    runtime().copy(part.buffer, 0, grad.buffer, 4 * b.start * cols, 4 * b.rows * cols);
+    part.dispose();
+  });
+  return grad;
 }
