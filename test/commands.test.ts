@@ -95,6 +95,16 @@ describe.concurrent('missing paths are named with what belongs there', () => {
     await refused(['eval', '--run', run], /missing: no such file \(expected the generator/);
   });
 
+  it("sample: the demo page's one-file download (a .safetensors with the run's config)", async () => {
+    const out = join(tmp, 'x.png');
+    await refused(['sample', '--run', G, '--class', '1', '--out', out], /not a trained input generator with its run config/);
+    const file = join(tmp, 'demo-run.safetensors');
+    const run = JSON.stringify({ generator: 'elsewhere_G.safetensors', classifier: 'fmnist_vgg_bn64.safetensors' });
+    writeFileSync(file, encodeSafetensors(new Map(), { format: 'input-generator', config: '{}', run }));
+    await refused(['sample', '--run', file, '--class', '1', '--out', out], /was trained with elsewhere_G\.safetensors; put it beside that file or pass --generator/);
+    await refused(['sample', '--run', file, '--class', '1', '--out', out, '--generator', missing()], /missing: no such file \(expected the generator/);
+  });
+
   it('a judge list with a bad path, none with a judge; the sampler and its options', async () => {
     const judge = join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors');
     await refused(['eval', '--run', tmp, '--judge', `${judge},${missing()}`], /missing: no such file \(expected the judge \(2 of 2 in --judge\): a VGG or ResNet/);

@@ -1,6 +1,6 @@
 // `npm run train | sample | eval`: the method of "Conditioning GAN Without Training Dataset"
 // on the embedded default pair (or any BigGAN / VGG checkpoints given by flag).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
@@ -13,6 +13,7 @@ import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from '
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
+import { parseRunFile } from './runFile.js';
 import { buildPipeline, generateImages, recoverCheckpoint, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
 const ROOT = PACKAGE_ROOT;
@@ -78,6 +79,25 @@ function readRun(dir: string, checkpoint = true): TrainConfig {
   if (checkpoint) requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
   checkModels(config);
   return config;
+}
+
+/**
+ * The demo page's download (`npm run demo`): one .safetensors holding the input generator and, in
+ * its metadata, the run's config; the generator and classifier it names by file name are looked
+ * for beside it, then in models/ (or given by --generator / --classifier).
+ */
+function readRunFile(path: string, overrides: { generator?: string; classifier?: string }): { config: TrainConfig; weights: ReturnType<typeof parseRunFile>['weights'] } {
+  const { config, weights } = parseRunFile(readFileSync(path), path);
+  const find = (name: string, flag: string) => {
+    const candidates = [resolve(dirname(path), name), join(ROOT, 'models', name)];
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new Error(`${path} was trained with ${name}; put it beside that file or pass ${flag} <path>`);
+    return found;
+  };
+  config.generator = overrides.generator ?? find(config.generator, '--generator');
+  config.classifier = overrides.classifier ?? find(config.classifier, '--classifier');
+  checkModels(config);
+  return { config, weights };
 }
 
 const program = new Command('cgan').description(
@@ -206,8 +226,10 @@ program
 program
   .command('sample')
   .description('generate images of one class from a trained run: a PNG grid, or raw float32 (N, 3, H, W) in [-1, 1] as .npy')
-  .requiredOption('--run <dir>', 'run folder')
+  .requiredOption('--run <dir or file>', "run folder, or the demo page's .safetensors download (npm run demo)")
   .requiredOption('--class <index or name>', 'class to generate')
+  .option('--generator <path>', "with a .safetensors --run: the generator it was trained with (default: the file it names, beside it or in models/)")
+  .option('--classifier <path>', 'with a .safetensors --run: the classifier it was trained with (likewise)')
   .option('--n <n>', 'number of images', count('--n'), 64)
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
@@ -222,7 +244,8 @@ program
   .option('--budget <passes>', `prior-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per requested image)`, count('--budget'))
   .action(async (o) => {
     const dir = resolve(o.run);
-    const config = readRun(dir, o.sampler !== 'prior-filter');
+    const runFile = existsSync(dir) && statSync(dir).isFile() ? readRunFile(dir, o) : null;
+    const config = runFile?.config ?? readRun(dir, o.sampler !== 'prior-filter');
     requireDir(dirname(resolve(o.out)), `the folder of --out ${o.out}`);
     const names = config.classNames ?? [];
     const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());
@@ -232,7 +255,8 @@ program
     if (cls < 0 || (names.length && cls >= names.length)) throw badClass(names.length || 'the number of classes');
     await init();
     const pipeline = await buildPipeline(config);
-    if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, pipeline);
+    if (runFile) pipeline.inputGenerator.loadStateDict(runFile.weights, { source: dir });
+    else if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, pipeline);
     if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const className = names[cls] ?? `class ${cls}`;

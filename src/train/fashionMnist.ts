@@ -7,9 +7,7 @@ import { gunzipSync } from 'node:zlib';
 
 export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-];
+export { FASHION_MNIST_CLASSES } from './classNames.js';
 
 function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   let bytes: Uint8Array = readFileSync(path);

@@ -4,10 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
-import { scope, tensor } from '../engine/tensor.js';
-import { concat } from '../kernels/shape.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
@@ -18,6 +15,7 @@ import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
 import { ConditioningPipeline, type LossWeights } from './pipeline.js';
 import { plotCurves } from './plot.js';
+import { generateImages, trainingStep } from './step.js';
 import { terminalStderr } from './terminal.js';
 
 export interface TrainConfig {
@@ -69,6 +67,9 @@ interface RunState {
 }
 
 const CHECKPOINT = 'checkpoint';
+
+// The step and the image generation are node-free (the demo page runs them); re-exported here.
+export { generateImages, trainingStep };
 
 export async function buildPipeline(config: TrainConfig): Promise<ConditioningPipeline> {
   const generator = await loadGenerator(config.generator);
@@ -197,58 +198,6 @@ export async function sampleGrid(
   const r = pipeline.generator.resolution;
   const rowLabels = Array.from({ length: pipeline.numClasses }, (_, k) => classNames?.[k] ?? `class ${k}`);
   writeImageGrid(path, images, [n, 3, r, r], perClass, { rowLabels });
-}
-
-/**
- * G's images for given classes and noise (and, with several input-generator components, the
- * component of each sample), in chunks, without recording a graph.
- */
-export async function generateImages(
-  pipeline: ConditioningPipeline,
-  classes: number[],
-  eps: Float32Array,
-  component?: number[],
-  chunk = 64,
-): Promise<Float32Array> {
-  const dimZ = pipeline.inputGenerator.config.dimZ;
-  const r = pipeline.generator.resolution;
-  const out = new Float32Array(classes.length * 3 * r * r);
-  for (let start = 0; start < classes.length; start += chunk) {
-    const part = classes.slice(start, start + chunk);
-    const img = noGrad(() =>
-      scope(() => {
-        const e = tensor(eps.subarray(start * dimZ, (start + part.length) * dimZ), [part.length, dimZ]);
-        return pipeline.imagesFor(part, e, component?.slice(start, start + part.length)).images;
-      }),
-    );
-    out.set((await img.data()) as Float32Array, start * 3 * r * r);
-    img.dispose();
-  }
-  return out;
-}
-
-/**
- * One optimizer step on `batch` fresh (class, noise) draws from `rng`; returns
- * [loss, cross-entropy, correct count, mean sigma] with a single read-back.
- */
-export async function trainingStep(
-  pipeline: ConditioningPipeline,
-  optimizer: Adam,
-  batch: number,
-  rng: Rng,
-  weights: LossWeights,
-): Promise<Float32Array> {
-  const classes = Array.from({ length: batch }, () => rng.int(pipeline.numClasses));
-  const stats = scope(() => {
-    const s = pipeline.lossFor(classes, rng, weights);
-    s.loss.backward();
-    optimizer.step();
-    optimizer.zeroGrad();
-    return concat([s.loss, s.crossEntropy, s.correct, s.meanSigma].map((t) => t.reshape(1)));
-  });
-  const values = (await stats.data()) as Float32Array;
-  stats.dispose();
-  return values;
 }
 
 export interface TrainOptions {
