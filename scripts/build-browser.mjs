@@ -35,7 +35,6 @@ export async function buildBrowser({ outfile = join(root, 'dist', 'browser', 'we
     ...browserOptions,
     entryPoints: [join(root, 'src', 'browser.ts')],
     outfile,
-    sourcemap: true,
     minify,
   });
   return outfile;

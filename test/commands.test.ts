@@ -107,13 +107,16 @@ describe.concurrent('missing paths are named with what belongs there', () => {
 
   it('a judge list with a bad path, none with a judge; the sampler and its options', async () => {
     const judge = join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors');
-    await refused(['eval', '--run', tmp, '--judge', `${judge},${missing()}`], /missing: no such file \(expected the judge \(2 of 2 in --judge\): a VGG or ResNet/);
-    await refused(['train', '--judge', judge, '--judge', missing()], /missing: no such file \(expected the judge \(2 of 2 in --judge\)/);
-    await refused(['eval', '--run', tmp, '--judge', 'none,x'], /--judge none grades with no judge; it cannot be combined with x/);
     const sample = ['sample', '--run', tmp, '--class', '1', '--out', join(tmp, 'x.npy')];
-    await refused([...sample, '--sampler', 'posterior'], /--sampler must be one of input-generator, prior-filter, got posterior/);
-    await refused([...sample, '--sampler', 'prior-filter', '--confidence', '1.5'], /--confidence must be a probability in \(0, 1\], got 1\.5/);
-    await refused(['eval', '--run', tmp, '--sampler', 'prior-filter', '--budget', '0'], /--budget must be a whole number of at least 1/);
+    // Independent commands, refused before any GPU work: run side by side.
+    await Promise.all([
+      refused(['eval', '--run', tmp, '--judge', `${judge},${missing()}`], /missing: no such file \(expected the judge \(2 of 2 in --judge\): a VGG or ResNet/),
+      refused(['train', '--judge', judge, '--judge', missing()], /missing: no such file \(expected the judge \(2 of 2 in --judge\)/),
+      refused(['eval', '--run', tmp, '--judge', 'none,x'], /--judge none grades with no judge; it cannot be combined with x/),
+      refused([...sample, '--sampler', 'posterior'], /--sampler must be one of input-generator, prior-filter, got posterior/),
+      refused([...sample, '--sampler', 'prior-filter', '--confidence', '1.5'], /--confidence must be a probability in \(0, 1\], got 1\.5/),
+      refused(['eval', '--run', tmp, '--sampler', 'prior-filter', '--budget', '0'], /--budget must be a whole number of at least 1/),
+    ]);
   });
 
   it('convert and parity', async () => {

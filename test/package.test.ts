@@ -43,6 +43,7 @@ it('packs, installs, type-checks strictly and runs the README example', { timeou
   expect(files).toContain('dist/src/index.d.ts');
   expect(files).toContain('models/fmnist_biggan32_G.safetensors');
   expect(files).toContain('shaders/matmul.wgsl');
+  expect(files).toContain('dist/browser/webgpu-cgan.js');
   expect(files.filter((f) => /(^|\/)(test|bench|fixtures)\/|\.test\.|\.map$/.test(f))).toEqual([]);
 
   const app = join(tmp, 'app');
