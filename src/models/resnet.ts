@@ -2,13 +2,12 @@
 // bn1 -> relu -> max-pool (3x3, stride 2, padding 1) -> layer1..N of BasicBlocks or Bottlenecks
 // -> adaptive average pool to 1x1 -> fc. Every batchnorm follows a bias-free conv and is folded
 // into it, as in vgg.ts.
-import { formatShape, type Tensor } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { conv2d, conv2dRelu } from '../kernels/conv2d.js';
-import { add, mul, relu } from '../kernels/elementwise.js';
+import { add, relu } from '../kernels/elementwise.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
-import type { Classifier } from './family.js';
-import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module } from './module.js';
-import { foldBatchNorm, imagenetAffine, imagenetInputMap } from './vgg.js';
+import { BatchNorm2d, Conv2d, Linear, Module } from './module.js';
+import { foldBatchNorm, ImageClassifier } from './vgg.js';
 
 export type ResNetBlock = 'basic' | 'bottleneck';
 
@@ -95,18 +94,14 @@ class Block extends Module {
   }
 }
 
-export class ResNet extends FrozenModule implements Classifier {
+export class ResNet extends ImageClassifier<ResNetConfig> {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly blocks: Block[] = [];
   readonly fc: Linear;
-  /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
-  private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
-  /** With ImageNet normalisation inside, the network's own input is images * scale + shift. */
-  readonly inputMap: { scale: number[]; shift: number[] } | undefined;
 
-  constructor(readonly config: ResNetConfig) {
-    super();
+  constructor(config: ResNetConfig) {
+    super(config, 'ResNet');
     const c = config;
     this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, c.stemWidth, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(c.stemWidth, { eps: c.eps }));
@@ -121,40 +116,14 @@ export class ResNet extends FrozenModule implements Classifier {
       }
     });
     this.fc = this.registerModule('fc', new Linear(channels, c.numClasses));
-    this.inputAffine = c.normalize ? imagenetAffine(c.inChannels) : null;
-    this.inputMap = c.normalize ? imagenetInputMap(c.inChannels) : undefined;
     this.eval();
-  }
-
-  get numClasses(): number {
-    return this.config.numClasses;
-  }
-
-  get inputSize(): number | null {
-    return this.config.inputSize;
-  }
-
-  /** Images (B, C, H, W) in [-1, 1] -> logits (B, numClasses). */
-  forward(x: Tensor): Tensor {
-    return this.forwardWithFeatures(x).logits;
   }
 
   /** Logits and the penultimate features: the pooled output of the last layer, the input of fc. */
   forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor } {
-    const c = this.config;
-    if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
-      throw new Error(`ResNet: input must be (batch, ${c.inChannels}, H, W), got ${formatShape(x.shape)}`);
-    }
-    let h = this.inputAffine ? add(mul(x, this.inputAffine.scale), this.inputAffine.shift) : x;
-    h = maxPool2d(convBn(this.conv1, this.bn1, h, true), 3, 2, 1);
+    let h = maxPool2d(convBn(this.conv1, this.bn1, this.networkInput(x), true), 3, 2, 1);
     for (const block of this.blocks) h = block.forward(h);
     const features = adaptiveAvgPool2d(h, [1, 1]).reshape(h.shape[0], -1);
     return { logits: this.fc.forward(features), features };
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.inputAffine?.scale.dispose();
-    this.inputAffine?.shift.dispose();
   }
 }

@@ -1,16 +1,13 @@
 // A VGG classifier in torchvision's layout (MODELS.md), frozen and in eval mode:
 // features (3x3 convs, optional batchnorm, relu, 2x2 max-pools), adaptive average pool,
 // classifier (linear, relu, [dropout], linear, relu, [dropout], linear).
-import { runtime } from '../engine/runtime.js';
-import { empty, formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
+import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
 import { conv2dRelu } from '../kernels/conv2d.js';
 import { full } from '../kernels/creation.js';
 import { add, div, mul, neg, relu, sqrt, sub } from '../kernels/elementwise.js';
-import { linear } from '../kernels/matmul.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
-import { concat } from '../kernels/shape.js';
 import type { Classifier } from './family.js';
-import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module, type HostValues } from './module.js';
+import { BatchNorm2d, Conv2d, FrozenModule, Linear, Module } from './module.js';
 
 export type VGGLayerSpec = number | 'M';
 
@@ -123,25 +120,23 @@ class ClassifierHead extends Module {
   }
 }
 
-export class VGG extends FrozenModule implements Classifier {
-  readonly features: Features;
-  readonly classifier: ClassifierHead;
-  /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
-  private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
+/**
+ * A frozen classifier of [-1, 1] images (VGG, ResNet): its config names its input channels,
+ * classes and input side, and, with config.normalize, ImageNet normalisation runs inside.
+ */
+export abstract class ImageClassifier<C extends ImageClassifierConfig> extends FrozenModule implements Classifier {
   /** With ImageNet normalisation inside, the network's own input is images * scale + shift. */
   readonly inputMap: { scale: number[]; shift: number[] } | undefined;
+  /** Per-channel scale and shift of ImageNet normalisation, when config.normalize. */
+  private readonly inputAffine: { scale: Tensor; shift: Tensor } | null;
 
-  constructor(readonly config: VGGConfig) {
+  constructor(
+    readonly config: C,
+    private readonly familyName: string,
+  ) {
     super();
-    const lastChannels = config.cfg.filter((v): v is number => v !== 'M').at(-1)!;
-    this.features = this.registerModule('features', new Features(config));
-    this.classifier = this.registerModule(
-      'classifier',
-      new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses),
-    );
     this.inputAffine = config.normalize ? imagenetAffine(config.inChannels) : null;
     this.inputMap = config.normalize ? imagenetInputMap(config.inChannels) : undefined;
-    this.eval();
   }
 
   get numClasses(): number {
@@ -152,28 +147,57 @@ export class VGG extends FrozenModule implements Classifier {
     return this.config.inputSize;
   }
 
-  /** torch's state dict; a weight held as row blocks is split on the way in. */
   /** Images (B, C, H, W) in [-1, 1] -> logits (B, numClasses). */
   forward(x: Tensor): Tensor {
     return this.forwardWithFeatures(x).logits;
   }
 
-  /** Logits and the penultimate features (after the second hidden layer's relu). */
-  forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor } {
+  abstract forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor };
+
+  /** The images checked and normalised: what the network's first layer takes. */
+  protected networkInput(x: Tensor): Tensor {
     const c = this.config;
     if (x.ndim !== 4 || x.shape[1] !== c.inChannels) {
-      throw new Error(`VGG: input must be (batch, ${c.inChannels}, H, W), got ${formatShape(x.shape)}`);
+      throw new Error(`${this.familyName}: input must be (batch, ${c.inChannels}, H, W), got ${formatShape(x.shape)}`);
     }
-    let h = this.inputAffine ? add(mul(x, this.inputAffine.scale), this.inputAffine.shift) : x;
-    h = this.features.forward(h);
-    h = adaptiveAvgPool2d(h, [c.avgPool, c.avgPool]);
-    return this.classifier.forward(h.reshape(h.shape[0], -1));
+    return this.inputAffine ? add(mul(x, this.inputAffine.scale), this.inputAffine.shift) : x;
   }
 
   override dispose(): void {
     super.dispose();
     this.inputAffine?.scale.dispose();
     this.inputAffine?.shift.dispose();
+  }
+}
+
+export interface ImageClassifierConfig {
+  inChannels: number;
+  numClasses: number;
+  inputSize: number | null;
+  normalize: boolean;
+}
+
+export class VGG extends ImageClassifier<VGGConfig> {
+  readonly features: Features;
+  readonly classifier: ClassifierHead;
+
+  constructor(config: VGGConfig) {
+    super(config, 'VGG');
+    const lastChannels = config.cfg.filter((v): v is number => v !== 'M').at(-1)!;
+    this.features = this.registerModule('features', new Features(config));
+    this.classifier = this.registerModule(
+      'classifier',
+      new ClassifierHead(lastChannels * config.avgPool * config.avgPool, config.hidden, config.numClasses),
+    );
+    this.eval();
+  }
+
+  /** Logits and the penultimate features (after the second hidden layer's relu). */
+  forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor } {
+    const c = this.config;
+    let h = this.features.forward(this.networkInput(x));
+    h = adaptiveAvgPool2d(h, [c.avgPool, c.avgPool]);
+    return this.classifier.forward(h.reshape(h.shape[0], -1));
   }
 }
 
