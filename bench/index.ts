@@ -68,6 +68,7 @@ interface Options {
   heavy: boolean;
   budget?: number;
   compile?: boolean;
+  browser?: boolean;
 }
 
 /** --compile: the cold-cache compile table (bench/compile.ts), printed and with --save committed. */
@@ -95,6 +96,7 @@ const program = new Command('cgan bench')
   .option('--json <file>', 'also write the results as JSON')
   .option('--markdown <file>', 'also write a markdown summary table')
   .option('--save', 'write bench/results/<adapter>-<date>.json and .md')
+  .option('--browser', 'instead: a few kernel rows and a training step in Node and in a page of headless Chromium, side by side (bench/browser/run.ts); --markdown writes the table')
   .option('--compile', "instead of timing kernels: each pipeline's first compile on an empty Mesa shader cache (bench/compile.ts); with --save, writes bench/results/compile-<adapter>-<date>.md");
 
 /** The commit the engine was measured at, and whether its sources had uncommitted changes. */
@@ -306,6 +308,7 @@ async function benchFullSize(run: (reps: number) => Promise<FullSizeResult>, pee
 async function main(): Promise<void> {
   const o = program.parse().opts<Options>();
   if (o.compile) return compileTable(o);
+  if (o.browser) return (await import('./browser/run.js')).browserBench(o.markdown);
   const started = performance.now();
 
   // Our own Dawn instance without timestamp quantization (Dawn rounds timestamps to ~65 us by

@@ -18,7 +18,7 @@ import { seededNumbers, type BrowserResult } from './suite.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
-function chromium(): string {
+export function chromium(): string {
   const found = CANDIDATES.find((p) => p && existsSync(p));
   if (!found) {
     throw new Error(
@@ -102,7 +102,9 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main().catch((e) => {
-  console.error(`test:browser: ${(e as Error).message}`);
-  return 1;
-});
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main().catch((e) => {
+    console.error(`test:browser: ${(e as Error).message}`);
+    return 1;
+  });
+}
