@@ -54,6 +54,10 @@ async function main(): Promise<number> {
     if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     if (url === '/favicon.ico') return res.writeHead(204).end();
     if (url === '/suite.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(suite);
+    const fixture = /^\/fixtures\/([\w.]+)$/.exec(url)?.[1];
+    if (fixture && existsSync(join(ROOT, 'test', 'data', 'fixtures', fixture))) {
+      return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(join(ROOT, 'test', 'data', 'fixtures', fixture)));
+    }
     const model = MODELS.find((m) => url === `/models/${m}`);
     if (model) return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(join(ROOT, 'models', model)));
     res.writeHead(404).end();
