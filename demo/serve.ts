@@ -186,6 +186,21 @@ async function drive(url: string): Promise<number> {
       const message = (await tab.evaluate("document.getElementById('error').textContent")) as string;
       if (!message.includes('not-a-model.pth')) errors.push(`the bad file's error does not name it: ${message}`);
       rmSync(bogus, { force: true });
+      // A user's own PyTorch checkpoint dropped on the page (a torchvision VGG .pth, the test
+      // fixture): converted in the page, it becomes the classifier.
+      const pth = readFileSync(join(ROOT, 'test', 'data', 'fixtures', 'vgg_bn_tiny.pth')).toString('base64');
+      // (page code as a string: this file compiles without the DOM's types)
+      await tab.evaluate(`(() => {
+        const bytes = Uint8Array.from(atob('${pth}'), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], 'vgg_bn_tiny.pth'));
+        document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      })()`);
+      await tab
+        .waitForFunction("document.body.textContent.includes('using vgg_bn_tiny.pth as the classifier')", { timeout: 60_000 })
+        .catch(() => errors.push('a dropped .pth was not taken as the classifier'));
+      const dropError = (await tab.evaluate("document.getElementById('error').hidden ? null : document.getElementById('error').textContent")) as string | null;
+      if (dropError) errors.push(`the dropped .pth gave an error: ${dropError}`);
     }
     if (args.screenshot) {
       await tab.evaluate('document.activeElement?.blur()');
@@ -199,7 +214,7 @@ async function drive(url: string): Promise<number> {
       console.error(`demo: ${errors.join('\n')}`);
       return 1;
     }
-    console.log(`demo: the page loaded and trained ${result.steps} step(s) with no page error, drew samples, downloaded the input generator${args.check ? ", refused a bad file on the page" : ""} (loss ${losses}), ${seconds} s`);
+    console.log(`demo: the page loaded and trained ${result.steps} step(s) with no page error, drew samples, downloaded the input generator${args.check ? ", refused a bad file and took a dropped .pth as the classifier" : ""} (loss ${losses}), ${seconds} s`);
     return 0;
   } finally {
     await browser.close();
