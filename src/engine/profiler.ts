@@ -3,7 +3,7 @@
 // runtime. On lavapipe a pipeline is compiled when it first runs, so a first launch's time holds
 // its compile.
 import { currentOp } from './autograd.js';
-import { familyName, type KernelLaunch, type Runtime } from './runtime.js';
+import type { KernelLaunch, Runtime } from './runtime.js';
 
 export interface LaunchRecord {
   family: string;
@@ -38,7 +38,7 @@ export class LaunchProfiler {
     const set = Math.floor((2 * n) / QUERIES);
     if (set >= this.querySets.length) this.querySets.push(this.rt.device.createQuerySet({ type: 'timestamp', count: QUERIES }));
     this.records.push({
-      family: familyName(k), entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1),
+      family: k.kernel.name, entry: k.entry, constants: k.constants ?? {}, workgroups: k.workgroups.map((n) => n ?? 1),
       tag: this.tag, op: currentOp(),
     });
     const slot = (2 * n) % QUERIES;

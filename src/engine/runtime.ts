@@ -31,11 +31,6 @@ export interface KernelLaunch {
   workgroups: [number, number?, number?];
 }
 
-/** The shader family of a launch, as profiles and pipeline keys name it. */
-export function familyName(k: KernelLaunch): string {
-  return k.kernel.name;
-}
-
 export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
@@ -118,7 +113,7 @@ export class Runtime {
     const buffers = k.kernel.bind(k.entry, k.buffers);
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
-      throw new Error(`${familyName(k)}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
+      throw new Error(`${k.kernel.name}.${k.entry}: dispatch (${x}, ${y}, ${z}) exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
     }
     const pipeline = this.pipeline(k.kernel, k.entry, k.constants);
     const entries: GPUBindGroupEntry[] = [];
@@ -134,7 +129,7 @@ export class Runtime {
       const size = buffer.size;
       if (size > limit) {
         throw new Error(
-          `${familyName(k)}.${k.entry}: buffer '${name}' binds ${size} bytes, over the device's maxStorageBufferBindingSize ` +
+          `${k.kernel.name}.${k.entry}: buffer '${name}' binds ${size} bytes, over the device's maxStorageBufferBindingSize ` +
             `of ${limit}; the operation must split it (as linear does for a weight that large)`,
         );
       }

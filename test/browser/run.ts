@@ -29,46 +29,30 @@ export function chromium(): string {
   return found;
 }
 
-async function bundleSuite(): Promise<string> {
-  const out = await build({
-    ...browserOptions,
-    stdin: {
-      contents: "import { runSuite } from './suite.ts'; runSuite().then((r) => { globalThis.__result = r; }, (e) => { globalThis.__failure = String(e?.stack ?? e); });",
-      resolveDir: import.meta.dirname,
-      loader: 'ts',
-    },
-    write: false,
-  });
+/** A page script bundled as the browser build bundles the library: `contents` imports relative to `resolveDir`. */
+export async function bundlePage(contents: string, resolveDir: string): Promise<string> {
+  const out = await build({ ...browserOptions, stdin: { contents, resolveDir, loader: 'ts' }, write: false });
   return out.outputFiles![0].text;
 }
 
-const PAGE = '<!doctype html><meta charset="utf-8"><title>webgpu-cgan browser suite</title><script type="module" src="/suite.js"></script>';
-const MODELS = ['fmnist_biggan32_G.safetensors', 'fmnist_vgg_bn64.safetensors', 'fmnist_pair.io.pth'];
-
-async function main(): Promise<number> {
-  const started = performance.now();
-  const suite = await bundleSuite();
-  console.log(`bundled the suite (${(suite.length / 1024).toFixed(0)} KiB); starting Chromium`);
+/**
+ * Serves `script` as a page's module, and the files `fileFor(url)` names (null: 404), opens the
+ * page in headless Chromium, and waits until the script sets globalThis.__result (returned) or
+ * globalThis.__failure (thrown). Uncaught errors and console errors of the page are collected.
+ */
+export async function runPage<T>(script: string, fileFor: (url: string) => string | null, log = (_: string) => {}): Promise<{ result: T; pageErrors: string[] }> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     if (url === '/favicon.ico') return res.writeHead(204).end();
-    if (url === '/suite.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(suite);
-    const fixture = /^\/fixtures\/([\w.]+)$/.exec(url)?.[1];
-    if (fixture && existsSync(join(ROOT, 'test', 'data', 'fixtures', fixture))) {
-      return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(join(ROOT, 'test', 'data', 'fixtures', fixture)));
-    }
-    const model = MODELS.find((m) => url === `/models/${m}`);
-    if (model) return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(join(ROOT, 'models', model)));
+    if (url === '/page.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    const file = fileFor(url);
+    if (file && existsSync(file)) return res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(file));
     res.writeHead(404).end();
   });
   await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
   const port = (server.address() as { port: number }).port;
-  const browser = await puppeteer.launch({
-    executablePath: chromium(),
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu'],
-  });
+  const browser = await puppeteer.launch({ executablePath: chromium(), headless: true, args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu'] });
   const pageErrors: string[] = [];
   try {
     const page = await browser.newPage();
@@ -77,33 +61,55 @@ async function main(): Promise<number> {
       if (m.type() === 'error') pageErrors.push(`console error: ${m.text()}`);
     });
     await page.goto(`http://localhost:${port}/`);
-    console.log('page loaded; running the suite (SwiftShader: minutes)');
-    await page.waitForFunction('globalThis.__result || globalThis.__failure', { timeout: 600_000, polling: 500 });
+    log('page loaded; running (SwiftShader: minutes)');
+    await page.waitForFunction('globalThis.__result || globalThis.__failure', { timeout: 900_000, polling: 500 });
     const failure = (await page.evaluate('globalThis.__failure')) as string | undefined;
-    if (failure) throw new Error(`the suite stopped: ${failure}`);
-    const { adapter, results, seeded } = (await page.evaluate('globalThis.__result')) as { adapter: string; results: BrowserResult[]; seeded: number[] };
-
-    // The same seeded forward pass in Node (another adapter, possibly other kernel variants).
-    await init();
-    const G = await loadGenerator(join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'));
-    const node = await seededNumbers(G);
-    const err = relativeError(seeded, node);
-    results.push({
-      name: 'the same seed gives the numbers Node gives (G on 2 seeded latents, first 256 values)',
-      ok: err <= FORWARD_REL,
-      detail: `relative error ${err.toExponential(2)} (tolerance ${FORWARD_REL}, float32 on two adapters)`,
-    });
-    results.push({ name: 'no uncaught error or console error in the page', ok: pageErrors.length === 0, detail: pageErrors.join('\n') });
-
-    console.log(`browser adapter: ${adapter}`);
-    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.detail ? `: ${r.ok ? r.detail : `\n${r.detail}`}` : ''}`);
-    const failed = results.filter((r) => !r.ok).length;
-    console.log(`\nbrowser suite: ${results.length - failed} passed, ${failed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    return failed ? 1 : 0;
+    if (failure) throw new Error(`the page stopped: ${failure}`);
+    return { result: (await page.evaluate('globalThis.__result')) as T, pageErrors };
   } finally {
     await browser.close();
     server.close();
   }
+}
+
+const PAGE = '<!doctype html><meta charset="utf-8"><title>webgpu-cgan in a page</title><script type="module" src="/page.js"></script>';
+const MODELS = ['fmnist_biggan32_G.safetensors', 'fmnist_vgg_bn64.safetensors', 'fmnist_pair.io.pth'];
+
+/** /models/<one of MODELS> and /fixtures/<a file of test/data/fixtures>. */
+export function repoFile(url: string): string | null {
+  const model = MODELS.find((m) => url === `/models/${m}`);
+  if (model) return join(ROOT, 'models', model);
+  const fixture = /^\/fixtures\/([\w.]+)$/.exec(url)?.[1];
+  return fixture ? join(ROOT, 'test', 'data', 'fixtures', fixture) : null;
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const suite = await bundlePage(
+    "import { runSuite } from './suite.ts'; runSuite().then((r) => { globalThis.__result = r; }, (e) => { globalThis.__failure = String(e?.stack ?? e); });",
+    import.meta.dirname,
+  );
+  console.log(`bundled the suite (${(suite.length / 1024).toFixed(0)} KiB); starting Chromium`);
+  const { result, pageErrors } = await runPage<{ adapter: string; results: BrowserResult[]; seeded: number[] }>(suite, repoFile, console.log);
+  const { adapter, results, seeded } = result;
+
+  // The same seeded forward pass in Node (another adapter, possibly other kernel variants).
+  await init();
+  const G = await loadGenerator(join(ROOT, 'models', 'fmnist_biggan32_G.safetensors'));
+  const node = await seededNumbers(G);
+  const err = relativeError(seeded, node);
+  results.push({
+    name: 'the same seed gives the numbers Node gives (G on 2 seeded latents, first 256 values)',
+    ok: err <= FORWARD_REL,
+    detail: `relative error ${err.toExponential(2)} (tolerance ${FORWARD_REL}, float32 on two adapters)`,
+  });
+  results.push({ name: 'no uncaught error or console error in the page', ok: pageErrors.length === 0, detail: pageErrors.join('\n') });
+
+  console.log(`browser adapter: ${adapter}`);
+  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.detail ? `: ${r.ok ? r.detail : `\n${r.detail}`}` : ''}`);
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(`\nbrowser suite: ${results.length - failed} passed, ${failed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return failed ? 1 : 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
