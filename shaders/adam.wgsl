@@ -1,7 +1,7 @@
 // One Adam step, in place, PyTorch semantics (bias-corrected moments, eps added after the sqrt,
 // optional L2 weight decay added to the gradient).
 
-// Uniforms `p` and buffers param, grad, m, v: declared in src/kernels/adam.ts.
+// Uniforms `p` and buffers param, grad, m, v, corrections (1 - beta1^step, 1 - beta2^step): declared in src/kernels/adam.ts.
 
 override WORKGROUP: u32 = 256u;
 
@@ -14,6 +14,6 @@ fn adamStep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  let denom = sqrt(vi) / sqrt(p.biasCorrection2) + p.eps;
-  param[i] = param[i] - (p.lr / p.biasCorrection1) * mi / denom;
+  let denom = sqrt(vi) / sqrt(corrections[1]) + p.eps;
+  param[i] = param[i] - (p.lr / corrections[0]) * mi / denom;
 }

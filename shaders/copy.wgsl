@@ -15,24 +15,29 @@ fn stridedCopy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // ---------------------------------------------------------------------------------------------
 // translate: out[r, y, x] = src[r, y - dy, x - dx] where that is inside the image, else fill,
-// over rows = planes * H of width W (image and shifted float32, contiguous). translate4 gives a
-// thread 4 neighbouring pixels of a row (W % 4 == 0): one division and one vec4 store for four.
+// over rows = planes * H of width W (image and shifted float32, contiguous), with
+// (dy, dx) = sign * translation[0..1]. translate4 gives a thread 4 neighbouring pixels of a row
+// (W % 4 == 0): one division and one vec4 store for four.
 
-// The source of output pixel (row, x): the pixel or fill.
-fn shiftedAt(row: u32, x: u32) -> f32 {
+// The source of output pixel (row, x), shifted by d = (dy, dx): the pixel or fill.
+fn shiftedAt(row: u32, x: u32, d: vec2<i32>) -> f32 {
   let y = i32(row % t.H);
-  let sy = y - t.dy;
-  let sx = i32(x) - t.dx;
+  let sy = y - d.x;
+  let sx = i32(x) - d.y;
   let inside = (sy >= 0) & (sy < i32(t.H)) & (sx >= 0) & (sx < i32(t.W));
   let at = (i32(row) + clamp(sy, 0, i32(t.H) - 1) - y) * i32(t.W) + clamp(sx, 0, i32(t.W) - 1);
   return select(t.fill, image[u32(at)], inside);
+}
+
+fn shiftBy() -> vec2<i32> {
+  return t.sign * vec2<i32>(translation[0], translation[1]);
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn translate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flatIndex(gid, groups);
   if (i >= t.rows * t.W) { return; }
-  shifted[i] = shiftedAt(i / t.W, i % t.W);
+  shifted[i] = shiftedAt(i / t.W, i % t.W, shiftBy());
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -41,5 +46,6 @@ fn translate4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   if (q >= t.rows * t.W / 4u) { return; }
   let row = q / (t.W / 4u);
   let x = q * 4u - row * t.W;            // W % 4 == 0
-  shifted4[q] = vec4<f32>(shiftedAt(row, x), shiftedAt(row, x + 1u), shiftedAt(row, x + 2u), shiftedAt(row, x + 3u));
+  let d = shiftBy();
+  shifted4[q] = vec4<f32>(shiftedAt(row, x, d), shiftedAt(row, x + 1u, d), shiftedAt(row, x + 2u, d), shiftedAt(row, x + 3u, d));
 }

@@ -7,6 +7,9 @@
 // A buffer released while commands that use it are still recorded but not submitted is held
 // back until the next submit: otherwise a queue.writeBuffer into its next owner would land
 // before those earlier commands run.
+//
+// A pinned buffer (one a captured step replays, src/engine/capture.ts) is not handed out again
+// when its tensor lets go of it: it waits aside until the last capture that uses it unpins it.
 
 export function roundSize(bytes: number): number {
   return Math.max(256, Math.ceil(bytes / 256) * 256);
@@ -23,6 +26,9 @@ export function formatBytes(n: number): string {
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private heldUntilSubmit: [string, GPUBuffer][] = [];
+  /** Pin counts of the buffers captured steps replay, and those of them released meanwhile. */
+  private pins = new Map<GPUBuffer, number>();
+  private releasedWhilePinned = new Set<GPUBuffer>();
   /** Bytes in buffers handed out and not yet released. */
   liveBytes = 0;
   /** Bytes in all buffers this pool created and has not destroyed. */
@@ -85,6 +91,22 @@ export class BufferPool {
     this.heldUntilSubmit = [];
   }
 
+  /** Keep `buffer` from being handed out again, even once released, until as many unpin() calls. */
+  pin(buffer: GPUBuffer): void {
+    this.pins.set(buffer, (this.pins.get(buffer) ?? 0) + 1);
+  }
+
+  unpin(buffer: GPUBuffer): void {
+    const n = this.pins.get(buffer);
+    if (n === undefined) throw new Error('internal: unpin of a buffer that is not pinned');
+    if (n > 1) {
+      this.pins.set(buffer, n - 1);
+      return;
+    }
+    this.pins.delete(buffer);
+    if (this.releasedWhilePinned.delete(buffer)) this.push(`${buffer.usage}:${buffer.size}`, buffer);
+  }
+
   /** Destroy every free buffer (for example before a big allocation, or at shutdown). */
   trim(): void {
     for (const list of this.free.values()) {
@@ -97,6 +119,10 @@ export class BufferPool {
   }
 
   private push(key: string, buffer: GPUBuffer): void {
+    if (this.pins.has(buffer)) {
+      this.releasedWhilePinned.add(buffer);
+      return;
+    }
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
     list.push(buffer);

@@ -3,10 +3,15 @@
 // Every kernel launch is recorded into a single open compute pass; nothing is submitted until a
 // read-back, an explicit flush(), or a long batch forces it. So a whole training step is one or
 // two queue submissions, and tests can count them.
+//
+// While a Tape captures (capture()), every launch, copy and write is also recorded on it, and each
+// launch keeps its own uniform buffer and bind group, so that replay() can submit the same work
+// again without any of the per-launch host work (src/engine/capture.ts).
 import { BufferPool } from './bufferPool.js';
 import { openDevice, type GpuContext } from './device.js';
 import { KernelFamily, type Bound, type ParamValues } from './kernelFamily.js';
 import type { LaunchProfiler } from './profiler.js';
+import { Tape } from './tape.js';
 
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -44,6 +49,7 @@ export class Runtime {
   private nextPassTimestamps: GPUComputePassTimestampWrites | null = null;
   private profiler: LaunchProfiler | null = null;
   private launchListeners = new Set<(launch: KernelLaunch) => void>();
+  private tape: Tape | null = null;
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -117,11 +123,13 @@ export class Runtime {
     }
     const pipeline = this.pipeline(k.kernel, k.entry, k.constants);
     const entries: GPUBindGroupEntry[] = [];
+    let ubuf: GPUBuffer | null = null;
     if (uniforms) {
-      const ubuf = this.pool.acquire(uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      ubuf = this.pool.acquire(uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       this.device.queue.writeBuffer(ubuf, 0, uniforms);
       entries.push({ binding: 0, resource: { buffer: ubuf } });
-      this.pool.release(ubuf, true);
+      // A captured launch keeps its uniform buffer, as written, for every replay.
+      if (!this.tape) this.pool.release(ubuf, true);
     }
     const limit = this.device.limits.maxStorageBufferBindingSize;
     for (const { binding, name, buffer } of buffers) {
@@ -145,6 +153,7 @@ export class Runtime {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.stats.dispatches++;
+    this.tape?.dispatch({ pipeline, bindGroup, workgroups: [x, y, z] }, buffers.map(({ buffer }) => ('offset' in buffer ? buffer.buffer : buffer)), ubuf);
     if (this.profiler) this.closePass();
     for (const listener of this.launchListeners) listener(k);
     if (++this.batched >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
@@ -155,6 +164,7 @@ export class Runtime {
     this.closePass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.tape?.copy({ src, srcOffset, dst, dstOffset, bytes });
   }
 
   /** Submit everything recorded so far. */
@@ -166,7 +176,61 @@ export class Runtime {
       this.batched = 0;
       this.stats.submits++;
       this.pool.submitted();
+      this.tape?.submitted();
     }
+    this.throwPendingError();
+  }
+
+  /**
+   * Record everything `fn` launches, copies and writes on a new tape, besides running it as
+   * usual. The tape pins the buffers it uses (see BufferPool) until it is disposed. Work recorded
+   * before is submitted first, so the tape starts clean; `fn` cannot read back (it is synchronous).
+   */
+  capture<T>(fn: () => T): { tape: Tape; result: T } {
+    if (this.tape) throw new Error('capture() inside a capture');
+    this.flush();
+    const tape = new Tape(this.pool);
+    this.tape = tape;
+    try {
+      const result = fn();
+      this.flush();
+      return { tape, result };
+    } catch (e) {
+      tape.dispose(this.hasPendingWork);
+      throw e;
+    } finally {
+      this.tape = null;
+    }
+  }
+
+  /** Submit a captured tape's work again: its writes, then its commands, segment by segment. */
+  replay(tape: Tape): void {
+    if (tape.isDisposed) throw new Error('replay() of a disposed tape');
+    this.flush();
+    const queue = this.device.queue;
+    for (const { writes, commands } of tape.segments) {
+      for (const w of writes) queue.writeBuffer(w.buffer, w.offset, w.data);
+      if (!commands.length) continue;
+      const encoder = this.device.createCommandEncoder();
+      let pass: GPUComputePassEncoder | null = null;
+      let pipeline: GPUComputePipeline | null = null;
+      for (const c of commands) {
+        if ('bindGroup' in c) {
+          pass ??= encoder.beginComputePass();
+          if (c.pipeline !== pipeline) pass.setPipeline((pipeline = c.pipeline));
+          pass.setBindGroup(0, c.bindGroup);
+          pass.dispatchWorkgroups(...c.workgroups);
+        } else {
+          pass?.end();
+          pass = pipeline = null;
+          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+        }
+      }
+      pass?.end();
+      queue.submit([encoder.finish()]);
+      this.stats.submits++;
+    }
+    this.stats.dispatches += tape.dispatches;
     this.throwPendingError();
   }
 
@@ -178,6 +242,7 @@ export class Runtime {
   }
 
   async read(src: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    if (this.tape) throw new Error('read(): no read-back while a step is captured');
     const aligned = Math.ceil(bytes / 4) * 4;
     const staging = this.pool.acquire(aligned, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.copy(src, byteOffset, staging, 0, aligned);
@@ -198,6 +263,7 @@ export class Runtime {
 
   write(dst: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
     this.device.queue.writeBuffer(dst, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.tape?.write(dst, byteOffset, data);
   }
 
   private openPass(): GPUComputePassEncoder {

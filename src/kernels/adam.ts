@@ -1,4 +1,6 @@
-// The fused Adam update (shaders/adam.wgsl): parameters and moments change in place.
+// The fused Adam update (shaders/adam.wgsl): parameters and moments change in place. The bias
+// corrections, the only values that change from step to step, come in a buffer rather than the
+// uniform block, so that a replayed step (src/engine/capture.ts) gets each step's own.
 import { kernelFamily } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -12,12 +14,10 @@ const adam = kernelFamily('adam', {
       beta1: 'f32',
       beta2: 'f32',
       eps: 'f32',
-      biasCorrection1: 'f32', // 1 - beta1^step
-      biasCorrection2: 'f32', // 1 - beta2^step
       weightDecay: 'f32',
     },
   },
-  layouts: { adamStep: { uniform: 'p', buffers: { param: 'write f32', grad: 'read f32', m: 'write f32', v: 'write f32' } } },
+  layouts: { adamStep: { uniform: 'p', buffers: { param: 'write f32', grad: 'read f32', m: 'write f32', v: 'write f32', corrections: 'read f32' } } },
   prelude: [flatIndex],
 });
 
@@ -31,7 +31,12 @@ export interface AdamHyper {
   weightDecay: number;
 }
 
-export function adamStepKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: number, h: AdamHyper): void {
+/** (1 - beta1^step, 1 - beta2^step): what adamStepKernel reads from its `corrections` tensor. */
+export function biasCorrections(step: number, h: AdamHyper): Float32Array {
+  return Float32Array.of(1 - h.beta1 ** step, 1 - h.beta2 ** step);
+}
+
+export function adamStepKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, corrections: Tensor, h: AdamHyper): void {
   runtime().launch({
     kernel: adam,
     entry: 'adamStep',
@@ -42,11 +47,9 @@ export function adamStepKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor
       beta1: h.beta1,
       beta2: h.beta2,
       eps: h.eps,
-      biasCorrection1: 1 - h.beta1 ** step,
-      biasCorrection2: 1 - h.beta2 ** step,
       weightDecay: h.weightDecay,
     },
-    buffers: { param: param.buffer, grad: grad.buffer, m: m.buffer, v: v.buffer },
+    buffers: { param: param.buffer, grad: grad.buffer, m: m.buffer, v: v.buffer, corrections: corrections.buffer },
     workgroups: grid(param.size, WORKGROUP),
   });
 }

@@ -14,7 +14,9 @@ export const copyFamily = kernelFamily('copy', {
       srcOffset: 'u32',
       dstOffset: 'u32',
     },
-    t: { rows: 'u32', H: 'u32', W: 'u32', dy: 'i32', dx: 'i32', fill: 'f32' },
+    // The shift (dy, dx) comes from a buffer, times `sign` (-1 in backward), so that a replayed
+    // step shifts by each step's own draw.
+    t: { rows: 'u32', H: 'u32', W: 'u32', sign: 'i32', fill: 'f32' },
   },
   layouts: {
     // Raw bits: float32 and int32 alike.
@@ -22,7 +24,7 @@ export const copyFamily = kernelFamily('copy', {
     translate: {
       entries: ['translate', 'translate4'],
       uniform: 't',
-      buffers: { image: 'read f32', shifted: 'write f32 vec4f' },
+      buffers: { image: 'read f32', shifted: 'write f32 vec4f', translation: 'read i32' },
     },
   },
   prelude: [flatIndex, stridedOffsets],

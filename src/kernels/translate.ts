@@ -1,14 +1,16 @@
 // Shift images by whole pixels, filling the uncovered border (shaders/copy.wgsl `translate`).
-// Used as a label-preserving augmentation in front of the frozen classifier.
+// Used as a label-preserving augmentation in front of the frozen classifier. The shift is read
+// from a small int32 tensor on the GPU (translateBy), so a replayed training step
+// (src/engine/capture.ts) can shift by a new draw each step without new uniforms.
 import { record } from './grad.js';
 import { grid, runtime } from '../engine/runtime.js';
-import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
+import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
 import { copyFamily } from './copy.js';
 
 const WORKGROUP = 256;
 
-/** The shift itself, without autograd: a thread per 4 output pixels of a row (W % 4 == 0) or per pixel. */
-function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
+/** The shift by sign * (dy, dx) without autograd: a thread per 4 output pixels of a row (W % 4 == 0) or per pixel. */
+function shift(img: Tensor, translation: Tensor, sign: 1 | -1, fill: number): Tensor {
   const [B, C, H, W] = img.shape;
   const out = empty(img.shape);
   const per = W % 4 === 0 ? 4 : 1;
@@ -16,8 +18,8 @@ function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
     kernel: copyFamily,
     entry: per === 4 ? 'translate4' : 'translate',
     constants: { WORKGROUP },
-    params: { rows: B * C * H, H, W, dy, dx, fill },
-    buffers: { image: img.buffer, shifted: out.buffer },
+    params: { rows: B * C * H, H, W, sign, fill },
+    buffers: { image: img.buffer, shifted: out.buffer, translation: translation.buffer },
     workgroups: grid((B * C * H * W) / per, WORKGROUP),
   });
   return out;
@@ -25,9 +27,18 @@ function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
 
 /** out[.., y, x] = img[.., y - dy, x - dx] where inside, else `fill`; img is (B, C, H, W). */
 export function translate(img: Tensor, dy: number, dx: number, fill = 0): Tensor {
+  if (!Number.isInteger(dy) || !Number.isInteger(dx)) throw new Error(`translate: shifts must be whole pixels, got (${dy}, ${dx})`);
+  // Not disposed here: the backward rule reads it (the scope, or the collector, frees it).
+  return translateBy(img, tensor(Int32Array.of(dy, dx)), fill);
+}
+
+/** translate by (dy, dx) = the two values of an int32 tensor. */
+export function translateBy(img: Tensor, translation: Tensor, fill = 0): Tensor {
   assertFloat(img, 'translate');
   if (img.ndim !== 4) throw new Error(`translate: expected (B, C, H, W), got ${formatShape(img.shape)}`);
-  if (!Number.isInteger(dy) || !Number.isInteger(dx)) throw new Error(`translate: shifts must be whole pixels, got (${dy}, ${dx})`);
+  if (translation.dtype !== 'int32' || translation.size !== 2) {
+    throw new Error(`translate: the translation must be 2 int32 values (dy, dx), got ${translation.describe()}`);
+  }
   // The gradient of a shift by (dy, dx) is the shift by (-dy, -dx) of the gradient, zero-filled.
-  return record('translate', shift(img, dy, dx, fill), [img], (g) => [shift(g, -dy, -dx, 0)]);
+  return record('translate', shift(img, translation, 1, fill), [img], (g) => [shift(g, translation, -1, 0)]);
 }

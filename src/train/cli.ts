@@ -137,6 +137,7 @@ program
   .option('--out <dir>', 'run folder', 'runs/default')
   .option('--resume', 'continue the run in --out from its last checkpoint')
   .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
+  .option('--no-replay', 'record every training step anew instead of recording it once and replaying it (the same numbers either way)')
   .addOption(new Option('--quiet', 'no progress output').hideHelp())
   .action(async (o) => {
     // Before any GPU work: every path checked, and never a write over an old run by accident.
@@ -186,7 +187,7 @@ program
       console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
       stopSignal.stop = true;
     });
-    const result = await train(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
+    const result = await train(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet, replay: o.replay });
     if (result.interrupted) {
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
       return;

@@ -34,6 +34,12 @@ export interface InputGeneratorConfig {
   startClass?: number;
 }
 
+/** componentRows' two index lists as int32 tensors. */
+export interface ComponentRows {
+  pick: Tensor;
+  anchorRows: Tensor;
+}
+
 /** What the input generator gives for a batch: z's mean and deviation, and G's class vector if learned. */
 export interface LatentParameters {
   mu: Tensor;
@@ -83,32 +89,45 @@ export class InputGenerator extends Module {
 
   /**
    * Mean and standard deviation of z for each class; with several components, those of the
-   * component picked for each row (`component[i]` in [0, components)).
+   * component picked for each row (`component[i]` in [0, components)), or, already turned into
+   * rows by componentRows and uploaded, `rows` (how a replayed step passes them).
    */
-  forward(classes: Tensor | ArrayLike<number>, component?: ArrayLike<number>): LatentParameters {
+  forward(classes: Tensor | ArrayLike<number>, component?: ArrayLike<number> | ComponentRows): LatentParameters {
     const h = relu(this.trunk2.forward(relu(this.trunk1.forward(oneHot(classes, this.config.numClasses)))));
     const mu = this.muHead.forward(h);
     const sigma = add(softplus(this.sigmaHead.forward(h)), this.config.minSigma);
     const classVector = this.classHead ? softmax(this.classHead.forward(h)) : undefined;
     if (this.components === 1) return { mu, sigma, classVector };
     const rows = mu.shape[0];
-    if (!component || component.length !== rows) {
-      throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
+    let picked: ComponentRows | { pick: Int32Array; anchorRows: Int32Array };
+    if (component && 'pick' in component) picked = component;
+    else {
+      if (!component || component.length !== rows) {
+        throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
+      }
+      if (classes instanceof Tensor) throw new Error('input generator: with several components, give the classes as numbers');
+      picked = this.componentRows(classes, component);
     }
+    const dimZ = this.config.dimZ;
+    return {
+      mu: add(embedding(mu.reshape(rows * this.components, dimZ), picked.pick), embedding(this.anchors!, picked.anchorRows)),
+      sigma: embedding(sigma.reshape(rows * this.components, dimZ), picked.pick),
+      classVector,
+    };
+  }
+
+  /**
+   * For each row i: the row of the (rows * components, dimZ) head outputs holding its component,
+   * i * components + component[i], and its anchor's row, classes[i] * components + component[i].
+   */
+  componentRows(classes: ArrayLike<number>, component: ArrayLike<number>): { pick: Int32Array; anchorRows: Int32Array } {
     const K = this.components;
     for (const k of Array.from(component)) {
       if (!Number.isInteger(k) || k < 0 || k >= K) throw new Error(`input generator: component ${k} is outside [0, ${K})`);
     }
-    // Row i of the (rows * K, dimZ) head outputs holding row i's component, and its anchor.
-    const pick = Array.from(component, (k, i) => i * K + k);
-    const classIndex = classes instanceof Tensor ? null : Array.from(classes);
-    if (!classIndex) throw new Error('input generator: with several components, give the classes as numbers');
-    const anchorRows = Array.from(component, (k, i) => classIndex[i] * K + k);
-    const dimZ = this.config.dimZ;
     return {
-      mu: add(embedding(mu.reshape(rows * K, dimZ), pick), embedding(this.anchors!, anchorRows)),
-      sigma: embedding(sigma.reshape(rows * K, dimZ), pick),
-      classVector,
+      pick: Int32Array.from(component, (k, i) => i * K + k),
+      anchorRows: Int32Array.from(component, (k, i) => classes[i] * K + k),
     };
   }
 
@@ -119,7 +138,7 @@ export class InputGenerator extends Module {
   }
 
   /** z = mu + sigma * eps: the reparameterisation, so gradients reach mu and sigma. */
-  sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number>): LatentParameters & { z: Tensor } {
+  sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number> | ComponentRows): LatentParameters & { z: Tensor } {
     const latent = this.forward(classes, component);
     return { ...latent, z: add(latent.mu, mul(latent.sigma, eps)) };
   }

@@ -1,6 +1,6 @@
 // Optimizers (PyTorch's torch.optim in camelCase). Only Adam is needed by the trainer.
-import { keep, type Tensor } from '../engine/tensor.js';
-import { adamStepKernel, type AdamHyper } from '../kernels/adam.js';
+import { keep, tensor, type Tensor } from '../engine/tensor.js';
+import { adamStepKernel, biasCorrections, type AdamHyper } from '../kernels/adam.js';
 import { zeros } from '../kernels/creation.js';
 
 export interface AdamOptions {
@@ -26,10 +26,25 @@ export class Adam {
 
   /** Apply one update to every parameter that has a gradient. */
   step(): void {
+    const corrections = tensor(this.countStep());
+    this.update(corrections);
+    corrections.dispose();
+  }
+
+  /**
+   * step() in two halves, for a replayed step (src/train/step.ts), where only GPU work repeats:
+   * countStep() advances the step count on the host and gives the step's bias corrections;
+   * update() applies the step with them, uploaded.
+   */
+  countStep(): Float32Array {
     this.stepCount++;
+    return biasCorrections(this.stepCount, this.hyper);
+  }
+
+  update(corrections: Tensor): void {
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      adamStepKernel(p, p.grad, this.moments[i].m, this.moments[i].v, this.stepCount, this.hyper);
+      adamStepKernel(p, p.grad, this.moments[i].m, this.moments[i].v, corrections, this.hyper);
     });
   }
 

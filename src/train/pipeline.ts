@@ -8,10 +8,10 @@ import { matmul } from '../kernels/matmul.js';
 import { oneHot } from '../kernels/gather.js';
 import { max, mean, sum } from '../kernels/reduce.js';
 import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
-import { translate } from '../kernels/translate.js';
+import { translate, translateBy } from '../kernels/translate.js';
 import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
-import { InputGenerator } from './inputGenerator.js';
+import { InputGenerator, type ComponentRows } from './inputGenerator.js';
 
 export interface LossWeights {
   /** The paper's variance-maximising regulariser: weight on -mean(log sigma). */
@@ -34,6 +34,26 @@ export interface LossWeights {
    */
   confidence?: number;
 }
+
+/**
+ * Every random draw of a training step after its classes, made on the host (lossFor's order:
+ * noise, components, shift), as the arrays the GPU work reads. A replayed step
+ * (src/train/step.ts) writes these into its fixed input buffers.
+ */
+export interface StepDraws {
+  /** The requested classes. */
+  target: Int32Array;
+  /** (batch, dimZ) standard normal noise. */
+  eps: Float32Array;
+  /** With several components: InputGenerator.componentRows of the drawn components. */
+  pick?: Int32Array;
+  anchorRows?: Int32Array;
+  /** (dy, dx) of the classifier input's shift, when weights.shift > 0. */
+  translation?: Int32Array;
+}
+
+/** StepDraws uploaded (1-D tensors, as a replay binds them). */
+export type StepInputs = { [K in keyof StepDraws]: Tensor };
 
 export interface StepTensors {
   loss: Tensor;
@@ -77,15 +97,16 @@ export class ConditioningPipeline {
   }
 
   /** G's images for classes of the classifier, through the input generator, with z = mu + sigma * eps. */
-  imagesFor(classes: number[], eps: Tensor, component?: number[]): { images: Tensor; mu: Tensor; sigma: Tensor } {
+  imagesFor(classes: number[] | Tensor, eps: Tensor, component?: number[] | ComponentRows): { images: Tensor; mu: Tensor; sigma: Tensor } {
     const { z, mu, sigma, classVector } = this.inputGenerator.sample(classes, eps, component);
     return { images: this.generate(z, classVector), mu, sigma };
   }
 
-  /** Resize to the classifier's size (see resize), shift, classify. */
-  classify(images: Tensor, shift: [number, number] = [0, 0]): { logits: Tensor; features: Tensor } {
+  /** Resize to the classifier's size (see resize), shift (by numbers, or a (dy, dx) int32 tensor), classify. */
+  classify(images: Tensor, shift: [number, number] | Tensor = [0, 0]): { logits: Tensor; features: Tensor } {
     let x = this.resize(images);
-    if (shift[0] !== 0 || shift[1] !== 0) x = translate(x, shift[0], shift[1], -1);
+    if (!Array.isArray(shift)) x = translateBy(x, shift, -1);
+    else if (shift[0] !== 0 || shift[1] !== 0) x = translate(x, shift[0], shift[1], -1);
     return this.classifier.forwardWithFeatures(x);
   }
 
@@ -102,14 +123,35 @@ export class ConditioningPipeline {
 
   /** One training forward pass and its loss, for classes and noise drawn from `rng`. */
   lossFor(classes: number[], rng: Rng, weights: LossWeights): StepTensors {
+    const draws = this.drawInputs(classes, rng, weights);
+    const inputs: Partial<StepInputs> = {};
+    for (const [k, v] of Object.entries(draws)) inputs[k as keyof StepDraws] = tensor(v);
+    return this.lossOf(inputs as StepInputs, weights);
+  }
+
+  /** The random draws of lossFor, on the host: noise, then components, then the shift. */
+  drawInputs(classes: number[], rng: Rng, weights: LossWeights): StepDraws {
     const dimZ = this.inputGenerator.config.dimZ;
-    const eps = tensor(rng.fillNormal(new Float32Array(classes.length * dimZ)), [classes.length, dimZ]);
+    const draws: StepDraws = { target: Int32Array.from(classes), eps: rng.fillNormal(new Float32Array(classes.length * dimZ)) };
     const component = this.inputGenerator.drawComponents(classes.length, rng);
-    const shift: [number, number] =
-      weights.shift > 0 ? [rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift] : [0, 0];
-    const target = tensor(Int32Array.from(classes));
-    const { images, mu, sigma } = this.imagesFor(classes, eps, component);
-    const { logits, features } = this.classify(images, shift);
+    if (component) Object.assign(draws, this.inputGenerator.componentRows(classes, component));
+    if (weights.shift > 0) {
+      // Drawn once the components are: the order lossFor has always drawn in.
+      draws.translation = Int32Array.of(rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift);
+    }
+    return draws;
+  }
+
+  /**
+   * lossFor on drawn inputs, uploaded. A drawn shift of (0, 0) still runs the shift (a copy, so the
+   * numbers are those of no shift): the work is the same every step, as a replay needs.
+   */
+  lossOf(inputs: StepInputs, weights: LossWeights): StepTensors {
+    const target = inputs.target;
+    const eps = inputs.eps.reshape(target.size, this.inputGenerator.config.dimZ);
+    const rows = inputs.pick && inputs.anchorRows ? { pick: inputs.pick, anchorRows: inputs.anchorRows } : undefined;
+    const { images, mu, sigma } = this.imagesFor(target, eps, rows);
+    const { logits, features } = this.classify(images, inputs.translation ?? [0, 0]);
     const ce = crossEntropy(logits, target);
     let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
     if (weights.diversity) loss = add(loss, mul(withinClassSpread(features, target, this.numClasses), -weights.diversity));

@@ -15,7 +15,7 @@ import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
 import { ConditioningPipeline, type LossWeights } from './pipeline.js';
 import { plotCurves } from './plot.js';
-import { generateImages, trainingStep } from './step.js';
+import { generateImages, stepReplay, trainingStep } from './step.js';
 import { terminalStderr } from './terminal.js';
 
 export interface TrainConfig {
@@ -69,7 +69,7 @@ interface RunState {
 const CHECKPOINT = 'checkpoint';
 
 // The step and the image generation are node-free (the demo page runs them); re-exported here.
-export { generateImages, trainingStep };
+export { generateImages, stepReplay, trainingStep };
 
 export async function buildPipeline(config: TrainConfig): Promise<ConditioningPipeline> {
   const generator = await loadGenerator(config.generator);
@@ -207,6 +207,11 @@ export interface TrainOptions {
   /** Set to true from outside (SIGINT) to stop after the current step, saving state. */
   stopSignal?: { stop: boolean };
   quiet?: boolean;
+  /**
+   * Record the training step once and replay it (default true; src/engine/capture.ts): the same
+   * numbers as eager steps, bit for bit, with a fraction of the host work. false: every step eager.
+   */
+  replay?: boolean;
 }
 
 export interface TrainResult {
@@ -253,10 +258,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const history = readMetrics(metricsPath);
   const progress = makeProgress(totalSteps, state.step, options.quiet ?? false);
   let interrupted = false;
+  const replay = options.replay === false ? undefined : stepReplay(pipeline, optimizer, config.weights);
   try {
     while (state.step < totalSteps) {
       const t0 = performance.now();
-      const [loss, ce, correct, meanSigma] = await trainingStep(pipeline, optimizer, config.batch, rng, config.weights);
+      const [loss, ce, correct, meanSigma] = await trainingStep(pipeline, optimizer, config.batch, rng, config.weights, replay);
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(
           `the loss became ${loss} at step ${state.step + 1} (cross-entropy ${ce}, mean sigma ${meanSigma}); ` +
@@ -297,6 +303,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     }
   } finally {
     progress.stop();
+    replay?.dispose();
   }
   writeCurves(config.out, history, config.stepsPerEpoch);
   return { pipeline, history, interrupted };
