@@ -21,7 +21,7 @@ import { peerInputs, prepareOurs, rowInputs } from './ours.js';
 import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type PeerResult, type Report, type Result } from './report.js';
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
-import { timeTrainStep, trainStepMissing } from './trainStep.js';
+import { timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
 
@@ -257,32 +257,43 @@ async function benchRow(row: Row, o: Options, peers: Peer[]): Promise<Result> {
   return result;
 }
 
-async function benchTrainStep(o: Options, peerNames: string[]): Promise<Result> {
-  const result: Result = {
-    family: 'train', kernel: 'training step', shape: 'batch 64', where: 'npm run train, default pair', heavy: false,
-    ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
-    flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
-    notes: ['input generator + frozen BigGAN + upsample + shift + frozen VGG-bn + loss, backward, Adam, stats read-back'],
+/** The training step, eager and replayed (issue 18), alternated in one run: a row each. */
+async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[]> {
+  const row = (mode: 'eager' | 'replay'): Result => {
+    const result: Result = {
+      family: 'train', kernel: `training step, ${mode}`, shape: 'batch 64', where: 'npm run train, default pair', heavy: false,
+      ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
+      flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
+      notes: [`input generator + frozen BigGAN + upsample + shift + frozen VGG-bn + loss, backward, Adam, stats read-back; ${mode === 'eager' ? 'recorded anew each step (--no-replay)' : 'recorded once, replayed'}`],
+    };
+    for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole training step is not a single peer op' };
+    return result;
   };
-  for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole training step is not a single peer op' };
+  const results = [row('eager'), row('replay')];
   const missing = trainStepMissing();
   if (missing) {
-    result.error = missing;
-    return result;
+    for (const r of results) r.error = missing;
+    return results;
   }
   try {
     const budget = o.reps ? budgetFor(o, null) : { budgetMs: o.quick ? 2000 : 8000, minReps: 3, maxReps: 50 };
-    const t = await timeTrainStep(budget);
-    result.ms = t.wall.median;
-    result.wallMs = t.wall.median;
-    result.wallSpread = t.wall;
-    result.imagesPerSec = t.imagesPerSec;
-    result.check = { ok: t.check.ok, method: 'finite loss', maxAbsErr: 0, worst: 0, message: t.check.message };
-    result.notes.push(`${t.submitsPerStep.toFixed(1)} submits, ${t.dispatchesPerStep.toFixed(0)} dispatches per step; ${t.check.message}`);
+    const timed = await timeTrainSteps(budget);
+    timed.forEach((t, i) => {
+      const result = results[i];
+      result.ms = t.wall.median;
+      result.wallMs = t.wall.median;
+      result.wallSpread = t.wall;
+      result.hostMs = t.host.median;
+      result.hostSpread = t.host;
+      result.dispatchesPerStep = t.dispatchesPerStep;
+      result.imagesPerSec = t.imagesPerSec;
+      result.check = { ok: t.check.ok, method: 'finite loss', maxAbsErr: 0, worst: 0, message: t.check.message };
+      result.notes.push(`${t.submitsPerStep.toFixed(1)} submits, ${t.dispatchesPerStep.toFixed(0)} dispatches per step; host ${t.host.median.toFixed(1)} ms per step; ${t.check.message}`);
+    });
   } catch (e) {
-    result.error = errorText(e);
+    for (const r of results) r.error = errorText(e);
   }
-  return result;
+  return results;
 }
 
 /** Forward + backward to the input of a full-size network at batch 1 (bench/fullSize.ts), warm. */
@@ -337,7 +348,7 @@ async function main(): Promise<void> {
 
   const rows = selectRows(o);
   const wantTrain = (!o.kernels || o.kernels.includes('train'));
-  const total = rows.length + (wantTrain ? 1 : 0);
+  const total = rows.length + (wantTrain ? 2 : 0);
   console.log(`${total} rows${o.quick ? ' (quick)' : ''}; ${rt.ctx.hasTimestamps ? 'GPU time from timestamp queries' : 'wall-clock'}; budget per row and engine: ${o.reps ? `${o.reps} reps` : `${budgetFor(o, null).budgetMs} ms`}\n`);
 
   const report: Report = {
@@ -367,9 +378,13 @@ async function main(): Promise<void> {
     );
   }
   if (wantTrain) {
-    const r = await benchTrainStep(o, peers.map((p) => p.name));
-    report.results.push(r);
-    console.log(`[${total}/${total}] training step: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, ${r.imagesPerSec?.toFixed(1)} images/s`}`);
+    for (const [i, r] of (await benchTrainSteps(o, peers.map((p) => p.name))).entries()) {
+      report.results.push(r);
+      console.log(
+        `[${total - 1 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
+          `${r.dispatchesPerStep} dispatches, ${r.imagesPerSec?.toFixed(1)} images/s`}`,
+      );
+    }
     // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
     if (o.heavy && !o.quick) {
       for (const run of [runVgg16, runBigGANDeep256]) {

@@ -1,7 +1,7 @@
 // Where the training step's time goes: one step of `npm run train` on the default pair (as
 // bench/trainStep.ts runs it), timed whole and then kernel by kernel.
 //
-//   npx tsx bench/profileStep.ts [--batch=64] [--reps=5] [--kernel-reps=3] [--top=25] [--no-kernels]
+//   npx tsx bench/profileStep.ts [--batch=64] [--reps=5] [--kernel-reps=3] [--top=25] [--no-kernels] [--no-host]
 //
 // 1. Step: wall-clock ms of whole steps (uninstrumented, queue drained by the statistics
 //    read-back as in the trainer), best and median of --reps after a warm-up step.
@@ -14,6 +14,11 @@
 //    with the autograd node whose rule launched it. Printed: per phase, per kernel family (shader
 //    family.entry) within each phase, and the most expensive single launches.
 //
+// 3. Host: where the JavaScript time of a step goes (--reps steps each, eager and replayed
+//    alternated; issue 18): the draws on the host, recording (launch(): packing, pooled uniform
+//    buffers, bind groups, encoding, against the ops' own JavaScript: tensors, graph, autograd)
+//    or replaying (input writes, re-encoding, submits), and the read-back's copy and submit.
+//
 // The sum of kernel times is below the step's wall time by the host's share (recording,
 // submits, the read-back) and the pass boundaries this mode adds.
 import { onBackwardNode } from '../src/engine/autograd.js';
@@ -23,7 +28,7 @@ import { init, runtime } from '../src/engine/runtime.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
 import { concat } from '../src/kernels/shape.js';
 import { Adam } from '../src/train/optim.js';
-import { buildPipeline } from '../src/train/trainer.js';
+import { buildPipeline, stepReplay, trainingStep } from '../src/train/trainer.js';
 import { defaultTrainConfig, trainStepMissing } from './trainStep.js';
 
 const arg = (name: string, fallback: string) =>
@@ -33,6 +38,7 @@ const REPS = Number(arg('reps', '5'));
 const TOP = Number(arg('top', '25'));
 const KERNEL_REPS = Number(arg('kernel-reps', '3'));
 const KERNELS = !process.argv.includes('--no-kernels');
+const HOST = !process.argv.includes('--no-host');
 
 const missing = trainStepMissing();
 if (missing) throw new Error(missing);
@@ -199,4 +205,58 @@ if (profiler) {
     console.log(`  ${ms(gpu[i])}  ${r.tag.padEnd(24)} ${r.op.padEnd(20)} ${kernelOf(r).padEnd(28)} ${r.workgroups.join('x')}`);
   }
 }
+if (HOST) await hostTime();
+
+/** Host ms of eager and replayed steps, split by where it goes (runtime methods timed by wrapping them). */
+async function hostTime(): Promise<void> {
+  const timers = new Map<string, number>();
+  let depth = 0; // a call inside a timed call (read's flush) counts for the outer one only
+  const wrap = <K extends 'launch' | 'replay' | 'write' | 'flush' | 'read'>(key: K, label: string) => {
+    const original = rt[key].bind(rt) as (...a: unknown[]) => unknown;
+    (rt as unknown as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      depth++;
+      try {
+        return original(...args);
+      } finally {
+        if (--depth === 0) timers.set(label, (timers.get(label) ?? 0) + performance.now() - t0);
+      }
+    };
+  };
+  wrap('launch', 'launch() calls');
+  wrap('replay', 'runtime.replay (encode + submit)');
+  wrap('write', 'queue writes');
+  wrap('flush', 'submits (flush)');
+  wrap('read', 'read-back (copy, submit; sync part)');
+  const replay = stepReplay(pipeline, optimizer, config.weights);
+  const modes = [['eager', undefined], ['replay', replay]] as const;
+  for (const [, r] of modes) await trainingStep(pipeline, optimizer, config.batch, rng, config.weights, r);
+  const rows = new Map<string, Map<string, number[]>>();
+  for (let i = 0; i < REPS; i++) {
+    for (const [mode, r] of modes) {
+      timers.clear();
+      const d0 = rt.stats.dispatches;
+      const t0 = performance.now();
+      const pending = trainingStep(pipeline, optimizer, config.batch, rng, config.weights, r);
+      const host = performance.now() - t0;
+      await pending;
+      const row = rows.get(mode) ?? new Map<string, number[]>();
+      rows.set(mode, row);
+      const add = (k: string, v: number) => row.set(k, [...(row.get(k) ?? []), v]);
+      add('host ms per step (up to the first wait)', host);
+      const inner = [...timers.values()].reduce((a, b) => a + b, 0);
+      for (const [k, v] of timers) add(k, v);
+      add('the rest (draws, tensors, graph, autograd, Replay.run)', host - inner);
+      add('dispatches', rt.stats.dispatches - d0);
+    }
+  }
+  replay.dispose();
+  const median = (v: number[] = []) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  const keys = [...new Set([...rows.values()].flatMap((m) => [...m.keys()]))];
+  console.log(`\nhost time per step, median of ${REPS} (eager and replay alternated)    eager    replay`);
+  for (const k of keys) {
+    console.log(`  ${k.padEnd(62)} ${ms(median(rows.get('eager')!.get(k)))} ${ms(median(rows.get('replay')!.get(k)))}`);
+  }
+}
+
 process.exit(0);

@@ -50,8 +50,12 @@ export interface Result {
   /** our speed / best peer's speed, both wall-clock: > 1 means we are faster */
   ratio: number | null;
   notes: string[];
-  /** training-step row only */
+  /** training-step rows only */
   imagesPerSec?: number;
+  /** training-step rows: median host (JavaScript) ms to record or replay and submit one step */
+  hostMs?: number;
+  hostSpread?: Spread;
+  dispatchesPerStep?: number;
 }
 
 export interface Report {
@@ -75,8 +79,8 @@ const fmtMs = (ms: number | null | undefined): string => {
 const fmtNum = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
 
 /** GFLOP/s or GB/s, whichever the row's bound calls for. */
-export function figure(r: { bound: 'compute' | 'memory'; gflops: number | null; gbps: number | null }, imagesPerSec?: number): string {
-  if (imagesPerSec !== undefined) return `${fmtNum(imagesPerSec)} img/s`;
+export function figure(r: { bound: 'compute' | 'memory'; gflops: number | null; gbps: number | null }, imagesPerSec?: number, hostMs?: number): string {
+  if (imagesPerSec !== undefined) return `${fmtNum(imagesPerSec)} img/s${hostMs !== undefined ? `, host ${fmtMs(hostMs)} ms` : ''}`;
   const v = r.bound === 'compute' ? r.gflops : r.gbps;
   if (v === null || !Number.isFinite(v)) return '-';
   return `${fmtNum(v)} ${r.bound === 'compute' ? 'GF/s' : 'GB/s'}`;
@@ -114,7 +118,7 @@ function buildTable(report: Report): Table {
       check,
       fmtMs(r.ms),
       iqr && iqr.samples > 1 ? `${fmtMs(iqr.q1)}-${fmtMs(iqr.q3)}` : '-',
-      figure(r, r.imagesPerSec),
+      figure(r, r.imagesPerSec, r.hostMs),
       r.batch > 1 ? `${fmtMs(r.wallMs)} (x${r.batch})` : fmtMs(r.wallMs),
     ];
     const reasons = new Set(peerNames.map((p) => r.peers[p]?.unsupported));

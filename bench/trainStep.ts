@@ -1,6 +1,7 @@
 // One training step of `npm run train` on the default pair, as the trainer's loop does it:
 // input generator -> frozen BigGAN -> nearest upsample -> shift -> frozen VGG -> loss (cross-
-// entropy + KL) -> backward -> Adam step, then the read-back of the step's statistics.
+// entropy + KL) -> backward -> Adam step, then the read-back of the step's statistics; recorded
+// anew each step (eager) or recorded once and replayed (replay), alternated in one process.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,7 @@ import { Rng } from '../src/engine/random.js';
 import { runtime } from '../src/engine/runtime.js';
 import { Adam } from '../src/train/optim.js';
 import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
-import { buildPipeline, trainingStep, type TrainConfig } from '../src/train/trainer.js';
+import { buildPipeline, stepReplay, trainingStep, type TrainConfig } from '../src/train/trainer.js';
 import { spread, type Spread, type TimingBudget } from './timing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,9 +20,16 @@ export const DEFAULT_PAIR = {
 };
 
 export interface TrainStepResult {
+  /** 'eager': every step recorded anew; 'replay': recorded once, replayed (src/engine/capture.ts) */
+  mode: 'eager' | 'replay';
   batch: number;
   /** wall-clock ms per step (queue drained by the statistics read-back, as in the trainer) */
   wall: Spread;
+  /**
+   * host ms per step: the JavaScript of trainingStep up to its first wait (draws, recording or
+   * replaying, the submits and the read-back's copy), measured on the host
+   */
+  host: Spread;
   imagesPerSec: number;
   submitsPerStep: number;
   dispatchesPerStep: number;
@@ -47,39 +55,62 @@ export function trainStepMissing(): string | null {
   return missing.length ? `default models missing: ${missing.map((p) => p.slice(ROOT.length + 1)).join(', ')}` : null;
 }
 
-export async function timeTrainStep(budget: TimingBudget, batch = 64): Promise<TrainStepResult> {
+/**
+ * Eager and replayed steps of one pipeline, alternated step by step in this process (so that load
+ * from other processes weighs on both alike), until the budget is spent: eager first, then replay.
+ */
+export async function timeTrainSteps(budget: TimingBudget, batch = 64): Promise<TrainStepResult[]> {
   const config = defaultTrainConfig(batch);
   const pipeline = await buildPipeline(config);
   const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
   const rng = new Rng(config.seed);
   const rt = runtime();
+  const replay = stepReplay(pipeline, optimizer, config.weights);
+  const modes = [
+    { mode: 'eager' as const, replay: undefined },
+    { mode: 'replay' as const, replay },
+  ].map((m) => ({ ...m, wall: [] as number[], host: [] as number[], submits: 0, dispatches: 0, last: new Float32Array(4) as Float32Array }));
 
-  const step = () => trainingStep(pipeline, optimizer, config.batch, rng, config.weights);
-
-  // warm-up: pipelines compile on the first step
-  let last = await step();
-  const s0 = { ...rt.stats };
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < budget.maxReps && (times.length < budget.minReps || performance.now() - start < budget.budgetMs)) {
+  const step = async (m: (typeof modes)[number], timed: boolean) => {
+    const s0 = { ...rt.stats };
     const t0 = performance.now();
-    last = await step();
-    times.push(performance.now() - t0);
-  }
-  const n = times.length;
-  const wall = spread(times);
-  const finite = Array.from(last).every(Number.isFinite);
-  optimizer.zeroGrad();
-  return {
-    batch,
-    wall,
-    imagesPerSec: (batch * 1000) / wall.median,
-    submitsPerStep: (rt.stats.submits - s0.submits) / n,
-    dispatchesPerStep: (rt.stats.dispatches - s0.dispatches) / n,
-    check: {
-      ok: finite,
-      message: `loss ${last[0].toFixed(4)}, cross-entropy ${last[1].toFixed(4)}, batch accuracy ${(last[2] / batch).toFixed(3)}` +
-        (finite ? '' : ' (not finite)'),
-    },
+    const pending = trainingStep(pipeline, optimizer, config.batch, rng, config.weights, m.replay);
+    const t1 = performance.now();
+    m.last = await pending;
+    const t2 = performance.now();
+    if (!timed) return;
+    m.host.push(t1 - t0);
+    m.wall.push(t2 - t0);
+    m.submits += rt.stats.submits - s0.submits;
+    m.dispatches += rt.stats.dispatches - s0.dispatches;
   };
+
+  // warm-up: pipelines compile on the first eager step; the replay captures on its first
+  for (const m of modes) await step(m, false);
+  const start = performance.now();
+  let n = 0;
+  while (n < budget.maxReps && (n < budget.minReps || performance.now() - start < 2 * budget.budgetMs)) {
+    for (const m of modes) await step(m, true);
+    n++;
+  }
+  replay.dispose();
+  optimizer.zeroGrad();
+  return modes.map((m) => {
+    const wall = spread(m.wall);
+    const finite = Array.from(m.last).every(Number.isFinite);
+    return {
+      mode: m.mode,
+      batch,
+      wall,
+      host: spread(m.host),
+      imagesPerSec: (batch * 1000) / wall.median,
+      submitsPerStep: m.submits / n,
+      dispatchesPerStep: m.dispatches / n,
+      check: {
+        ok: finite,
+        message: `loss ${m.last[0].toFixed(4)}, cross-entropy ${m.last[1].toFixed(4)}, batch accuracy ${(m.last[2] / batch).toFixed(3)}` +
+          (finite ? '' : ' (not finite)'),
+      },
+    };
+  });
 }
