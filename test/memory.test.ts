@@ -1,5 +1,5 @@
-// Buffer lifetime and command batching: a training loop in scope() reuses its buffers step after
-// step, dispose() gives memory back, a disposed tensor cannot be used, and a forward pass is
+// Buffer lifetime and command batching: a training loop in scope() (or replayed) reuses its
+// buffers step after step, dispose() gives memory back, a disposed tensor cannot be used, and a forward pass is
 // recorded without a single submission until something is read back.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
@@ -9,14 +9,16 @@ import { heldForBackward } from '../src/engine/autograd.js';
 import { empty, keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
 import { Rng } from '../src/engine/random.js';
 import { Adam } from '../src/train/optim.js';
+import { Replay } from '../src/engine/capture.js';
 import { setupGpu } from './helpers.js';
 
 beforeAll(setupGpu);
 
 describe('memory', () => {
-  it('a training loop in scope() keeps live and allocated bytes flat after its first step', async () => {
-    // The "1000 training steps", on an MLP small enough for lavapipe: each step is a
-    // forward, backward, Adam update and one read-back, a few milliseconds here (~3 s in all).
+  // The "1000 training steps", on an MLP small enough for lavapipe: each step is a
+  // forward, backward, Adam update and one read-back, a few milliseconds here (~3 s in all); eager
+  // (in scope()) and replayed (recorded once, src/engine/capture.ts), the same numbers either way.
+  async function trainMlp(replayed: boolean) {
     const STEPS = 1000;
     const g = new Rng(7);
     const pool = runtime().pool;
@@ -29,22 +31,28 @@ describe('memory', () => {
     const optimizer = new Adam(Object.values(params), { lr: 1e-2 });
     const x = ops.randn([9, 17], { generator: g });
     const targets = [0, 1, 2, 3, 4, 0, 1, 2, 3];
+    const step = (corrections: Tensor) => {
+      const h = ops.relu(ops.linear(x, params.w1, params.b1));
+      const logits = ops.linear(ops.tanh(h), params.w2, params.b2);
+      const l = ops.crossEntropy(logits, targets);
+      l.backward();
+      optimizer.update(corrections);
+      optimizer.zeroGrad();
+      return l;
+    };
+    const replay = new Replay<'corrections'>(({ corrections }) => step(corrections));
 
     const live: number[] = [];
     const allocated: number[] = [];
     const losses: number[] = [];
-    for (let step = 0; step < STEPS; step++) {
-      const loss = scope(() => {
-        const h = ops.relu(ops.linear(x, params.w1, params.b1));
-        const logits = ops.linear(ops.tanh(h), params.w2, params.b2);
-        const l = ops.crossEntropy(logits, targets);
-        l.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return l;
-      });
-      losses.push(await loss.item());
-      loss.dispose();
+    for (let i = 0; i < STEPS; i++) {
+      const corrections = optimizer.countStep();
+      if (replayed) losses.push((await replay.run({ corrections }))[0]);
+      else {
+        const loss = scope(() => step(tensor(corrections)));
+        losses.push(await loss.item());
+        loss.dispose();
+      }
       live.push(pool.liveBytes);
       allocated.push(pool.allocatedBytes);
     }
@@ -52,6 +60,15 @@ describe('memory', () => {
     expect(allocated.slice(1)).toEqual(new Array(STEPS - 1).fill(allocated[0]));
     // and it did train
     expect(losses[STEPS - 1]).toBeLessThan(losses[0] / 4);
+    replay.dispose();
+    optimizer.dispose();
+    for (const t of [...Object.values(params), x]) t.dispose();
+    return losses;
+  }
+
+  it('a training loop keeps live and allocated bytes flat after its first step, eager and replayed alike', async () => {
+    const eager = await trainMlp(false);
+    expect(await trainMlp(true)).toEqual(eager);
   });
 
   it('dispose() gives the bytes back, once, and views share storage', async () => {

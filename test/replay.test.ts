@@ -101,7 +101,8 @@ describe('replay', () => {
     w.dispose();
   });
 
-  it('keeps buffers flat over many replays and gives them all back on dispose', async () => {
+  // Flat over 1,000 replays: test/memory.test.ts.
+  it('gives every buffer back on dispose, to be handed out again', async () => {
     const pool = runtime().pool;
     const w = ops.randn([8, 6], { generator: new Rng(3), requiresGrad: true });
     const optimizer = new Adam([w], { lr: 1e-2 });
@@ -113,23 +114,15 @@ describe('replay', () => {
       return loss;
     });
     const g = new Rng(4);
+    const run = () => replay.run({ x: g.fillNormal(new Float32Array(24)), corrections: optimizer.countStep() });
     const before = pool.liveBytes;
-    const live: number[] = [];
-    const allocated: number[] = [];
-    const losses: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      losses.push((await replay.run({ x: g.fillNormal(new Float32Array(24)), corrections: optimizer.countStep() }))[0]);
-      live.push(pool.liveBytes);
-      allocated.push(pool.allocatedBytes);
-    }
-    expect(live.slice(1)).toEqual(new Array(299).fill(live[0]));
-    expect(allocated.slice(1)).toEqual(new Array(299).fill(allocated[0]));
-    expect(losses[299]).toBeLessThan(losses[0] / 2);
+    for (let i = 0; i < 5; i++) await run();
+    expect(pool.liveBytes).toBeGreaterThan(before);
     replay.dispose();
     expect(pool.liveBytes).toBe(before);
-    // Unpinned: the step's buffers are handed out again.
+    // Unpinned: a new capture of the same work takes the same buffers from the pool.
     const created = pool.created;
-    await replay.run({ x: g.fillNormal(new Float32Array(24)), corrections: optimizer.countStep() });
+    await run();
     expect(pool.created).toBe(created);
     replay.dispose();
     optimizer.dispose();

@@ -286,7 +286,7 @@ describe('trainer mechanics', () => {
     );
   });
 
-  it('stops with a clear error when the loss stops being finite', async () => {
+  it('stops with a clear error when the loss stops being finite (replayed steps, the default)', async () => {
     await expect(train(tinyConfig(fresh(), { lr: 1e30, epochs: 1, stepsPerEpoch: 6 }), { quiet: true })).rejects.toThrow(
       NonFiniteLossError,
     );
