@@ -228,6 +228,15 @@ async function hostTime(): Promise<void> {
   wrap('write', 'queue writes');
   wrap('flush', 'submits (flush)');
   wrap('read', 'read-back (copy, submit; sync part)');
+  // Inside the above: queue.submit, where Dawn turns the recorded commands into Vulkan ones.
+  let submitMs = 0;
+  const queue = rt.device.queue;
+  const submit = queue.submit.bind(queue);
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    const t0 = performance.now();
+    submit(buffers);
+    submitMs += performance.now() - t0;
+  };
   const replay = stepReplay(pipeline, optimizer, config.weights);
   const modes = [['eager', undefined], ['replay', replay]] as const;
   for (const [, r] of modes) await trainingStep(pipeline, optimizer, config.batch, rng, config.weights, r);
@@ -235,6 +244,7 @@ async function hostTime(): Promise<void> {
   for (let i = 0; i < REPS; i++) {
     for (const [mode, r] of modes) {
       timers.clear();
+      submitMs = 0;
       const d0 = rt.stats.dispatches;
       const t0 = performance.now();
       const pending = trainingStep(pipeline, optimizer, config.batch, rng, config.weights, r);
@@ -247,6 +257,7 @@ async function hostTime(): Promise<void> {
       const inner = [...timers.values()].reduce((a, b) => a + b, 0);
       for (const [k, v] of timers) add(k, v);
       add('the rest (draws, tensors, graph, autograd, Replay.run)', host - inner);
+      add('of all these: queue.submit() calls', submitMs);
       add('dispatches', rt.stats.dispatches - d0);
     }
   }

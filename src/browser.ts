@@ -5,6 +5,7 @@ export { init, runtime, type Runtime } from './engine/runtime.js';
 export { NoAdapterError, DeviceLostError } from './engine/device.js';
 export { Tensor, tensor, empty, scope, keep, type DType, type Shape } from './engine/tensor.js';
 export { noGrad, isGradEnabled } from './engine/autograd.js';
+export { Replay, type HostArray } from './engine/capture.js';
 export { Rng, manualSeed } from './engine/random.js';
 export * as ops from './kernels/index.js';
 export { Module, Linear, Conv2d, BatchNorm2d } from './models/module.js';

@@ -14,6 +14,8 @@
 // tensors `fn` is given; the training step draws its noise, components, shift and Adam's bias
 // corrections on the host before the call for this reason (src/train/step.ts). Values written
 // inside `fn` (tensor(), a constant) are written again at each replay, in their captured order.
+// The tensors `fn` closes over (parameters, Adam's moments) are bound by their buffers: change
+// them in place (copy_, loadStateDict), never by swapping in new tensors, and a replay sees it.
 import { runtime } from './runtime.js';
 import { keep, scope, tensor, type Tensor } from './tensor.js';
 import type { Tape } from './tape.js';
