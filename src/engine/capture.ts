@@ -35,7 +35,7 @@ export class Replay<K extends string> {
   private captured = new Map<string, Captured>();
 
   constructor(
-    /** The work: inputs as 1-D tensors (float32 or int32, as given), one output tensor. */
+    /** The work: inputs as 1-D tensors (float32 or int32, as given); one output tensor it makes (the Replay owns it). */
     private readonly fn: (inputs: Record<K, Tensor>) => Tensor,
     /**
      * Captures kept at once: each holds every buffer of one call (the activations of a training
