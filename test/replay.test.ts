@@ -101,6 +101,26 @@ describe('replay', () => {
     w.dispose();
   });
 
+  it('replays work that the capture submitted in parts, with the writes between them in order', async () => {
+    // A submit in the middle (a long batch, copy_), then a write that must land after the first part ran.
+    const fn = (x: Tensor) => {
+      const y = ops.mul(x, 2);
+      runtime().flush();
+      const c = tensor(Float32Array.of(1, 2, 3));
+      const z = ops.add(y, c);
+      c.copy_(Float32Array.of(10, 20, 30)); // flushes, then writes: z keeps 1, 2, 3
+      return ops.add(z, c);
+    };
+    const replay = new Replay<'x'>(({ x }) => fn(x));
+    for (const x of [[1, 2, 3], [4, 5, 6], [-1, 0, 1]]) {
+      const expected = Array.from(await scope(() => fn(tensor(x))).data());
+      expect(expected).toEqual(x.map((v, i) => 2 * v + (i + 1) * 11));
+      expect(Array.from(await replay.run({ x: Float32Array.from(x) }))).toEqual(expected);
+    }
+    expect(replay.counts).toEqual({ captures: 1, replays: 2 });
+    replay.dispose();
+  });
+
   // Flat over 1,000 replays: test/memory.test.ts.
   it('gives every buffer back on dispose, to be handed out again', async () => {
     const pool = runtime().pool;

@@ -203,35 +203,33 @@ export class Runtime {
     }
   }
 
-  /** Submit a captured tape's work again: its writes, then its commands, segment by segment. */
+  /**
+   * Record a captured tape's work again: its writes, then its commands, segment by segment. Every
+   * segment but the last is submitted, where the capture submitted; the last is left recorded, as
+   * eager work is, so that the read-back of its output goes in the same submit (a second submit
+   * would make the host wait on a GPU already busy with the first).
+   */
   replay(tape: Tape): void {
     if (tape.isDisposed) throw new Error('replay() of a disposed tape');
     this.flush();
     const queue = this.device.queue;
-    for (const { writes, commands } of tape.segments) {
+    tape.segments.forEach(({ writes, commands }, i) => {
+      if (i > 0) this.flush();
       for (const w of writes) queue.writeBuffer(w.buffer, w.offset, w.data);
-      if (!commands.length) continue;
-      const encoder = this.device.createCommandEncoder();
-      let pass: GPUComputePassEncoder | null = null;
       let pipeline: GPUComputePipeline | null = null;
       for (const c of commands) {
         if ('bindGroup' in c) {
-          pass ??= encoder.beginComputePass();
+          const pass = this.openPass();
           if (c.pipeline !== pipeline) pass.setPipeline((pipeline = c.pipeline));
           pass.setBindGroup(0, c.bindGroup);
-          pass.dispatchWorkgroups(...c.workgroups);
+          pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
         } else {
-          pass?.end();
-          pass = pipeline = null;
-          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+          this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+          pipeline = null;
         }
       }
-      pass?.end();
-      queue.submit([encoder.finish()]);
-      this.stats.submits++;
-    }
+    });
     this.stats.dispatches += tape.dispatches;
-    this.throwPendingError();
   }
 
   /** Wait until the GPU has finished all submitted work. */
