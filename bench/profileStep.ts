@@ -269,7 +269,7 @@ async function hostTime(): Promise<void> {
   console.log(`\nhost time per step, ms, of ${REPS} steps each (eager and replay alternated)   eager: best  median   replay: best  median`);
   for (const k of keys) {
     const [e, r] = [rows.get('eager')!.get(k), rows.get('replay')!.get(k)];
-    const cell = (v: number[] | undefined) => (v?.some((x) => x > 0) ? `${ms(best(v))} ${ms(median(v))}` : `${"-".padStart(8)} ${"-".padStart(8)}`);
+    const cell = (v: number[] | undefined) => (v?.some((x) => x > 0) ? `${ms(best(v))} ${ms(median(v))}` : `${'-'.padStart(8)} ${'-'.padStart(8)}`);
     console.log(`  ${k.padEnd(62)} ${cell(e)}        ${cell(r)}`);
   }
 }

@@ -62,13 +62,15 @@ describe('replay', () => {
       const replay = replayed ? stepReplay(pipeline, optimizer, config.weights) : undefined;
       const stats: number[][] = [];
       const dispatches: number[] = [];
+      const submits: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const d0 = runtime().stats.dispatches;
+        const s0 = { ...runtime().stats };
         stats.push(Array.from(await trainingStep(pipeline, optimizer, config.batch, rng, config.weights, replay)));
-        dispatches.push(runtime().stats.dispatches - d0);
+        dispatches.push(runtime().stats.dispatches - s0.dispatches);
+        submits.push(runtime().stats.submits - s0.submits);
       }
       if (replay) expect(replay.counts).toEqual({ captures: 1, replays: 3 });
-      runs.push({ stats, dispatches, params: await values(pipeline.inputGenerator.stateDict()), moments: await values(optimizer.stateTensors()) });
+      runs.push({ stats, dispatches, submits, params: await values(pipeline.inputGenerator.stateDict()), moments: await values(optimizer.stateTensors()) });
       replay?.dispose();
       optimizer.dispose();
     }
@@ -78,6 +80,10 @@ describe('replay', () => {
     expect(replayed.params).toEqual(eager.params);
     expect(replayed.moments).toEqual(eager.moments);
     expect(replayed.dispatches).toEqual(eager.dispatches);
+    // One submit a step, the read-back's copy included (the capturing step submits apart what was
+    // recorded before it, its own work, and the read-back).
+    expect(eager.submits).toEqual([1, 1, 1, 1]);
+    expect(replayed.submits.slice(1)).toEqual([1, 1, 1]);
     // The steps did differ (new draws each step), and training moved the parameters.
     expect(new Set(eager.stats.map((s) => s[0])).size).toBe(4);
   });

@@ -35,10 +35,14 @@ export class Tape {
   /** Uniform buffers of the captured launches, owned by the tape. */
   private readonly uniforms: GPUBuffer[] = [];
   private disposed = false;
+  /** The capture submitted: the next write or command starts a new segment. */
+  private split = false;
 
   constructor(private readonly pool: BufferPool) {}
 
   private get current(): Segment {
+    if (this.split) this.segments.push({ writes: [], commands: [] });
+    this.split = false;
     return this.segments[this.segments.length - 1];
   }
 
@@ -62,8 +66,8 @@ export class Tape {
 
   /** The capture submitted: later writes land after the commands so far. */
   submitted(): void {
-    const s = this.current;
-    if (s.commands.length || s.writes.length) this.segments.push({ writes: [], commands: [] });
+    const s = this.segments[this.segments.length - 1];
+    if (s.commands.length || s.writes.length) this.split = true;
   }
 
   /** Unpin the buffers and give the uniform buffers back; the tape cannot be replayed after this. */
