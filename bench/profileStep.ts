@@ -29,7 +29,7 @@ import { scope, type Tensor } from '../src/engine/tensor.js';
 import { concat } from '../src/kernels/shape.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, stepReplay, trainingStep } from '../src/train/trainer.js';
-import { defaultTrainConfig, trainStepMissing } from './trainStep.js';
+import { defaultTrainConfig, fullGc, trainStepMissing } from './trainStep.js';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -238,11 +238,13 @@ async function hostTime(): Promise<void> {
     submitMs += performance.now() - t0;
   };
   const replay = stepReplay(pipeline, optimizer, config.weights);
+  const collectGarbage = fullGc(); // as bench/trainStep.ts: no step pays for the garbage of another
   const modes = [['eager', undefined], ['replay', replay]] as const;
   for (const [, r] of modes) await trainingStep(pipeline, optimizer, config.batch, rng, config.weights, r);
   const rows = new Map<string, Map<string, number[]>>();
   for (let i = 0; i < REPS; i++) {
     for (const [mode, r] of modes) {
+      collectGarbage();
       timers.clear();
       submitMs = 0;
       const d0 = rt.stats.dispatches;

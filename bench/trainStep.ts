@@ -3,6 +3,8 @@
 // entropy + KL) -> backward -> Adam step, then the read-back of the step's statistics; recorded
 // anew each step (eager) or recorded once and replayed (replay), alternated in one process.
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/random.js';
@@ -71,7 +73,11 @@ export async function timeTrainSteps(budget: TimingBudget, batch = 64): Promise<
     { mode: 'replay' as const, replay },
   ].map((m) => ({ ...m, wall: [] as number[], host: [] as number[], submits: 0, dispatches: 0, last: new Float32Array(4) as Float32Array }));
 
+  // A full garbage collection before each timed step: else the eager step's garbage is collected
+  // in whichever step comes next, and the replayed steps, which make little, pay for it.
+  const collectGarbage = fullGc();
   const step = async (m: (typeof modes)[number], timed: boolean) => {
+    collectGarbage();
     const s0 = { ...rt.stats };
     const t0 = performance.now();
     const pending = trainingStep(pipeline, optimizer, config.batch, rng, config.weights, m.replay);
@@ -113,4 +119,10 @@ export async function timeTrainSteps(budget: TimingBudget, batch = 64): Promise<
       },
     };
   });
+}
+
+/** V8's full garbage collection as a function (node needs no --expose-gc for this). */
+export function fullGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
