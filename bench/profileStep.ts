@@ -224,10 +224,10 @@ async function hostTime(): Promise<void> {
     };
   };
   wrap('launch', 'launch() calls');
-  wrap('replay', 'runtime.replay (encode + submit)');
+  wrap('replay', 'runtime.replay (re-encoding the tape)');
   wrap('write', 'queue writes');
   wrap('flush', 'submits (flush)');
-  wrap('read', 'read-back (copy, submit; sync part)');
+  wrap('read', 'read-back (copy, the submit, map request)');
   // Inside the above: queue.submit, where Dawn turns the recorded commands into Vulkan ones.
   let submitMs = 0;
   const queue = rt.device.queue;
