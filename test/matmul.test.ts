@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
 import { chooseMatmulVariant, matmulSettings } from '../src/kernels/matmul.js';
-import { runtime } from '../src/engine/runtime.js';
+import { bindingSettings, runtime } from '../src/engine/runtime.js';
 import { checkOp, setupGpu } from './helpers.js';
 import { linearRef, matmulRef } from './reference/matmul.js';
 
@@ -132,10 +132,10 @@ describe('linear', linearSuite);
 
 function splitSuite(): void {
   beforeAll(() => {
-    matmulSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
+    bindingSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
   });
   afterAll(() => {
-    matmulSettings.maxBindingBytes = null;
+    bindingSettings.maxBindingBytes = null;
   });
 
   it('gives the outputs and gradients of the whole weight, in three launches', async () => {

@@ -77,8 +77,6 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
 export const matmulSettings = {
   subgroups: true,
   rows64: false,
-  /** The most bytes of a weight bound at once (null: the device's maxStorageBufferBindingSize); tests lower it. */
-  maxBindingBytes: null as number | null,
 };
 
 export interface MatmulVariant {
@@ -234,7 +232,7 @@ interface RowBlock {
  */
 function rowBlocks(weight: Tensor): RowBlock[] {
   const limits = runtime().device.limits;
-  const limit = matmulSettings.maxBindingBytes ?? Number(limits.maxStorageBufferBindingSize);
+  const limit = runtime().bindingLimit;
   const [rows, cols] = weight.shape;
   if (4 * rows * cols <= limit) return [{ of: weight, start: 0, rows }];
   const alignFloats = limits.minStorageBufferOffsetAlignment / 4;
