@@ -124,6 +124,22 @@ describe('split launches', () => {
     await expectSame(limit, withGrads([x], ([v]) => ops.sum(v, [0, 2, 3]), 56));
   });
 
+  it('batchnorm in training (statistics and gradients gathered over the parts) and eval, plain and conditional with relu', async () => {
+    // An image of x is 64 x 4 x 4 x 4 = 4 KiB: an 8 KiB limit cuts a batch of 6 into 3 parts.
+    const x = rand([6, 64, 4, 4], 71, true);
+    const weight = rand([64], 72, true);
+    const bias = rand([64], 73, true);
+    const gain = rand([6, 64], 74, true);
+    const shift = rand([6, 64], 75, true);
+    const runningMean = rand([64], 76);
+    const runningVar = tensor(new Float32Array(64).fill(1.5));
+    const limit = 8192;
+    for (const training of [true, false]) {
+      await expectSame(limit, withGrads([x, weight, bias], ([v, w, b]) => ops.batchNorm(v, runningMean, runningVar, w, b, { training, momentum: 0 }), 77));
+      await expectSame(limit, withGrads([x, gain, shift], ([v, g, b]) => ops.conditionalBatchNormRelu(v, g, b, runningMean, runningVar, { training, momentum: 0 }), 78));
+    }
+  });
+
   it('refuses by name, with the size and the limit, what cannot be split finer', () => {
     bindingSettings.maxBindingBytes = 1024;
     // One image of x is 2 KiB.
