@@ -77,6 +77,12 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
 export const matmulSettings = {
   subgroups: true,
   rows64: false,
+  /**
+   * A lower cap on the bytes of a weight's row block than the engine's binding limit (null: none):
+   * model tests split only the classifier's weight with it, where one image's activations are
+   * over any limit that would split the weight (bindingSettings.maxBindingBytes splits everything).
+   */
+  maxBlockBytes: null as number | null,
 };
 
 export interface MatmulVariant {
@@ -232,7 +238,7 @@ interface RowBlock {
  */
 function rowBlocks(weight: Tensor): RowBlock[] {
   const limits = runtime().device.limits;
-  const limit = runtime().bindingLimit;
+  const limit = Math.min(runtime().bindingLimit, matmulSettings.maxBlockBytes ?? Infinity);
   const [rows, cols] = weight.shape;
   if (4 * rows * cols <= limit) return [{ of: weight, start: 0, rows }];
   const alignFloats = limits.minStorageBufferOffsetAlignment / 4;
