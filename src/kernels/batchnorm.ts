@@ -279,7 +279,10 @@ function elementPass(
   op: string, entry: string, l: Layout, s: Settings, operands: Record<string, Tensor>,
   buffers: (part: Part) => Record<string, Bound | null>, constants: Record<string, number>,
 ): void {
-  for (const part of splitUnits(op, l.N, operands)) launch(entry, 'elements', l, s, buffers(part), constants, part.count);
+  for (const part of splitUnits(op, l.N, operands)) {
+    launch(entry, 'elements', l, s, buffers(part), constants, part.count);
+    part.done();
+  }
 }
 
 function normalizeCore(
@@ -315,7 +318,7 @@ function normalizeCore(
   const perSample: Record<string, Tensor> = affine.mode === 2 ? { weight: affine.weight!, bias: affine.bias! } : {};
   elementPass(op, 'normalize', l, s, { x, y, ...perSample }, (part) => {
     const bind = (t: Tensor | null) => (t === null ? part.bind(x) : affine.mode === 2 ? part.bind(t) : t.buffer);
-    return { x: part.bind(x), mean: mean.buffer, variance: variance.buffer, weight: bind(affine.weight), bias: bind(affine.bias), y: part.bind(y) };
+    return { x: part.bind(x), mean: mean.buffer, variance: variance.buffer, weight: bind(affine.weight), bias: bind(affine.bias), y: part.write(y) };
   }, { ...affineConstants(affine), RELU: relu ? 1 : 0 });
 
   const params = [affine.weight, affine.bias].filter((t): t is Tensor => t !== null);
@@ -383,7 +386,7 @@ function normalizeBackward(
     elementPass(`${op} backward`, 'inputGrad', l, s, { ...cut, gradX: gx, ...perSample }, (part) => ({
       ...stats(part),
       weight: affine.weight === null ? part.bind(x) : affine.mode === 2 ? part.bind(affine.weight) : affine.weight.buffer,
-      meanTermsIn: meanTerms ? meanTerms.buffer : part.bind(x), gradX: part.bind(gx),
+      meanTermsIn: meanTerms ? meanTerms.buffer : part.bind(x), gradX: part.write(gx),
     }), { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
     result.x = gx;
   }

@@ -204,8 +204,9 @@ function convFlags(bias: Tensor | null, relu: boolean): number {
  * of the batch (src/engine/split.ts), every output element computed as before.
  */
 function launchConv(op: string, k: ConvLaunch): void {
-  for (const part of splitUnits(op, k.batch, { input: k.inp, output: k.out })) {
-    launchConvPart(k, part.count, part.bind(k.inp), part.bind(k.out));
+  for (const part of splitUnits(op, k.batch, { input: k.inp }, { output: k.out })) {
+    launchConvPart(k, part.count, part.bind(k.inp), part.write(k.out));
+    part.done();
   }
 }
 
@@ -417,7 +418,7 @@ function upConvForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | nul
   const [B, C, H, W] = x.shape;
   const pw = phaseWeights(weight, g.O, C);
   const out = empty([B, g.O, g.Ho, g.Wo]);
-  for (const part of splitUnits(op, B, { input: x, output: out })) {
+  for (const part of splitUnits(op, B, { input: x }, { output: out })) {
     const layout = groups4x4(part.count, H, W);
     const [gx, , gz] = convGrid(layout.quads, g.O, 2 * OB);
     const phases = 4 * Math.ceil(g.O / (2 * OB));
@@ -432,9 +433,10 @@ function upConvForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | nul
         C, H, W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: 1, padX: 1, S: 1, D: 1, KH: 3, KW: 3, ...PW_STRIDES,
         ...layout, flags: convFlags(bias, relu),
       },
-      buffers: { inp, w: null, bias: (bias ?? x).buffer, out: part.bind(out), inp4: inp, pw: pw.buffer },
+      buffers: { inp, w: null, bias: (bias ?? x).buffer, out: part.write(out), inp4: inp, pw: pw.buffer },
       workgroups: [gx, phases, gz],
     });
+    part.done();
   }
   pw.dispose();
   return out;
@@ -453,7 +455,7 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
     workgroups: grid(g.O * C, WORKGROUP),
   });
   const dx = empty(xShape);
-  for (const part of splitUnits('upsampleConv2d input gradient', B, { 'output gradient': dy, 'input gradient': dx })) {
+  for (const part of splitUnits('upsampleConv2d input gradient', B, { 'output gradient': dy }, { 'input gradient': dx })) {
     const layout = groups4x4(part.count, H, W);
     const inp = part.bind(dy);
     runtime().launch({
@@ -466,9 +468,10 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
         ...layout, flags: 0,
       },
       // No bias is read (flags 0), but the stores name the binding: dy fills it.
-      buffers: { inp, w: null, bias: inp, out: part.bind(dx), inp4: inp, pw: K.buffer },
+      buffers: { inp, w: null, bias: inp, out: part.write(dx), inp4: inp, pw: K.buffer },
       workgroups: convGrid(layout.quads, C, 2 * OB),
     });
+    part.done();
   }
   K.dispose();
   return dx;

@@ -125,8 +125,9 @@ function unaryKernel(op: keyof typeof UNARY, x: Tensor, s1 = 0, s2 = 0): Tensor 
       ...layout('unary', part.count),
       constants: { OP: opCode(UNARY, op), WORKGROUP },
       params: params(part.count, s1, s2),
-      buffers: { x: part.bind(x), y: part.bind(y) },
+      buffers: { x: part.bind(x), y: part.write(y) },
     });
+    part.done();
   }
   return y;
 }
@@ -200,8 +201,9 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
         ...layout('binarySame', part.count),
         constants: { OP: opCode(BINARY, op), WORKGROUP },
         params: params(part.count, s1, s2),
-        buffers: { a: part.bind(a), b: part.bind(b), out: part.bind(out) },
+        buffers: { a: part.bind(a), b: part.bind(b), out: part.write(out) },
       });
+      part.done();
     }
     return out;
   }
@@ -212,8 +214,9 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
     const partOf = (t: Tensor): Shape => (part.whole || !along(t) ? t.shape : [part.count, ...t.shape.slice(1)]);
     const partShape = partOf(out);
     broadcastLaunch(op, partOf(a), partOf(b), partShape, s1, s2, {
-      a: along(a) ? part.bind(a) : a.buffer, b: along(b) ? part.bind(b) : b.buffer, out: part.bind(out),
+      a: along(a) ? part.bind(a) : a.buffer, b: along(b) ? part.bind(b) : b.buffer, out: part.write(out),
     });
+    part.done();
   }
   return out;
 }
@@ -380,8 +383,9 @@ export function fillKernel(t: Tensor, value: number): Tensor {
       ...layout('fill', part.count),
       constants: { WORKGROUP },
       params: params(part.count, value, 0),
-      buffers: { filled: part.bind(t) },
+      buffers: { filled: part.write(t) },
     });
+    part.done();
   }
   return t;
 }

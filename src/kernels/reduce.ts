@@ -59,8 +59,9 @@ function reduceAxisKernel(op: ReduceOp, x: Tensor, outer: number, reduced: numbe
     return total!;
   }
   const out = empty([outer * inner]);
-  for (const part of splitUnits(op, outer, { x, out })) {
-    reduceLaunch(op, part.bind(x), part.bind(out), part.count, reduced, inner, scale);
+  for (const part of splitUnits(op, outer, { x }, { out })) {
+    reduceLaunch(op, part.bind(x), part.write(out), part.count, reduced, inner, scale);
+    part.done();
   }
   return out;
 }

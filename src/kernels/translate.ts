@@ -14,15 +14,16 @@ function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
   const out = empty(img.shape);
   const per = W % 4 === 0 ? 4 : 1;
   // Planes are independent: over the binding-size limit they go in parts (src/engine/split.ts).
-  for (const part of splitUnits('translate', B * C, { image: img, shifted: out })) {
+  for (const part of splitUnits('translate', B * C, { image: img }, { shifted: out })) {
     runtime().launch({
       kernel: copyFamily,
       entry: per === 4 ? 'translate4' : 'translate',
       constants: { WORKGROUP },
       params: { rows: part.count * H, H, W, dy, dx, fill },
-      buffers: { image: part.bind(img), shifted: part.bind(out) },
+      buffers: { image: part.bind(img), shifted: part.write(out) },
       workgroups: grid((part.count * H * W) / per, WORKGROUP),
     });
+    part.done();
   }
   return out;
 }

@@ -31,15 +31,16 @@ const WORKGROUP = 256;
 function launch(entry: string, x: Tensor, factor: number, src: Tensor, dst: Tensor): void {
   const [N, C, H, W] = x.shape;
   const quads = factor === 2 && W % 4 === 0;
-  for (const part of splitUnits(`upsampleNearest (${entry})`, N * C, { src, dst })) {
+  for (const part of splitUnits(`upsampleNearest (${entry})`, N * C, { src }, { dst })) {
     runtime().launch({
       kernel: upsampleKernels,
       entry: quads ? entry.replace('upsample', 'upsample2') : entry,
       constants: { WORKGROUP },
       params: { rows: part.count * H, W, factor },
-      buffers: { src: part.bind(src), dst: part.bind(dst) },
+      buffers: { src: part.bind(src), dst: part.write(dst) },
       workgroups: grid((part.count * H * W) / (quads ? 4 : 1), WORKGROUP),
     });
+    part.done();
   }
 }
 
