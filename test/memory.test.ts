@@ -158,7 +158,7 @@ describe('batching', () => {
       expect(() => ops.crossEntropy(ops.zeros([4, 100]), [0, 1, 2, 3])).toThrow(/buffer '\w+' binds \d+ bytes, over the binding-size limit of 1024/);
       // conv2d splits the batch, but one image is over the limit.
       expect(() => ops.conv2d(ops.zeros([2, 1, 32, 32]), ops.zeros([1, 1, 3, 3]))).toThrow(
-        /conv2d: 1 of the 2 units along the split axis of input \[2, 1, 32, 32\] take 4096 bytes, over the binding-size limit of 1024 bytes/,
+        /conv2d: one of the 2 units along the split axis of input \[2, 1, 32, 32\] takes 4096 bytes, over the binding-size limit of 1024 bytes/,
       );
     } finally {
       bindingSettings.maxBindingBytes = null;
