@@ -155,8 +155,7 @@ describe('split launches', () => {
     });
     const G = new BigGANDeepGenerator({
       ...BIGGAN_DEEP_256, resolution: 32, channelWidth: 4, dimZ: 8, nClasses: 3,
-      layers: [[false, 16, 16], [true, 16, 8], [false, 8, 8], [true, 8, 4], [false, 4, 2], [true, 2, 1]],
-      attentionPosition: -1, // the attention core does not split yet (its probabilities are refused by name)
+      layers: [[false, 16, 16], [true, 16, 8], [false, 8, 8], [true, 8, 4], [false, 4, 2], [true, 2, 1]], attentionPosition: 4,
     });
     for (const [i, m] of [vgg, resnet, G].entries()) {
       randomize(m, i);
@@ -166,7 +165,7 @@ describe('split launches', () => {
     await expectSame(32768, withGrads([image], ([x]) => vgg.forward(x), 82));
     await expectSame(32768, withGrads([image], ([x]) => resnet.forward(x), 83));
     // BigGAN-deep's gen_z weight is 64 KiB (linear would split it too: not bitwise); its largest
-    // activations 16 KiB an image.
+    // activations 16 KiB an image, the attention's probabilities (16x16 queries, 8x8 keys) 64 KiB.
     const z = rand([8, 8], 84, true);
     await expectSame(65536, withGrads([z], ([v]) => G.forward(v, [0, 1, 2, 0, 1, 2, 0, 1]), 85));
   });
