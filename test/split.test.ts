@@ -128,6 +128,17 @@ describe('split launches', () => {
     await expectSame(limit, withGrads([x], ([v]) => ops.sum(v, [0, 2, 3]), 56));
   });
 
+  it('strided copies (concat, narrow, permute, expand) in parts of the region, offsets off the alignment included', async () => {
+    const a = rand([6, 5, 7, 9], 91, true); // 7.4 KiB
+    const b = rand([6, 3, 7, 9], 92, true);
+    const small = rand([1, 5, 1, 9], 93, true);
+    const limit = 2048;
+    await expectSame(limit, withGrads([a, b], ([x, y]) => ops.concat([x, y], 1), 94));
+    await expectSame(limit, withGrads([a], ([x]) => ops.narrow(x, 1, 1, 3), 95));
+    await expectSame(limit, withGrads([a], ([x]) => ops.permute(x, [0, 2, 1, 3]), 96));
+    await expectSame(limit, withGrads([small], ([x]) => ops.expandTo(x, [6, 5, 7, 9]), 97));
+  });
+
   it('batchnorm in training (statistics and gradients gathered over the parts) and eval, plain and conditional with relu', async () => {
     // An image of x is 64 x 4 x 4 x 4 = 4 KiB: an 8 KiB limit cuts a batch of 6 into 3 parts.
     const x = rand([6, 64, 4, 4], 71, true);
