@@ -2,6 +2,7 @@
 // Used as a label-preserving augmentation in front of the frozen classifier.
 import { record } from './grad.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { copyFamily } from './copy.js';
 
@@ -12,14 +13,18 @@ function shift(img: Tensor, dy: number, dx: number, fill: number): Tensor {
   const [B, C, H, W] = img.shape;
   const out = empty(img.shape);
   const per = W % 4 === 0 ? 4 : 1;
-  runtime().launch({
-    kernel: copyFamily,
-    entry: per === 4 ? 'translate4' : 'translate',
-    constants: { WORKGROUP },
-    params: { rows: B * C * H, H, W, dy, dx, fill },
-    buffers: { image: img.buffer, shifted: out.buffer },
-    workgroups: grid((B * C * H * W) / per, WORKGROUP),
-  });
+  // Planes are independent: over the binding-size limit they go in parts (src/engine/split.ts).
+  for (const part of splitUnits('translate', B * C, { image: img }, { shifted: out })) {
+    runtime().launch({
+      kernel: copyFamily,
+      entry: per === 4 ? 'translate4' : 'translate',
+      constants: { WORKGROUP },
+      params: { rows: part.count * H, H, W, dy, dx, fill },
+      buffers: { image: part.bind(img), shifted: part.write(out) },
+      workgroups: grid((part.count * H * W) / per, WORKGROUP),
+    });
+    part.done();
+  }
   return out;
 }
 
