@@ -1,10 +1,12 @@
 // The full-size networks people hold, built with random weights (never stored): torchvision's
 // VGG-16 at 224x224 (138M parameters; classifier.0's weight, 411 MB, is over lavapipe's 128 MiB
 // binding limit and is held as row blocks) and BigGAN-deep-256 (channel width 128: 2048-channel
-// blocks at 4x4 and 8x8). Each runs forward and backward to its input at batch 1; the bench
-// reports the wall time of both and what the graph holds for backward.
+// blocks at 4x4 and 8x8). Each runs forward and backward to its input at batch 1 (or --batch);
+// the bench reports the wall time of both and what the graph holds for backward. From VGG-16's
+// batch 11 its first activations are over lavapipe's binding-size limit, and the ops run in
+// parts of the batch (src/engine/split.ts).
 //
-//   npx tsx bench/fullSize.ts [--only=vgg16|biggan-deep-256] [--reps=2]
+//   npx tsx bench/fullSize.ts [--only=vgg16|biggan-deep-256] [--reps=2] [--batch=1]
 import { heldForBackward, type HeldTensor } from '../src/engine/autograd.js';
 import { formatBytes } from '../src/engine/bufferPool.js';
 import { Rng } from '../src/engine/random.js';
@@ -95,20 +97,21 @@ async function timeForwardBackward(
   return { name, parameters, ms, held, liveForBackward, finite };
 }
 
-export async function runVgg16(reps = 2): Promise<FullSizeResult> {
+export async function runVgg16(reps = 2, batch = 1): Promise<FullSizeResult> {
   const vgg = new VGG(VGG16);
   randomize(vgg, 1);
   vgg.requiresGrad_(false); // frozen, as the method uses it
   const g = new Rng(2);
-  return timeForwardBackward('VGG-16 @224, batch 1', vgg, () => randn([1, 3, 224, 224], { generator: g }), (x) => vgg.forward(x), reps);
+  return timeForwardBackward(`VGG-16 @224, batch ${batch}`, vgg, () => randn([batch, 3, 224, 224], { generator: g }), (x) => vgg.forward(x), reps);
 }
 
-export async function runBigGANDeep256(reps = 2): Promise<FullSizeResult> {
+export async function runBigGANDeep256(reps = 2, batch = 1): Promise<FullSizeResult> {
   const G = new BigGANDeepGenerator(BIGGAN_DEEP_256);
   randomize(G, 3);
   G.requiresGrad_(false);
   const g = new Rng(4);
-  return timeForwardBackward('BigGAN-deep-256, batch 1', G, () => randn([1, 128], { generator: g, std: 0.4 }), (z) => G.forward(z, [207]), reps);
+  const classes = new Array<number>(batch).fill(207);
+  return timeForwardBackward(`BigGAN-deep-256, batch ${batch}`, G, () => randn([batch, 128], { generator: g, std: 0.4 }), (z) => G.forward(z, classes), reps);
 }
 
 export function describeHeld(r: FullSizeResult, top = 6): string[] {
@@ -129,8 +132,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
   const only = arg('only', 'vgg16,biggan-deep-256').split(',');
   const reps = Number(arg('reps', '2'));
+  const batch = Number(arg('batch', '1'));
   const rt = await init();
   console.log(`adapter: ${rt.adapterName}`);
-  if (only.includes('vgg16')) for (const l of describeHeld(await runVgg16(reps))) console.log(l);
-  if (only.includes('biggan-deep-256')) for (const l of describeHeld(await runBigGANDeep256(reps))) console.log(l);
+  if (only.includes('vgg16')) for (const l of describeHeld(await runVgg16(reps, batch))) console.log(l);
+  if (only.includes('biggan-deep-256')) for (const l of describeHeld(await runBigGANDeep256(reps, batch))) console.log(l);
 }

@@ -23,8 +23,8 @@ import { batchNormRef, conditionalBatchNormRef } from './reference/batchnorm.js'
 import { conv2dRef } from './reference/biggan_block.js';
 import { embeddingRef } from './reference/gather.js';
 import { linearRef } from './reference/matmul.js';
-import { matmulSettings } from '../src/kernels/matmul.js';
 import { runtime } from '../src/engine/runtime.js';
+import { matmulSettings } from '../src/kernels/matmul.js';
 import { upsampleNearestRef } from './reference/pool.js';
 import type { ResNet } from '../src/models/resnet.js';
 import { resnetRef } from './reference/resnet.js';
@@ -397,7 +397,7 @@ describe('VGG configurations beyond the fixture', () => {
     const V = new VGG(converted.config as VGGConfig);
     V.loadStateDict(new Map([...converted.tensors].map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t) }])));
     V.requiresGrad_(false);
-    matmulSettings.maxBindingBytes = 4 * 32 * 10; // classifier.0 (64 x 32) in 7 blocks of at most 10 rows
+    matmulSettings.maxBlockBytes = 4 * 32 * 10; // classifier.0 (64 x 32) in 7 blocks of at most 10 rows
     try {
       const launches: string[] = [];
       const stop = runtime().onLaunch((k) => launches.push(k.entry));
@@ -406,7 +406,7 @@ describe('VGG configurations beyond the fixture', () => {
       expectParity(r, ['logits', 'loss', 'grad_x']);
       expect(launches.filter((e) => e.startsWith('matmul')).length).toBeGreaterThan(2 * 7);
     } finally {
-      matmulSettings.maxBindingBytes = null;
+      matmulSettings.maxBlockBytes = null;
     }
     V.dispose();
   });
@@ -534,12 +534,12 @@ describe('VGG-Face (vgg_face_dag layout)', () => {
   });
 
   it('binds an fc6 over the storage-binding limit as blocks of rows (full-size VGG-Face: 411 MB), with the same figures', async () => {
-    matmulSettings.maxBindingBytes = 4 * 3136 * 20; // fc6 (64 x 3136) in 4 blocks of at most 20 rows
+    matmulSettings.maxBlockBytes = 4 * 3136 * 20; // fc6 (64 x 3136) in 4 blocks of at most 20 rows
     try {
       const r = await runParity(VGGFACE, VGGFACE_IO);
       for (const line of r.lines.slice(0, 2)) expect(line.relError, line.name).toBeLessThanOrEqual(FIXTURE_OUTPUT_REL);
     } finally {
-      matmulSettings.maxBindingBytes = null;
+      matmulSettings.maxBlockBytes = null;
     }
   });
 });

@@ -155,8 +155,18 @@ describe('trainer mechanics', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.75);
   });
 
-  it.each([1, 3])('resumes an interrupted run to the same result as an uninterrupted one (components: %i)', async (components) => {
-    const config = (out: string) => tinyConfig(out, { components, anchorPool: components > 1 ? 12 : 0, anchorCandidates: 6 });
+  it.each([
+    [1, 0],
+    [3, 0],
+    [3, 1],
+  ])('resumes an interrupted run to the same result as an uninterrupted one (components: %i, prior-range weight: %i)', async (components, priorRange) => {
+    const config = (out: string) =>
+      tinyConfig(out, {
+        components,
+        anchorPool: components > 1 ? 12 : 0,
+        anchorCandidates: 6,
+        weights: { variance: 0, kl: 0.2, shift: 2, priorRange },
+      });
     const whole = fresh();
     await train(config(whole), { quiet: true });
     const split = fresh();
@@ -171,6 +181,12 @@ describe('trainer mechanics', () => {
     for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
     const lines = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
     expect(lines(split)).toEqual(lines(whole));
+    // The prior range is measured once, kept in anchors.json, and restored on resume.
+    const anchors = join(whole, 'anchors.json');
+    expect(existsSync(anchors)).toBe(components > 1);
+    const saved = components > 1 ? JSON.parse(readFileSync(anchors, 'utf8')) : {};
+    expect(saved.priorRange !== undefined).toBe(priorRange > 0);
+    if (priorRange) expect(saved.priorRange.radius.every((r: number) => Number.isFinite(r) && r > 0)).toBe(true);
   });
 
   // Killed in saveCheckpoint of step 6 (of 9): with the new checkpoint written to checkpoint.tmp

@@ -16,6 +16,15 @@ import { Tape } from './tape.js';
 const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
+/** Engine-wide settings of launches. */
+export const bindingSettings = {
+  /**
+   * The most bytes bound to one storage binding (null: the device's maxStorageBufferBindingSize).
+   * Tests lower it so that small shapes take the split launches (src/engine/split.ts).
+   */
+  maxBindingBytes: null as number | null,
+};
+
 export interface Stats {
   submits: number;
   readbacks: number;
@@ -59,6 +68,12 @@ export class Runtime {
 
   get adapterName(): string {
     return this.ctx.name;
+  }
+
+  /** The most bytes one storage binding may hold: the device's limit, or the lower bindingSettings.maxBindingBytes. */
+  get bindingLimit(): number {
+    const device = Number(this.device.limits.maxStorageBufferBindingSize);
+    return Math.min(device, bindingSettings.maxBindingBytes ?? device);
   }
 
   /** True while recorded commands wait for a submit. */
@@ -131,14 +146,14 @@ export class Runtime {
       // A captured launch keeps its uniform buffer, as written, for every replay.
       if (!this.tape) this.pool.release(ubuf, true);
     }
-    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const limit = this.bindingLimit;
     for (const { binding, name, buffer } of buffers) {
       const resource: GPUBufferBinding = 'offset' in buffer ? buffer : { buffer };
       const size = buffer.size;
       if (size > limit) {
         throw new Error(
-          `${k.kernel.name}.${k.entry}: buffer '${name}' binds ${size} bytes, over the device's maxStorageBufferBindingSize ` +
-            `of ${limit}; the operation must split it (as linear does for a weight that large)`,
+          `${k.kernel.name}.${k.entry}: buffer '${name}' binds ${size} bytes, over the binding-size limit of ${limit} ` +
+            `(maxStorageBufferBindingSize); the operation must split it (src/engine/split.ts)`,
         );
       }
       entries.push({ binding, resource });

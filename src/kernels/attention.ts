@@ -5,6 +5,7 @@
 import { record } from './grad.js';
 import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 import { add, mul } from './elementwise.js';
@@ -61,8 +62,23 @@ export const attentionSettings = { subgroups: true };
 
 type Sizes = { B: number; P: number; M: number; K: number; V: number };
 
-function launch(kernel: KernelFamily, entry: string, sizes: Sizes, threads: number, buffers: Record<string, GPUBuffer>): void {
-  runtime().launch({ kernel, entry, constants: { WORKGROUP }, params: sizes, buffers, workgroups: grid(threads, WORKGROUP) });
+/**
+ * `threads` per image over the batch; images are independent, so operands over the binding-size
+ * limit go in parts of the batch (src/engine/split.ts): `reads` and `writes` are all batch-first.
+ */
+function launch(
+  kernel: KernelFamily, entry: string, sizes: Sizes, threads: number, reads: Record<string, Tensor>, writes: Record<string, Tensor>,
+): void {
+  for (const part of splitUnits(`attend (${entry})`, sizes.B, reads, writes)) {
+    const buffers = {
+      ...Object.fromEntries(Object.entries(reads).map(([name, t]) => [name, part.bind(t)])),
+      ...Object.fromEntries(Object.entries(writes).map(([name, t]) => [name, part.write(t)])),
+    };
+    runtime().launch({
+      kernel, entry, constants: { WORKGROUP }, params: { ...sizes, B: part.count }, buffers, workgroups: grid(threads * part.count, WORKGROUP),
+    });
+    part.done();
+  }
 }
 
 /**
@@ -84,21 +100,20 @@ export function attend(theta: Tensor, phi: Tensor, g: Tensor): Tensor {
   const out = empty([B, V, P]);
   const lse = empty([B, P]);
   const shared = attentionSettings.subgroups && runtime().ctx.hasSubgroups && P % 8 === 0 && K <= 8;
-  launch(shared ? subgroupKernels : plainKernels, shared ? 'attendShared' : 'attend', sizes, B * P * chunks(V),
-    { theta: theta.buffer, phi: phi.buffer, g: g.buffer, out: out.buffer, lseOut: lse.buffer });
+  launch(shared ? subgroupKernels : plainKernels, shared ? 'attendShared' : 'attend', sizes, P * chunks(V),
+    { theta, phi, g }, { out, lseOut: lse });
   const result = record('attend', out, [theta, phi, g], (grad) => {
     // Rebuild the attention matrix once, then the gradients are matmuls.
     const probs = empty([B, P, M]);
-    const toProbs = { theta: theta.buffer, phi: phi.buffer, lse: lse.buffer, probs: probs.buffer };
-    if (shared && M % 4 === 0) launch(subgroupKernels, 'attendProbabilitiesShared', sizes, B * P, toProbs);
-    else launch(plainKernels, 'attendProbabilities', sizes, probs.size, toProbs);
+    const inputs = { theta, phi, lse };
+    if (shared && M % 4 === 0) launch(subgroupKernels, 'attendProbabilitiesShared', sizes, P, inputs, { probs });
+    else launch(plainKernels, 'attendProbabilities', sizes, P * M, inputs, { probs });
     const gradG = mmKernel(grad, probs, false, false);        // dOut Pr: (B, V, M)
     const gradProbs = mmKernel(grad, g, true, false);         // dOut^T g: (B, P, M)
     const weighted = mul(grad, out);
     const rowDot = sum(weighted, 1);                          // (B, P)
     const gradScores = empty([B, P, M]);
-    launch(plainKernels, 'attendScoreGrad', sizes, gradScores.size,
-      { probsIn: probs.buffer, gradProbs: gradProbs.buffer, rowDot: rowDot.buffer, gradScores: gradScores.buffer });
+    launch(plainKernels, 'attendScoreGrad', sizes, P * M, { probsIn: probs, gradProbs, rowDot }, { gradScores });
     const gradTheta = mmKernel(phi, gradScores, false, true);  // phi dS^T: (B, K, P)
     const gradPhi = mmKernel(theta, gradScores, false, false); // theta dS: (B, K, M)
     for (const t of [probs, gradProbs, weighted, rowDot, gradScores]) t.dispose();

@@ -2,7 +2,8 @@
 // in training mode (batch statistics, optional in-place running update) and eval mode (running
 // statistics), with backward kernels for the input and the affine parameters.
 import { record } from './grad.js';
-import { kernelFamily } from '../engine/kernelFamily.js';
+import { kernelFamily, type Bound } from '../engine/kernelFamily.js';
+import { splitUnits, type Part } from '../engine/split.js';
 import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { flatIndex, workgroupReduce } from '../engine/wgsl.js';
@@ -188,12 +189,16 @@ function expectShape(t: Tensor | null, shape: number[], what: string, op: string
 
 type Pass = 'rows' | 'channels' | 'elements';
 
+/**
+ * `n`: the images of this launch, fewer than l.N for a part of the batch (the kernel choice stays
+ * the whole batch's, so a part computes each value as the whole launch would).
+ */
 function launch(
-  entry: string, pass: Pass, l: Layout, s: Settings, buffers: Record<string, GPUBuffer | null>,
-  constants: Record<string, number> = {},
+  entry: string, pass: Pass, l: Layout, s: Settings, buffers: Record<string, Bound | null>,
+  constants: Record<string, number> = {}, n = l.N,
 ): void {
-  const rows = l.N * l.C;
-  const wide = l.S >= WIDE_ROW && rows < MANY_ROWS;
+  const wide = l.S >= WIDE_ROW && l.N * l.C < MANY_ROWS;
+  const rows = n * l.C;
   // Rows that are multiples of 4 long go as vec4s (the *4 entry points): elementwise passes 4
   // vec4s a thread where rows allow (16 elements: one division and one set of per-channel loads
   // for all), row reductions a vec4 at a time. Other rows: elementwise passes 1 element a thread.
@@ -212,10 +217,38 @@ function launch(
     kernel: kernels,
     entry: vec && pass !== 'channels' ? `${entry}4` : entry,
     constants: { WORKGROUP: workgroup, ...passConstants, ...constants },
-    params: { N: l.N, C: l.C, S: l.S, eps: s.eps, momentum: s.momentum },
+    params: { N: n, C: l.C, S: l.S, eps: s.eps, momentum: s.momentum },
     buffers,
     workgroups,
   });
+}
+
+/**
+ * A row pass (a value per (n, c) row into each of `outputs`, laid out as `halves` blocks of N * C)
+ * over the parts of the batch that fit the binding-size limit (src/engine/split.ts). Split, each
+ * part writes a buffer of its own, copied into its rows of every block (a buffer copy has no
+ * alignment to keep but 4 bytes).
+ */
+function rowPass(
+  op: string, entry: string, l: Layout, s: Settings, operands: Record<string, Tensor>, outputs: Record<string, Tensor>,
+  halves: number, buffers: (part: Part) => Record<string, Bound | null>, constants: Record<string, number> = {},
+): void {
+  for (const part of splitUnits(op, l.N, operands)) {
+    if (part.whole) {
+      const whole = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, t.buffer]));
+      launch(entry, 'rows', l, s, { ...buffers(part), ...whole }, constants);
+      continue;
+    }
+    const rows = part.count * l.C;
+    const own = Object.fromEntries(Object.keys(outputs).map((name) => [name, empty([halves * rows])]));
+    launch(entry, 'rows', l, s, { ...buffers(part), ...Object.fromEntries(Object.entries(own).map(([k, t]) => [k, t.buffer])) }, constants, part.count);
+    for (const [name, t] of Object.entries(own)) {
+      for (let h = 0; h < halves; h++) {
+        runtime().copy(t.buffer, 4 * h * rows, outputs[name].buffer, 4 * (h * l.N * l.C + part.start * l.C), 4 * rows);
+      }
+      t.dispose();
+    }
+  }
 }
 
 function affineConstants(a: Affine): Record<string, number> {
@@ -223,9 +256,9 @@ function affineConstants(a: Affine): Record<string, number> {
 }
 
 /** Batch mean and biased variance per channel; updates the running statistics when given. */
-function batchStatistics(x: Tensor, l: Layout, s: Settings, runningMean: Tensor | null, runningVar: Tensor | null) {
+function batchStatistics(op: string, x: Tensor, l: Layout, s: Settings, runningMean: Tensor | null, runningVar: Tensor | null) {
   const moments = empty([2 * l.N * l.C]);
-  launch('rowMoments', 'rows', l, s, { x: x.buffer, moments: moments.buffer });
+  rowPass(op, 'rowMoments', l, s, { x }, { moments }, 2, (part) => ({ x: part.bind(x) }));
   const mean = empty([l.C]);
   const variance = empty([l.C]);
   const update = runningMean && runningVar;
@@ -235,6 +268,21 @@ function batchStatistics(x: Tensor, l: Layout, s: Settings, runningMean: Tensor 
   });
   moments.dispose();
   return { mean, variance };
+}
+
+/**
+ * An elementwise pass over the parts of the batch that fit the binding-size limit: `operands` are
+ * cut with the batch (x and what has its shape; a conditional batchnorm's per-sample gain and
+ * bias), everything else is bound whole.
+ */
+function elementPass(
+  op: string, entry: string, l: Layout, s: Settings, operands: Record<string, Tensor>,
+  buffers: (part: Part) => Record<string, Bound | null>, constants: Record<string, number>,
+): void {
+  for (const part of splitUnits(op, l.N, operands)) {
+    launch(entry, 'elements', l, s, buffers(part), constants, part.count);
+    part.done();
+  }
 }
 
 function normalizeCore(
@@ -257,7 +305,7 @@ function normalizeCore(
     if (l.N * l.S <= 1) {
       throw new Error(`${op}: expected more than 1 value per channel when training, got input ${formatShape(x.shape)}`);
     }
-    ({ mean, variance } = batchStatistics(x, l, s, runningMean, runningVar));
+    ({ mean, variance } = batchStatistics(op, x, l, s, runningMean, runningVar));
   } else {
     if (!runningMean || !runningVar) throw new Error(`${op}: eval mode (training: false) needs running statistics`);
     mean = runningMean;
@@ -266,14 +314,16 @@ function normalizeCore(
 
   const y = empty(x.shape);
   // x stands in for the buffers a kernel names but, by its constants, does not read: a pipeline
-  // binds every buffer its code names.
-  launch('normalize', 'elements', l, s,
-    { x: x.buffer, mean: mean.buffer, variance: variance.buffer, weight: (affine.weight ?? x).buffer, bias: (affine.bias ?? x).buffer, y: y.buffer },
-    { ...affineConstants(affine), RELU: relu ? 1 : 0 });
+  // binds every buffer its code names. A conditional batchnorm's gain and bias go with the batch.
+  const perSample: Record<string, Tensor> = affine.mode === 2 ? { weight: affine.weight!, bias: affine.bias! } : {};
+  elementPass(op, 'normalize', l, s, { x, y, ...perSample }, (part) => {
+    const bind = (t: Tensor | null) => (t === null ? part.bind(x) : affine.mode === 2 ? part.bind(t) : t.buffer);
+    return { x: part.bind(x), mean: mean.buffer, variance: variance.buffer, weight: bind(affine.weight), bias: bind(affine.bias), y: part.write(y) };
+  }, { ...affineConstants(affine), RELU: relu ? 1 : 0 });
 
   const params = [affine.weight, affine.bias].filter((t): t is Tensor => t !== null);
   const out = record(op, y, [x, ...params], (g) => {
-    const grads = normalizeBackward(g, x, l, s, mean, variance, affine, relu ? y : null);
+    const grads = normalizeBackward(op, g, x, l, s, mean, variance, affine, relu ? y : null);
     return [grads.x, ...(affine.weight ? [grads.weight] : []), ...(affine.bias ? [grads.bias] : [])];
   });
   // Batch statistics live on only as long as the backward closure that needs them.
@@ -286,14 +336,18 @@ function normalizeCore(
 
 /** `reluOut`: the output of a batchnorm with a fused relu, whose mask (y > 0) applies to g. */
 function normalizeBackward(
-  g: Tensor, x: Tensor, l: Layout, s: Settings, mean: Tensor, variance: Tensor, affine: Affine, reluOut: Tensor | null,
+  op: string, g: Tensor, x: Tensor, l: Layout, s: Settings, mean: Tensor, variance: Tensor, affine: Affine, reluOut: Tensor | null,
 ): { x: Tensor | null; weight: Tensor | null; bias: Tensor | null } {
   const wantX = x.requiresGrad;
   const wantWeight = affine.weight?.requiresGrad ?? false;
   const wantBias = affine.bias?.requiresGrad ?? false;
   const constants = affineConstants(affine);
   const result = { x: null as Tensor | null, weight: null as Tensor | null, bias: null as Tensor | null };
-  const stats = { x: x.buffer, mean: mean.buffer, variance: variance.buffer };
+  // What a pass cuts with the batch: x, the incoming gradient, the relu's output.
+  const cut: Record<string, Tensor> = { x, grad: g, ...(reluOut ? { yOut: reluOut } : {}) };
+  const stats = (part: Part) => ({
+    x: part.bind(x), mean: mean.buffer, variance: variance.buffer, grad: part.bind(g), yOut: part.bind(reluOut ?? x),
+  });
 
   // Per-row sums of g and g * x_hat: the affine gradients, and (training) the input's mean terms.
   const needRowSums = (s.training && wantX) || wantWeight || wantBias;
@@ -302,9 +356,7 @@ function normalizeBackward(
   if (needRowSums) {
     sumG = empty([l.N * l.C]);
     sumGX = empty([l.N * l.C]);
-    launch('rowGradSums', 'rows', l, s,
-      { ...stats, grad: g.buffer, rowSumG: sumG.buffer, rowSumGX: sumGX.buffer, yOut: (reluOut ?? x).buffer },
-      { RELU: reluOut ? 1 : 0 });
+    rowPass(`${op} backward`, 'rowGradSums', l, s, cut, { rowSumG: sumG, rowSumGX: sumGX }, 1, stats, { RELU: reluOut ? 1 : 0 });
   }
 
   let meanTerms: Tensor | null = null;
@@ -330,10 +382,12 @@ function normalizeBackward(
 
   if (wantX) {
     const gx = empty(x.shape);
-    launch('inputGrad', 'elements', l, s, {
-      ...stats, weight: (affine.weight ?? x).buffer, meanTermsIn: (meanTerms ?? x).buffer,
-      grad: g.buffer, yOut: (reluOut ?? x).buffer, gradX: gx.buffer,
-    }, { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
+    const perSample: Record<string, Tensor> = affine.mode === 2 ? { weight: affine.weight! } : {};
+    elementPass(`${op} backward`, 'inputGrad', l, s, { ...cut, gradX: gx, ...perSample }, (part) => ({
+      ...stats(part),
+      weight: affine.weight === null ? part.bind(x) : affine.mode === 2 ? part.bind(affine.weight) : affine.weight.buffer,
+      meanTermsIn: meanTerms ? meanTerms.buffer : part.bind(x), gradX: part.write(gx),
+    }), { ...constants, TRAINING: s.training ? 1 : 0, RELU: reluOut ? 1 : 0 });
     result.x = gx;
   }
   // Views made above hold their own references, so the originals can go.

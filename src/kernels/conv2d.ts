@@ -14,13 +14,14 @@
 // same load (bench/results/profile-step-lavapipe-2026-11-23.md). Plain kernels, VGG 64x64 layers
 // at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
 import { record } from './grad.js';
-import { kernelFamily } from '../engine/kernelFamily.js';
+import { kernelFamily, type Bound } from '../engine/kernelFamily.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 import { CONV2D_SUBGROUPS_WGSL, CONV2D_WGSL } from './conv2dWgsl.js';
 import { zeros } from './creation.js';
-import { reluBackward } from './elementwise.js';
+import { add, reluBackward } from './elementwise.js';
 import { sum } from './reduce.js';
 import { checkUpsample, upsampleBackward, upsampleForward } from './upsample.js';
 
@@ -198,9 +199,18 @@ function convFlags(bias: Tensor | null, relu: boolean): number {
 
 /**
  * Picks the kernel (see the headers of shaders/conv2d.wgsl and conv2dSubgroups.wgsl) and its
- * thread layout: groups of 4 output positions per thread, `ob` output channels per thread.
+ * thread layout: groups of 4 output positions per thread, `ob` output channels per thread. Images
+ * are independent: a launch whose input or output is over the binding-size limit runs per part
+ * of the batch (src/engine/split.ts), every output element computed as before.
  */
-function launchConv(k: ConvLaunch): void {
+function launchConv(op: string, k: ConvLaunch): void {
+  for (const part of splitUnits(op, k.batch, { input: k.inp }, { output: k.out })) {
+    launchConvPart(k, part.count, part.bind(k.inp), part.write(k.out));
+    part.done();
+  }
+}
+
+function launchConvPart(k: ConvLaunch, batch: number, inp: Bound, out: Bound): void {
   const s = k.shape;
   const unit = s.S === 1 && s.D === 1;
   const shared = convSettings.subgroups && runtime().ctx.hasSubgroups;
@@ -211,7 +221,7 @@ function launchConv(k: ConvLaunch): void {
   let ob = OB;
   if (unit && s.KH === 3 && s.KW === 3) {
     entry = 'conv3x3';
-    layout = groups4x4(k.batch, s.Ho, s.Wo);
+    layout = groups4x4(batch, s.Ho, s.Wo);
     threads = Math.ceil(layout.quads / 2);
     // The subgroup kernels read input rows as vec4s: padding 1 along x, width a multiple of 4.
     if (shared && s.padX === 1 && s.W % 4 === 0) {
@@ -223,16 +233,15 @@ function launchConv(k: ConvLaunch): void {
   } else if (unit && s.KH === 1 && s.KW === 1 && s.padY === 0 && s.padX === 0) {
     entry = 'conv1x1';
     const quadsX = Math.ceil((s.Ho * s.Wo) / 4);
-    layout = { quadsX, blocksY: 1, quads: k.batch * quadsX };
+    layout = { quadsX, blocksY: 1, quads: batch * quadsX };
     threads = Math.ceil(layout.quads / 4);
     if (shared && s.O > OB && (s.H * s.W) % 4 === 0) [kernel, entry, ob] = [convSubgroupKernels, 'conv1x1Shared16', 2 * OB];
   } else {
     entry = 'convGeneric';
     const quadsX = Math.ceil(s.Wo / 4);
-    layout = { quadsX, blocksY: s.Ho, quads: k.batch * s.Ho * quadsX };
+    layout = { quadsX, blocksY: s.Ho, quads: batch * s.Ho * quadsX };
     threads = Math.ceil(layout.quads / 2);
   }
-  const inp = k.inp.buffer;
   runtime().launch({
     kernel,
     entry,
@@ -240,7 +249,7 @@ function launchConv(k: ConvLaunch): void {
     params: { ...s, ...layout, flags: convFlags(k.bias, k.relu) },
     buffers: {
       // Without a bias the flags say not to read it: any buffer fills the binding.
-      inp: entry === 'conv1x1Shared16' ? null : inp, w: k.weight.buffer, bias: (k.bias ?? k.weight).buffer, out: k.out.buffer,
+      inp: entry === 'conv1x1Shared16' ? null : inp, w: k.weight.buffer, bias: (k.bias ?? k.weight).buffer, out,
       // The subgroup kernels read the input as vec4s too (conv1x1Shared16 only so).
       ...(kernel === convSubgroupKernels ? { inp4: inp } : {}),
     },
@@ -249,9 +258,9 @@ function launchConv(k: ConvLaunch): void {
 }
 
 /** The forward convolution, without autograd. */
-function convForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
+function convForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
   const out = empty([g.B, g.O, g.Ho, g.Wo]);
-  launchConv({
+  launchConv(op, {
     inp: x, weight, bias, relu, out, batch: g.B,
     shape: {
       C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, D: 1, KH: g.kh, KW: g.kw,
@@ -291,7 +300,7 @@ function checkOutputGrad(op: string, dy: Tensor, g: Geometry, xShape: Shape, wSh
 function inputGrad(dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   const dx = empty([g.B, g.C, g.H, g.W]);
   const kk = g.kh * g.kw;
-  launchConv({
+  launchConv('conv2d input gradient', {
     inp: dy, weight, bias: null, relu: false, out: dx, batch: g.B,
     shape: {
       C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W,
@@ -303,14 +312,36 @@ function inputGrad(dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   return dx;
 }
 
-/** d(loss)/d(weight): a reduction over batch and output positions, split across workgroups. */
+/**
+ * d(loss)/d(weight): a reduction over batch and output positions, split across workgroups. Where
+ * x or dy is over the binding-size limit, each part of the batch reduces its images alone and the
+ * parts' sums are added (another summation order than one launch: float32 rounding differs).
+ */
 function weightGrad(x: Tensor, dy: Tensor, g: Geometry): Tensor {
+  let dw: Tensor | null = null;
+  for (const part of splitUnits('conv2d weight gradient', g.B, { input: x, 'output gradient': dy })) {
+    const partial = weightGradPart(part.bind(x), part.bind(dy), part.count, g);
+    if (!dw) dw = partial;
+    else {
+      const next = add(dw, partial);
+      dw.dispose();
+      partial.dispose();
+      dw = next;
+    }
+  }
+  return dw!;
+}
+
+/** The weight gradient of `batch` images, x and dy bound as given. */
+function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor {
   const taps = g.C * g.kh * g.kw;
-  const rows = g.B * g.Ho;
+  const rows = batch * g.Ho;
   if (rows === 0 || taps === 0) return zeros([g.O, g.C, g.kh, g.kw]);
   const gx = Math.ceil(taps / 4 / WORKGROUP);
   const gy = Math.ceil(g.O / OB);
-  const splits = Math.min(rows, MAX_WORKGROUPS_PER_DIM, Math.max(1, Math.ceil(WEIGHT_GRAD_GROUPS / (gx * gy))));
+  // The partial sums (one weight-sized slice per split) stay within one binding.
+  const slices = Math.max(1, Math.floor(runtime().bindingLimit / (4 * g.O * taps)));
+  const splits = Math.min(rows, MAX_WORKGROUPS_PER_DIM, slices, Math.max(1, Math.ceil(WEIGHT_GRAD_GROUPS / (gx * gy))));
   const rowsPerSplit = Math.ceil(rows / splits);
   const used = Math.ceil(rows / rowsPerSplit);
   const part = empty([used, g.O, g.C, g.kh, g.kw]);
@@ -322,11 +353,11 @@ function weightGrad(x: Tensor, dy: Tensor, g: Geometry): Tensor {
       C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, KH: g.kh, KW: g.kw,
       rows, rowsPerSplit,
     },
-    buffers: { gx: x.buffer, gdy: dy.buffer, part: part.buffer },
+    buffers: { gx: x, gdy: dy, part: part.buffer },
     workgroups: [gx, gy, used],
   });
-  if (used === 1) return part.reshape(g.O, g.C, g.kh, g.kw);
-  const dw = sum(part, 0);
+  // A view of one slice; the view holds the storage once part lets go of it.
+  const dw = used === 1 ? part.reshape(g.O, g.C, g.kh, g.kw) : sum(part, 0);
   part.dispose();
   return dw;
 }
@@ -335,7 +366,7 @@ function convOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, re
   assertFloat(x, name);
   assertFloat(weight, name);
   const g = geometry(name, x.shape, weight.shape, bias, options);
-  const out = convForward(x, weight, bias, relu, g);
+  const out = convForward(name, x, weight, bias, relu, g);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(name, out, inputs, (dOut) => {
     const dy = relu ? reluBackward(dOut, out) : dOut;
@@ -382,32 +413,36 @@ function phaseWeights(weight: Tensor, O: number, C: number): Tensor {
 /** The upConv kernels read their weights from pw, not through p's weight strides. */
 const PW_STRIDES = { wBase: 0, wO: 0, wC: 0, wKy: 0, wKx: 0 };
 
-/** upsample x2 + 3x3 conv (padding 1) in one kernel: upConv3x3Shared16 (shaders/conv2dSubgroups.wgsl). */
-function upConvForward(x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
+/** upsample x2 + 3x3 conv (padding 1) in one kernel: upConv3x3Shared16 (shaders/conv2dSubgroups.wgsl), per part of the batch. */
+function upConvForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, relu: boolean, g: Geometry): Tensor {
   const [B, C, H, W] = x.shape;
   const pw = phaseWeights(weight, g.O, C);
   const out = empty([B, g.O, g.Ho, g.Wo]);
-  const layout = groups4x4(B, H, W);
-  const [gx, , gz] = convGrid(layout.quads, g.O, 2 * OB);
-  const phases = 4 * Math.ceil(g.O / (2 * OB));
-  if (phases > MAX_WORKGROUPS_PER_DIM) throw new Error(`upsampleConv2d: ${g.O} output channels exceed the dispatch limit`);
-  runtime().launch({
-    kernel: convSubgroupKernels,
-    entry: 'upConv3x3Shared16',
-    constants: { WORKGROUP },
-    // p describes the source image and the conv's output (shaders/conv2dSubgroups.wgsl).
-    params: {
-      C, H, W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: 1, padX: 1, S: 1, D: 1, KH: 3, KW: 3, ...PW_STRIDES,
-      ...layout, flags: convFlags(bias, relu),
-    },
-    buffers: { inp: x.buffer, w: null, bias: (bias ?? x).buffer, out: out.buffer, inp4: x.buffer, pw: pw.buffer },
-    workgroups: [gx, phases, gz],
-  });
+  for (const part of splitUnits(op, B, { input: x }, { output: out })) {
+    const layout = groups4x4(part.count, H, W);
+    const [gx, , gz] = convGrid(layout.quads, g.O, 2 * OB);
+    const phases = 4 * Math.ceil(g.O / (2 * OB));
+    if (phases > MAX_WORKGROUPS_PER_DIM) throw new Error(`upsampleConv2d: ${g.O} output channels exceed the dispatch limit`);
+    const inp = part.bind(x);
+    runtime().launch({
+      kernel: convSubgroupKernels,
+      entry: 'upConv3x3Shared16',
+      constants: { WORKGROUP },
+      // p describes the source image and the conv's output (shaders/conv2dSubgroups.wgsl).
+      params: {
+        C, H, W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: 1, padX: 1, S: 1, D: 1, KH: 3, KW: 3, ...PW_STRIDES,
+        ...layout, flags: convFlags(bias, relu),
+      },
+      buffers: { inp, w: null, bias: (bias ?? x).buffer, out: part.write(out), inp4: inp, pw: pw.buffer },
+      workgroups: [gx, phases, gz],
+    });
+    part.done();
+  }
   pw.dispose();
   return out;
 }
 
-/** d(loss)/dx of upsample x2 + 3x3 conv (padding 1) from dy: upConv3x3GradShared16. */
+/** d(loss)/dx of upsample x2 + 3x3 conv (padding 1) from dy: upConv3x3GradShared16, per part of the batch. */
 function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry): Tensor {
   const [B, C, H, W] = xShape;
   const K = empty([C, g.O, 4, 4]);
@@ -420,20 +455,24 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
     workgroups: grid(g.O * C, WORKGROUP),
   });
   const dx = empty(xShape);
-  const layout = groups4x4(B, H, W);
-  runtime().launch({
-    kernel: convSubgroupKernels,
-    entry: 'upConv3x3GradShared16',
-    constants: { WORKGROUP },
-    // p describes the correlation of dy (C, H, W) with K into dx (O, Ho, Wo): a 4x4 kernel, no bias.
-    params: {
-      C: g.O, H: g.Ho, W: g.Wo, O: C, Ho: H, Wo: W, padY: 0, padX: 0, S: 1, D: 1, KH: 4, KW: 4, ...PW_STRIDES,
-      ...layout, flags: 0,
-    },
-    // No bias is read (flags 0), but the stores name the binding: dy fills it.
-    buffers: { inp: dy.buffer, w: null, bias: dy.buffer, out: dx.buffer, inp4: dy.buffer, pw: K.buffer },
-    workgroups: convGrid(layout.quads, C, 2 * OB),
-  });
+  for (const part of splitUnits('upsampleConv2d input gradient', B, { 'output gradient': dy }, { 'input gradient': dx })) {
+    const layout = groups4x4(part.count, H, W);
+    const inp = part.bind(dy);
+    runtime().launch({
+      kernel: convSubgroupKernels,
+      entry: 'upConv3x3GradShared16',
+      constants: { WORKGROUP },
+      // p describes the correlation of dy (C, H, W) with K into dx (O, Ho, Wo): a 4x4 kernel, no bias.
+      params: {
+        C: g.O, H: g.Ho, W: g.Wo, O: C, Ho: H, Wo: W, padY: 0, padX: 0, S: 1, D: 1, KH: 4, KW: 4, ...PW_STRIDES,
+        ...layout, flags: 0,
+      },
+      // No bias is read (flags 0), but the stores name the binding: dy fills it.
+      buffers: { inp, w: null, bias: inp, out: part.write(dx), inp4: inp, pw: K.buffer },
+      workgroups: convGrid(layout.quads, C, 2 * OB),
+    });
+    part.done();
+  }
   K.dispose();
   return dx;
 }
@@ -446,10 +485,10 @@ function upConvOp(name: string, x: Tensor, weight: Tensor, bias: Tensor | null, 
   const g = geometry(name, [B, C, H * factor, W * factor], weight.shape, bias, { padding: 1 });
   const fused = factor === 2 && g.kh === 3 && g.kw === 3 && W % 4 === 0 && convSettings.subgroups && runtime().ctx.hasSubgroups;
   let out: Tensor;
-  if (fused) out = upConvForward(x, weight, bias, relu, g);
+  if (fused) out = upConvForward(name, x, weight, bias, relu, g);
   else {
     const up = upsampleForward(x, factor);
-    out = convForward(up, weight, bias, relu, g);
+    out = convForward(name, up, weight, bias, relu, g);
     up.dispose();
   }
   const inputs = bias ? [x, weight, bias] : [x, weight];

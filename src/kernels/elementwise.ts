@@ -1,7 +1,8 @@
 // Elementwise ops (shaders/elementwise.wgsl): unary maps, broadcasting binary maps, and their
 // backward rules, each right below its forward.
 import { record } from './grad.js';
-import { kernelFamily, type ParamValues } from '../engine/kernelFamily.js';
+import { kernelFamily, type Bound, type ParamValues } from '../engine/kernelFamily.js';
+import { splitUnits } from '../engine/split.js';
 import { grid, MAX_WORKGROUPS_PER_DIM, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
 import { flatIndex, nan, stridedOffsets } from '../engine/wgsl.js';
@@ -111,16 +112,23 @@ function params(n: number, scalar: number, scalar2: number, dims: Dims = { shape
   return { shape: dims.shape, aStrides: dims.a, bStrides: dims.b, rank: dims.shape.length, n, scalar, scalar2 };
 }
 
+/**
+ * Operands over the binding-size limit go in parts of their flat elements (src/engine/split.ts;
+ * parts start on multiples of 64 elements, so a vec4 entry point keeps whole vec4s).
+ */
 function unaryKernel(op: keyof typeof UNARY, x: Tensor, s1 = 0, s2 = 0): Tensor {
   assertFloat(x, op);
   const y = empty(x.shape);
-  runtime().launch({
-    kernel: elementwise,
-    ...layout('unary', x.size),
-    constants: { OP: opCode(UNARY, op), WORKGROUP },
-    params: params(x.size, s1, s2),
-    buffers: { x: x.buffer, y: y.buffer },
-  });
+  for (const part of splitUnits(op, x.size, { x, y })) {
+    runtime().launch({
+      kernel: elementwise,
+      ...layout('unary', part.count),
+      constants: { OP: opCode(UNARY, op), WORKGROUP },
+      params: params(part.count, s1, s2),
+      buffers: { x: part.bind(x), y: part.write(y) },
+    });
+    part.done();
+  }
   return y;
 }
 
@@ -175,17 +183,52 @@ function collapse(shape: Shape, a: number[], b: number[]): Dims {
   return out;
 }
 
+/**
+ * Operands of one shape over the binding-size limit go in parts of their flat elements; a
+ * broadcast goes in parts of the output's first axis, each operand that steps along it bound as
+ * its part, one broadcast along it bound whole (src/engine/split.ts).
+ */
 function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 = 0): Tensor {
   assertFloat(a, op);
   assertFloat(b, op);
   const shape = broadcastShapes(a.shape, b.shape, op);
   const out = empty(shape);
   const n = numel(shape);
-  const same = a.shape.join() === b.shape.join();
-  let dims = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (a.shape.join() === b.shape.join()) {
+    for (const part of splitUnits(op, n, { a, b, out })) {
+      runtime().launch({
+        kernel: elementwise,
+        ...layout('binarySame', part.count),
+        constants: { OP: opCode(BINARY, op), WORKGROUP },
+        params: params(part.count, s1, s2),
+        buffers: { a: part.bind(a), b: part.bind(b), out: part.write(out) },
+      });
+      part.done();
+    }
+    return out;
+  }
+  // Operands that step along the output's first axis (not broadcast there) are cut with it.
+  const along = (t: Tensor) => shape.length > 0 && t.ndim === shape.length && t.shape[0] === shape[0] && shape[0] > 1;
+  const cut = { out, ...(along(a) ? { a } : {}), ...(along(b) ? { b } : {}) };
+  for (const part of splitUnits(op, shape.length > 0 ? shape[0] : 1, cut)) {
+    const partOf = (t: Tensor): Shape => (part.whole || !along(t) ? t.shape : [part.count, ...t.shape.slice(1)]);
+    const partShape = partOf(out);
+    broadcastLaunch(op, partOf(a), partOf(b), partShape, s1, s2, {
+      a: along(a) ? part.bind(a) : a.buffer, b: along(b) ? part.bind(b) : b.buffer, out: part.write(out),
+    });
+    part.done();
+  }
+  return out;
+}
+
+/** One launch of a broadcasting entry point for operands of shapes aShape and bShape into shape. */
+function broadcastLaunch(
+  op: keyof typeof BINARY, aShape: Shape, bShape: Shape, shape: Shape, s1: number, s2: number, buffers: Record<string, Bound>,
+): void {
+  const n = numel(shape);
+  let dims = collapse(shape, broadcastStrides(aShape, shape), broadcastStrides(bShape, shape));
   let launch: { entry: string; workgroups: [number, number] };
-  if (same) launch = layout('binarySame', n);
-  else if (dims.shape.length <= 2 && n > 0) {
+  if (dims.shape.length <= 2 && n > 0) {
     // As (rows, columns): a row per grid row y.
     const pad = 2 - dims.shape.length;
     dims = {
@@ -203,9 +246,8 @@ function binaryKernel(op: keyof typeof BINARY, a: Tensor, b: Tensor, s1 = 0, s2 
     ...launch,
     constants: { OP: opCode(BINARY, op), WORKGROUP },
     params: params(n, s1, s2, dims),
-    buffers: { a: a.buffer, b: b.buffer, out: out.buffer },
+    buffers,
   });
-  return out;
 }
 
 /** Sum a broadcast gradient back down to the shape of the operand it belongs to. */
@@ -335,13 +377,16 @@ export function clone(x: Tensor): Tensor {
 
 /** Fill a (possibly new) tensor's storage with one value. */
 export function fillKernel(t: Tensor, value: number): Tensor {
-  runtime().launch({
-    kernel: elementwise,
-    ...layout('fill', t.size),
-    constants: { WORKGROUP },
-    params: params(t.size, value, 0),
-    buffers: { filled: t.buffer },
-  });
+  for (const part of splitUnits('fill', t.size, { filled: t })) {
+    runtime().launch({
+      kernel: elementwise,
+      ...layout('fill', part.count),
+      constants: { WORKGROUP },
+      params: params(part.count, value, 0),
+      buffers: { filled: part.write(t) },
+    });
+    part.done();
+  }
   return t;
 }
 

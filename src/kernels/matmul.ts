@@ -3,6 +3,7 @@
 import { record } from './grad.js';
 import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
 import { runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, Tensor, type Shape } from '../engine/tensor.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -77,8 +78,12 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
 export const matmulSettings = {
   subgroups: true,
   rows64: false,
-  /** The most bytes of a weight bound at once (null: the device's maxStorageBufferBindingSize); tests lower it. */
-  maxBindingBytes: null as number | null,
+  /**
+   * A lower cap on the bytes of a weight's row block than the engine's binding limit (null: none):
+   * model tests split only the classifier's weight with it, where one image's activations are
+   * over any limit that would split the weight (bindingSettings.maxBindingBytes splits everything).
+   */
+  maxBlockBytes: null as number | null,
 };
 
 export interface MatmulVariant {
@@ -167,19 +172,30 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
   const [aRow, aCol] = transA ? [1, A.cols] : [A.cols, 1];
   const [bRow, bCol] = transB ? [1, B.cols] : [B.cols, 1];
   const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias);
-  runtime().launch({
-    kernel: v.kernel,
-    entry: v.entry,
-    constants: v.constants,
-    params: {
-      M, N, K,
-      aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
-      bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
-    },
-    // The kernels read bias only with HAS_BIAS, but a pipeline binds every buffer its code names.
-    buffers: { a: a.buffer, b: bBinding, bias: (bias ?? a).buffer, c: out.buffer },
-    workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), batch],
-  });
+  // A batched product over the binding-size limit goes in parts of the batch (src/engine/split.ts);
+  // an operand shared by every batch is bound whole.
+  const cut: Record<string, Tensor> = {};
+  if (A.batch > 1) cut.A = a;
+  if (B.batch > 1 && b instanceof Tensor) cut.B = b;
+  for (const part of splitUnits('matmul', batch, cut, { C: out })) {
+    runtime().launch({
+      kernel: v.kernel,
+      entry: v.entry,
+      constants: v.constants,
+      params: {
+        M, N, K,
+        aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
+        bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
+      },
+      // The kernels read bias only with HAS_BIAS, but a pipeline binds every buffer its code names.
+      buffers: (() => {
+        const aPart = cut.A ? part.bind(a) : a.buffer;
+        return { a: aPart, b: cut.B ? part.bind(cut.B) : bBinding, bias: bias ? bias.buffer : aPart, c: part.write(out) };
+      })(),
+      workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), part.count],
+    });
+    part.done();
+  }
   return out;
 }
 
@@ -234,7 +250,7 @@ interface RowBlock {
  */
 function rowBlocks(weight: Tensor): RowBlock[] {
   const limits = runtime().device.limits;
-  const limit = matmulSettings.maxBindingBytes ?? Number(limits.maxStorageBufferBindingSize);
+  const limit = Math.min(runtime().bindingLimit, matmulSettings.maxBlockBytes ?? Infinity);
   const [rows, cols] = weight.shape;
   if (4 * rows * cols <= limit) return [{ of: weight, start: 0, rows }];
   const alignFloats = limits.minStorageBufferOffsetAlignment / 4;

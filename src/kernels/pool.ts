@@ -3,6 +3,7 @@
 import { record } from './grad.js';
 import { kernelFamily } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits, type Part } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 
@@ -55,15 +56,32 @@ function planesOf(x: Tensor, op: string): [number, number, number, number] {
   return x.shape as [number, number, number, number];
 }
 
-function launch(entry: string, s: PoolShape, buffers: Record<string, GPUBuffer | null>, threads: number, tiled = false): void {
-  runtime().launch({
-    kernel: pool,
-    entry,
-    constants: { WORKGROUP, TILED: tiled ? 1 : 0 },
-    params: s,
-    buffers,
-    workgroups: grid(threads, WORKGROUP),
-  });
+/**
+ * The parts of the planes (an image's channels) a pool's launches go in: planes are independent,
+ * so operands over the binding-size limit are cut along them (src/engine/split.ts). The forward's
+ * parts serve its backward too, whose operands have the same bytes per plane: argmax holds input
+ * indices within a part.
+ */
+function planeParts(op: string, s: PoolShape, x: Tensor, outputs: Record<string, Tensor>): Part[] {
+  return splitUnits(op, s.planes, { x }, outputs);
+}
+
+/** The buffers the pool kernels write. */
+const WRITTEN = new Set(['y', 'argmax', 'gradX']);
+
+/** `threads` per plane over `parts`. */
+function launch(parts: Part[], entry: string, s: PoolShape, buffers: Record<string, Tensor | null>, threads: number, tiled = false): void {
+  for (const part of parts) {
+    runtime().launch({
+      kernel: pool,
+      entry,
+      constants: { WORKGROUP, TILED: tiled ? 1 : 0 },
+      params: { ...s, planes: part.count },
+      buffers: Object.fromEntries(Object.entries(buffers).map(([name, t]) => [name, t && (WRITTEN.has(name) ? part.write(t) : part.bind(t))])),
+      workgroups: grid(threads * part.count, WORKGROUP),
+    });
+    part.done();
+  }
 }
 
 /**
@@ -90,16 +108,18 @@ export function maxPool2d(x: Tensor, kernel = 2, stride = kernel, padding = 0): 
   const pairs = tiled && kernel === 2 && W % 4 === 0;
   const y = empty([N, C, s.outH, s.outW]);
   const argmax = empty(y.shape, 'int32');
-  const forward = { x: x.buffer, y: y.buffer, argmax: argmax.buffer };
-  if (pairs) launch('maxPool2x2', s, forward, y.size / 2, true);
-  else if (padding > 0) launch('maxPoolPadded', s, forward, y.size);
-  else launch('maxPool', s, forward, y.size, tiled);
+  const forward = { x, y, argmax };
+  const parts = planeParts('maxPool2d', s, x, { y, argmax });
+  const outPlane = s.outH * s.outW;
+  if (pairs) launch(parts, 'maxPool2x2', s, forward, outPlane / 2, true);
+  else if (padding > 0) launch(parts, 'maxPoolPadded', s, forward, outPlane);
+  else launch(parts, 'maxPool', s, forward, outPlane, tiled);
   const out = record('maxPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
-    const backward = { gradOut: g.buffer, argmaxIn: argmax.buffer, gradX: gx.buffer };
-    if (pairs) launch('maxPool2x2Backward', s, backward, y.size / 2, true);
-    else if (tiled) launch('maxPoolBackwardTiled', s, backward, y.size, true);
-    else launch('maxPoolBackward', s, backward, gx.size);
+    const backward = { gradOut: g, argmaxIn: argmax, gradX: gx };
+    if (pairs) launch(parts, 'maxPool2x2Backward', s, backward, outPlane / 2, true);
+    else if (tiled) launch(parts, 'maxPoolBackwardTiled', s, backward, outPlane, true);
+    else launch(parts, 'maxPoolBackward', s, backward, H * W);
     return [gx];
   });
   if (!out.gradFn) argmax.dispose();
@@ -116,10 +136,11 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: [number, number]): Tens
   if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: empty input ${formatShape(x.shape)}`);
   const s = { planes: N * C, H, W, outH, outW, kernel: 0, stride: 0, padding: 0 };
   const y = empty([N, C, outH, outW]);
-  launch('adaptiveAvgPool', s, { x: x.buffer, y: y.buffer, argmax: null }, y.size);
+  const parts = planeParts('adaptiveAvgPool2d', s, x, { y });
+  launch(parts, 'adaptiveAvgPool', s, { x, y, argmax: null }, outH * outW);
   return record('adaptiveAvgPool2d', y, [x], (g) => {
     const gx = empty(x.shape);
-    launch('adaptiveAvgPoolBackward', s, { gradOut: g.buffer, argmaxIn: null, gradX: gx.buffer }, gx.size);
+    launch(parts, 'adaptiveAvgPoolBackward', s, { gradOut: g, argmaxIn: null, gradX: gx }, H * W);
     return [gx];
   });
 }

@@ -1,10 +1,11 @@
 // Reductions (shaders/reduce.wgsl): sum, mean and max over any set of axes, with backward.
 import { record } from './grad.js';
-import { kernelFamily } from '../engine/kernelFamily.js';
+import { kernelFamily, type Bound } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { flatIndex, workgroupReduce } from '../engine/wgsl.js';
-import { clone, div, equal, mul } from './elementwise.js';
+import { add, clone, div, equal, mul } from './elementwise.js';
 import { expandTo } from './shape.js';
 
 const THREAD_WORKGROUP = 64;
@@ -41,19 +42,49 @@ function reducedShape(shape: Shape, axes: number[], keepDim: boolean): number[] 
   return shape.flatMap((d, i) => (axes.includes(i) ? (keepDim ? [1] : []) : [d]));
 }
 
-/** Reduce one axis of x viewed as (outer, R, inner). */
+/**
+ * Reduce one axis of x viewed as (outer, R, inner). Over the binding-size limit it goes in parts
+ * of `outer` (src/engine/split.ts): each output sums the same elements in the same order. A sum
+ * over the leading axis (outer 1: a gradient broadcast over the batch) goes in parts of R instead,
+ * the parts' sums added (another order than one launch: float32 rounding differs).
+ */
 function reduceAxisKernel(op: ReduceOp, x: Tensor, outer: number, reduced: number, inner: number, scale: number): Tensor {
+  if (outer === 1 && op === 'sum' && x.buffer.size > runtime().bindingLimit) {
+    let total: Tensor | null = null;
+    for (const part of splitUnits(op, reduced, { x })) {
+      const partial = empty([inner]);
+      reduceLaunch(op, part.bind(x), partial.buffer, 1, part.count, inner, scale);
+      total = total ? addInto(total, partial) : partial;
+    }
+    return total!;
+  }
   const out = empty([outer * inner]);
+  for (const part of splitUnits(op, outer, { x }, { out })) {
+    reduceLaunch(op, part.bind(x), part.write(out), part.count, reduced, inner, scale);
+    part.done();
+  }
+  return out;
+}
+
+/** sum + partial, both given up. */
+function addInto(sum: Tensor, partial: Tensor): Tensor {
+  const next = add(sum, partial);
+  sum.dispose();
+  partial.dispose();
+  return next;
+}
+
+/** One launch over (outer, reduced, inner) elements of x into out. */
+function reduceLaunch(op: ReduceOp, x: Bound, out: Bound, outer: number, reduced: number, inner: number, scale: number): void {
   const wide = reduced >= WIDE_REDUCTION;
   runtime().launch({
     kernel: reduceFamily,
     entry: wide ? 'perGroup' : 'perThread',
     constants: { OP: op === 'max' ? 1 : 0, WORKGROUP: wide ? GROUP_WORKGROUP : THREAD_WORKGROUP },
     params: { outer, reduced, inner, scale },
-    buffers: { x: x.buffer, out: out.buffer },
+    buffers: { x, out },
     workgroups: wide ? grid(outer * inner, 1) : grid(outer * inner, THREAD_WORKGROUP),
   });
-  return out;
 }
 
 /** Reduce `axes` (sorted) without autograd; returns the keepDim shape. */

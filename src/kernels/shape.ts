@@ -1,6 +1,7 @@
 // Layout ops (shaders/copy.wgsl): permute, transpose, expand, slice, concat, split, squeeze.
 // Tensors are always contiguous, so these copy; reshape is the free view (Tensor.reshape).
 import { record } from './grad.js';
+import type { Bound } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
 import { empty, formatShape, numel, type Shape, type Tensor } from '../engine/tensor.js';
 import { copyFamily } from './copy.js';
@@ -18,7 +19,12 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
-/** Copy a region of `src` into `dst` (both raw storages of float32 or int32 elements). */
+/**
+ * Copy a region of `src` into `dst` (both raw storages of float32 or int32 elements). Where either
+ * is over the binding-size limit, the region goes in parts of its first axis: each part binds the
+ * span of each buffer it touches from the 256-byte boundary below it, the rest of the offset going
+ * into the kernel's own srcOffset / dstOffset, so no part needs an aligned start.
+ */
 export function copyRegion(
   src: Tensor, srcOffset: number, srcStrides: number[],
   dst: Tensor, dstOffset: number, dstStrides: number[],
@@ -27,14 +33,44 @@ export function copyRegion(
   if (region.length > 8) throw new Error(`copy: rank ${region.length} exceeds 8`);
   const n = numel(region);
   if (n === 0) return;
-  runtime().launch({
-    kernel: copyFamily,
-    entry: 'stridedCopy',
-    constants: { WORKGROUP },
-    params: { shape: region, srcStrides, dstStrides, rank: region.length, n, srcOffset, dstOffset },
-    buffers: { src: src.buffer, dst: dst.buffer },
-    workgroups: grid(n, WORKGROUP),
-  });
+  const rt = runtime();
+  const limit = rt.bindingLimit;
+  const launch = (shape: Shape, from: Bound, fromOffset: number, to: Bound, toOffset: number) =>
+    rt.launch({
+      kernel: copyFamily,
+      entry: 'stridedCopy',
+      constants: { WORKGROUP },
+      params: { shape, srcStrides, dstStrides, rank: shape.length, n: numel(shape), srcOffset: fromOffset, dstOffset: toOffset },
+      buffers: { src: from, dst: to },
+      workgroups: grid(numel(shape), WORKGROUP),
+    });
+  if (src.buffer.size <= limit && dst.buffer.size <= limit) {
+    launch(region, src.buffer, srcOffset, dst.buffer, dstOffset);
+    return;
+  }
+  const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
+  // Elements a part of `count` along the first axis spans in a buffer with these strides.
+  const span = (strides: number[], count: number) => 1 + (count - 1) * strides[0] + region.slice(1).reduce((t, d, i) => t + (d - 1) * strides[i + 1], 0);
+  const fits = (count: number) => [srcStrides, dstStrides].every((st) => 4 * (align - 1 + span(st, count)) <= limit);
+  let count = region[0];
+  while (count > 1 && !fits(count)) count = Math.ceil(count / 2);
+  if (!fits(count)) {
+    const [what, t] = 4 * span(srcStrides, 1) > limit - 4 * align ? ['source', src] : ['destination', dst];
+    throw new Error(
+      `copy: one slice along the first axis of the region ${formatShape(region)} spans more of the ${what} ${t.describe()} ` +
+        `than the binding-size limit of ${limit} bytes (maxStorageBufferBindingSize)`,
+    );
+  }
+  const range = (t: Tensor, first: number, strides: number[], rows: number): [Bound, number] => {
+    const base = Math.floor(first / align) * align;
+    return [{ buffer: t.buffer, offset: 4 * base, size: 4 * (first - base + span(strides, rows)) }, first - base];
+  };
+  for (let start = 0; start < region[0]; start += count) {
+    const rows = Math.min(count, region[0] - start);
+    const [from, fromOffset] = range(src, srcOffset + start * srcStrides[0], srcStrides, rows);
+    const [to, toOffset] = range(dst, dstOffset + start * dstStrides[0], dstStrides, rows);
+    launch([rows, ...region.slice(1)], from, fromOffset, to, toOffset);
+  }
 }
 
 /** Materialise a broadcast of `x` to `shape` (numpy rules). */

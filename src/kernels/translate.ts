@@ -4,6 +4,7 @@
 // (src/engine/capture.ts) can shift by a new draw each step without new uniforms.
 import { record } from './grad.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
 import { copyFamily } from './copy.js';
 
@@ -14,14 +15,18 @@ function shift(img: Tensor, translation: Tensor, sign: 1 | -1, fill: number): Te
   const [B, C, H, W] = img.shape;
   const out = empty(img.shape);
   const per = W % 4 === 0 ? 4 : 1;
-  runtime().launch({
-    kernel: copyFamily,
-    entry: per === 4 ? 'translate4' : 'translate',
-    constants: { WORKGROUP },
-    params: { rows: B * C * H, H, W, sign, fill },
-    buffers: { image: img.buffer, shifted: out.buffer, translation: translation.buffer },
-    workgroups: grid((B * C * H * W) / per, WORKGROUP),
-  });
+  // Planes are independent: over the binding-size limit they go in parts (src/engine/split.ts).
+  for (const part of splitUnits('translate', B * C, { image: img }, { shifted: out })) {
+    runtime().launch({
+      kernel: copyFamily,
+      entry: per === 4 ? 'translate4' : 'translate',
+      constants: { WORKGROUP },
+      params: { rows: part.count * H, H, W, sign, fill },
+      buffers: { image: part.bind(img), shifted: part.write(out), translation: translation.buffer },
+      workgroups: grid((part.count * H * W) / per, WORKGROUP),
+    });
+    part.done();
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 import { record } from './grad.js';
 import { kernelFamily } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
+import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, tensor, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 import { matmul } from './matmul.js';
@@ -25,18 +26,22 @@ const WORKGROUP = 256;
 /**
  * A thread per input pixel, forward and backward; for factor 2 and widths that are multiples of 4
  * a thread per 4 input pixels (upsample2 / upsample2Backward). x is the input (low resolution).
+ * Planes are independent: operands over the binding-size limit go in parts of them (src/engine/split.ts).
  */
 function launch(entry: string, x: Tensor, factor: number, src: Tensor, dst: Tensor): void {
   const [N, C, H, W] = x.shape;
   const quads = factor === 2 && W % 4 === 0;
-  runtime().launch({
-    kernel: upsampleKernels,
-    entry: quads ? entry.replace('upsample', 'upsample2') : entry,
-    constants: { WORKGROUP },
-    params: { rows: N * C * H, W, factor },
-    buffers: { src: src.buffer, dst: dst.buffer },
-    workgroups: grid(quads ? x.size / 4 : x.size, WORKGROUP),
-  });
+  for (const part of splitUnits(`upsampleNearest (${entry})`, N * C, { src }, { dst })) {
+    runtime().launch({
+      kernel: upsampleKernels,
+      entry: quads ? entry.replace('upsample', 'upsample2') : entry,
+      constants: { WORKGROUP },
+      params: { rows: part.count * H, W, factor },
+      buffers: { src: part.bind(src), dst: part.write(dst) },
+      workgroups: grid((part.count * H * W) / (quads ? 4 : 1), WORKGROUP),
+    });
+    part.done();
+  }
 }
 
 export function checkUpsample(x: Tensor, factor: number, op: string): void {

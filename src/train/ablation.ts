@@ -1,12 +1,13 @@
-// `npm run ablation`: the table of issue 8 on the default pair, with the project's own commands.
-// Each configuration is one `npm run train` run (fixed seed) in runs/ablation/<name>; finished
-// runs are kept, so the command can be interrupted and started again, and a finished run whose
-// report.json was deleted, or was graded before the judge panel, is graded again with `npm run eval`
-// (every public judge). The last row is the ceiling: G's prior filtered by the frozen VGG at
-// p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost in G passes.
-// Then docs/ablation.md is written with one grid image per row.
+// `npm run ablation`: the table of issue 8 on the default pair, with the project's own commands,
+// over seeds (the unit of evidence: every figure is the mean, the spread and the worst of the
+// seeds). Each configuration and seed is one `npm run train` run in runs/ablation/<name>/seed-<s>;
+// finished runs are kept, so the command can be interrupted and started again, and a finished run
+// whose report.json was deleted, or was graded before the judge panel, is graded again with
+// `npm run eval` (every public judge). The last row is the ceiling: G's prior filtered by the
+// frozen VGG at p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost
+// in G passes. Then docs/ablation.md is written with one grid image per row and seed.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
@@ -15,7 +16,7 @@ import { PUBLIC_JUDGES } from './grade.js';
 
 // Every row starts from the paper's loss spelled out in full, so a row means the same whatever
 // the defaults of `npm run train` become (a repeated flag: the last one wins).
-const PAPER = ['--kl-weight', '0', '--shift', '0', '--variance-weight', '0', '--components', '1', '--anchor-pool', '0', '--confidence', '0', '--steps-per-epoch', '15'];
+const PAPER = ['--batch', '64', '--epochs', '8', '--prior-range-weight', '0', '--kl-weight', '0', '--shift', '0', '--variance-weight', '0', '--components', '1', '--anchor-pool', '0', '--confidence', '0', '--steps-per-epoch', '15'];
 const KL_SHIFT = [...PAPER, '--kl-weight', '0.2', '--shift', '4'];
 const ANCHORED = ['--components', '4', '--anchor-pool', '4096', '--anchor-candidates', '128'];
 const CONFIGS: [name: string, label: string, flags: string[]][] = [
@@ -50,19 +51,41 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ],
   [
     'kl-shift-anchored16-576-confidence-70',
-    'the same, anchors among the 576 surest, 70 steps an epoch (default)',
+    'the same, anchors among the 576 surest, 70 steps an epoch (the default until 2026-12-02)',
     [...KL_SHIFT, ...ANCHORED, '--components', '16', '--confidence', '0.9', '--steps-per-epoch', '70', '--anchor-candidates', '576'],
   ],
+  // The rows of issue 15: the default command as it is, and with the prior-range term.
+  ['default', 'the default command (src/train/defaults.ts)', []],
+  ['prior-range', 'the default + the prior-range term (weight 1)', ['--prior-range-weight', '1']],
+  // The same pair at a quarter of the default's draws (batch 32, 35 steps an epoch): a screen that
+  // fits a busy 2-core machine.
+  ['quarter', 'the default at a quarter of its draws (batch 32, 35 steps an epoch)', ['--batch', '32', '--steps-per-epoch', '35']],
+  ['quarter-prior-range', 'the same + the prior-range term (weight 1)', ['--batch', '32', '--steps-per-epoch', '35', '--prior-range-weight', '1']],
 ];
 
 const options = new Command('cgan ablation')
   .description(
-    'Train each configuration of docs/ablation.md (one `cgan train` run each, seed 0) in runs/ablation/<name>, ' +
-      'keeping finished runs, then write docs/ablation.md. Run it in a git checkout.',
+    'Train each configuration of docs/ablation.md for each seed (one `cgan train` run each) in ' +
+      'runs/ablation/<name>/seed-<s>, keeping finished runs, then write docs/ablation.md. Run it in a git checkout.',
   )
+  .option('--seeds <list>', 'comma-separated seeds; every figure is their mean, spread and worst', '0,1,2')
+  .option('--only <names>', `comma-separated configurations (of: ${CONFIGS.map(([name]) => name).join(', ')})`)
+  .option('--ceiling-seeds <list>', "the seeds the ceiling row's prior filter runs for (default: --seeds; it costs dozens of G passes a sample)")
   .option('--quick', 'grade 500 samples per run instead of 1000')
   .parse()
-  .opts<{ quick?: boolean }>();
+  .opts<{ seeds: string; ceilingSeeds?: string; only?: string; quick?: boolean }>();
+
+const seedList = (flag: string, list: string) =>
+  list.split(',').map((v) => {
+    if (!/^\d+$/.test(v.trim())) throw new Error(`${flag}: '${v}' is not a whole number (give e.g. 0,1,2)`);
+    return Number(v);
+  });
+const seeds = seedList('--seeds', options.seeds);
+const ceilingSeeds = options.ceilingSeeds ? seedList('--ceiling-seeds', options.ceilingSeeds) : seeds;
+const only = options.only?.split(',');
+const unknown = only?.filter((name) => !CONFIGS.some(([n]) => n === name)) ?? [];
+if (unknown.length) throw new Error(`--only: no configuration named ${unknown.join(', ')} (there are: ${CONFIGS.map(([n]) => n).join(', ')})`);
+const chosen = CONFIGS.filter(([name]) => !only || only.includes(name));
 
 const evalSamples = options.quick ? '500' : '1000';
 const root = 'runs/ablation';
@@ -85,6 +108,18 @@ function finished(dir: string): boolean {
   return state.step >= config.epochs * config.stepsPerEpoch;
 }
 
+/** The grid of a run's last epoch. */
+function lastGrid(dir: string): string {
+  const grids = readdirSync(dir).filter((f) => /^samples_epoch\d+\.png$/.test(f)).sort();
+  if (!grids.length) throw new Error(`${dir}: no samples_epochNN.png`);
+  return join(dir, grids[grids.length - 1]);
+}
+
+/** Wall seconds of a run's training steps (metrics.jsonl), without anchors and grading. */
+function trainSeconds(dir: string): number {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').reduce((s, l) => s + (JSON.parse(l) as { seconds: number }).seconds, 0);
+}
+
 const PANEL = PUBLIC_JUDGES.map((j) => judgeLabel(j));
 const SHORT = shortLabels(PANEL);
 const CEILING_CONFIDENCE = '0.9';
@@ -95,51 +130,92 @@ const readJson = (path: string) => readReport(JSON.parse(readFileSync(path, 'utf
 const paneled = (path: string) => existsSync(path) && PANEL.every((label) => readJson(path).judges?.some((j) => j.label === label));
 
 const f = (v: number | undefined | null, d = 3) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(d));
-/** A row's figures: frozen accuracy, then per judge its accuracy (and ratio to its real accuracy), variety, Fréchet. */
-function figures(r: Report): string[] {
-  const cells = [f(r.classifierAccuracy)];
+
+/**
+ * One figure over seeds: mean, spread (max - min) and worst. `higherIsBetter` says which end is
+ * the worst (the lowest accuracy, the highest Fréchet distance).
+ */
+function overSeeds(values: (number | undefined)[], d = 3, higherIsBetter = true): string {
+  const xs = values.filter((v): v is number => v !== undefined && !Number.isNaN(v));
+  if (!xs.length) return '-';
+  if (xs.length === 1) return f(xs[0], d);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const spread = Math.max(...xs) - Math.min(...xs);
+  const worst = higherIsBetter ? Math.min(...xs) : Math.max(...xs);
+  return `${f(mean, d)} ± ${f(spread / 2, d)} (worst ${f(worst, d)})`;
+}
+
+/** A row's figures over its seeds: frozen accuracy, then per judge its accuracy, its ratio to real, variety and Fréchet. */
+function figures(reports: Report[]): string[] {
+  const cells = [overSeeds(reports.map((r) => r.classifierAccuracy))];
   for (const label of PANEL) {
-    const j = r.judges?.find((x) => x.label === label);
-    cells.push(j ? `${f(j.accuracy)} (${f(j.accuracyRatio, 2)})` : '-', f(j?.meanVarietyRatio), f(j?.meanFrechet, 1));
+    const js = reports.map((r) => r.judges?.find((x) => x.label === label));
+    cells.push(
+      overSeeds(js.map((j) => j?.accuracy)),
+      overSeeds(js.map((j) => j?.accuracyRatio), 2),
+      overSeeds(js.map((j) => j?.meanVarietyRatio), 2),
+      overSeeds(js.map((j) => j?.meanFrechet), 1, false),
+    );
   }
   return cells;
 }
 
-const rows: string[] = [];
-for (const [name, label, flags] of CONFIGS) {
-  const dir = join(root, name);
+/** Train (or resume, or re-grade) one configuration at one seed; returns its run folder. */
+function runSeed(name: string, label: string, flags: string[], seed: number): string {
+  const dir = join(root, name, `seed-${seed}`);
   if (existsSync(join(dir, 'checkpoint', 'state.json')) && !finished(dir)) {
-    console.log(`\n== ${label}: resuming ${dir}`);
+    console.log(`\n== ${label}, seed ${seed}: resuming ${dir}`);
     cgan(['train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData]);
   } else if (!existsSync(join(dir, 'checkpoint', 'state.json'))) {
-    console.log(`\n== ${label}: npm run train -- ${flags.join(' ')}`);
-    cgan(['train', '--out', dir, '--force', '--seed', '0', '--eval-samples', evalSamples, ...flags, ...realData]);
+    console.log(`\n== ${label}, seed ${seed}: npm run train -- ${flags.join(' ')} --seed ${seed}`);
+    cgan(['train', '--out', dir, '--force', '--eval-samples', evalSamples, ...flags, '--seed', String(seed), ...realData]);
   } else if (!paneled(join(dir, 'report.json'))) {
-    console.log(`\n== ${label}: npm run eval -- --run ${dir} (the judge panel)`);
+    console.log(`\n== ${label}, seed ${seed}: npm run eval -- --run ${dir} (the judge panel)`);
     cgan(['eval', '--run', dir, '--eval-samples', evalSamples, ...realData]);
   }
-  const r = readJson(join(dir, 'report.json'));
-  const grid = `${name}.png`;
-  copyFileSync(join(dir, 'samples_epoch08.png'), join(docs, grid));
-  rows.push(`| ${label} | ${figures(r).join(' | ')} | 1 | ${stepsTo99(dir) ?? 'not reached'} | ![${name}](ablation/${grid}) |`);
+  return dir;
 }
 
-// The ceiling: no training, G's prior kept where the frozen VGG gives the class >= 0.9, graded alike.
+/** The grids of a row, one per seed, copied into docs/ablation. */
+function grids(name: string, dirs: string[], grid: (dir: string) => string, stem = name, rowSeeds = seeds): string {
+  return dirs
+    .map((dir, k) => {
+      const file = `${stem}-seed${rowSeeds[k]}.png`;
+      copyFileSync(grid(dir), join(docs, file));
+      return `[seed ${rowSeeds[k]}](ablation/${file})`;
+    })
+    .join(' ');
+}
+
+const rows: string[] = [];
+for (const [name, label, flags] of chosen) {
+  const dirs = seeds.map((seed) => runSeed(name, label, flags, seed));
+  const reports = dirs.map((dir) => readJson(join(dir, 'report.json')));
+  const steps = dirs.map((dir) => stepsTo99(dir) ?? undefined);
+  const reached = steps.filter((s) => s !== undefined).length;
+  const stepsCell = reached === dirs.length ? overSeeds(steps, 0, false) : `${overSeeds(steps, 0, false)}; not reached by ${dirs.length - reached}`;
+  const minutes = overSeeds(dirs.map((dir) => trainSeconds(dir) / 60), 1, false);
+  rows.push(`| ${label} | ${figures(reports).join(' | ')} | 1 | ${stepsCell} | ${minutes} | ${grids(name, dirs, lastGrid)} |`);
+}
+
+// The ceiling: no training, G's prior kept where the frozen VGG gives the class >= 0.9, graded
+// alike, once per seed (the prior filter draws with the run's seed and uses only its G and
+// classifier), in the first row's folders.
 {
-  const dir = join(root, CONFIGS[CONFIGS.length - 1][0]);
+  const [name, label, flags] = chosen[0];
   const stem = `prior-filter_${CEILING_CONFIDENCE}`;
-  if (!paneled(join(dir, `report_${stem}.json`))) {
-    console.log(`\n== ceiling: npm run eval -- --run ${dir} --sampler prior-filter --confidence ${CEILING_CONFIDENCE}`);
-    cgan(['eval', '--run', dir, '--sampler', 'prior-filter', '--confidence', CEILING_CONFIDENCE, '--eval-samples', evalSamples, ...realData]);
+  const dirs = ceilingSeeds.map((seed) => runSeed(name, label, flags, seed));
+  for (const dir of dirs) {
+    if (!paneled(join(dir, `report_${stem}.json`))) {
+      console.log(`\n== ceiling: npm run eval -- --run ${dir} --sampler prior-filter --confidence ${CEILING_CONFIDENCE}`);
+      cgan(['eval', '--run', dir, '--sampler', 'prior-filter', '--confidence', CEILING_CONFIDENCE, '--eval-samples', evalSamples, ...realData]);
+    }
   }
-  const r = readJson(join(dir, `report_${stem}.json`));
-  const cost = r.sampler?.kind === 'prior-filter' ? r.sampler.passesPerSample : undefined;
-  const perClass = r.perClass.flatMap((c) => (c.passesPerSample ? [c.passesPerSample] : []));
-  const spread = perClass.length ? ` (a class alone: ${f(Math.min(...perClass), 1)}-${f(Math.max(...perClass), 1)})` : '';
-  copyFileSync(join(dir, `samples_${stem}.png`), join(docs, `${stem}.png`));
+  const reports = dirs.map((dir) => readJson(join(dir, `report_${stem}.json`)));
+  const cost = overSeeds(reports.map((r) => (r.sampler?.kind === 'prior-filter' ? r.sampler.passesPerSample : undefined)), 1, false);
   rows.push(
-    `| ceiling, no training: G's prior kept where the frozen VGG gives the class >= ${CEILING_CONFIDENCE} | ${figures(r).join(' | ')} | ` +
-      `${f(cost, 1)}${spread} | - | ![prior filter](ablation/${stem}.png) |`,
+    `| ceiling, no training: G's prior kept where the frozen VGG gives the class >= ${CEILING_CONFIDENCE} (seeds ${ceilingSeeds.join(', ')}) | ` +
+      `${figures(reports).join(' | ')} | ${cost} | - | - | ${grids(name, dirs, (dir) => join(dir, `samples_${stem}.png`), stem, ceilingSeeds)} |`,
   );
 }
 
@@ -147,24 +223,26 @@ for (const [name, label, flags] of CONFIGS) {
 const BEGIN = '<!-- generated by npm run ablation -->';
 const END = '<!-- end of generated part -->';
 const generated = `${BEGIN}
-# Ablation on the default pair
+# Ablation on the default pair, over seeds ${seeds.join(', ')}
 
-Produced by \`npm run ablation\` (each row one \`npm run train\` with seed 0, batch 64, Adam 3e-3,
-8 epochs of 15 steps unless the row says otherwise; ${evalSamples} graded samples; real figures from
-Debian's dataset-fashion-mnist). Judges, side by side: ${PANEL.map((l, k) => `${SHORT[k]} = ${l}`).join(' and ')} (models/README.md),
+Produced by \`npm run ablation${only ? ` -- --only ${only.join(',')}` : ''}\` (each row one \`npm run train\` per seed,
+the flags in the row's name as in src/train/ablation.ts; ${evalSamples} graded samples per run; real
+figures from Debian's dataset-fashion-mnist). Every cell is the mean over the seeds ± half their
+spread (max - min), and the worst seed. Judges, side by side: ${PANEL.map((l, k) => `${SHORT[k]} = ${l}`).join(' and ')} (models/README.md),
 each against its own yardsticks; judges grade only (never in a loss, never choosing anchors or
-picking samples). Judge accuracy: the share of samples it gives the requested class, with its ratio
-to the judge's own accuracy on real test images in brackets. Variety: mean pairwise distance of the
+picking samples). Judge accuracy: the share of samples it gives the requested class; "of real": its
+ratio to the judge's own accuracy on real test images. Variety: mean pairwise distance of the
 judge's penultimate features within a class over 100 samples, divided by the same over every real
 test image of that class (about 1,000), averaged over classes. Fréchet: per class on the judge's
 features against those real test images, averaged. G passes: generator passes per graded sample (1
 for a trained input generator). Steps to 99%: first step where the mean batch accuracy of the frozen
-classifier over the last 10 steps reaches 0.99. Grid: the final epoch, one row per class. The last
-row is the ceiling: no training, G's prior N(0, I) kept where the frozen VGG gives the class
-probability >= ${CEILING_CONFIDENCE} (\`npm run eval -- --sampler prior-filter\`), at the price in its G passes column.
+classifier over the last 10 steps reaches 0.99. Train minutes: the training steps alone, on the
+machine that ran them. Grids: the final epoch of each seed, one row per class. The last row is the
+ceiling: no training, G's prior N(0, I) kept where the frozen VGG gives the class probability >=
+${CEILING_CONFIDENCE} (\`npm run eval -- --sampler prior-filter\`), at the price in its G passes column.
 
-| configuration | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. (of real) | ${l} variety (of real) | ${l} Fréchet (mean)`).join(' | ')} | G passes / sample | steps to 99% | grid |
-| --- | --- | ${PANEL.map(() => '--- | --- | ---').join(' | ')} | --- | --- | --- |
+| configuration | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. | ${l} acc. of real | ${l} variety of real | ${l} Fréchet`).join(' | ')} | G passes / sample | steps to 99% | train minutes | grids |
+| --- | --- | ${PANEL.map(() => '--- | --- | --- | ---').join(' | ')} | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${END}`;
 const docPath = 'docs/ablation.md';

@@ -25,25 +25,57 @@ export interface Anchors {
   confidence: number[][];
 }
 
-export async function chooseAnchors(pipeline: ConditioningPipeline, components: number, options: AnchorOptions): Promise<Anchors> {
+/** G's prior samples labelled by the classifier: latents, probabilities and penultimate features. */
+export interface LabelledPool {
+  size: number;
+  /** (size, dimZ) */
+  z: Float32Array;
+  /** (size, numClasses) */
+  probs: Float32Array;
+  /** (size, features) */
+  features: Float32Array;
+}
+
+export async function labelPool(pipeline: ConditioningPipeline, options: Omit<AnchorOptions, 'candidates'>): Promise<LabelledPool> {
+  const K = pipeline.numClasses;
+  const dimZ = pipeline.inputGenerator.config.dimZ;
+  const { pool } = options;
+  const z = new Rng(options.seed).fillNormal(new Float32Array(pool * dimZ));
+  const probs = new Float32Array(pool * K);
+  let features = new Float32Array(0);
+  const batch = options.batch ?? 64;
+  for (let start = 0; start < pool; start += batch) {
+    const n = Math.min(batch, pool - start);
+    const [p, f] = noGrad(() =>
+      scope(() => {
+        const out = pipeline.classify(pipeline.generate(tensor(z.subarray(start * dimZ, (start + n) * dimZ), [n, dimZ])));
+        return [softmax(out.logits), out.features];
+      }),
+    );
+    probs.set((await p.data()) as Float32Array, start * K);
+    const F = f.shape[1];
+    if (features.length === 0) features = new Float32Array(pool * F);
+    features.set((await f.data()) as Float32Array, start * F);
+    p.dispose();
+    f.dispose();
+    options.onProgress?.(start + n, pool);
+  }
+  return { size: pool, z, probs, features };
+}
+
+export async function chooseAnchors(
+  pipeline: ConditioningPipeline,
+  components: number,
+  options: AnchorOptions,
+): Promise<Anchors & { pool: LabelledPool }> {
   const K = pipeline.numClasses;
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const { pool, candidates } = options;
   if (pool < components || candidates < components) {
     throw new Error(`anchors: a pool of ${pool} and ${candidates} candidates cannot give ${components} anchors per class`);
   }
-  const z = new Rng(options.seed).fillNormal(new Float32Array(pool * dimZ));
-  const probs = new Float32Array(pool * K);
-  const batch = options.batch ?? 64;
-  for (let start = 0; start < pool; start += batch) {
-    const n = Math.min(batch, pool - start);
-    const p = noGrad(() =>
-      scope(() => softmax(pipeline.classify(pipeline.generate(tensor(z.subarray(start * dimZ, (start + n) * dimZ), [n, dimZ]))).logits)),
-    );
-    probs.set((await p.data()) as Float32Array, start * K);
-    p.dispose();
-    options.onProgress?.(start + n, pool);
-  }
+  const labelled = await labelPool(pipeline, options);
+  const { z, probs } = labelled;
   const values = new Float32Array(K * components * dimZ);
   const confidence: number[][] = [];
   for (let c = 0; c < K; c++) {
@@ -52,7 +84,7 @@ export async function chooseAnchors(pipeline: ConditioningPipeline, components: 
     chosen.forEach((row, k) => values.set(z.subarray(row * dimZ, (row + 1) * dimZ), (c * components + k) * dimZ));
     confidence.push(chosen.map((row) => probs[row * K + c]));
   }
-  return { values, confidence };
+  return { values, confidence, pool: labelled };
 }
 
 /** Greedy farthest-point selection, starting from the first (most confident) candidate. */

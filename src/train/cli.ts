@@ -129,6 +129,7 @@ program
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
   .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
+  .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange)
   .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
   .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
   .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
@@ -170,12 +171,15 @@ program
         anchorPool: o.anchorPool,
         anchorCandidates: o.anchorCandidates,
         minSigma: TRAINING_DEFAULTS.minSigma,
-        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence },
+        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
         out,
       };
       checkModels(config);
+      if ((config.weights.priorRange ?? 0) > 0 && !(config.anchorPool ?? 0)) {
+        throw new Error('--prior-range-weight: the range is measured on the anchor pool; give --anchor-pool a size (it is 0)');
+      }
       const aside = prepareRunFolder(out, { force: o.force });
       if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
     }

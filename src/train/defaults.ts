@@ -16,7 +16,7 @@ export const TRAINING_DEFAULTS = {
   anchorPool: 4096,
   anchorCandidates: 576,
   minSigma: 1e-3,
-  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9 } satisfies LossWeights,
+  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9, priorRange: 0 } satisfies LossWeights,
   logEvery: 1,
   gridPerClass: 8,
 };

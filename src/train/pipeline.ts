@@ -12,6 +12,7 @@ import { translate, translateBy } from '../kernels/translate.js';
 import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
 import { InputGenerator, type ComponentRows } from './inputGenerator.js';
+import { priorRangePenalty, type PriorRangeTensors } from './priorRange.js';
 
 export interface LossWeights {
   /** The paper's variance-maximising regulariser: weight on -mean(log sigma). */
@@ -33,6 +34,11 @@ export interface LossWeights {
    * most confident image, which is what collapses variety.
    */
   confidence?: number;
+  /**
+   * Beyond the paper: weight on the excess of a sample's classifier features over the range G's own
+   * prior samples of its class span (priorRange.ts; needs the range, measured with the anchors).
+   */
+  priorRange?: number;
 }
 
 /**
@@ -64,6 +70,8 @@ export interface StepTensors {
 
 export class ConditioningPipeline {
   readonly upsampleFactor: number;
+  /** Where G's prior samples of each class lie in the classifier's features (for weights.priorRange). */
+  priorRange: PriorRangeTensors | null = null;
 
   constructor(
     /** Frozen modules of any generator and classifier family (models/families). */
@@ -155,6 +163,10 @@ export class ConditioningPipeline {
     const ce = crossEntropy(logits, target);
     let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
     if (weights.diversity) loss = add(loss, mul(withinClassSpread(features, target, this.numClasses), -weights.diversity));
+    if (weights.priorRange) {
+      if (!this.priorRange) throw new Error('the prior-range term needs the range of G\'s prior samples, measured with the anchors (an --anchor-pool)');
+      loss = add(loss, mul(priorRangePenalty(features, target, this.priorRange), weights.priorRange));
+    }
     if (weights.variance > 0) loss = add(loss, mul(mean(log(sigma)), -weights.variance));
     if (weights.kl > 0) {
       // 0.5 (sigma^2 + mu^2 - 1) - log sigma, averaged over batch and latent dims

@@ -8,13 +8,14 @@ import { Rng } from '../engine/random.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
-import { chooseAnchors } from './anchors.js';
+import { chooseAnchors, labelPool } from './anchors.js';
 import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
 import { InputGenerator } from './inputGenerator.js';
 import { Adam } from './optim.js';
 import { ConditioningPipeline, type LossWeights } from './pipeline.js';
 import { plotCurves } from './plot.js';
+import { measurePriorRange, priorRangeTensors, type PriorRange } from './priorRange.js';
 import { generateImages, stepReplay, trainingStep } from './step.js';
 import { terminalStderr } from './terminal.js';
 
@@ -67,6 +68,7 @@ interface RunState {
 }
 
 const CHECKPOINT = 'checkpoint';
+const ANCHORS = 'anchors.json';
 
 // The step and the image generation are node-free (the demo page runs them); re-exported here.
 export { generateImages, stepReplay, trainingStep };
@@ -244,6 +246,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const metricsPath = join(config.out, 'metrics.jsonl');
   if (options.resume) {
     state = restoreCheckpoint(config.out, pipeline, optimizer);
+    restorePriorRange(config, pipeline);
     rng.setState(state.rng);
     // Keep only the metrics up to the checkpoint: the resumed run rewrites what came after.
     const kept = readMetrics(metricsPath).filter((r) => r.step <= state.step);
@@ -309,32 +312,52 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   return { pipeline, history, interrupted };
 }
 
-/** Anchors for the components (saved with the input generator, so a resumed run keeps them). */
+/**
+ * Anchors for the components (saved with the input generator, so a resumed run keeps them) and,
+ * for the prior-range term, the range of G's prior samples per class (kept in anchors.json).
+ */
 async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeline, quiet: boolean): Promise<void> {
   const components = config.components ?? 1;
   const pool = config.anchorPool ?? 0;
-  if (components === 1 || pool === 0) return;
+  const wantsRange = (config.weights.priorRange ?? 0) > 0;
+  if ((components === 1 && !wantsRange) || pool === 0) return;
   if (!quiet) console.log(`placing ${components} components per class: the classifier labels ${pool} samples of G's prior`);
   const t0 = performance.now();
   let printed = 0;
-  const { values, confidence } = await chooseAnchors(pipeline, components, {
+  const options = {
     pool,
     candidates: config.anchorCandidates ?? 128,
     seed: config.seed + 2,
-    onProgress: (done, total) => {
+    onProgress: (done: number, total: number) => {
       const quarter = Math.floor((4 * done) / total);
       if (!quiet && quarter > printed && done < total) console.log(`labelled ${done}/${total}`);
       printed = quarter;
     },
-  });
-  pipeline.inputGenerator.setAnchors(values);
-  writeFileAtomic(join(config.out, 'anchors.json'), JSON.stringify({ pool, confidence }, null, 1));
-  if (!quiet) {
-    const lowest = Math.min(...confidence.flat());
+  };
+  const anchors = components > 1 ? await chooseAnchors(pipeline, components, options) : null;
+  const labelled = anchors?.pool ?? (await labelPool(pipeline, options));
+  if (anchors) pipeline.inputGenerator.setAnchors(anchors.values);
+  const range = wantsRange ? measurePriorRange(labelled.probs, labelled.features, pipeline.numClasses) : undefined;
+  if (range) pipeline.priorRange = priorRangeTensors(range);
+  writeFileAtomic(join(config.out, ANCHORS), JSON.stringify({ pool, confidence: anchors?.confidence ?? [], priorRange: range }, null, 1));
+  if (!quiet && anchors) {
+    const lowest = Math.min(...anchors.confidence.flat());
     console.log(`anchors placed in ${((performance.now() - t0) / 1000).toFixed(1)} s; lowest confidence ${lowest.toFixed(3)} (anchors.json)`);
-    const unsure = confidence.flatMap((c, k) => (c[0] < 0.5 ? [config.classNames?.[k] ?? `class ${k}`] : []));
+    const unsure = anchors.confidence.flatMap((c, k) => (c[0] < 0.5 ? [config.classNames?.[k] ?? `class ${k}`] : []));
     if (unsure.length) console.log(`warning: no latent in the pool the classifier gives 0.5 for ${unsure.join(', ')}; a larger --anchor-pool helps`);
   }
+  if (!quiet && range) {
+    console.log(`prior range measured on ${Math.min(...range.support)}-${Math.max(...range.support)} pool samples a class (anchors.json)`);
+  }
+}
+
+/** A resumed run's prior range, as placeComponents saved it. */
+function restorePriorRange(config: TrainConfig, pipeline: ConditioningPipeline): void {
+  if (!((config.weights.priorRange ?? 0) > 0)) return;
+  const path = join(config.out, ANCHORS);
+  const saved = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { priorRange?: PriorRange }) : {};
+  if (!saved.priorRange) throw new Error(`${path}: no priorRange saved; the run cannot resume with the prior-range term`);
+  pipeline.priorRange = priorRangeTensors(saved.priorRange);
 }
 
 export function writeCurves(dir: string, history: StepRecord[], stepsPerEpoch?: number): void {
