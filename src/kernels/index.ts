@@ -5,6 +5,7 @@ export * from './reduce.js';
 export * from './shape.js';
 export * from './matmul.js';
 export * from './softmax.js';
+export * from './loss.js';
 export * from './gather.js';
 export * from './translate.js';
 export * from './adam.js';
