@@ -288,12 +288,11 @@ function checkOutputGrad(op: string, dy: Tensor, g: Geometry, xShape: Shape, wSh
   }
 }
 
-/** Also convTranspose2d's forward, which adds its bias (one per channel of dx) in the same kernel. */
-function inputGrad(dy: Tensor, weight: Tensor, g: Geometry, bias: Tensor | null = null): Tensor {
+function inputGrad(dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   const dx = empty([g.B, g.C, g.H, g.W]);
   const kk = g.kh * g.kw;
   launchConv({
-    inp: dy, weight, bias, relu: false, out: dx, batch: g.B,
+    inp: dy, weight, bias: null, relu: false, out: dx, batch: g.B,
     shape: {
       C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W,
       padY: g.kh - 1 - g.pad, padX: g.kw - 1 - g.pad, S: 1, D: g.stride, KH: g.kh, KW: g.kw,
@@ -361,56 +360,6 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
 /** relu(conv2d(x, weight, bias)) in one kernel. */
 export function conv2dRelu(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor {
   return convOp('conv2dRelu', x, weight, bias ?? null, true, options ?? {});
-}
-
-// ---- transposed convolution -----------------------------------------------------------------
-
-export interface ConvTranspose2dOptions extends Conv2dOptions {
-  /** Extra rows and columns on the bottom and right of the output (less than the stride). */
-  outputPadding?: number;
-}
-
-/**
- * torch.nn.functional.conv_transpose2d for x (B, Cin, H, W), weight (Cin, Cout, kh, kw), optional
- * bias (Cout): output (B, Cout, Ho, Wo), Ho = (H - 1) stride - 2 padding + kh + outputPadding.
- * It is the input gradient of the conv2d that maps an image of the output's size back to x's (the
- * same weight, seen as (O, C, kh, kw) = (Cin, Cout, kh, kw)), so all three passes run on the conv
- * kernels: forward = that conv's input gradient (bias fused), input gradient = that conv forward,
- * weight gradient = that conv's weight gradient with dy as its input and x as its output gradient.
- */
-export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
-  const op = 'convTranspose2d';
-  assertFloat(x, op);
-  assertFloat(weight, op);
-  const stride = options.stride ?? 1;
-  const pad = options.padding ?? 0;
-  const outPad = options.outputPadding ?? 0;
-  if (!Number.isInteger(outPad) || outPad < 0 || outPad >= stride) {
-    throw new Error(`${op}: outputPadding must be a whole number smaller than the stride ${stride}, got ${outPad}`);
-  }
-  if (x.ndim !== 4) throw new Error(`${op}: input ${formatShape(x.shape)} must be 4-D (batch, channels, height, width)`);
-  if (weight.ndim !== 4) throw new Error(`${op}: weight ${formatShape(weight.shape)} must be 4-D (in channels, out channels, kh, kw)`);
-  const [B, Cin, H, W] = x.shape;
-  const [Cw, Cout, kh, kw] = weight.shape;
-  if (Cin !== Cw) throw new Error(`${op}: input ${formatShape(x.shape)} has ${Cin} channels but weight ${formatShape(weight.shape)} expects ${Cw}`);
-  const Ho = (H - 1) * stride - 2 * pad + kh + outPad;
-  const Wo = (W - 1) * stride - 2 * pad + kw + outPad;
-  if (Ho < 1 || Wo < 1) throw new Error(`${op}: padding ${pad} leaves no output for input ${formatShape(x.shape)} and weight ${formatShape(weight.shape)}`);
-  if (bias) {
-    assertFloat(bias, op);
-    if (bias.ndim !== 1 || bias.shape[0] !== Cout) {
-      throw new Error(`${op}: bias ${formatShape(bias.shape)} must have shape [${Cout}] for weight ${formatShape(weight.shape)}`);
-    }
-  }
-  // The conv2d from the output's size back to x's (its geometry checks the stride and padding).
-  const g = geometry(op, [B, Cout, Ho, Wo], weight.shape, null, { stride, padding: pad });
-  const out = inputGrad(x, weight, g, bias ?? null);
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(op, out, inputs, (dy) => [
-    x.requiresGrad ? convForward(dy, weight, null, false, g) : null,
-    weight.requiresGrad ? weightGrad(dy, x, g) : null,
-    ...(bias ? [bias.requiresGrad ? sum(dy, [0, 2, 3]) : null] : []),
-  ]);
 }
 
 // ---- nearest upsample + conv, fused ---------------------------------------------------------

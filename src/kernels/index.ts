@@ -10,6 +10,7 @@ export * from './gather.js';
 export * from './translate.js';
 export * from './adam.js';
 export * from './conv2d.js';
+export * from './unfold.js';
 export * from './batchnorm.js';
 export * from './upsample.js';
 export * from './pool.js';

@@ -16,6 +16,7 @@ import { formatShape, Tensor } from '../engine/tensor.js';
 import { leakyRelu, tanh } from '../kernels/elementwise.js';
 import { matmul } from '../kernels/matmul.js';
 import { concat } from '../kernels/shape.js';
+import { conv2dUnfold } from '../kernels/unfold.js';
 import type { ImageGenerator } from './family.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Module } from './module.js';
 
@@ -161,10 +162,12 @@ export class DCGANDiscriminator extends Module {
     }
     const B = images.shape[0];
     let h = concat([images, this.embed.forward(classes).reshape(B, 1, R, R)], 1);
-    for (const { conv, bn } of this.downs) {
-      h = conv.forward(h);
+    // 4x4 kernels run as matrix products over unfolded patches (src/kernels/unfold.ts: why).
+    const conv = (m: Conv2d, x: Tensor) => conv2dUnfold(x, m.weight, m.bias, { stride: m.options.stride, padding: m.options.padding });
+    for (const { conv: m, bn } of this.downs) {
+      h = conv(m, h);
       h = leakyRelu(bn ? bn.forward(h) : h, c.slope);
     }
-    return this.out.forward(h).reshape(B);
+    return conv(this.out, h).reshape(B);
   }
 }

@@ -3,7 +3,8 @@
 import { Rng } from '../engine/random.js';
 import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
 import { batchNorm, batchNormRelu } from '../kernels/batchnorm.js';
-import { conv2d, convTranspose2d } from '../kernels/conv2d.js';
+import { conv2d } from '../kernels/conv2d.js';
+import { convTranspose2d } from '../kernels/unfold.js';
 import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convTranspose2d } from '../src/kernels/conv2d.js';
+import { conv2dUnfold, convTranspose2d, fold, unfold } from '../src/kernels/unfold.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL } from './tolerances.js';
@@ -83,6 +83,95 @@ const cases: Case[] = [
   { ...base, B: 2, C: 2, H: 3, W: 2, O: 3, k: 3, stride: 2, padding: 1, outputPadding: 1, bias: true },
   { ...base, C: 3, H: 2, W: 3, O: 2, k: 2, stride: 3, outputPadding: 2 },
 ];
+
+/** float64 F.unfold of x (B, C, H, W): (B, C k k, Ho Wo). */
+function unfoldRef(x: Float64Array, [B, C, H, W]: number[], k: number, S: number, P: number): Float64Array {
+  const Ho = Math.floor((H + 2 * P - k) / S) + 1;
+  const Wo = Math.floor((W + 2 * P - k) / S) + 1;
+  const cols = new Float64Array(B * C * k * k * Ho * Wo);
+  let i = 0;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let ky = 0; ky < k; ky++)
+        for (let kx = 0; kx < k; kx++)
+          for (let oy = 0; oy < Ho; oy++)
+            for (let ox = 0; ox < Wo; ox++, i++) {
+              const iy = oy * S - P + ky;
+              const ix = ox * S - P + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) cols[i] = x[((b * C + c) * H + iy) * W + ix];
+            }
+  return cols;
+}
+
+/** float64 F.fold: the adjoint of unfold, each column entry added back where unfold read it. */
+function foldRef(cols: Float64Array, [B, C, H, W]: number[], k: number, S: number, P: number): Float64Array {
+  const Ho = Math.floor((H + 2 * P - k) / S) + 1;
+  const Wo = Math.floor((W + 2 * P - k) / S) + 1;
+  const x = new Float64Array(B * C * H * W);
+  let i = 0;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let ky = 0; ky < k; ky++)
+        for (let kx = 0; kx < k; kx++)
+          for (let oy = 0; oy < Ho; oy++)
+            for (let ox = 0; ox < Wo; ox++, i++) {
+              const iy = oy * S - P + ky;
+              const ix = ox * S - P + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) x[((b * C + c) * H + iy) * W + ix] += cols[i];
+            }
+  return x;
+}
+
+/** float64 conv2d (PyTorch's cross-correlation, zero padding), square kernel. */
+function conv2dRef(x: Float64Array, w: Float64Array, b: Float64Array | undefined, [B, C, H, W]: number[], O: number, k: number, S: number, P: number): Float64Array {
+  const cols = unfoldRef(x, [B, C, H, W], k, S, P);
+  const L = cols.length / (B * C * k * k);
+  const y = new Float64Array(B * O * L);
+  for (let n = 0; n < B; n++)
+    for (let o = 0; o < O; o++)
+      for (let l = 0; l < L; l++) {
+        let s = b ? b[o] : 0;
+        for (let r = 0; r < C * k * k; r++) s += w[o * C * k * k + r] * cols[(n * C * k * k + r) * L + l];
+        y[(n * O + o) * L + l] = s;
+      }
+  return y;
+}
+
+describe('unfold and fold', () => {
+  const shapes: [number[], number, number, number][] = [
+    [[2, 3, 5, 4], 3, 1, 1],
+    [[1, 2, 6, 6], 4, 2, 1],
+    [[2, 1, 7, 5], 2, 3, 0],
+  ];
+  shapes.forEach(([shape, k, S, P], i) => {
+    const Ho = Math.floor((shape[2] + 2 * P - k) / S) + 1;
+    const Wo = Math.floor((shape[3] + 2 * P - k) / S) + 1;
+    it(`unfold and fold, forward and gradients: [${shape}] k${k} s${S} p${P}`, async () => {
+      await checkOp(([x]) => unfold(x, k, { stride: S, padding: P }), ([x]) => unfoldRef(x, shape, k, S, P), [{ shape }], { seed: 320 + i });
+      const colsShape = [shape[0], shape[1] * k * k, Ho * Wo];
+      await checkOp(
+        ([c]) => fold(c, [shape[2], shape[3]], k, { stride: S, padding: P }),
+        ([c]) => foldRef(c, shape, k, S, P),
+        [{ shape: colsShape }],
+        { seed: 330 + i },
+      );
+    });
+  });
+
+  it('conv2dUnfold: a DCGAN discriminator layer, forward and gradients (4x4, stride 2, padding 1, bias)', () =>
+    checkOp(
+      ([x, w, b]) => conv2dUnfold(x, w, b, { stride: 2, padding: 1 }),
+      ([x, w, b]) => conv2dRef(x, w, b, [2, 3, 6, 6], 4, 4, 2, 1),
+      [{ shape: [2, 3, 6, 6] }, { shape: [4, 3, 4, 4] }, { shape: [4] }],
+      { seed: 340 },
+    ));
+
+  it('refuses a column count that does not fit the image', () => {
+    const cols = tensor(new Float32Array(2 * 12 * 5), [2, 12, 5]);
+    expect(() => fold(cols, [4, 4], 2, { stride: 2 })).toThrow(/fold: 5 patches, but a 4x4 image has 2x2/);
+    expect(() => fold(tensor(new Float32Array(10), [1, 10, 1]), [2, 2], 2)).toThrow(/\(B, C \* 2 \* 2, L\)/);
+  });
+});
 
 describe('convTranspose2d', () => {
   cases.forEach((c, i) =>
