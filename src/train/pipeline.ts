@@ -11,7 +11,7 @@ import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
 import { translate } from '../kernels/translate.js';
 import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
-import { InputGenerator } from './inputGenerator.js';
+import type { InputGenerator, LatentSampler } from './inputGenerator.js';
 import { priorRangePenalty, type PriorRangeTensors } from './priorRange.js';
 
 export interface LossWeights {
@@ -48,7 +48,8 @@ export interface StepTensors {
   meanSigma: Tensor;
 }
 
-export class ConditioningPipeline {
+/** S: what gives G its latents, the trained input generator unless said otherwise (see LatentSampler). */
+export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   readonly upsampleFactor: number;
   /** Where G's prior samples of each class lie in the classifier's features (for weights.priorRange). */
   priorRange: PriorRangeTensors | null = null;
@@ -57,7 +58,7 @@ export class ConditioningPipeline {
     /** Frozen modules of any generator and classifier family (models/families). */
     readonly generator: FrozenGenerator,
     readonly classifier: FrozenClassifier,
-    readonly inputGenerator: InputGenerator,
+    readonly inputGenerator: S,
     readonly classifierSize: number,
     /** The class embedding fed to a class-conditional G (0 for an unconditional one). */
     readonly generatorClass = 0,

@@ -6,6 +6,7 @@ import type { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/shape.js';
 import type { Adam } from './optim.js';
+import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline, LossWeights } from './pipeline.js';
 
 /**
@@ -13,7 +14,7 @@ import type { ConditioningPipeline, LossWeights } from './pipeline.js';
  * component of each sample), in chunks, without recording a graph.
  */
 export async function generateImages(
-  pipeline: ConditioningPipeline,
+  pipeline: ConditioningPipeline<LatentSampler>,
   classes: number[],
   eps: Float32Array,
   component?: number[],
