@@ -21,7 +21,7 @@ import { peerInputs, prepareOurs, rowInputs } from './ours.js';
 import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type PeerResult, type Report, type Result } from './report.js';
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
-import { timeTrainStep, trainStepMissing } from './trainStep.js';
+import { timeGanStep, timeTrainStep, trainStepMissing, type TrainStepResult } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
 
@@ -257,22 +257,28 @@ async function benchRow(row: Row, o: Options, peers: Peer[]): Promise<Result> {
   return result;
 }
 
-async function benchTrainStep(o: Options, peerNames: string[]): Promise<Result> {
+/** A whole training step, wall-clock: `npm run train`'s, or (gan) `npm run cgan`'s. */
+async function benchTrainStep(o: Options, peerNames: string[], gan = false): Promise<Result> {
   const result: Result = {
-    family: 'train', kernel: 'training step', shape: 'batch 64', where: 'npm run train, default pair', heavy: false,
+    family: 'train', kernel: gan ? 'GAN training step' : 'training step', shape: 'batch 64',
+    where: gan ? 'npm run cgan, defaults (both networks)' : 'npm run train, default pair', heavy: false,
     ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
     flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
-    notes: ['input generator + frozen BigGAN + upsample + shift + frozen VGG-bn + loss, backward, Adam, stats read-back'],
+    notes: [
+      gan
+        ? 'conditional DCGAN: G forward, D on real and generated, D backward + Adam, D (frozen) + G backward + Adam, losses read-back'
+        : 'input generator + frozen BigGAN + upsample + shift + frozen VGG-bn + loss, backward, Adam, stats read-back',
+    ],
   };
   for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole training step is not a single peer op' };
-  const missing = trainStepMissing();
+  const missing = gan ? null : trainStepMissing();
   if (missing) {
     result.error = missing;
     return result;
   }
   try {
     const budget = o.reps ? budgetFor(o, null) : { budgetMs: o.quick ? 2000 : 8000, minReps: 3, maxReps: 50 };
-    const t = await timeTrainStep(budget);
+    const t: TrainStepResult = gan ? await timeGanStep(budget) : await timeTrainStep(budget);
     result.ms = t.wall.median;
     result.wallMs = t.wall.median;
     result.wallSpread = t.wall;
@@ -337,7 +343,7 @@ async function main(): Promise<void> {
 
   const rows = selectRows(o);
   const wantTrain = (!o.kernels || o.kernels.includes('train'));
-  const total = rows.length + (wantTrain ? 1 : 0);
+  const total = rows.length + (wantTrain ? 2 : 0);
   console.log(`${total} rows${o.quick ? ' (quick)' : ''}; ${rt.ctx.hasTimestamps ? 'GPU time from timestamp queries' : 'wall-clock'}; budget per row and engine: ${o.reps ? `${o.reps} reps` : `${budgetFor(o, null).budgetMs} ms`}\n`);
 
   const report: Report = {
@@ -369,7 +375,10 @@ async function main(): Promise<void> {
   if (wantTrain) {
     const r = await benchTrainStep(o, peers.map((p) => p.name));
     report.results.push(r);
-    console.log(`[${total}/${total}] training step: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, ${r.imagesPerSec?.toFixed(1)} images/s`}`);
+    console.log(`[${total - 1}/${total}] training step: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, ${r.imagesPerSec?.toFixed(1)} images/s`}`);
+    const g = await benchTrainStep(o, peers.map((p) => p.name), true);
+    report.results.push(g);
+    console.log(`[${total}/${total}] GAN training step: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
     // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
     if (o.heavy && !o.quick) {
       for (const run of [runVgg16, runBigGANDeep256]) {
