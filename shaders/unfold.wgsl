@@ -5,8 +5,8 @@
 //   unfold: patches[b, (c KH + ky) KW + kx, oy Wo + ox] = image[b, c, oy S - P + ky, ox S - P + kx], 0 outside
 //   fold:   imageOut[b, c, iy, ix] = sum of the patchesIn entries unfold reads (b, c, iy, ix) into
 //
-// Each is the other's gradient. fold gathers (a thread per image pixel loops over the KH x KW
-// taps and keeps those whose patch lands on the stride grid), so no float atomics are needed.
+// Each is the other's gradient. fold gathers (a thread per image pixel visits the taps whose
+// patch lands on the stride grid), so no float atomics are needed.
 
 // Uniforms `p` and the buffers: declared in src/kernels/unfold.ts.
 
@@ -36,21 +36,17 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ix = i % p.W;
   let iy = (i / p.W) % p.H;
   let plane = i / (p.W * p.H); // b * C + c
-  let b = plane / p.C;
-  let c = plane % p.C;
   let L = p.Ho * p.Wo;
   var acc = 0.0;
-  for (var ky = 0u; ky < p.KH; ky++) {
-    // Output row oy reads this pixel through tap ky when oy S - P + ky = iy.
-    let vy = i32(iy + p.P) - i32(ky);
-    let oy = vy / i32(p.S);
-    let rowOk = (vy >= 0) & (oy * i32(p.S) == vy) & (oy < i32(p.Ho));
-    for (var kx = 0u; kx < p.KW; kx++) {
-      let vx = i32(ix + p.P) - i32(kx);
-      let ox = vx / i32(p.S);
-      if (rowOk & (vx >= 0) & (ox * i32(p.S) == vx) & (ox < i32(p.Wo))) {
-        let row = (b * p.C + c) * p.KH * p.KW + ky * p.KW + kx;
-        acc += patchesIn[row * L + u32(oy) * p.Wo + u32(ox)];
+  // Output row oy reads this pixel through tap ky when oy S - P + ky = iy: only the taps
+  // ky = (iy + P) mod S, + S, + 2S, ... land on the stride grid (a quarter of them at stride 2).
+  for (var ky = (iy + p.P) % p.S; ky < min(p.KH, iy + p.P + 1u); ky += p.S) {
+    let oy = (iy + p.P - ky) / p.S;
+    for (var kx = (ix + p.P) % p.S; kx < min(p.KW, ix + p.P + 1u); kx += p.S) {
+      let ox = (ix + p.P - kx) / p.S;
+      if ((oy < p.Ho) & (ox < p.Wo)) {
+        let row = plane * p.KH * p.KW + ky * p.KW + kx;
+        acc += patchesIn[row * L + oy * p.Wo + ox];
       }
     }
   }
