@@ -1,8 +1,9 @@
-// Patches as columns and back (F.unfold / F.fold, "im2col" / "col2im"), NCHW, one thread per
-// output element. With them a convolution is a matrix product, which on lavapipe runs several
-// times faster than convGeneric for the 4x4 stride-2 layers of a DCGAN (src/kernels/unfold.ts).
+// Patches as rows and back ("im2col" / "col2im"; F.unfold / F.fold transposed), NCHW images, one
+// thread per output element. With them a convolution is one matrix product over the whole batch,
+// which on lavapipe runs several times faster than convGeneric for the 4x4 stride-2 layers of a
+// DCGAN (src/kernels/unfold.ts).
 //
-//   unfold: patches[b, (c KH + ky) KW + kx, oy Wo + ox] = image[b, c, oy S - P + ky, ox S - P + kx], 0 outside
+//   unfold: patches[b, oy Wo + ox, (c KH + ky) KW + kx] = image[b, c, oy S - P + ky, ox S - P + kx], 0 outside
 //   fold:   imageOut[b, c, iy, ix] = sum of the patchesIn entries unfold reads (b, c, iy, ix) into
 //
 // Each is the other's gradient. fold gathers (a thread per image pixel visits the taps whose
@@ -17,11 +18,13 @@ fn unfold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let i = flatIndex(gid, groups);
   if (i >= p.n) { return; }
   let L = p.Ho * p.Wo;
-  let pos = i % L;
-  let row = i / L; // b * C * KH * KW + (c KH + ky) KW + kx
-  let kx = row % p.KW;
-  let ky = (row / p.KW) % p.KH;
-  let plane = row / (p.KW * p.KH); // b * C + c
+  let width = p.C * p.KH * p.KW; // a patch
+  let r = i % width; // (c KH + ky) KW + kx
+  let pos = (i / width) % L;
+  let b = i / (width * L);
+  let kx = r % p.KW;
+  let ky = (r / p.KW) % p.KH;
+  let plane = b * p.C + r / (p.KW * p.KH);
   let iy = i32((pos / p.Wo) * p.S + ky) - i32(p.P);
   let ix = i32((pos % p.Wo) * p.S + kx) - i32(p.P);
   let ok = (iy >= 0) & (iy < i32(p.H)) & (ix >= 0) & (ix < i32(p.W));
@@ -36,7 +39,10 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ix = i % p.W;
   let iy = (i / p.W) % p.H;
   let plane = i / (p.W * p.H); // b * C + c
+  let b = plane / p.C;
+  let c = plane % p.C;
   let L = p.Ho * p.Wo;
+  let width = p.C * p.KH * p.KW;
   var acc = 0.0;
   // Output row oy reads this pixel through tap ky when oy S - P + ky = iy: only the taps
   // ky = (iy + P) mod S, + S, + 2S, ... land on the stride grid (a quarter of them at stride 2).
@@ -45,8 +51,7 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var kx = (ix + p.P) % p.S; kx < min(p.KW, ix + p.P + 1u); kx += p.S) {
       let ox = (ix + p.P - kx) / p.S;
       if ((oy < p.Ho) & (ox < p.Wo)) {
-        let row = plane * p.KH * p.KW + ky * p.KW + kx;
-        acc += patchesIn[row * L + oy * p.Wo + ox];
+        acc += patchesIn[(b * L + oy * p.Wo + ox) * width + (c * p.KH + ky) * p.KW + kx];
       }
     }
   }

@@ -84,21 +84,21 @@ const cases: Case[] = [
   { ...base, C: 3, H: 2, W: 3, O: 2, k: 2, stride: 3, outputPadding: 2 },
 ];
 
-/** float64 F.unfold of x (B, C, H, W): (B, C k k, Ho Wo). */
+/** float64 F.unfold of x (B, C, H, W), patches as rows: (B, Ho Wo, C k k). */
 function unfoldRef(x: Float64Array, [B, C, H, W]: number[], k: number, S: number, P: number): Float64Array {
   const Ho = Math.floor((H + 2 * P - k) / S) + 1;
   const Wo = Math.floor((W + 2 * P - k) / S) + 1;
   const cols = new Float64Array(B * C * k * k * Ho * Wo);
-  let i = 0;
+  const patchIndex = (b: number, l: number, r: number) => (b * Ho * Wo + l) * C * k * k + r;
   for (let b = 0; b < B; b++)
     for (let c = 0; c < C; c++)
       for (let ky = 0; ky < k; ky++)
         for (let kx = 0; kx < k; kx++)
           for (let oy = 0; oy < Ho; oy++)
-            for (let ox = 0; ox < Wo; ox++, i++) {
+            for (let ox = 0; ox < Wo; ox++) {
               const iy = oy * S - P + ky;
               const ix = ox * S - P + kx;
-              if (iy >= 0 && iy < H && ix >= 0 && ix < W) cols[i] = x[((b * C + c) * H + iy) * W + ix];
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) cols[patchIndex(b, oy * Wo + ox, (c * k + ky) * k + kx)] = x[((b * C + c) * H + iy) * W + ix];
             }
   return cols;
 }
@@ -108,16 +108,16 @@ function foldRef(cols: Float64Array, [B, C, H, W]: number[], k: number, S: numbe
   const Ho = Math.floor((H + 2 * P - k) / S) + 1;
   const Wo = Math.floor((W + 2 * P - k) / S) + 1;
   const x = new Float64Array(B * C * H * W);
-  let i = 0;
+  const patchIndex = (b: number, l: number, r: number) => (b * Ho * Wo + l) * C * k * k + r;
   for (let b = 0; b < B; b++)
     for (let c = 0; c < C; c++)
       for (let ky = 0; ky < k; ky++)
         for (let kx = 0; kx < k; kx++)
           for (let oy = 0; oy < Ho; oy++)
-            for (let ox = 0; ox < Wo; ox++, i++) {
+            for (let ox = 0; ox < Wo; ox++) {
               const iy = oy * S - P + ky;
               const ix = ox * S - P + kx;
-              if (iy >= 0 && iy < H && ix >= 0 && ix < W) x[((b * C + c) * H + iy) * W + ix] += cols[i];
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) x[((b * C + c) * H + iy) * W + ix] += cols[patchIndex(b, oy * Wo + ox, (c * k + ky) * k + kx)];
             }
   return x;
 }
@@ -131,7 +131,7 @@ function conv2dRef(x: Float64Array, w: Float64Array, b: Float64Array | undefined
     for (let o = 0; o < O; o++)
       for (let l = 0; l < L; l++) {
         let s = b ? b[o] : 0;
-        for (let r = 0; r < C * k * k; r++) s += w[o * C * k * k + r] * cols[(n * C * k * k + r) * L + l];
+        for (let r = 0; r < C * k * k; r++) s += w[o * C * k * k + r] * cols[(n * L + l) * C * k * k + r];
         y[(n * O + o) * L + l] = s;
       }
   return y;
@@ -148,7 +148,7 @@ describe('unfold and fold', () => {
     const Wo = Math.floor((shape[3] + 2 * P - k) / S) + 1;
     it(`unfold and fold, forward and gradients: [${shape}] k${k} s${S} p${P}`, async () => {
       await checkOp(([x]) => unfold(x, k, { stride: S, padding: P }), ([x]) => unfoldRef(x, shape, k, S, P), [{ shape }], { seed: 320 + i });
-      const colsShape = [shape[0], shape[1] * k * k, Ho * Wo];
+      const colsShape = [shape[0], Ho * Wo, shape[1] * k * k];
       await checkOp(
         ([c]) => fold(c, [shape[2], shape[3]], k, { stride: S, padding: P }),
         ([c]) => foldRef(c, shape, k, S, P),
@@ -167,9 +167,9 @@ describe('unfold and fold', () => {
     ));
 
   it('refuses a column count that does not fit the image', () => {
-    const cols = tensor(new Float32Array(2 * 12 * 5), [2, 12, 5]);
+    const cols = tensor(new Float32Array(2 * 5 * 12), [2, 5, 12]);
     expect(() => fold(cols, [4, 4], 2, { stride: 2 })).toThrow(/fold: 5 patches, but a 4x4 image has 2x2/);
-    expect(() => fold(tensor(new Float32Array(10), [1, 10, 1]), [2, 2], 2)).toThrow(/\(B, C \* 2 \* 2, L\)/);
+    expect(() => fold(tensor(new Float32Array(10), [1, 10, 1]), [2, 2], 2)).toThrow(/\(B, L, C \* 2 \* 2\)/);
   });
 });
 

@@ -1,6 +1,8 @@
-// Patches as columns and back (shaders/unfold.wgsl): F.unfold and F.fold, each the other's
-// gradient, and the convolutions a DCGAN needs written with them as matrix products:
-// convTranspose2d, and conv2dUnfold for conv2d's strided layers larger than 3x3.
+// Patches as rows and back (shaders/unfold.wgsl): F.unfold and F.fold with each patch a row
+// (B, L, C k k) rather than a column, each the other's gradient, and the convolutions a DCGAN
+// needs written with them as matrix products: convTranspose2d, and conv2dUnfold for conv2d's
+// strided layers larger than 3x3. Patches as rows make a layer one product over the whole batch,
+// (B L, C k k) by the weight, instead of B small ones (a 4x4 image is 16 columns).
 //
 // Why not conv2d's kernels (convTranspose2d's first version ran on them, as the input gradient of
 // the matching conv2d; it gave the same numbers): they are built for 3x3 and 1x1 layers, and
@@ -16,7 +18,7 @@ import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.j
 import { flatIndex } from '../engine/wgsl.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
-import { transpose } from './shape.js';
+import { permute } from './shape.js';
 
 const unfoldKernels = kernelFamily('unfold', {
   uniforms: {
@@ -79,7 +81,7 @@ function launch(entry: 'unfold' | 'fold', g: Patches, from: Tensor, to: Tensor):
 }
 
 function unfoldForward(x: Tensor, g: Patches): Tensor {
-  const cols = empty([g.B, g.C * g.k * g.k, g.Ho * g.Wo]);
+  const cols = empty([g.B, g.Ho * g.Wo, g.C * g.k * g.k]);
   launch('unfold', g, x, cols);
   return cols;
 }
@@ -91,8 +93,8 @@ function foldForward(cols: Tensor, g: Patches): Tensor {
 }
 
 /**
- * F.unfold(x, kernelSize, stride, padding) for x (B, C, H, W) and a square kernel k:
- * (B, C k k, L), column l holding the patch at output position l of Ho x Wo.
+ * F.unfold(x, kernelSize, stride, padding) transposed, for x (B, C, H, W) and a square kernel k:
+ * (B, L, C k k), row l holding the patch at output position l of Ho x Wo.
  */
 export function unfold(x: Tensor, kernelSize: number, options: UnfoldOptions = {}): Tensor {
   assertFloat(x, 'unfold');
@@ -102,16 +104,16 @@ export function unfold(x: Tensor, kernelSize: number, options: UnfoldOptions = {
 }
 
 /**
- * F.fold(cols, outputSize, kernelSize, stride, padding): cols (B, C k k, L) summed back into
- * (B, C, H, W), each patch added where unfold took it from.
+ * F.fold of patches as rows, (B, L, C k k), into (B, C, H, W): each patch added back where
+ * unfold took it from.
  */
 export function fold(cols: Tensor, outputSize: [number, number], kernelSize: number, options: UnfoldOptions = {}): Tensor {
   assertFloat(cols, 'fold');
   const kk = kernelSize * kernelSize;
-  if (cols.ndim !== 3 || cols.shape[1] % kk !== 0) {
-    throw new Error(`fold: input must be (B, C * ${kernelSize} * ${kernelSize}, L), got ${formatShape(cols.shape)}`);
+  if (cols.ndim !== 3 || cols.shape[2] % kk !== 0) {
+    throw new Error(`fold: input must be (B, L, C * ${kernelSize} * ${kernelSize}), got ${formatShape(cols.shape)}`);
   }
-  const [B, Ckk, L] = cols.shape;
+  const [B, L, Ckk] = cols.shape;
   const g = patches('fold', [B, Ckk / kk, outputSize[0], outputSize[1]], kernelSize, options);
   if (g.Ho * g.Wo !== L) {
     throw new Error(`fold: ${L} patches, but a ${outputSize.join('x')} image has ${g.Ho}x${g.Wo} of kernel ${kernelSize}, stride ${g.S}, padding ${g.P}`);
@@ -127,8 +129,8 @@ export interface ConvTranspose2dOptions extends UnfoldOptions {
 /**
  * torch.nn.functional.conv_transpose2d for x (B, Cin, H, W), weight (Cin, Cout, k, k), optional
  * bias (Cout): output (B, Cout, Ho, Wo), Ho = (H - 1) stride - 2 padding + k + outputPadding.
- * Each input pixel's contribution to its k x k patch of the output is one column of
- * weight^T x, (Cout k k, Cin) times (Cin, H W), and fold adds the patches up where they land.
+ * Each input pixel's contribution to its k x k patch of the output is one row of x's pixels
+ * times the weight, (B H W, Cin) by (Cin, Cout k k), and fold adds the patches up where they land.
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
@@ -154,14 +156,16 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
     assertFloat(bias, op);
     if (bias.ndim !== 1 || bias.shape[0] !== Cout) throw new Error(`${op}: bias ${formatShape(bias.shape)} must have shape [${Cout}] for weight ${formatShape(weight.shape)}`);
   }
-  const cols = matmul(weight.reshape(Cin, Cout * k * k), x.reshape(B, Cin, H * W), { transA: true });
+  // x's pixels as rows (B H W, Cin), one product with the weight: each row is a pixel's patch.
+  const rows = permute(x.reshape(B, Cin, H * W), [0, 2, 1]).reshape(B * H * W, Cin);
+  const cols = matmul(rows, weight.reshape(Cin, Cout * k * k)).reshape(B, H * W, Cout * k * k);
   const y = fold(cols, [Ho, Wo], k, { stride, padding });
   return bias ? add(y, bias.reshape(1, Cout, 1, 1)) : y;
 }
 
 /**
- * conv2d(x, weight, bias, { stride, padding }) for a square kernel as weight (O, C k k) times
- * unfold(x): the route for DCGAN's 4x4 stride-2 layers (see the header). Gradients come from
+ * conv2d(x, weight, bias, { stride, padding }) for a square kernel as unfold(x), (B L, C k k),
+ * times the weight (O, C k k) transposed: the route for DCGAN's 4x4 stride-2 layers (see the header). Gradients come from
  * matmul's and unfold's rules.
  */
 export function conv2dUnfold(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: UnfoldOptions = {}): Tensor {
@@ -170,6 +174,8 @@ export function conv2dUnfold(x: Tensor, weight: Tensor, bias: Tensor | null | un
   if (weight.ndim !== 4 || kh !== kw) throw new Error(`conv2dUnfold: weight must be (O, C, k, k), got ${formatShape(weight.shape)}`);
   if (x.ndim !== 4 || x.shape[1] !== C) throw new Error(`conv2dUnfold: input ${formatShape(x.shape)} does not match weight ${formatShape(weight.shape)}`);
   const g = patches('conv2dUnfold', x.shape, kh, options);
-  const y = matmul(weight.reshape(O, C * kh * kw), unfold(x, kh, options)).reshape(g.B, O, g.Ho, g.Wo);
+  const L = g.Ho * g.Wo;
+  const rows = matmul(unfold(x, kh, options).reshape(g.B * L, C * kh * kw), weight.reshape(O, C * kh * kw), { transB: true });
+  const y = permute(rows.reshape(g.B, L, O), [0, 2, 1]).reshape(g.B, O, g.Ho, g.Wo);
   return bias ? add(y, bias.reshape(1, O, 1, 1)) : y;
 }
