@@ -63,6 +63,7 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['cgan', '--width', 'x'], /--width must be a whole number of at least 1/);
     await refused(['cgan', '--dim-z', '0'], /--dim-z must be a whole number of at least 1/);
     await refused(['cgan', '--loss', 'wgan'], /--loss must be one of bce, lsgan, hinge, got wgan/);
+    await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
   });
 
   it('cgan: a missing data folder says how to install it; a run folder is never overwritten', async () => {

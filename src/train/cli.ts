@@ -259,7 +259,9 @@ program
       requireDir(o.data, `--data: Fashion-MNIST's idx files (Debian: apt-get install dataset-fashion-mnist, then ${DEBIAN_FASHION_MNIST})`);
       fashionMnistFiles(o.data, 'train');
       requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
+      // Fashion-MNIST's training split: 60,000 images (trainCgan checks the files it reads again).
       const batches = Math.floor(60000 / o.batch);
+      if (o.stepsPerEpoch > batches) throw new Error(`--steps-per-epoch ${o.stepsPerEpoch}: 60,000 training images make ${batches} batches of ${o.batch}`);
       config = {
         method: 'cgan',
         data: resolve(o.data),
