@@ -21,7 +21,7 @@ import { peerInputs, prepareOurs, rowInputs } from './ours.js';
 import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type PeerResult, type Report, type Result } from './report.js';
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
-import { timeTrainSteps, trainStepMissing } from './trainStep.js';
+import { timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
 
@@ -296,6 +296,30 @@ async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[
   return results;
 }
 
+/** A step of `npm run cgan` at its defaults (both networks), wall-clock. */
+async function benchGanStep(o: Options, peerNames: string[]): Promise<Result> {
+  const result: Result = {
+    family: 'train', kernel: 'GAN training step', shape: 'batch 64', where: 'npm run cgan, defaults (both networks)', heavy: false,
+    ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
+    flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
+    notes: ['conditional DCGAN: G forward, D on real and generated, D backward + Adam, D (frozen) + G backward + Adam, losses read-back'],
+  };
+  for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole training step is not a single peer op' };
+  try {
+    const budget = o.reps ? budgetFor(o, null) : { budgetMs: o.quick ? 2000 : 8000, minReps: 3, maxReps: 50 };
+    const t = await timeGanStep(budget);
+    result.ms = t.wall.median;
+    result.wallMs = t.wall.median;
+    result.wallSpread = t.wall;
+    result.imagesPerSec = t.imagesPerSec;
+    result.check = { ok: t.check.ok, method: 'finite loss', maxAbsErr: 0, worst: 0, message: t.check.message };
+    result.notes.push(`${t.submitsPerStep.toFixed(1)} submits, ${t.dispatchesPerStep.toFixed(0)} dispatches per step; ${t.check.message}`);
+  } catch (e) {
+    result.error = errorText(e);
+  }
+  return result;
+}
+
 /** Forward + backward to the input of a full-size network at batch 1 (bench/fullSize.ts), warm. */
 async function benchFullSize(run: (reps: number) => Promise<FullSizeResult>, peerNames: string[]): Promise<Result> {
   const result: Result = {
@@ -348,7 +372,7 @@ async function main(): Promise<void> {
 
   const rows = selectRows(o);
   const wantTrain = (!o.kernels || o.kernels.includes('train'));
-  const total = rows.length + (wantTrain ? 2 : 0);
+  const total = rows.length + (wantTrain ? 3 : 0);
   console.log(`${total} rows${o.quick ? ' (quick)' : ''}; ${rt.ctx.hasTimestamps ? 'GPU time from timestamp queries' : 'wall-clock'}; budget per row and engine: ${o.reps ? `${o.reps} reps` : `${budgetFor(o, null).budgetMs} ms`}\n`);
 
   const report: Report = {
@@ -381,10 +405,13 @@ async function main(): Promise<void> {
     for (const [i, r] of (await benchTrainSteps(o, peers.map((p) => p.name))).entries()) {
       report.results.push(r);
       console.log(
-        `[${total - 1 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
+        `[${total - 2 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
           `${r.dispatchesPerStep} dispatches, ${r.imagesPerSec?.toFixed(1)} images/s`}`,
       );
     }
+    const g = await benchGanStep(o, peers.map((p) => p.name));
+    report.results.push(g);
+    console.log(`[${total}/${total}] GAN training step: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
     // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
     if (o.heavy && !o.quick) {
       for (const run of [runVgg16, runBigGANDeep256]) {

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/random.js';
 import { runtime } from '../src/engine/runtime.js';
 import { Adam } from '../src/train/optim.js';
-import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
+import { tensor } from '../src/engine/tensor.js';
+import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
+import { discriminatorConfig, generatorConfig, type CganConfig } from '../src/train/cgan.js';
+import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from '../src/train/defaults.js';
+import { FASHION_MNIST_CLASSES } from '../src/train/fashionMnist.js';
+import { ganStep } from '../src/train/ganStep.js';
 import { buildPipeline, stepReplay, trainingStep, type TrainConfig } from '../src/train/trainer.js';
 import { spread, type Spread, type TimingBudget } from './timing.js';
 
@@ -125,4 +130,59 @@ export async function timeTrainSteps(budget: TimingBudget, batch = 64): Promise<
 export function fullGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
+}
+
+/**
+ * One training step of `npm run cgan` at its defaults (src/train/defaults.ts CGAN_DEFAULTS): G
+ * draws a batch, D learns from it and a real batch, G learns through the updated D, each network
+ * with its own Adam, then the losses' read-back (src/train/ganStep.ts). Random "real" images: the
+ * step costs the same on any data.
+ */
+export async function timeGanStep(budget: TimingBudget, batch = CGAN_DEFAULTS.batch): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {
+  const config: CganConfig = {
+    ...CGAN_DEFAULTS, method: 'cgan', data: '', classifier: '', classNames: FASHION_MNIST_CLASSES,
+    stepsPerEpoch: 1, batch, out: '',
+  };
+  const G = new DCGANGenerator(generatorConfig(config), config.seed);
+  const D = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
+  const betas: [number, number] = [config.beta1, 0.999];
+  const gan = {
+    generator: G, discriminator: D, loss: config.loss,
+    optimizerG: new Adam(G.parameters(), { lr: config.lr, betas }),
+    optimizerD: new Adam(D.parameters(), { lr: config.lr, betas }),
+  };
+  const rng = new Rng(config.seed);
+  const rt = runtime();
+  const step = async () => {
+    const real = tensor(rng.fillUniform(new Float32Array(batch * 3 * 32 * 32), -1, 1), [batch, 3, 32, 32]);
+    const z = tensor(rng.fillNormal(new Float32Array(batch * config.dimZ)), [batch, config.dimZ]);
+    const labels = Array.from({ length: batch }, () => rng.int(10));
+    const out = await ganStep(gan, real, labels, z);
+    real.dispose();
+    z.dispose();
+    return out;
+  };
+  let last = await step(); // warm-up: pipelines compile on the first step
+  const s0 = { ...rt.stats };
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < budget.maxReps && (times.length < budget.minReps || performance.now() - start < budget.budgetMs)) {
+    const t0 = performance.now();
+    last = await step();
+    times.push(performance.now() - t0);
+  }
+  const n = times.length;
+  const wall = spread(times);
+  const finite = Array.from(last).every(Number.isFinite);
+  for (const m of [G, D]) m.dispose();
+  gan.optimizerG.dispose();
+  gan.optimizerD.dispose();
+  return {
+    batch,
+    wall,
+    imagesPerSec: (batch * 1000) / wall.median,
+    submitsPerStep: (rt.stats.submits - s0.submits) / n,
+    dispatchesPerStep: (rt.stats.dispatches - s0.dispatches) / n,
+    check: { ok: finite, message: `loss D ${last[0].toFixed(4)}, loss G ${last[1].toFixed(4)}` + (finite ? '' : ' (not finite)') },
+  };
 }

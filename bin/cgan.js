@@ -12,6 +12,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** command: [entry without extension, arguments before the user's, what it does, checkout only] */
 const COMMANDS = {
   train: ['src/train/cli', ['train'], 'train the input generator on a frozen BigGAN + VGG pair'],
+  cgan: ['src/train/cli', ['cgan'], "the baseline: a conditional DCGAN trained on Fashion-MNIST's labelled images"],
   sample: ['src/train/cli', ['sample'], 'generate images of one class from a trained run'],
   eval: ['src/train/cli', ['eval'], "grade a run's samples with the frozen classifier and a panel of judges"],
   convert: ['src/models/convertCli', [], 'convert a BigGAN-PyTorch generator or torchvision VGG to .safetensors'],

@@ -8,7 +8,7 @@ export { noGrad, isGradEnabled } from './engine/autograd.js';
 export { Replay, type HostArray } from './engine/capture.js';
 export { Rng, manualSeed } from './engine/random.js';
 export * as ops from './kernels/index.js';
-export { Module, Linear, Conv2d, BatchNorm2d } from './models/module.js';
+export { Module, Linear, Conv2d, ConvTranspose2d, Embedding, BatchNorm2d } from './models/module.js';
 export { buildModel, readModelBytes } from './models/load.js';
 export { convertStateDict } from './models/convert.js';
 export { readSafetensors } from './models/checkpoint/safetensors.js';

@@ -10,7 +10,7 @@ export { Replay, type HostArray } from './engine/capture.js';
 export { Rng, manualSeed } from './engine/random.js';
 export * as ops from './kernels/index.js';
 export * as optim from './train/optim.js';
-export { Module, Linear, Conv2d, BatchNorm2d } from './models/module.js';
+export { Module, Linear, Conv2d, ConvTranspose2d, Embedding, BatchNorm2d } from './models/module.js';
 export * as models from './models/index.js';
 export * as checkpoint from './models/checkpoint/index.js';
 export { InputGenerator } from './train/inputGenerator.js';
@@ -19,4 +19,7 @@ export { train, buildPipeline, generateImages, restoreCheckpoint, type TrainConf
 export { evaluate, formatReport, readReport } from './train/evaluate.js';
 export { priorFilter } from './train/priorFilter.js';
 export { chooseAnchors } from './train/anchors.js';
-export { TRAINING_DEFAULTS } from './train/defaults.js';
+export { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './train/defaults.js';
+export { discriminatorLoss, generatorLoss, GAN_LOSSES, type GanLoss } from './train/ganLoss.js';
+export { ganStep, type Gan } from './train/ganStep.js';
+export { trainCgan, type CganConfig } from './train/cgan.js';

@@ -56,6 +56,25 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['train', '--hidden', 'x'], /--hidden must be a whole number of at least 1/);
   });
 
+  it('cgan --batch 0, --epochs 1.5, --steps-per-epoch -1, --width x, --dim-z 0; a --loss it does not know', async () => {
+    await refused(['cgan', '--batch', '0'], /--batch must be a whole number of at least 1/);
+    await refused(['cgan', '--epochs', '1.5'], /--epochs must be a whole number of at least 1/);
+    await refused(['cgan', '--steps-per-epoch', '-1'], /--steps-per-epoch must be a whole number of at least 1/);
+    await refused(['cgan', '--width', 'x'], /--width must be a whole number of at least 1/);
+    await refused(['cgan', '--dim-z', '0'], /--dim-z must be a whole number of at least 1/);
+    await refused(['cgan', '--loss', 'wgan'], /--loss must be one of bce, lsgan, hinge, got wgan/);
+    await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
+  });
+
+  it('cgan: a missing data folder says how to install it; a run folder is never overwritten', async () => {
+    await refused(['cgan', '--data', join(tmp, 'nowhere')], /nowhere: no such folder .*apt-get install dataset-fashion-mnist/);
+    const run = join(tmp, 'cgan-run');
+    mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ method: 'cgan' }));
+    await refused(['cgan', '--out', run], /already holds a run \(config\.json\).*--resume.*--force/);
+    await refused(['cgan', '--out', run, '--resume', '--force'], /pick one/);
+  });
+
   it('sample --n 0, eval --eval-samples 0, parity --upsample 0', async () => {
     await refused(['sample', '--run', tmp, '--class', '1', '--n', '0', '--out', join(tmp, 'x.png')], /--n must be a whole number of at least 1/);
     await refused(['eval', '--run', tmp, '--eval-samples', '0'], /--eval-samples must be a whole number of at least 1/);
@@ -154,7 +173,7 @@ describe.concurrent('a file that is no checkpoint', () => {
 });
 
 describe.concurrent('--help', () => {
-  for (const command of ['train', 'sample', 'eval', 'convert', 'parity', 'adapter', 'ablation', 'bench']) {
+  for (const command of ['train', 'cgan', 'sample', 'eval', 'convert', 'parity', 'adapter', 'ablation', 'bench']) {
     it(`cgan ${command} --help prints its usage and does nothing else`, async () => {
       const r = await cgan(command, '--help');
       expect(r.stdout).toMatch(new RegExp(`^Usage: cgan ${command} `));
@@ -164,7 +183,7 @@ describe.concurrent('--help', () => {
   }
 
   it('cgan --help lists the commands; an unknown one is refused', async () => {
-    expect((await cgan('--help')).stdout).toMatch(/train[\s\S]*sample[\s\S]*eval[\s\S]*convert[\s\S]*parity[\s\S]*adapter[\s\S]*bench/);
+    expect((await cgan('--help')).stdout).toMatch(/train[\s\S]*cgan[\s\S]*sample[\s\S]*eval[\s\S]*convert[\s\S]*parity[\s\S]*adapter[\s\S]*bench/);
     await refused(['trian'], /unknown command 'trian'/);
   });
 });

@@ -230,6 +230,8 @@ describe('VGG-Face (vgg_face_dag layout)', () => {
     expect(fitting('classifier.6.bias')).toEqual(['vgg']);
     expect(fitting('conv1.weight')).toEqual(['resnet']);
     expect(fitting('fc.weight')).toEqual(['resnet']);
+    expect(fitting('main.0.weight')).toEqual(['dcgan-generator']);
+    expect(fitting('embed.weight')).toEqual(['dcgan-generator']);
     for (const k of ['conv1_1.running_mean', 'fc6.weight_orig']) expect(fitting(k)).toEqual([]);
     expect(detectFamily(readStateDict(VGGFACE).keys()).format).toBe('vggface');
     expect(detectFamily(readStateDict(RESNET_TINY).keys()).format).toBe('resnet');
@@ -412,7 +414,7 @@ describe('refusals', () => {
       ['head.weight', host([10, 2], new Float32Array(20))],
     ]);
     expect(refusal(() => convertStateDict(transformer)).message).toMatch(
-      /not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\) nor a torchvision ResNet: key 'blocks\.0\.attn\.qkv\.weight' fits none of these layouts/,
+      /not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\), a torchvision ResNet nor a conditional DCGAN generator: key 'blocks\.0\.attn\.qkv\.weight' fits none of these layouts/,
     );
     expect(refusal(() => detectFormat([])).message).toMatch(/no tensors/);
   });
@@ -501,7 +503,7 @@ describe('refusals', () => {
     const r = convertCli(join(CHECKPOINTS, 'nested.pth'), '-o', join(tmp, 'nested.safetensors'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\) nor a torchvision ResNet: key '[^']+' fits none of these layouts/,
+      /convert: .*nested\.pth: not a BigGAN-PyTorch generator, a BigGAN-deep generator \(pytorch-pretrained-BigGAN\), a torchvision VGG, a VGG-Face \(vgg_face_dag\), a torchvision ResNet nor a conditional DCGAN generator: key '[^']+' fits none of these layouts/,
     );
   });
 });

@@ -35,6 +35,7 @@ interface UnaryCase {
 const UNARY: UnaryCase[] = [
   { name: 'neg', gpu: ops.neg, ref: unaryRef.neg, values: (s, k) => signed(s, k) },
   { name: 'relu', gpu: ops.relu, ref: unaryRef.relu, values: (s, k) => signed(s, k, [0]) },
+  { name: 'leakyRelu', gpu: (x) => ops.leakyRelu(x, 0.2), ref: unaryRef.leakyRelu, values: (s, k) => signed(s, k, [0]) },
   { name: 'tanh', gpu: ops.tanh, ref: unaryRef.tanh, values: (s, k) => signed(s, k) },
   { name: 'exp', gpu: ops.exp, ref: unaryRef.exp, values: (s, k) => signed(s, k) },
   { name: 'log', gpu: ops.log, ref: unaryRef.log, values: positive },

@@ -58,5 +58,5 @@ it('packs, installs, type-checks strictly and runs the README example', { timeou
 
   const printed = run(process.execPath, ['main.js'], app);
   expect(printed).toMatch(/^\d+\.\d+ Float32Array\(12\)/);
-  expect(run(join(app, 'node_modules', '.bin', 'cgan'), ['--help'], app)).toMatch(/train .*\n.*sample/);
+  expect(run(join(app, 'node_modules', '.bin', 'cgan'), ['--help'], app)).toMatch(/train .*\n.*cgan .*\n.*sample/);
 });

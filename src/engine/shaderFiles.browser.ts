@@ -14,9 +14,10 @@ import matmulSubgroups from '../../shaders/matmulSubgroups.wgsl';
 import pool from '../../shaders/pool.wgsl';
 import reduce from '../../shaders/reduce.wgsl';
 import softmax from '../../shaders/softmax.wgsl';
+import unfold from '../../shaders/unfold.wgsl';
 import upsample from '../../shaders/upsample.wgsl';
 
-const SHADERS: Record<string, string> = { adam, attention, attentionSubgroups, batchnorm, conv2d, conv2dSubgroups, copy, elementwise, gather, matmul, matmulSubgroups, pool, reduce, softmax, upsample };
+const SHADERS: Record<string, string> = { adam, attention, attentionSubgroups, batchnorm, conv2d, conv2dSubgroups, copy, elementwise, gather, matmul, matmulSubgroups, pool, reduce, softmax, unfold, upsample };
 
 export function readShader(name: string): string {
   const source = SHADERS[name];

@@ -36,6 +36,7 @@ const UNARY = {
   copy: 'v',
   affine: 'v * p.scalar + p.scalar2',
   clamp: 'clamp(v, p.scalar, p.scalar2)',
+  leakyRelu: 'select(v * p.scalar, v, v > 0.0)',
 } as const;
 const BINARY = {
   add: 'u + v',
@@ -50,6 +51,7 @@ const BINARY = {
   equal: 'select(0.0, 1.0, u == v)', // equality mask (max backward)
   absGrad: 'u * sign(v)', // abs' with v = x
   clampGrad: 'select(0.0, u, v >= p.scalar && v <= p.scalar2)', // clamp' with v = x
+  leakyReluGrad: 'select(u * p.scalar, u, v > 0.0)', // leakyRelu' with v = x
 } as const;
 
 /** The OP code of `op` in `table`. */
@@ -307,6 +309,13 @@ export function neg(x: Tensor): Tensor {
 
 export function relu(x: Tensor): Tensor {
   return record('relu', unaryKernel('relu', x), [x], (g) => [reluBackward(g, x)]);
+}
+
+/** F.leaky_relu: x where x > 0, else negativeSlope * x (DCGAN's discriminator uses 0.2). */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return record('leakyRelu', unaryKernel('leakyRelu', x, negativeSlope), [x], (g) => [
+    binaryKernel('leakyReluGrad', g, x, negativeSlope),
+  ]);
 }
 
 export function tanh(x: Tensor): Tensor {

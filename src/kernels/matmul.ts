@@ -209,9 +209,10 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
   const out = mmKernel(a, b, transA, transB);
+  // An operand that needs no gradient (a frozen weight, an input image) costs no product.
   return record('matmul', out, [a, b], (g) => [
-    unbatch(transA ? mmKernel(b, g, transB, true) : mmKernel(g, b, false, !transB), a),
-    unbatch(transB ? mmKernel(g, a, true, transA) : mmKernel(a, g, !transA, false), b),
+    a.requiresGrad ? unbatch(transA ? mmKernel(b, g, transB, true) : mmKernel(g, b, false, !transB), a) : null,
+    b.requiresGrad ? unbatch(transB ? mmKernel(g, a, true, transA) : mmKernel(a, g, !transA, false), b) : null,
   ]);
 }
 

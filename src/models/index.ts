@@ -7,6 +7,8 @@ export { convertBigGAN, spectralNormalize } from './families/biggan.js';
 export { VGGFace, VGGFACE_MEAN, type VGGFaceConfig } from './vggface.js';
 export { convertVGG } from './families/vgg.js';
 export { convertVGGFace } from './families/vggface.js';
+export { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig } from './dcgan.js';
+export { convertDCGAN } from './families/dcgan.js';
 export { FAMILIES, familyOf } from './families/index.js';
 export { conversionMetadata, convertStateDict, detectFamily, detectFormat, parseConversionMetadata, summarize } from './convert.js';
 export {

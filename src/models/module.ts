@@ -2,8 +2,10 @@
 // torch's dotted keys, train/eval modes, and freezing.
 import { Rng } from '../engine/random.js';
 import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
-import { batchNorm } from '../kernels/batchnorm.js';
+import { batchNorm, batchNormRelu } from '../kernels/batchnorm.js';
 import { conv2d } from '../kernels/conv2d.js';
+import { convTranspose2d } from '../kernels/unfold.js';
+import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
 
 export type StateDict = Map<string, Tensor>;
@@ -175,6 +177,45 @@ export class Conv2d extends Module {
   }
 }
 
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly options: InitOptions & { stride?: number; padding?: number; outputPadding?: number; bias?: boolean } = {},
+  ) {
+    super();
+    const g = options.generator ?? new Rng(0);
+    // PyTorch computes the fan-in of a transposed conv's (in, out, k, k) weight from dim 1.
+    const fanIn = outChannels * kernelSize * kernelSize;
+    this.weight = this.registerParameter('weight', uniformInit([inChannels, outChannels, kernelSize, kernelSize], fanIn, g));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, g));
+  }
+
+  forward(x: Tensor): Tensor {
+    const { stride = 1, padding = 0, outputPadding = 0 } = this.options;
+    return convTranspose2d(x, this.weight, this.bias, { stride, padding, outputPadding });
+  }
+}
+
+/** nn.Embedding: rows of a (numEmbeddings, dim) table, initialised N(0, 1) as torch does. */
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(readonly numEmbeddings: number, readonly dim: number, options: InitOptions = {}) {
+    super();
+    const g = options.generator ?? new Rng(0);
+    this.weight = this.registerParameter('weight', tensor(g.fillNormal(new Float32Array(numEmbeddings * dim)), [numEmbeddings, dim]));
+  }
+
+  forward(indices: Tensor | ArrayLike<number>): Tensor {
+    return embedding(this.weight, indices);
+  }
+}
+
 export class BatchNorm2d extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
@@ -191,10 +232,15 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
-      training: this.training,
-      momentum: this.options.momentum ?? 0.1,
-      eps: this.options.eps ?? 1e-5,
-    });
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.settings());
+  }
+
+  /** relu(forward(x)) in one pass (batchNormRelu). */
+  forwardRelu(x: Tensor): Tensor {
+    return batchNormRelu(x, this.runningMean, this.runningVar, this.weight, this.bias, this.settings());
+  }
+
+  private settings() {
+    return { training: this.training, momentum: this.options.momentum ?? 0.1, eps: this.options.eps ?? 1e-5 };
   }
 }

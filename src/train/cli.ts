@@ -8,12 +8,16 @@ import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
-import { TRAINING_DEFAULTS } from './defaults.js';
+import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
+import { CGAN_GENERATOR, cganPipeline, isCganRun, trainCgan, type CganConfig } from './cgan.js';
+import { GAN_LOSSES, type GanLoss } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
 import { parseRunFile } from './runFile.js';
+import type { LatentSampler } from './inputGenerator.js';
+import type { ConditioningPipeline } from './pipeline.js';
 import { buildPipeline, generateImages, recoverCheckpoint, restoreCheckpoint, train, type TrainConfig } from './trainer.js';
 
 const ROOT = PACKAGE_ROOT;
@@ -66,18 +70,21 @@ function checkRealData(dir: string | undefined): string | null {
  * A run folder's config, once its checkpoint (unless `checkpoint` is false: the prior filter needs
  * only the config's G, classifier and generator class) and the models it names are known to be there.
  */
-function readRun(dir: string, checkpoint = true): TrainConfig {
-  const what = 'a run folder written by `cgan train`';
+function readRun(dir: string, checkpoint = true): TrainConfig | CganConfig {
+  const what = 'a run folder written by `cgan train` or `cgan cgan`';
   requireDir(dir, what);
   const path = requireFile(join(dir, 'config.json'), `the config.json of ${what}`);
-  let config: TrainConfig;
+  let config: TrainConfig | CganConfig;
   try {
     config = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (checkpoint) requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
-  checkModels(config);
+  if (isCganRun(config)) {
+    if (checkpoint) requireCheckpoint(join(dir, CGAN_GENERATOR), "the cGAN run's generator");
+    requireCheckpoint(config.classifier, 'the frozen classifier that grades the run');
+  } else checkModels(config);
   return config;
 }
 
@@ -149,7 +156,9 @@ program
     if (o.resume) {
       if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
       recoverCheckpoint(out);
-      config = readRun(out);
+      const read = readRun(out);
+      if (isCganRun(read)) throw new Error(`--resume: ${o.out} is a run of \`cgan cgan\`; continue it with cgan --resume`);
+      config = read;
       console.log(`resuming ${out}`);
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
@@ -200,6 +209,100 @@ program
     console.log(`run folder: ${out}`);
   });
 
+const lossArg = (v: string): GanLoss => {
+  if (!(GAN_LOSSES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--loss must be one of ${GAN_LOSSES.join(', ')}, got ${v}`);
+  return v as GanLoss;
+};
+
+program
+  .command('cgan')
+  .description(
+    "the baseline: a conditional DCGAN trained on Fashion-MNIST's 60,000 labelled training images; writes a run folder " +
+      'like train (checkpoints, metrics, grids, curves, the report) that sample and eval read',
+  )
+  .option('--data <dir>', `Fashion-MNIST idx folder with the training split (Debian: apt-get install dataset-fashion-mnist)`, DEBIAN_FASHION_MNIST)
+  .option('--epochs <n>', 'passes over the training images', count('--epochs'), CGAN_DEFAULTS.epochs)
+  .option('--steps-per-epoch <n>', 'batches per epoch (default: the whole shuffled training set, the last partial batch dropped)', count('--steps-per-epoch'))
+  .option('--batch <n>', 'batch size', count('--batch'), CGAN_DEFAULTS.batch)
+  .option('--lr <x>', "Adam's learning rate, both networks", float('--lr'), CGAN_DEFAULTS.lr)
+  .option('--beta1 <x>', "Adam's first beta, both networks", float('--beta1'), CGAN_DEFAULTS.beta1)
+  .option('--loss <kind>', `adversarial loss: ${GAN_LOSSES.join(', ')} (least squares: lsgan)`, lossArg, CGAN_DEFAULTS.loss)
+  .option('--width <n>', "network width w: G's channels 4w, 2w, w; D's w, 2w, 4w", count('--width'), CGAN_DEFAULTS.width)
+  .option('--dim-z <n>', 'length of z', count('--dim-z'), CGAN_DEFAULTS.dimZ)
+  .option('--embed-dim <n>', "width of G's class embedding", count('--embed-dim'), CGAN_DEFAULTS.embedDim)
+  .option('--seed <n>', 'random seed (initial weights, data order, noise)', wholeNumber('--seed'), CGAN_DEFAULTS.seed)
+  .option('--classifier <path>', 'the frozen classifier that grades the report (never in a loss)', DEFAULTS.classifier)
+  .option('--classifier-size <n>', "the classifier's input size; G's images are upsampled to it", count('--classifier-size'), CGAN_DEFAULTS.classifierSize)
+  .option('--judge <paths>', JUDGE_HELP, collectJudges)
+  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
+  .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
+  .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
+  .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), CGAN_DEFAULTS.logEvery)
+  .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), CGAN_DEFAULTS.gridPerClass)
+  .option('--out <dir>', 'run folder', 'runs/cgan')
+  .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
+  .addOption(new Option('--quiet', 'no progress output').hideHelp())
+  .action(async (o) => {
+    // As train: every path checked and the folder guarded before the GPU is opened.
+    const out = resolve(o.out);
+    const judges = resolveJudges(o.judge);
+    const realData = checkRealData(o.realData);
+    let config: CganConfig;
+    if (o.resume) {
+      if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
+      recoverCheckpoint(out);
+      const read = readRun(out);
+      if (!isCganRun(read)) throw new Error(`--resume: ${o.out} is a run of \`cgan train\`; continue it with train --resume`);
+      config = read;
+      console.log(`resuming ${out}`);
+    } else {
+      requireDir(o.data, `--data: Fashion-MNIST's idx files (Debian: apt-get install dataset-fashion-mnist, then ${DEBIAN_FASHION_MNIST})`);
+      fashionMnistFiles(o.data, 'train');
+      requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
+      // Fashion-MNIST's training split: 60,000 images (trainCgan checks the files it reads again).
+      const batches = Math.floor(60000 / o.batch);
+      if (o.stepsPerEpoch > batches) throw new Error(`--steps-per-epoch ${o.stepsPerEpoch}: 60,000 training images make ${batches} batches of ${o.batch}`);
+      config = {
+        method: 'cgan',
+        data: resolve(o.data),
+        classifier: resolve(o.classifier),
+        classifierSize: o.classifierSize,
+        classNames: FASHION_MNIST_CLASSES,
+        epochs: o.epochs,
+        stepsPerEpoch: o.stepsPerEpoch ?? batches,
+        batch: o.batch,
+        lr: o.lr,
+        beta1: o.beta1,
+        loss: o.loss,
+        seed: o.seed,
+        dimZ: o.dimZ,
+        embedDim: o.embedDim,
+        width: o.width,
+        logEvery: o.logEvery,
+        gridPerClass: o.gridPerClass,
+        out,
+      };
+      const aside = prepareRunFolder(out, { force: o.force });
+      if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
+    }
+    const rt = await init();
+    console.log(`adapter: ${rt.adapterName}`);
+    const stopSignal = { stop: false };
+    process.on('SIGINT', () => {
+      if (stopSignal.stop) process.exit(130);
+      console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
+      stopSignal.stop = true;
+    });
+    const result = await trainCgan(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
+    if (result.interrupted) {
+      console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan cgan --out ${o.out} --resume (npm run cgan -- ... in a checkout)`);
+      return;
+    }
+    await gradeRun(out, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache });
+    console.log(`run folder: ${out}`);
+  });
+
 program
   .command('eval')
   .description("grade a run's samples with the frozen classifier and a panel of independent judges; writes report.md / report.json in the run folder")
@@ -223,6 +326,7 @@ program
     const realData = checkRealData(o.realData);
     const sampler: PriorFilterSampler | undefined = o.sampler === 'prior-filter' ? { kind: 'prior-filter', confidence: o.confidence, budget: o.budget } : undefined;
     const config = readRun(dir, !sampler);
+    if (sampler && isCganRun(config)) throw new Error(`--sampler prior-filter: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     await init();
     await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler });
     console.log(`wrote ${shownPath(join(dir, reportStem(sampler)))}.md and .json`);
@@ -258,10 +362,18 @@ program
     const badClass = (numClasses: number | string) =>
       new Error(`--class ${o.class}: expected an index in [0, ${numClasses})${names.length ? ` or one of: ${names.join(', ')}` : ''}`);
     if (cls < 0 || (names.length && cls >= names.length)) throw badClass(names.length || 'the number of classes');
+    if (isCganRun(config) && o.sampler === 'prior-filter') {
+      throw new Error(`--sampler prior-filter: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
+    }
     await init();
-    const pipeline = await buildPipeline(config);
-    if (runFile) pipeline.inputGenerator.loadStateDict(runFile.weights, { source: dir });
-    else if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, pipeline);
+    let pipeline: ConditioningPipeline<LatentSampler>;
+    if (isCganRun(config)) pipeline = await cganPipeline(dir, config);
+    else {
+      const built = await buildPipeline(config);
+      if (runFile) built.inputGenerator.loadStateDict(runFile.weights, { source: dir });
+      else if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, built);
+      pipeline = built;
+    }
     if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const className = names[cls] ?? `class ${cls}`;

@@ -20,3 +20,23 @@ export const TRAINING_DEFAULTS = {
   logEvery: 1,
   gridPerClass: 8,
 };
+
+/**
+ * The defaults of `npm run cgan` (the conditional DCGAN baseline): DCGAN's Adam (2e-4, beta1 0.5)
+ * and losses, sized so that training and the report finish within 30 minutes on a 2-core
+ * machine without a GPU (README: The cGAN baseline).
+ */
+export const CGAN_DEFAULTS = {
+  epochs: 1,
+  batch: 64,
+  lr: 2e-4,
+  beta1: 0.5,
+  loss: 'bce' as const,
+  seed: 0,
+  dimZ: 100,
+  embedDim: 10,
+  width: 16,
+  classifierSize: 64,
+  logEvery: 1,
+  gridPerClass: 8,
+};

@@ -14,6 +14,7 @@ import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { classificationReport, frechetDistanceToSamples, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
+import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 import type { PriorFilterResult } from './priorFilter.js';
 
@@ -57,6 +58,8 @@ export interface EvalOptions {
    * frozen classifier (priorFilter with quotas from evalQuotas), whose kept latents are graded in order.
    */
   priorFilter?: PriorFilterResult;
+  /** What drew the samples otherwise, for the report (default: the trained input generator). */
+  sampler?: { kind: 'input-generator' | 'cgan'; description: string };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -121,7 +124,7 @@ export interface JudgeReport {
 }
 
 export type SamplerReport =
-  | { kind: 'input-generator'; description: string }
+  | { kind: 'input-generator' | 'cgan'; description: string }
   | {
       kind: 'prior-filter';
       description: string;
@@ -195,7 +198,7 @@ export function judgeLabel(name: string): string {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
 
-export async function evaluate(pipeline: ConditioningPipeline, options: EvalOptions): Promise<Report> {
+export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, options: EvalOptions): Promise<Report> {
   const K = pipeline.numClasses;
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const perClassFeatures = options.featureSamples ?? 100;
@@ -336,7 +339,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
         passes: filtered.passes,
         passesPerSample: filtered.passes / options.samples,
       }
-    : { kind: 'input-generator', description: 'the trained input generator, z = mu + sigma * eps' };
+    : (options.sampler ?? { kind: 'input-generator', description: 'the trained input generator, z = mu + sigma * eps' });
   return {
     version: REPORT_VERSION,
     sampler,
@@ -360,7 +363,7 @@ export async function evaluate(pipeline: ConditioningPipeline, options: EvalOpti
  * covariance the Fréchet reference. All of them, not the first 100: the file's first 100
  * T-shirts, for one, are 11% less varied than all of its T-shirts.
  */
-export async function realFeatures(model: Classifier | ConditioningPipeline, dir: string, K: number) {
+export async function realFeatures(model: Classifier | ConditioningPipeline<LatentSampler>, dir: string, K: number) {
   const data = loadFashionMnist(dir, 'test');
   const size = data.size;
   const imageSize = 3 * size * size;

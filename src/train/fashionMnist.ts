@@ -41,22 +41,44 @@ export interface LabelledImages {
   size: number;
 }
 
-/** The test (or train) split, padded to `size` (32 for the default generator). */
-export function loadFashionMnist(dir = DEBIAN_FASHION_MNIST, split: 'test' | 'train' = 'test', size = 32): LabelledImages {
+/** A split as stored: 28x28 bytes per image (60,000 training images are 47 MB so, 737 MB as float32 RGB). */
+export interface LabelledBytes {
+  pixels: Uint8Array; // (N, side, side)
+  labels: Int32Array;
+  side: number;
+}
+
+export function loadFashionMnistBytes(dir = DEBIAN_FASHION_MNIST, split: 'test' | 'train' = 'test'): LabelledBytes {
   const files = fashionMnistFiles(dir, split);
   const imgs = readIdx(files.images);
   const labs = readIdx(files.labels);
   const [n, h, w] = imgs.dims;
   if (labs.dims[0] !== n) throw new Error(`Fashion-MNIST: ${n} images but ${labs.dims[0]} labels`);
+  if (h !== w) throw new Error(`Fashion-MNIST: ${files.images} holds ${h}x${w} images, expected square ones`);
+  return { pixels: imgs.data, labels: Int32Array.from(labs.data), side: h };
+}
+
+/** Images `indices` of `data` as the generator makes them: (n, 3, size, size) in [-1, 1], black border. */
+export function imagesOf(data: LabelledBytes, indices: ArrayLike<number>, size = 32): Float32Array {
+  const h = data.side;
   const pad = (size - h) / 2;
+  const n = indices.length;
   const images = new Float32Array(n * 3 * size * size).fill(-1);
-  for (let i = 0; i < n; i++) {
+  for (let k = 0; k < n; k++) {
+    const i = indices[k];
     for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const v = (imgs.data[(i * h + y) * w + x] / 255) * 2 - 1;
-        for (let c = 0; c < 3; c++) images[((i * 3 + c) * size + y + pad) * size + x + pad] = v;
+      for (let x = 0; x < h; x++) {
+        const v = (data.pixels[(i * h + y) * h + x] / 255) * 2 - 1;
+        for (let c = 0; c < 3; c++) images[((k * 3 + c) * size + y + pad) * size + x + pad] = v;
       }
     }
   }
-  return { images, labels: Int32Array.from(labs.data), size };
+  return images;
+}
+
+/** The test (or train) split, padded to `size` (32 for the default generator). */
+export function loadFashionMnist(dir = DEBIAN_FASHION_MNIST, split: 'test' | 'train' = 'test', size = 32): LabelledImages {
+  const data = loadFashionMnistBytes(dir, split);
+  const all = Array.from({ length: data.labels.length }, (_, i) => i);
+  return { images: imagesOf(data, all, size), labels: data.labels, size };
 }

@@ -23,6 +23,8 @@ import {
 import { fashionMnistFiles } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
+import { cganPipeline, isCganRun, type CganConfig } from './cgan.js';
+import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
@@ -90,7 +92,7 @@ export interface GradeOptions {
   realCache?: string;
   quiet?: boolean;
   /** An already built pipeline of this run (tests); default: built from config and the run's checkpoint. */
-  pipeline?: ConditioningPipeline;
+  pipeline?: ConditioningPipeline<LatentSampler>;
 }
 
 /** The report's file stem: report, or report_prior-filter_<p> for the prior-filter sampler. */
@@ -99,14 +101,22 @@ export function reportStem(sampler?: PriorFilterSampler): string {
 }
 
 /** Grade the run in `dir`; writes <stem>.json and <stem>.md there (and, for the prior filter, a grid of its samples). */
-export async function gradeRun(dir: string, config: TrainConfig, options: GradeOptions): Promise<Report> {
+export async function gradeRun(dir: string, config: TrainConfig | CganConfig, options: GradeOptions): Promise<Report> {
   const log = (line: string) => {
     if (!options.quiet) console.log(line);
   };
   const rt = runtime();
-  const pipeline = options.pipeline ?? (await buildPipeline(config));
-  // The prior filter never uses the input generator: a run folder's config is all it needs.
-  if (!options.pipeline && !options.sampler) restoreCheckpoint(dir, pipeline);
+  const cgan = isCganRun(config);
+  if (cgan && options.sampler) throw new Error(`--sampler ${options.sampler.kind}: ${dir} is a cGAN run, whose own generator is graded`);
+  let pipeline: ConditioningPipeline<LatentSampler>;
+  if (options.pipeline) pipeline = options.pipeline;
+  else if (cgan) pipeline = await cganPipeline(dir, config);
+  else {
+    const built = await buildPipeline(config);
+    // The prior filter never uses the input generator: a run folder's config is all it needs.
+    if (!options.sampler) restoreCheckpoint(dir, built);
+    pipeline = built;
+  }
   const K = pipeline.numClasses;
   const judges: JudgeSpec[] = [];
   for (const path of options.judges) {
@@ -168,6 +178,9 @@ export async function gradeRun(dir: string, config: TrainConfig, options: GradeO
     realData: options.realData,
     classNames: config.classNames,
     priorFilter: filtered,
+    sampler: cgan
+      ? { kind: 'cgan', description: "the conditional DCGAN's generator, trained on the labelled training images: z from N(0, I) and the class" }
+      : undefined,
     onProgress: (done, total) => {
       if (done - last >= total / 10 || done === total) {
         log(`eval ${done}/${total}`);

@@ -14,7 +14,7 @@
 // (class-embedding tuning), learned with z's mean and sigma.
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
-import { zeros } from '../kernels/creation.js';
+import { ones, zeros } from '../kernels/creation.js';
 import { add, mul, relu, softplus } from '../kernels/elementwise.js';
 import { embedding, oneHot } from '../kernels/gather.js';
 import { softmax } from '../kernels/softmax.js';
@@ -48,7 +48,35 @@ export interface LatentParameters {
   classVector?: Tensor;
 }
 
-export class InputGenerator extends Module {
+/**
+ * What the pipeline, the evaluation and the samplers ask of whatever gives G its latents and
+ * class: the trained input generator, or G's own prior (GeneratorPrior).
+ */
+export interface LatentSampler {
+  readonly config: { numClasses: number; dimZ: number };
+  sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number> | ComponentRows): LatentParameters & { z: Tensor };
+  drawComponents(rows: number, rng: Rng): number[] | undefined;
+  /** With components: the rows a replayed step uploads for them (InputGenerator.componentRows). */
+  componentRows?(classes: ArrayLike<number>, component: ArrayLike<number>): { pick: Int32Array; anchorRows: Int32Array };
+}
+
+/**
+ * A class-conditional G sampled as it was trained: z = eps from N(0, I), and the requested class
+ * as G's one-hot class vector (a run of `cgan cgan`, whose G learned the classes from labels).
+ */
+export class GeneratorPrior implements LatentSampler {
+  constructor(readonly config: { numClasses: number; dimZ: number }) {}
+
+  sample(classes: Tensor | ArrayLike<number>, eps: Tensor): LatentParameters & { z: Tensor } {
+    return { z: eps, mu: zeros(eps.shape), sigma: ones(eps.shape), classVector: oneHot(classes, this.config.numClasses) };
+  }
+
+  drawComponents(): undefined {
+    return undefined;
+  }
+}
+
+export class InputGenerator extends Module implements LatentSampler {
   readonly trunk1: Linear;
   readonly trunk2: Linear;
   readonly muHead: Linear;

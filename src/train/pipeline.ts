@@ -11,7 +11,7 @@ import { crossEntropy, logSoftmax } from '../kernels/softmax.js';
 import { translate, translateBy } from '../kernels/translate.js';
 import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
-import { InputGenerator, type ComponentRows } from './inputGenerator.js';
+import { InputGenerator, type ComponentRows, type LatentSampler } from './inputGenerator.js';
 import { priorRangePenalty, type PriorRangeTensors } from './priorRange.js';
 
 export interface LossWeights {
@@ -68,7 +68,8 @@ export interface StepTensors {
   meanSigma: Tensor;
 }
 
-export class ConditioningPipeline {
+/** S: what gives G its latents, the trained input generator unless said otherwise (see LatentSampler). */
+export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   readonly upsampleFactor: number;
   /** Where G's prior samples of each class lie in the classifier's features (for weights.priorRange). */
   priorRange: PriorRangeTensors | null = null;
@@ -77,7 +78,7 @@ export class ConditioningPipeline {
     /** Frozen modules of any generator and classifier family (models/families). */
     readonly generator: FrozenGenerator,
     readonly classifier: FrozenClassifier,
-    readonly inputGenerator: InputGenerator,
+    readonly inputGenerator: S,
     readonly classifierSize: number,
     /** The class embedding fed to a class-conditional G (0 for an unconditional one). */
     readonly generatorClass = 0,
@@ -142,7 +143,7 @@ export class ConditioningPipeline {
     const dimZ = this.inputGenerator.config.dimZ;
     const draws: StepDraws = { target: Int32Array.from(classes), eps: rng.fillNormal(new Float32Array(classes.length * dimZ)) };
     const component = this.inputGenerator.drawComponents(classes.length, rng);
-    if (component) Object.assign(draws, this.inputGenerator.componentRows(classes, component));
+    if (component && this.inputGenerator.componentRows) Object.assign(draws, this.inputGenerator.componentRows(classes, component));
     if (weights.shift > 0) {
       // Drawn once the components are: the order lossFor has always drawn in.
       draws.translation = Int32Array.of(rng.int(2 * weights.shift + 1) - weights.shift, rng.int(2 * weights.shift + 1) - weights.shift);

@@ -7,6 +7,7 @@ import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { softmax } from '../kernels/softmax.js';
+import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 
 export interface PriorFilterOptions {
@@ -58,7 +59,7 @@ export const DEFAULT_PASSES_PER_SAMPLE = 1000;
  * probability >= confidence (a draw counts for the surest class among those still short), or
  * until `budget` G passes are spent: then PriorFilterBudgetError, naming the budget and the count.
  */
-export async function priorFilter(pipeline: ConditioningPipeline, quota: number[], options: PriorFilterOptions): Promise<PriorFilterResult> {
+export async function priorFilter(pipeline: ConditioningPipeline<LatentSampler>, quota: number[], options: PriorFilterOptions): Promise<PriorFilterResult> {
   const K = pipeline.numClasses;
   const p = options.confidence;
   if (!(p > 0 && p <= 1)) throw new Error(`prior-filter: --confidence must be in (0, 1], got ${p}`);
@@ -122,7 +123,7 @@ export async function priorFilter(pipeline: ConditioningPipeline, quota: number[
 }
 
 /** G's images (N, 3, R, R) for latents z (N * dimZ) at the run's --generator-class, in chunks, without a graph. */
-export async function generateLatents(pipeline: ConditioningPipeline, z: Float32Array, chunk = 64): Promise<Float32Array> {
+export async function generateLatents(pipeline: ConditioningPipeline<LatentSampler>, z: Float32Array, chunk = 64): Promise<Float32Array> {
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const n = z.length / dimZ;
   const r = pipeline.generator.resolution;

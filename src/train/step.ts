@@ -7,6 +7,7 @@ import type { Rng } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/shape.js';
 import type { Adam } from './optim.js';
+import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline, LossWeights, StepDraws } from './pipeline.js';
 
 /**
@@ -14,7 +15,7 @@ import type { ConditioningPipeline, LossWeights, StepDraws } from './pipeline.js
  * component of each sample), in chunks, without recording a graph.
  */
 export async function generateImages(
-  pipeline: ConditioningPipeline,
+  pipeline: ConditioningPipeline<LatentSampler>,
   classes: number[],
   eps: Float32Array,
   component?: number[],

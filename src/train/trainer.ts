@@ -5,6 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Rng } from '../engine/random.js';
+import type { Tensor } from '../engine/tensor.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
@@ -105,18 +106,32 @@ function toHost(values: Float32Array, shape: readonly number[]): HostTensor {
 }
 
 async function saveCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer: Adam, state: RunState): Promise<void> {
+  await writeCheckpoint(dir, [
+    { name: 'inputGenerator', tensors: pipeline.inputGenerator.stateDict(), metadata: { format: 'input-generator', config: JSON.stringify(pipeline.inputGenerator.config) } },
+    { name: 'optimizer', tensors: optimizer.stateTensors(), metadata: { format: 'adam' } },
+  ], state);
+}
+
+/** One file of a checkpoint: its tensors by key and its safetensors metadata. */
+export interface CheckpointFile {
+  name: string;
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * A run's checkpoint folder: each file as <name>.safetensors and `state` as state.json, written
+ * into checkpoint.tmp and swapped in whole (recoverCheckpoint finishes a swap cut short).
+ */
+export async function writeCheckpoint(dir: string, files: CheckpointFile[], state: { step: number }): Promise<void> {
   const tmp = join(dir, `${CHECKPOINT}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const weights = new Map<string, HostTensor>();
-  for (const [k, t] of pipeline.inputGenerator.stateDict()) weights.set(k, toHost((await t.data()) as Float32Array, t.shape));
-  const moments = new Map<string, HostTensor>();
-  for (const [k, t] of optimizer.stateTensors()) moments.set(k, toHost((await t.data()) as Float32Array, t.shape));
-  for (const [name, tensors, format] of [['inputGenerator', weights, 'input-generator'], ['optimizer', moments, 'adam']] as const) {
-    const path = join(tmp, `${name}.safetensors`);
-    const metadata: Record<string, string> = { format };
-    if (name === 'inputGenerator') metadata.config = JSON.stringify(pipeline.inputGenerator.config);
-    writeSafetensors(path, tensors, metadata);
+  for (const file of files) {
+    const host = new Map<string, HostTensor>();
+    for (const [k, t] of file.tensors) host.set(k, toHost((await t.data()) as Float32Array, t.shape));
+    const path = join(tmp, `${file.name}.safetensors`);
+    writeSafetensors(path, host, file.metadata);
     fsyncFile(path);
   }
   // state.json last, atomically: a checkpoint.tmp that has it is complete (recoverCheckpoint).
@@ -159,7 +174,7 @@ export function recoverCheckpoint(dir: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-function loadValues(path: string): Map<string, { shape: number[]; data: Float32Array }> {
+export function loadValues(path: string): Map<string, { shape: number[]; data: Float32Array }> {
   const { tensors } = readSafetensors(path);
   return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
 }
@@ -171,16 +186,19 @@ export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, o
   if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
   pipeline.inputGenerator.loadStateDict(loadValues(join(at, 'inputGenerator.safetensors')), { source: at });
   const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as RunState;
-  if (optimizer) {
-    const moments = loadValues(join(at, 'optimizer.safetensors'));
-    for (const [k, t] of optimizer.stateTensors()) {
-      const v = moments.get(k);
-      if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${at}/optimizer.safetensors: '${k}' missing or of the wrong shape`);
-      t.copy_(v.data);
-    }
-    optimizer.stepCount = state.adamSteps;
-  }
+  if (optimizer) restoreOptimizer(join(at, 'optimizer.safetensors'), optimizer, state.adamSteps);
   return state;
+}
+
+/** Adam's moments from a checkpoint file, and its step count. */
+export function restoreOptimizer(path: string, optimizer: Adam, steps: number): void {
+  const moments = loadValues(path);
+  for (const [k, t] of optimizer.stateTensors()) {
+    const v = moments.get(k);
+    if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${path}: '${k}' missing or of the wrong shape`);
+    t.copy_(v.data);
+  }
+  optimizer.stepCount = steps;
 }
 
 /** Fixed noise per class so that the grids of successive epochs compare; a row per class, named. */
@@ -223,12 +241,12 @@ export interface TrainResult {
 }
 
 /** metrics.jsonl's records; a last line cut short by a kill mid-append is dropped. */
-function readMetrics(path: string): StepRecord[] {
+export function readMetrics<R extends { step: number } = StepRecord>(path: string): R[] {
   if (!existsSync(path)) return [];
-  const records: StepRecord[] = [];
+  const records: R[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     try {
-      if (line) records.push(JSON.parse(line) as StepRecord);
+      if (line) records.push(JSON.parse(line) as R);
     } catch {
       break;
     }

@@ -12,6 +12,7 @@ export const unaryRef = {
   sigmoid: (v: number) => 1 / (1 + Math.exp(-v)),
   softplus: (v: number) => (v > 20 ? v : Math.log1p(Math.exp(v))),
   abs: Math.abs,
+  leakyRelu: (v: number) => (v > 0 ? v : 0.2 * v),
 } as const;
 
 export function mapUnary(x: Float64Array, f: (v: number) => number): Float64Array {

@@ -3,6 +3,7 @@
 import type { ModelFamily } from '../family.js';
 import { bigganGenerator } from './biggan.js';
 import { bigganDeepGenerator } from './bigganDeep.js';
+import { dcganGenerator } from './dcgan.js';
 import { resnetClassifier } from './resnet.js';
 import { vggClassifier } from './vgg.js';
 import { vggFaceClassifier } from './vggface.js';
@@ -13,6 +14,7 @@ export const FAMILIES: readonly ModelFamily[] = [
   vggClassifier, // torchvision VGG, with or without batchnorm
   vggFaceClassifier, // VGG-Face in the vgg_face_dag port's flat names (conv1_1 ... fc8)
   resnetClassifier, // torchvision ResNet, BasicBlock or Bottleneck
+  dcganGenerator, // the conditional DCGAN of `npm run cgan` (PyTorch DCGAN example's layout plus a class embedding)
 ];
 
 /** The family whose converted files record `format`; undefined for none. */

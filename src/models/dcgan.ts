@@ -1,0 +1,173 @@
+// A conditional DCGAN (Radford et al. 2015; conditioned as in Milosevic's CDCGAN): the baseline
+// trained on labelled images that the paper's method, which reads none, claims to match.
+//
+// Generator: the class's embedding is concatenated with z, seen as a 1x1 image, and transposed
+// convolutions (4x4, stride 2, padding 1) double it from 4x4 to the resolution, each followed
+// by batchnorm and relu, the last by tanh: images in [-1, 1].
+// Discriminator: the class's embedding is a map of the image's size, concatenated with the image
+// as one more channel; 4x4 stride-2 convolutions halve it down to 4x4 with leaky relus
+// (batchnorm on all but the first), and a 4x4 conv gives one logit per image.
+//
+// The keys follow PyTorch's DCGAN example (an nn.Sequential `main`: conv at 0, 3, 6, ...,
+// batchnorm after each, activations in between) plus `embed`, so a PyTorch model of this layout
+// converts (families/dcgan.ts).
+import { Rng } from '../engine/random.js';
+import { formatShape, Tensor } from '../engine/tensor.js';
+import { leakyRelu, tanh } from '../kernels/elementwise.js';
+import { matmul } from '../kernels/matmul.js';
+import { concat } from '../kernels/shape.js';
+import { conv2dUnfold } from '../kernels/unfold.js';
+import type { ImageGenerator } from './family.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Module } from './module.js';
+
+export interface DCGANGeneratorConfig {
+  dimZ: number;
+  numClasses: number;
+  /** Width of the class embedding concatenated with z. */
+  embedDim: number;
+  /** Channels after each batchnormed layer, 4x4 first: [4w, 2w, w] for a 32x32 DCGAN of width w. */
+  channels: number[];
+  outChannels: number;
+  /** 4 * 2^channels.length. */
+  resolution: number;
+  eps: number;
+}
+
+export interface DCGANDiscriminatorConfig {
+  numClasses: number;
+  inChannels: number;
+  /** Channels after each stride-2 conv, the largest image first: [w, 2w, 4w] for 32x32. */
+  channels: number[];
+  /** 4 * 2^channels.length. */
+  resolution: number;
+  /** Slope of the leaky relus (DCGAN: 0.2). */
+  slope: number;
+  eps: number;
+}
+
+/** The layers of an nn.Sequential, registered under their indices (activations leave gaps). */
+class Sequential extends Module {
+  at<M extends Module>(index: number, m: M): M {
+    return this.registerModule(String(index), m);
+  }
+}
+
+/** DCGAN's initialisation: conv weights N(0, 0.02), batchnorm weights N(1, 0.02), biases 0. */
+function dcganInit(model: Module, rng: Rng): void {
+  for (const [, m] of model.namedModules()) {
+    if (m instanceof Conv2d || m instanceof ConvTranspose2d) {
+      m.weight.copy_(rng.fillNormal(new Float32Array(m.weight.size), 0, 0.02));
+      m.bias?.copy_(new Float32Array(m.bias.size));
+    } else if (m instanceof BatchNorm2d) {
+      m.weight?.copy_(rng.fillNormal(new Float32Array(m.weight.size), 1, 0.02));
+      m.bias?.copy_(new Float32Array(m.bias.size));
+    }
+  }
+}
+
+export class DCGANGenerator extends Module implements ImageGenerator {
+  readonly embed: Embedding;
+  readonly main: Sequential;
+  private readonly ups: { conv: ConvTranspose2d; bn: BatchNorm2d | null }[] = [];
+
+  /** In training mode; `seed` draws the initial weights. */
+  constructor(readonly config: DCGANGeneratorConfig, seed = 0) {
+    super();
+    const c = config;
+    const rng = new Rng(seed);
+    this.embed = this.registerModule('embed', new Embedding(c.numClasses, c.embedDim, { generator: rng }));
+    this.main = this.registerModule('main', new Sequential());
+    const widths = [c.dimZ + c.embedDim, ...c.channels, c.outChannels];
+    for (let i = 0; i + 1 < widths.length; i++) {
+      const last = i + 2 === widths.length;
+      // 1x1 -> 4x4 first (kernel 4, no padding), then each layer doubles the side.
+      const geometry = i === 0 ? { stride: 1, padding: 0 } : { stride: 2, padding: 1 };
+      const conv = this.main.at(3 * i, new ConvTranspose2d(widths[i], widths[i + 1], 4, { ...geometry, bias: last, generator: rng }));
+      const bn = last ? null : this.main.at(3 * i + 1, new BatchNorm2d(widths[i + 1], { eps: c.eps }));
+      this.ups.push({ conv, bn });
+    }
+    dcganInit(this, rng);
+  }
+
+  get dimZ(): number {
+    return this.config.dimZ;
+  }
+
+  get resolution(): number {
+    return this.config.resolution;
+  }
+
+  get numClasses(): number {
+    return this.config.numClasses;
+  }
+
+  /**
+   * z (B, dimZ) and a class index per sample, or (B, numClasses) class vectors (one-hot or
+   * mixtures of the embedding's rows) -> images (B, outChannels, R, R) in [-1, 1].
+   */
+  forward(z: Tensor, classes?: Tensor | ArrayLike<number>): Tensor {
+    const c = this.config;
+    if (z.ndim !== 2 || z.shape[1] !== c.dimZ) throw new Error(`DCGANGenerator: z must be (batch, ${c.dimZ}), got ${formatShape(z.shape)}`);
+    const B = z.shape[0];
+    if (classes === undefined) throw new Error(`DCGANGenerator: a class-conditional generator (${c.numClasses} classes) needs a class per sample`);
+    let y: Tensor;
+    if (classes instanceof Tensor && classes.ndim === 2) {
+      if (classes.shape[0] !== B || classes.shape[1] !== c.numClasses) {
+        throw new Error(`DCGANGenerator: the class vector must be (${B}, ${c.numClasses}), got ${formatShape(classes.shape)}`);
+      }
+      y = matmul(classes, this.embed.weight);
+    } else {
+      const count = classes instanceof Tensor ? classes.size : classes.length;
+      if (count !== B) throw new Error(`DCGANGenerator: ${count} classes for a batch of ${B}`);
+      y = this.embed.forward(classes);
+    }
+    let h = concat([z, y], 1).reshape(B, c.dimZ + c.embedDim, 1, 1);
+    for (const { conv, bn } of this.ups) h = bn ? bn.forwardRelu(conv.forward(h)) : tanh(conv.forward(h));
+    return h;
+  }
+}
+
+export class DCGANDiscriminator extends Module {
+  readonly embed: Embedding;
+  readonly main: Sequential;
+  private readonly downs: { conv: Conv2d; bn: BatchNorm2d | null }[] = [];
+  private readonly out: Conv2d;
+
+  constructor(readonly config: DCGANDiscriminatorConfig, seed = 0) {
+    super();
+    const c = config;
+    const rng = new Rng(seed);
+    const R = c.resolution;
+    this.embed = this.registerModule('embed', new Embedding(c.numClasses, R * R, { generator: rng }));
+    this.main = this.registerModule('main', new Sequential());
+    const widths = [c.inChannels + 1, ...c.channels];
+    let index = 0;
+    for (let i = 0; i + 1 < widths.length; i++) {
+      // No batchnorm on the first layer (DCGAN): it would normalise away the image's own statistics.
+      const conv = this.main.at(index++, new Conv2d(widths[i], widths[i + 1], 4, { stride: 2, padding: 1, bias: i === 0, generator: rng }));
+      const bn = i === 0 ? null : this.main.at(index++, new BatchNorm2d(widths[i + 1], { eps: c.eps }));
+      index++; // the leaky relu
+      this.downs.push({ conv, bn });
+    }
+    this.out = this.main.at(index, new Conv2d(widths.at(-1)!, 1, 4, { generator: rng }));
+    dcganInit(this, rng);
+  }
+
+  /** Images (B, inChannels, R, R) and a class index per image -> logits (B). */
+  forward(images: Tensor, classes: Tensor | ArrayLike<number>): Tensor {
+    const c = this.config;
+    const R = c.resolution;
+    if (images.ndim !== 4 || images.shape[1] !== c.inChannels || images.shape[2] !== R || images.shape[3] !== R) {
+      throw new Error(`DCGANDiscriminator: images must be (batch, ${c.inChannels}, ${R}, ${R}), got ${formatShape(images.shape)}`);
+    }
+    const B = images.shape[0];
+    let h = concat([images, this.embed.forward(classes).reshape(B, 1, R, R)], 1);
+    // 4x4 kernels run as matrix products over unfolded patches (src/kernels/unfold.ts: why).
+    const conv = (m: Conv2d, x: Tensor) => conv2dUnfold(x, m.weight, m.bias, { stride: m.options.stride, padding: m.options.padding });
+    for (const { conv: m, bn } of this.downs) {
+      h = conv(m, h);
+      h = leakyRelu(bn ? bn.forward(h) : h, c.slope);
+    }
+    return conv(this.out, h).reshape(B);
+  }
+}

@@ -1,0 +1,70 @@
+// The conditional DCGAN generator family (src/models/dcgan.ts): what `npm run cgan` trains, and
+// any PyTorch generator of the same layout (DCGAN example's `main` plus a class embedding
+// `embed`). Its architecture is read back from the shapes: the embedding gives the classes and
+// its width, main.0 z's length, the chain of transposed convs the channels.
+import { DCGANGenerator, type DCGANGeneratorConfig } from '../dcgan.js';
+import { ConversionError, fitsAny, isCount, Keys, type ConvertedModel, type ModelFamily } from '../family.js';
+import type { HostTensor } from '../checkpoint/index.js';
+
+const DCGAN_KEYS: RegExp[] = [/^embed\.weight$/, /^main\.\d+\.(?:weight|bias|running_mean|running_var|num_batches_tracked)$/];
+
+export function convertDCGAN(state: Map<string, HostTensor>): ConvertedModel {
+  const keys = new Keys(state);
+  const [numClasses, embedDim] = keys.copy('embed.weight', [null, null], 'the class embedding (classes, width)').shape;
+  // Transposed convs at 0, 3, 6, ... each followed by a batchnorm but the last.
+  const first = keys.copy('main.0.weight', [null, null, 4, 4], 'a 4x4 transposed conv from z and the embedding');
+  const dimZ = first.shape[0] - embedDim;
+  if (dimZ < 1) throw new ConversionError(`'main.0.weight' takes ${first.shape[0]} inputs, not more than the embedding's ${embedDim}`, 'main.0.weight');
+  const channels: number[] = [];
+  let width = first.shape[1];
+  let at = 0;
+  while (state.has(`main.${at + 1}.running_mean`)) {
+    for (const part of ['weight', 'bias', 'running_mean', 'running_var']) keys.copy(`main.${at + 1}.${part}`, [width]);
+    channels.push(width);
+    at += 3;
+    width = keys.copy(`main.${at}.weight`, [channels.at(-1)!, null, 4, 4], `a 4x4 transposed conv from ${channels.at(-1)} channels`).shape[1];
+  }
+  if (channels.length === 0) throw new ConversionError("missing key 'main.1.running_mean': a DCGAN generator needs a batchnorm after main.0", 'main.1.running_mean');
+  if (state.has(`main.${at}.bias`)) keys.copy(`main.${at}.bias`, [width]);
+  keys.checkAllUsed((k) => k.endsWith('.num_batches_tracked'));
+  const config: DCGANGeneratorConfig = { dimZ, numClasses, embedDim, channels, outChannels: width, resolution: 4 * 2 ** channels.length, eps: 1e-5 };
+  return { format: 'dcgan-generator', config, tensors: withOutputBias(keys.copied, at, width) };
+}
+
+/** The model has a bias on its last layer; a PyTorch DCGAN (bias=False) gets zeros there. */
+function withOutputBias(tensors: Map<string, HostTensor>, at: number, width: number): Map<string, HostTensor> {
+  const key = `main.${at}.bias`;
+  if (!tensors.has(key)) tensors.set(key, { dtype: 'float32', shape: [width], data: new Float32Array(width) });
+  return tensors;
+}
+
+function checkConfig(c: DCGANGeneratorConfig, source: string): DCGANGeneratorConfig {
+  const ok =
+    [c.dimZ, c.numClasses, c.embedDim, c.outChannels, c.resolution].every(isCount) &&
+    Array.isArray(c.channels) && c.channels.length >= 1 && c.channels.every(isCount) &&
+    c.resolution === 4 * 2 ** c.channels.length &&
+    typeof c.eps === 'number' && c.eps > 0;
+  if (!ok) throw new ConversionError(`${source}: the DCGAN config in the metadata is inconsistent: ${JSON.stringify(c)}`);
+  return c;
+}
+
+function summarize(model: ConvertedModel): string[] {
+  const c = model.config as DCGANGeneratorConfig;
+  return [
+    `conditional DCGAN generator: ${c.resolution}x${c.resolution}, z ${c.dimZ}, ${c.numClasses} classes embedded in ${c.embedDim}`,
+    `  transposed convs ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (batchnorm and relu between, tanh last)`,
+  ];
+}
+
+export const dcganGenerator: ModelFamily<DCGANGeneratorConfig> = {
+  format: 'dcgan-generator',
+  kind: 'generator',
+  description: 'a conditional DCGAN generator',
+  name: 'a conditional DCGAN generator',
+  fits: fitsAny(DCGAN_KEYS),
+  convert: (state) => convertDCGAN(state),
+  checkConfig,
+  // Loaded to sample: running statistics, no gradients (buildModel freezes the weights).
+  build: (config) => new DCGANGenerator(config).eval(),
+  summarize,
+};

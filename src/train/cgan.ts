@@ -1,0 +1,266 @@
+// `cgan cgan`: the baseline the paper's method claims to match, a conditional DCGAN trained on
+// Fashion-MNIST's 60,000 labelled training images (src/models/dcgan.ts), on the same engine. Its
+// run folder follows `cgan train`'s: config.json, a checkpoint every epoch and on Ctrl-C (G and D
+// with their Adam moments and batchnorm statistics, and the noise generator's state, so --resume
+// continues bit for bit), metrics.jsonl, a grid per epoch, curves.png, and the same report
+// (grade.ts) from the generator saved as a converted model file (models/families/dcgan.ts), which
+// `cgan sample` and `cgan eval` read like any run.
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { noGrad } from '../engine/autograd.js';
+import { Rng } from '../engine/random.js';
+import { scope, tensor } from '../engine/tensor.js';
+import { conversionMetadata } from '../models/convert.js';
+import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig } from '../models/dcgan.js';
+import { loadClassifier, loadGenerator } from '../models/load.js';
+import { imagesOf, loadFashionMnistBytes, type LabelledBytes } from './fashionMnist.js';
+import { prepareRunFolder, writeFileAtomic } from './files.js';
+import type { GanLoss } from './ganLoss.js';
+import { ganStep, type Gan } from './ganStep.js';
+import { writeImageGrid } from './images.js';
+import { GeneratorPrior } from './inputGenerator.js';
+import { Adam } from './optim.js';
+import { ConditioningPipeline } from './pipeline.js';
+import { plotCurves } from './plot.js';
+import { loadValues, readMetrics, recoverCheckpoint, restoreOptimizer, writeCheckpoint } from './trainer.js';
+
+export interface CganConfig {
+  /** Marks a cGAN run folder for `sample` and `eval`. */
+  method: 'cgan';
+  /** Fashion-MNIST's idx folder: the labelled training images. */
+  data: string;
+  /** The frozen classifier that grades the report (never in a loss), at classifierSize. */
+  classifier: string;
+  classifierSize: number;
+  classNames: string[];
+  epochs: number;
+  /** Steps per epoch: batches of the shuffled training set (at most all of it, the last partial batch dropped). */
+  stepsPerEpoch: number;
+  batch: number;
+  /** Adam's learning rate and first beta, both networks (DCGAN: 2e-4 and 0.5). */
+  lr: number;
+  beta1: number;
+  loss: GanLoss;
+  seed: number;
+  dimZ: number;
+  embedDim: number;
+  /** G's channels are [4w, 2w, w] from 4x4 up, D's [w, 2w, 4w] from 16x16 down. */
+  width: number;
+  logEvery: number;
+  gridPerClass: number;
+  out: string;
+}
+
+export interface CganRecord {
+  step: number;
+  epoch: number;
+  lossD: number;
+  lossG: number;
+  /** D's mean logit on the real batch and on G's batch (before D's update). */
+  dReal: number;
+  dFake: number;
+  seconds: number;
+}
+
+interface CganState {
+  step: number;
+  adamStepsG: number;
+  adamStepsD: number;
+  /** The noise generator; the data order is a function of the seed and the epoch. */
+  rng: number[];
+}
+
+const CHECKPOINT = 'checkpoint';
+/** Where a cGAN run keeps its generator: a converted model file (`cgan convert`'s format). */
+export const CGAN_GENERATOR = join(CHECKPOINT, 'generator.safetensors');
+
+export function isCganRun(config: object): config is CganConfig {
+  return (config as { method?: string }).method === 'cgan';
+}
+
+export function generatorConfig(c: CganConfig): DCGANGeneratorConfig {
+  return {
+    dimZ: c.dimZ, numClasses: c.classNames.length, embedDim: c.embedDim,
+    channels: [4 * c.width, 2 * c.width, c.width], outChannels: 3, resolution: 32, eps: 1e-5,
+  };
+}
+
+export function discriminatorConfig(c: CganConfig): DCGANDiscriminatorConfig {
+  return { numClasses: c.classNames.length, inChannels: 3, channels: [c.width, 2 * c.width, 4 * c.width], resolution: 32, slope: 0.2, eps: 1e-5 };
+}
+
+/** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */
+export async function cganPipeline(dir: string, config: CganConfig): Promise<ConditioningPipeline<GeneratorPrior>> {
+  const generator = await loadGenerator(join(dir, CGAN_GENERATOR));
+  const classifier = await loadClassifier(config.classifier);
+  if (classifier.numClasses !== generator.numClasses) {
+    throw new Error(`the classifier ${config.classifier} has ${classifier.numClasses} classes, the run's generator ${generator.numClasses}`);
+  }
+  const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ });
+  return new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
+}
+
+/** Epoch e's order of the training images: a fixed shuffle of seed and epoch, so a resumed run reads the same batches. */
+function epochOrder(n: number, seed: number, epoch: number): Int32Array {
+  const rng = new Rng(seed * 1009 + epoch + 1);
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+function buildGan(config: CganConfig): Gan {
+  const generator = new DCGANGenerator(generatorConfig(config), config.seed);
+  const discriminator = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
+  const betas: [number, number] = [config.beta1, 0.999];
+  return {
+    generator,
+    discriminator,
+    optimizerG: new Adam(generator.parameters(), { lr: config.lr, betas }),
+    optimizerD: new Adam(discriminator.parameters(), { lr: config.lr, betas }),
+    loss: config.loss,
+  };
+}
+
+async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState): Promise<void> {
+  const G = gan.generator;
+  const converted = { format: 'dcgan-generator', config: G.config, tensors: new Map() };
+  await writeCheckpoint(dir, [
+    { name: 'generator', tensors: G.stateDict(), metadata: conversionMetadata(converted) },
+    { name: 'discriminator', tensors: gan.discriminator.stateDict(), metadata: { format: 'dcgan-discriminator', config: JSON.stringify(gan.discriminator.config) } },
+    { name: 'optimizerG', tensors: gan.optimizerG.stateTensors(), metadata: { format: 'adam' } },
+    { name: 'optimizerD', tensors: gan.optimizerD.stateTensors(), metadata: { format: 'adam' } },
+  ], state);
+}
+
+function restoreCganCheckpoint(dir: string, gan: Gan): CganState {
+  recoverCheckpoint(dir);
+  const at = join(dir, CHECKPOINT);
+  if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
+  const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as CganState;
+  gan.generator.loadStateDict(loadValues(join(at, 'generator.safetensors')), { source: at });
+  gan.discriminator.loadStateDict(loadValues(join(at, 'discriminator.safetensors')), { source: at });
+  restoreOptimizer(join(at, 'optimizerG.safetensors'), gan.optimizerG, state.adamStepsG);
+  restoreOptimizer(join(at, 'optimizerD.safetensors'), gan.optimizerD, state.adamStepsD);
+  return state;
+}
+
+/** A row per class, fixed noise, G in eval mode (running statistics), as `sample` will draw it. */
+async function cganGrid(G: DCGANGenerator, config: CganConfig, path: string): Promise<void> {
+  const K = config.classNames.length;
+  const n = K * config.gridPerClass;
+  const z = new Rng(config.seed + 1).fillNormal(new Float32Array(n * config.dimZ));
+  const classes = Array.from({ length: n }, (_, i) => Math.floor(i / config.gridPerClass));
+  G.eval();
+  const images = noGrad(() => scope(() => G.forward(tensor(z, [n, config.dimZ]), classes)));
+  G.train();
+  const values = (await images.data()) as Float32Array;
+  images.dispose();
+  writeImageGrid(path, values, [n, 3, 32, 32], config.gridPerClass, { rowLabels: config.classNames });
+}
+
+function writeCganCurves(dir: string, history: CganRecord[], stepsPerEpoch: number): void {
+  if (history.length === 0) return;
+  const png = plotCurves(
+    [
+      { label: "Discriminator's loss", axis: 'loss D', points: history.map((h) => [h.step, h.lossD]) },
+      { label: "Generator's loss", axis: 'loss G', points: history.map((h) => [h.step, h.lossG]) },
+      { label: "D's mean logit on the real batch", axis: 'logit', points: history.map((h) => [h.step, h.dReal]) },
+      { label: "D's mean logit on G's batch", axis: 'logit', points: history.map((h) => [h.step, h.dFake]) },
+    ],
+    { stepsPerEpoch },
+  );
+  writeFileAtomic(join(dir, 'curves.png'), png);
+}
+
+export interface CganOptions {
+  resume?: boolean;
+  stopSignal?: { stop: boolean };
+  quiet?: boolean;
+  onStep?: (record: CganRecord) => void;
+  /** The training images (tests pass a small set); default: config.data's training split. */
+  data?: LabelledBytes;
+}
+
+export async function trainCgan(config: CganConfig, options: CganOptions = {}): Promise<{ history: CganRecord[]; interrupted: boolean }> {
+  prepareRunFolder(config.out, { resume: options.resume });
+  mkdirSync(config.out, { recursive: true });
+  const log = (line: string) => {
+    if (!options.quiet) console.log(line);
+  };
+  const data = options.data ?? loadFashionMnistBytes(config.data, 'train');
+  const perEpoch = Math.floor(data.labels.length / config.batch);
+  if (config.stepsPerEpoch > perEpoch) {
+    throw new Error(`--steps-per-epoch ${config.stepsPerEpoch}: ${data.labels.length} training images make ${perEpoch} batches of ${config.batch}`);
+  }
+  const gan = buildGan(config);
+  const rng = new Rng(config.seed);
+  let state: CganState = { step: 0, adamStepsG: 0, adamStepsD: 0, rng: rng.getState() };
+  const metricsPath = join(config.out, 'metrics.jsonl');
+  if (options.resume) {
+    state = restoreCganCheckpoint(config.out, gan);
+    rng.setState(state.rng);
+    const kept = readMetrics<CganRecord>(metricsPath).filter((r) => r.step <= state.step);
+    writeFileAtomic(metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  } else {
+    writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
+    writeFileAtomic(metricsPath, '');
+  }
+  const total = config.epochs * config.stepsPerEpoch;
+  const history = readMetrics<CganRecord>(metricsPath);
+  const every = Math.max(1, Math.round(total / 20));
+  let order: Int32Array | null = null;
+  let orderEpoch = -1;
+  let interrupted = false;
+  let rate = 0;
+  while (state.step < total) {
+    const t0 = performance.now();
+    const epoch = Math.floor(state.step / config.stepsPerEpoch);
+    if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(data.labels.length, config.seed, epoch), epoch];
+    const at = (state.step % config.stepsPerEpoch) * config.batch;
+    const picked = order!.subarray(at, at + config.batch);
+    const labels = Array.from(picked, (i) => data.labels[i]);
+    const real = tensor(imagesOf(data, picked), [config.batch, 3, 32, 32]);
+    const z = tensor(rng.fillNormal(new Float32Array(config.batch * config.dimZ)), [config.batch, config.dimZ]);
+    const [lossD, lossG, dReal, dFake] = await ganStep(gan, real, labels, z);
+    real.dispose();
+    z.dispose();
+    if (![lossD, lossG].every(Number.isFinite)) {
+      throw new Error(`the losses became D ${lossD}, G ${lossG} at step ${state.step + 1}; the last good checkpoint is in ${join(config.out, CHECKPOINT)}: try a lower --lr`);
+    }
+    state.step++;
+    const record: CganRecord = { step: state.step, epoch: epoch + 1, lossD, lossG, dReal, dFake, seconds: (performance.now() - t0) / 1000 };
+    history.push(record);
+    if (state.step % config.logEvery === 0 || state.step === total) appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
+    options.onStep?.(record);
+    rate = rate ? 0.9 * rate + 0.1 / record.seconds : 1 / record.seconds;
+    if (state.step % every === 0 || state.step === total || history.length === 1) {
+      log(
+        `step ${state.step}/${total} epoch ${record.epoch} | ${rate.toFixed(2)} steps/s | ETA ${Math.round((total - state.step) / rate)}s | ` +
+          `loss D ${lossD.toFixed(4)} G ${lossG.toFixed(4)} | D logit real ${dReal.toFixed(3)} fake ${dFake.toFixed(3)}`,
+      );
+    }
+    const epochEnd = state.step % config.stepsPerEpoch === 0;
+    if (epochEnd || options.stopSignal?.stop) {
+      state.rng = rng.getState();
+      state.adamStepsG = gan.optimizerG.stepCount;
+      state.adamStepsD = gan.optimizerD.stepCount;
+      await saveCganCheckpoint(config.out, gan, state);
+    }
+    if (epochEnd) {
+      await cganGrid(gan.generator, config, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
+      writeCganCurves(config.out, history, config.stepsPerEpoch);
+    }
+    if (options.stopSignal?.stop && state.step < total) {
+      interrupted = true;
+      break;
+    }
+  }
+  writeCganCurves(config.out, history, config.stepsPerEpoch);
+  for (const m of [gan.generator, gan.discriminator]) m.dispose();
+  gan.optimizerG.dispose();
+  gan.optimizerD.dispose();
+  return { history, interrupted };
+}

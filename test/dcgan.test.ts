@@ -1,0 +1,99 @@
+// The conditional DCGAN of `npm run cgan`: two alternating training steps of both networks
+// against PyTorch's (tools/reference/make_cgan_fixture.py), for each loss: the losses, every
+// weight and every batchnorm running statistic after them; and its generator as a model family.
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { noGrad } from '../src/engine/autograd.js';
+import { tensor } from '../src/engine/tensor.js';
+import { oneHot } from '../src/kernels/gather.js';
+import { readCheckpoint, toFloat32, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
+import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
+import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
+import { loadGenerator } from '../src/models/load.js';
+import { GAN_LOSSES } from '../src/train/ganLoss.js';
+import { ganStep } from '../src/train/ganStep.js';
+import { Adam } from '../src/train/optim.js';
+import { expectClose, setupGpu } from './helpers.js';
+import { FIXTURE_OUTPUT_REL } from './tolerances.js';
+
+const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
+const G_CONFIG = { dimZ: 8, numClasses: 3, embedDim: 4, channels: [8, 4], outChannels: 3, resolution: 16, eps: 1e-5 };
+const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8], resolution: 16, slope: 0.2, eps: 1e-5 };
+
+let fixture: Map<string, HostTensor>;
+const tmp = mkdtempSync(join(tmpdir(), 'dcgan-'));
+
+beforeAll(async () => {
+  await setupGpu();
+  fixture = readCheckpoint(FIXTURE).tensors;
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The fixture's tensors under `prefix`, without it. */
+function under(prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, t] of fixture) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
+  return out;
+}
+
+const host = (name: string) => {
+  const t = fixture.get(name)!;
+  return tensor(toFloat32(t), t.shape);
+};
+
+describe('conditional DCGAN', () => {
+  for (const kind of GAN_LOSSES) {
+    it(`${kind}: two alternating steps of G and D (Adam, betas 0.5 and 0.999) match PyTorch's, weights and running statistics`, async () => {
+      const G = new DCGANGenerator(G_CONFIG);
+      const D = new DCGANDiscriminator(D_CONFIG);
+      G.loadStateDict(under('G.'));
+      D.loadStateDict(under('D.'));
+      const gan = {
+        generator: G,
+        discriminator: D,
+        optimizerG: new Adam(G.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
+        optimizerD: new Adam(D.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
+        loss: kind,
+      };
+      const labels = Array.from(toFloat32(fixture.get('labels')!));
+      const losses: number[] = [];
+      for (const z of ['z0', 'z1']) {
+        const [lossD, lossG] = await ganStep(gan, host('real'), labels, host(z));
+        losses.push(lossD, lossG);
+      }
+      expectClose(losses, toFloat32(fixture.get(`${kind}.losses`)!), FIXTURE_OUTPUT_REL, 'losses');
+      for (const [name, model] of [['G', G], ['D', D]] as const) {
+        const expected = under(`${kind}.${name}.`);
+        const state = model.stateDict();
+        expect([...state.keys()].sort()).toEqual([...expected.keys()].sort());
+        for (const [key, t] of state) expectClose(await t.data(), expected.get(key)!.data, FIXTURE_OUTPUT_REL, `${name}.${key}`);
+      }
+    });
+  }
+
+  it('its generator is a model family: a PyTorch state dict of its layout converts, and a converted file loads frozen', async () => {
+    const state = new Map([...fixture].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
+    const converted = convertStateDict(state);
+    expect(converted.format).toBe('dcgan-generator');
+    expect(converted.config).toEqual(G_CONFIG);
+    const path = join(tmp, 'G.safetensors');
+    writeSafetensors(path, converted.tensors, conversionMetadata(converted));
+    const G = await loadGenerator(path);
+    expect([G.dimZ, G.resolution, G.numClasses]).toEqual([8, 16, 3]);
+    expect(G.parameters().every((p) => !p.requiresGrad)).toBe(true);
+    const z = host('z0');
+    const labels = [0, 2, 1, 1, 0, 2];
+    const images = noGrad(() => G.forward(z, labels));
+    expect(images.shape).toEqual([6, 3, 16, 16]);
+    const values = await images.data();
+    expect(Math.max(...values.map(Math.abs))).toBeLessThanOrEqual(1);
+    // Eval mode: running statistics, so a sample does not depend on the rest of its batch.
+    const z0 = tensor((await z.data()).slice(0, 8), [1, 8]);
+    const alone = await noGrad(() => G.forward(z0, [0])).data();
+    expectClose(alone, values.slice(0, 3 * 16 * 16), FIXTURE_OUTPUT_REL, 'one sample alone');
+    // A one-hot class vector picks the same embedding rows as the indices.
+    expect(Array.from(await noGrad(() => G.forward(z, oneHot(labels, 3))).data())).toEqual(Array.from(values));
+  });
+});

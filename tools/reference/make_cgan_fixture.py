@@ -1,0 +1,111 @@
+"""The conditional DCGAN's training steps in PyTorch, for test/dcgan.test.ts.
+
+Run with a Python that has torch (Debian: apt-get install python3-torch):
+    /usr/bin/python3 tools/reference/make_cgan_fixture.py
+Writes test/data/fixtures/cgan_step.pth: a tiny generator and discriminator of
+src/models/dcgan.ts's layout (16x16, z 8, 3 classes embedded in 4, G channels
+[8, 4], D channels [4, 8]) with their initial state dicts (`G.*`, `D.*`), a
+batch (`real`, `labels`, `z0`, `z1`: one noise batch per step), and for each
+loss (bce, lsgan, hinge) the state dicts after two alternating steps
+(`<loss>.G.*`, `<loss>.D.*`: weights and batchnorm running statistics) and the
+four losses (`<loss>.losses`: D then G, step 1 then step 2). Adam lr 2e-4,
+betas (0.5, 0.999); both networks in training mode throughout.
+"""
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "data", "fixtures", "cgan_step.pth")
+Z, K, E, R = 8, 3, 4, 16
+
+
+class G(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(K, E)
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(Z + E, 8, 4, 1, 0, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.ConvTranspose2d(8, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+            nn.ConvTranspose2d(4, 3, 4, 2, 1, bias=True), nn.Tanh(),
+        )
+
+    def forward(self, z, y):
+        return self.main(torch.cat([z, self.embed(y)], 1).view(z.shape[0], Z + E, 1, 1))
+
+
+class D(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(K, R * R)
+        self.main = nn.Sequential(
+            nn.Conv2d(4, 4, 4, 2, 1, bias=True), nn.LeakyReLU(0.2),
+            nn.Conv2d(4, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.LeakyReLU(0.2),
+            nn.Conv2d(8, 1, 4, 1, 0, bias=True),
+        )
+
+    def forward(self, x, y):
+        return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, R, R)], 1)).view(-1)
+
+
+def d_loss(kind, real, fake):
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    if kind == "lsgan":
+        return 0.5 * (F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake)))
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def g_loss(kind, fake):
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+    if kind == "lsgan":
+        return 0.5 * F.mse_loss(fake, torch.ones_like(fake))
+    return -fake.mean()
+
+
+def main():
+    torch.manual_seed(0)
+    g, d = G(), D()
+    # Batchnorm affine parameters off their defaults, so that they matter.
+    for m in list(g.modules()) + list(d.modules()):
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.normal_(1, 0.2)
+            m.bias.data.normal_(0, 0.2)
+    B = 6
+    out = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}
+    out.update({f"D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
+    out["real"] = torch.rand(B, 3, R, R) * 2 - 1
+    out["labels"] = torch.tensor([0, 2, 1, 1, 0, 2])
+    out["z0"] = torch.randn(B, Z)
+    out["z1"] = torch.randn(B, Z)
+    init_g, init_d = g.state_dict(), d.state_dict()
+    for kind in ["bce", "lsgan", "hinge"]:
+        g2, d2 = G(), D()
+        g2.load_state_dict({k: v.clone() for k, v in init_g.items()})
+        d2.load_state_dict({k: v.clone() for k, v in init_d.items()})
+        opt_g = torch.optim.Adam(g2.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(d2.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        losses = []
+        for step in range(2):
+            fake = g2(out[f"z{step}"], out["labels"])
+            loss_d = d_loss(kind, d2(out["real"], out["labels"]), d2(fake.detach(), out["labels"]))
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            loss_g = g_loss(kind, d2(fake, out["labels"]))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            losses += [loss_d.item(), loss_g.item()]
+        out[f"{kind}.losses"] = torch.tensor(losses)
+        out.update({f"{kind}.G.{k}": v.clone() for k, v in g2.state_dict().items() if not k.endswith("num_batches_tracked")})
+        out.update({f"{kind}.D.{k}": v.clone() for k, v in d2.state_dict().items() if not k.endswith("num_batches_tracked")})
+    torch.save(out, OUT)
+    print(f"wrote {OUT}: {len(out)} tensors")
+
+
+if __name__ == "__main__":
+    main()
