@@ -97,11 +97,11 @@ describe.concurrent('missing paths are named with what belongs there', () => {
     await refused(['train', '--judge', missing()], /missing: no such file \(expected the judge: .*or --judge none\)/);
     await refused(['train', '--real-data', missing()], /missing: no such folder \(expected --real-data: Fashion-MNIST's idx files/);
     await refused(['train', '--real-data', tmp], /no t10k-images-idx3-ubyte\[\.gz\] in /);
-    await refused(['train', '--resume', '--out', missing()], /missing: no such folder \(expected a run folder written by `cgan train`\)/);
+    await refused(['train', '--resume', '--out', missing()], /missing: no such folder \(expected a run folder written by `cgan train` or `cgan cgan`\)/);
   });
 
   it('eval and sample: the run folder, its config and checkpoint', async () => {
-    await refused(['eval', '--run', missing()], /missing: no such folder \(expected a run folder written by `cgan train`\)/);
+    await refused(['eval', '--run', missing()], /missing: no such folder \(expected a run folder written by `cgan train` or `cgan cgan`\)/);
     await refused(['eval', '--run', tmp], /config\.json: no such file \(expected the config\.json of a run folder/);
     const run = join(tmp, 'run');
     mkdirSync(run, { recursive: true });
