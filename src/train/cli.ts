@@ -111,7 +111,21 @@ const program = new Command('cgan').description(
   'Condition a frozen unconditional BigGAN through a frozen VGG classifier, with no training data (Mekonnen, 2024).',
 );
 
-program
+/** The options of a command that writes a run folder (train, cgan): its report, its logs, and the folder's guard. */
+function runFolderOptions(command: Command, defaults: { logEvery: number; gridPerClass: number; out: string }): Command {
+  return command
+    .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
+    .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
+    .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
+    .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), defaults.logEvery)
+    .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), defaults.gridPerClass)
+    .option('--out <dir>', 'run folder', defaults.out)
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
+    .addOption(new Option('--quiet', 'no progress output').hideHelp());
+}
+
+runFolderOptions(program
   .command('train')
   .description('train the input generator; writes a run folder with checkpoints, metrics, grids, curves and a report')
   .option('--generator <path>', 'BigGAN generator (.pth or converted .safetensors)', DEFAULTS.generator)
@@ -136,17 +150,9 @@ program
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
   .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
-  .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange)
-  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
-  .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
-  .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
-  .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), TRAINING_DEFAULTS.logEvery)
-  .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), TRAINING_DEFAULTS.gridPerClass)
-  .option('--out <dir>', 'run folder', 'runs/default')
-  .option('--resume', 'continue the run in --out from its last checkpoint')
-  .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
+  .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange),
+  { logEvery: TRAINING_DEFAULTS.logEvery, gridPerClass: TRAINING_DEFAULTS.gridPerClass, out: 'runs/default' })
   .option('--no-replay', 'record every training step anew instead of recording it once and replaying it (the same numbers either way)')
-  .addOption(new Option('--quiet', 'no progress output').hideHelp())
   .action(async (o) => {
     // Before any GPU work: every path checked, and never a write over an old run by accident.
     const out = resolve(o.out);
@@ -214,7 +220,7 @@ const lossArg = (v: string): GanLoss => {
   return v as GanLoss;
 };
 
-program
+runFolderOptions(program
   .command('cgan')
   .description(
     "the baseline: a conditional DCGAN trained on Fashion-MNIST's 60,000 labelled training images; writes a run folder " +
@@ -233,16 +239,8 @@ program
   .option('--seed <n>', 'random seed (initial weights, data order, noise)', wholeNumber('--seed'), CGAN_DEFAULTS.seed)
   .option('--classifier <path>', 'the frozen classifier that grades the report (never in a loss)', DEFAULTS.classifier)
   .option('--classifier-size <n>', "the classifier's input size; G's images are upsampled to it", count('--classifier-size'), CGAN_DEFAULTS.classifierSize)
-  .option('--judge <paths>', JUDGE_HELP, collectJudges)
-  .option('--eval-samples <n>', 'generated samples graded in the final report (default 64000; 2000 on a software adapter)', count('--eval-samples'))
-  .option('--real-data <dir>', `Fashion-MNIST idx folder for real-image figures and Fréchet distances (e.g. ${DEBIAN_FASHION_MNIST})`)
-  .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
-  .option('--log-every <n>', 'steps between metrics.jsonl lines', count('--log-every'), CGAN_DEFAULTS.logEvery)
-  .option('--grid-per-class <n>', 'samples per class in the epoch grids', count('--grid-per-class'), CGAN_DEFAULTS.gridPerClass)
-  .option('--out <dir>', 'run folder', 'runs/cgan')
-  .option('--resume', 'continue the run in --out from its last checkpoint')
-  .option('--force', 'start over in an --out that holds a run, after moving the old run aside to <out>.old-N')
-  .addOption(new Option('--quiet', 'no progress output').hideHelp())
+  .option('--judge <paths>', JUDGE_HELP, collectJudges),
+  { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o) => {
     // As train: every path checked and the folder guarded before the GPU is opened.
     const out = resolve(o.out);
