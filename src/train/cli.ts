@@ -111,6 +111,18 @@ const program = new Command('cgan').description(
   'Condition a frozen unconditional BigGAN through a frozen VGG classifier, with no training data (Mekonnen, 2024).',
 );
 
+/** --resume's run folder, its checkpoint recovered from an interrupted save, refused when the other command wrote it. */
+function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cgan'): TrainConfig | CganConfig {
+  if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
+  const out = resolve(o.out);
+  recoverCheckpoint(out);
+  const read = readRun(out);
+  const other = command === 'train' ? 'cgan' : 'train';
+  if (isCganRun(read) !== (command === 'cgan')) throw new Error(`--resume: ${o.out} is a run of \`cgan ${other}\`; continue it with ${other} --resume`);
+  console.log(`resuming ${out}`);
+  return read;
+}
+
 /** The options of a command that writes a run folder (train, cgan): its report, its logs, and the folder's guard. */
 function runFolderOptions(command: Command, defaults: { logEvery: number; gridPerClass: number; out: string }): Command {
   return command
@@ -160,12 +172,7 @@ runFolderOptions(program
     const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
-      if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
-      recoverCheckpoint(out);
-      const read = readRun(out);
-      if (isCganRun(read)) throw new Error(`--resume: ${o.out} is a run of \`cgan cgan\`; continue it with cgan --resume`);
-      config = read;
-      console.log(`resuming ${out}`);
+      config = runToResume(o, 'train') as TrainConfig;
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
       config = {
@@ -248,12 +255,7 @@ runFolderOptions(program
     const realData = checkRealData(o.realData);
     let config: CganConfig;
     if (o.resume) {
-      if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
-      recoverCheckpoint(out);
-      const read = readRun(out);
-      if (!isCganRun(read)) throw new Error(`--resume: ${o.out} is a run of \`cgan train\`; continue it with train --resume`);
-      config = read;
-      console.log(`resuming ${out}`);
+      config = runToResume(o, 'cgan') as CganConfig;
     } else {
       requireDir(o.data, `--data: Fashion-MNIST's idx files (Debian: apt-get install dataset-fashion-mnist, then ${DEBIAN_FASHION_MNIST})`);
       fashionMnistFiles(o.data, 'train');
