@@ -111,6 +111,17 @@ const program = new Command('cgan').description(
   'Condition a frozen unconditional BigGAN through a frozen VGG classifier, with no training data (Mekonnen, 2024).',
 );
 
+/** Set by the first Ctrl-C, so the run saves its state after the current step; a second quits at once. */
+function stopOnInterrupt(): { stop: boolean } {
+  const stopSignal = { stop: false };
+  process.on('SIGINT', () => {
+    if (stopSignal.stop) process.exit(130);
+    console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
+    stopSignal.stop = true;
+  });
+  return stopSignal;
+}
+
 /** --resume's run folder, its checkpoint recovered from an interrupted save, refused when the other command wrote it. */
 function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cgan'): TrainConfig | CganConfig {
   if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
@@ -207,12 +218,7 @@ runFolderOptions(program
     }
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
-    const stopSignal = { stop: false };
-    process.on('SIGINT', () => {
-      if (stopSignal.stop) process.exit(130);
-      console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
-      stopSignal.stop = true;
-    });
+    const stopSignal = stopOnInterrupt();
     const result = await train(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet, replay: o.replay });
     if (result.interrupted) {
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
@@ -288,12 +294,7 @@ runFolderOptions(program
     }
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
-    const stopSignal = { stop: false };
-    process.on('SIGINT', () => {
-      if (stopSignal.stop) process.exit(130);
-      console.log('\ninterrupt: saving the state after this step (Ctrl-C again to quit at once)');
-      stopSignal.stop = true;
-    });
+    const stopSignal = stopOnInterrupt();
     const result = await trainCgan(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
     if (result.interrupted) {
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan cgan --out ${o.out} --resume (npm run cgan -- ... in a checkout)`);
