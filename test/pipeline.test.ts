@@ -78,7 +78,8 @@ it('measurePriorRange takes each class mean from its confident pool samples, a s
   const within = [1 / 3, 1 / 2];
   const floor = (1e-2 * (within[0] + within[1])) / 2 + 1e-12;
   const iv = within.map((v) => 1 / (v + floor));
-  for (const row of r.invVar) row.forEach((v, j) => expect(v).toBeCloseTo(iv[j], 9));
+  expect(r.invVar).toHaveLength(2);
+  r.invVar.forEach((v, j) => expect(v).toBeCloseTo(iv[j], 9));
   expect(r.radius[0]).toBeCloseTo(iv[0] / 2, 9);
   expect(r.radius[1]).toBeCloseTo(iv[1] / 2, 9);
   // Too few sure samples: the surest minSupport instead.
@@ -86,14 +87,14 @@ it('measurePriorRange takes each class mean from its confident pool samples, a s
 });
 
 it('priorRangePenalty is the mean excess of the normalised distance over the class radius, value and gradient', async () => {
-  const range = { mean: [[0.5, -1, 0], [1, 1, 2]], invVar: [[1, 2, 0.5], [4, 1, 1]], radius: [0.8, 1.5], support: [9, 9], confidence: 0.9, quantile: 0.95 };
+  const range = { mean: [[0.5, -1, 0], [1, 1, 2]], invVar: [1, 2, 0.5], radius: [0.8, 1.5], support: [9, 9], confidence: 0.9, quantile: 0.95 };
   const rangeTensors = priorRangeTensors(range);
   const reference = ([f]: Float64Array[]) => {
     let s = 0;
     targets.slice(0, 6).forEach((c, i) => {
       const cls = c % 2;
       let d2 = 0;
-      for (let j = 0; j < 3; j++) d2 += (f[i * 3 + j] - range.mean[cls][j]) ** 2 * range.invVar[cls][j];
+      for (let j = 0; j < 3; j++) d2 += (f[i * 3 + j] - range.mean[cls][j]) ** 2 * range.invVar[j];
       s += Math.max(0, d2 / 3 - range.radius[cls]);
     });
     return Float64Array.of(s / 6);

@@ -4,8 +4,9 @@
 // prior samples of that class span. The range is measured on G's prior only (the same pool the
 // anchors are chosen from; no training image), per class: the mean of each feature over the pool
 // samples the classifier gives the class with high probability, a per-feature variance shared by
-// the classes, and a radius, a quantile of those samples' normalised squared distance to the mean. The loss term is the mean excess of
-// a sample's distance over its class's radius: zero inside the range, so it only acts on outliers.
+// the classes, and a radius, a quantile of those samples' normalised squared distance to the mean.
+// The loss term is the mean excess of a sample's distance over its class's radius: zero inside the
+// range, so it only acts on outliers.
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { mul, relu, square, sub } from '../kernels/elementwise.js';
 import { oneHot } from '../kernels/gather.js';
@@ -15,8 +16,8 @@ import { mean } from '../kernels/reduce.js';
 export interface PriorRange {
   /** (numClasses, features): each class's feature means. */
   mean: number[][];
-  /** (numClasses, features): 1 / (variance + floor), the within-class variance shared by the classes (every row alike). */
-  invVar: number[][];
+  /** (features): 1 / (variance + floor), the within-class variance shared by the classes. */
+  invVar: number[];
   /** Per class: the `quantile` of the pool samples' distances (mean over features of the normalised squares). */
   radius: number[];
   /** Per class: how many pool samples the statistics came from. */
@@ -61,6 +62,7 @@ export function measurePriorRange(probs: Float32Array, features: Float32Array, n
   // would otherwise turn any activity into an enormous distance. The floor covers dead features.
   const floor = (1e-2 * within.reduce((s, x) => s + x, 0)) / F + 1e-12;
   const iv = Array.from(within, (x) => 1 / (x + floor));
+  range.invVar = iv;
   members.forEach((rows, c) => {
     const m = range.mean[c];
     const d2 = rows.map((i) => {
@@ -69,7 +71,6 @@ export function measurePriorRange(probs: Float32Array, features: Float32Array, n
       return s / F;
     });
     d2.sort((a, b) => a - b);
-    range.invVar.push(iv);
     range.radius.push(d2[Math.min(d2.length - 1, Math.floor(quantile * d2.length))]);
   });
   return range;
@@ -78,6 +79,7 @@ export function measurePriorRange(probs: Float32Array, features: Float32Array, n
 /** The range as device tensors, made once per run (they never need a gradient). */
 export interface PriorRangeTensors {
   mean: Tensor;
+  /** (1, features) */
   invVar: Tensor;
   radius: Tensor;
 }
@@ -87,7 +89,7 @@ export function priorRangeTensors(range: PriorRange): PriorRangeTensors {
   const F = range.mean[0].length;
   return {
     mean: tensor(Float32Array.from(range.mean.flat()), [K, F]),
-    invVar: tensor(Float32Array.from(range.invVar.flat()), [K, F]),
+    invVar: tensor(Float32Array.from(range.invVar), [1, F]),
     radius: tensor(Float32Array.from(range.radius), [K, 1]),
   };
 }
@@ -97,6 +99,6 @@ export function priorRangePenalty(features: Tensor, target: Tensor, range: Prior
   const [K, F] = range.mean.shape;
   if (features.shape[1] !== F) throw new Error(`prior range: the classifier gives ${features.shape[1]} features, the range was measured on ${F}`);
   const hot = oneHot(target, K);
-  const d2 = mean(mul(square(sub(features, matmul(hot, range.mean))), matmul(hot, range.invVar)), 1, true);
+  const d2 = mean(mul(square(sub(features, matmul(hot, range.mean))), range.invVar), 1, true);
   return mean(relu(sub(d2, matmul(hot, range.radius))));
 }

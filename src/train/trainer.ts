@@ -339,7 +339,10 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   const pool = config.anchorPool ?? 0;
   const wantsRange = (config.weights.priorRange ?? 0) > 0;
   if ((components === 1 && !wantsRange) || pool === 0) return;
-  if (!quiet) console.log(`placing ${components} components per class: the classifier labels ${pool} samples of G's prior`);
+  if (!quiet) {
+    const what = components > 1 ? `placing ${components} components per class` : 'measuring the prior range';
+    console.log(`${what}: the classifier labels ${pool} samples of G's prior`);
+  }
   const t0 = performance.now();
   let printed = 0;
   const options = {
