@@ -92,8 +92,12 @@ const root = 'runs/ablation';
 const docs = 'docs/ablation';
 mkdirSync(docs, { recursive: true });
 
-function stepsTo99(dir: string): number | null {
-  const acc = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; accuracy: number });
+/** A run's metrics.jsonl, a record per step. */
+function readMetrics(dir: string): { step: number; accuracy: number; seconds: number }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+function stepsTo99(acc: { step: number; accuracy: number }[]): number | null {
   for (let i = 9; i < acc.length; i++) {
     const mean = acc.slice(i - 9, i + 1).reduce((s, r) => s + r.accuracy, 0) / 10;
     if (mean >= 0.99) return acc[i].step;
@@ -115,10 +119,6 @@ function lastGrid(dir: string): string {
   return join(dir, grids[grids.length - 1]);
 }
 
-/** Wall seconds of a run's training steps (metrics.jsonl), without anchors and grading. */
-function trainSeconds(dir: string): number {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').reduce((s, l) => s + (JSON.parse(l) as { seconds: number }).seconds, 0);
-}
 
 const PANEL = PUBLIC_JUDGES.map((j) => judgeLabel(j));
 const SHORT = shortLabels(PANEL);
@@ -191,10 +191,12 @@ const rows: string[] = [];
 for (const [name, label, flags] of chosen) {
   const dirs = seeds.map((seed) => runSeed(name, label, flags, seed));
   const reports = dirs.map((dir) => readJson(join(dir, 'report.json')));
-  const steps = dirs.map((dir) => stepsTo99(dir) ?? undefined);
+  const metrics = dirs.map(readMetrics);
+  const steps = metrics.map((m) => stepsTo99(m) ?? undefined);
   const reached = steps.filter((s) => s !== undefined).length;
   const stepsCell = reached === dirs.length ? overSeeds(steps, 0, false) : `${overSeeds(steps, 0, false)}; not reached by ${dirs.length - reached}`;
-  const minutes = overSeeds(dirs.map((dir) => trainSeconds(dir) / 60), 1, false);
+  // The training steps' wall time alone, without anchors and grading.
+  const minutes = overSeeds(metrics.map((m) => m.reduce((sum, r) => sum + r.seconds, 0) / 60), 1, false);
   rows.push(`| ${label} | ${figures(reports).join(' | ')} | 1 | ${stepsCell} | ${minutes} | ${grids(name, dirs, lastGrid)} |`);
 }
 
