@@ -1,14 +1,41 @@
 // Shared test machinery: float64 CPU references, seeded inputs, max-norm relative comparison,
 // and a gradient check that holds a GPU op against finite differences of its CPU reference.
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { init } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
+import type { TrainConfig } from '../src/train/trainer.js';
 import { opErrors, randomValues, relativeError, type CheckInput } from './checkOp.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
 
 export type { CheckInput };
 
 export const setupGpu = () => init();
+
+export const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
+
+/** A training run of the tiny fixture pair (a 32x32 BigGAN, a tiny VGG) in `out`, for the trainer's tests. */
+export function tinyTrainConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    generator: join(FIXTURES, 'biggan32_ch4.pth'),
+    classifier: join(FIXTURES, 'vgg_bn_tiny.pth'),
+    classNames: null,
+    epochs: 2,
+    stepsPerEpoch: 3,
+    batch: 4,
+    lr: 1e-2,
+    seed: 3,
+    classifierSize: 32,
+    generatorClass: 0,
+    hidden: 16,
+    minSigma: 1e-3,
+    weights: { variance: 0, kl: 0.2, shift: 2 },
+    logEvery: 1,
+    gridPerClass: 2,
+    out,
+    ...overrides,
+  };
+}
 
 export function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

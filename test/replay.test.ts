@@ -12,35 +12,21 @@ import { scope, tensor, type Tensor } from '../src/engine/tensor.js';
 import * as ops from '../src/kernels/index.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, stepReplay, train, trainingStep, type TrainConfig } from '../src/train/trainer.js';
-import { setupGpu } from './helpers.js';
+import { setupGpu, tinyTrainConfig } from './helpers.js';
 
 beforeAll(setupGpu);
 
-const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
 const fresh = () => mkdtempSync(join(tmpdir(), 'cgan-replay-'));
 
 function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    generator: join(FIXTURES, 'biggan32_ch4.pth'),
-    classifier: join(FIXTURES, 'vgg_bn_tiny.pth'),
-    classNames: null,
+  return tinyTrainConfig(fresh(), {
     epochs: 1,
-    stepsPerEpoch: 3,
-    batch: 4,
-    lr: 1e-2,
-    seed: 3,
-    classifierSize: 32,
-    generatorClass: 0,
-    hidden: 16,
-    minSigma: 1e-3,
     // Every input of the step in use: components (pick, anchor rows), the shift, every loss term.
     components: 3,
     weights: { variance: 0.1, kl: 0.2, shift: 2, diversity: 0.1, confidence: 0.9 },
-    logEvery: 1,
     gridPerClass: 1,
-    out: fresh(),
     ...overrides,
-  };
+  });
 }
 
 async function values(tensors: Iterable<[string, Tensor]>): Promise<Map<string, number[]>> {

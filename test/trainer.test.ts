@@ -17,31 +17,9 @@ import { prepareRunFolder } from '../src/train/files.js';
 import { imageGridPng } from '../src/train/images.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
-import { setupGpu } from './helpers.js';
+import { FIXTURES, setupGpu, tinyTrainConfig } from './helpers.js';
 
-const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
 
-function tinyConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    generator: join(FIXTURES, 'biggan32_ch4.pth'),
-    classifier: join(FIXTURES, 'vgg_bn_tiny.pth'),
-    classNames: null,
-    epochs: 2,
-    stepsPerEpoch: 3,
-    batch: 4,
-    lr: 1e-2,
-    seed: 3,
-    classifierSize: 32,
-    generatorClass: 0,
-    hidden: 16,
-    minSigma: 1e-3,
-    weights: { variance: 0, kl: 0.2, shift: 2 },
-    logEvery: 1,
-    gridPerClass: 2,
-    out,
-    ...overrides,
-  };
-}
 
 /** A PNG's width and height, from its IHDR chunk. */
 function pngSize(png: Buffer): [number, number] {
@@ -81,16 +59,16 @@ beforeAll(setupGpu);
 describe('trainer mechanics', () => {
   it('sets a BigGAN-deep generator to --truncation, and refuses it for a generator without one', async () => {
     const deep = await buildPipeline(
-      tinyConfig(fresh(), { generator: join(FIXTURES, 'biggan_deep128_ch4.pth'), classifierSize: 128, truncation: 0.4 }),
+      tinyTrainConfig(fresh(), { generator: join(FIXTURES, 'biggan_deep128_ch4.pth'), classifierSize: 128, truncation: 0.4 }),
     );
     expect(deep.generator.truncation).toBe(0.4);
-    await expect(buildPipeline(tinyConfig(fresh(), { truncation: 0.4 }))).rejects.toThrow(/--truncation: .*biggan32_ch4\.pth has no truncation/);
+    await expect(buildPipeline(tinyTrainConfig(fresh(), { truncation: 0.4 }))).rejects.toThrow(/--truncation: .*biggan32_ch4\.pth has no truncation/);
   });
 
   it('updates only the input generator; G and the classifier stay frozen bit for bit', async () => {
     const out = fresh();
     let before: Map<string, Float32Array> | null = null;
-    const { pipeline, history } = await train(tinyConfig(out, { epochs: 1 }), {
+    const { pipeline, history } = await train(tinyTrainConfig(out, { epochs: 1 }), {
       quiet: true,
       onStep: () => {},
     });
@@ -102,7 +80,7 @@ describe('trainer mechanics', () => {
       }
     }
     // Compare the frozen weights after training with a fresh load of the same files.
-    const reference = await buildPipeline(tinyConfig(out));
+    const reference = await buildPipeline(tinyTrainConfig(out));
     before = await snapshot(reference.generator.stateDict());
     const after = await snapshot(pipeline.generator.stateDict());
     for (const [k, v] of before) expect(after.get(k), k).toEqual(v);
@@ -132,7 +110,7 @@ describe('trainer mechanics', () => {
     // comparison is not drowned by batch-to-batch noise.
     const models = join(import.meta.dirname, '..', 'models');
     const pipeline = await buildPipeline(
-      tinyConfig(fresh(), {
+      tinyTrainConfig(fresh(), {
         generator: join(models, 'fmnist_biggan32_G.safetensors'),
         classifier: join(models, 'fmnist_vgg_bn64.safetensors'),
         classifierSize: 64,
@@ -161,7 +139,7 @@ describe('trainer mechanics', () => {
     [3, 1],
   ])('resumes an interrupted run to the same result as an uninterrupted one (components: %i, prior-range weight: %i)', async (components, priorRange) => {
     const config = (out: string) =>
-      tinyConfig(out, {
+      tinyTrainConfig(out, {
         components,
         anchorPool: components > 1 ? 12 : 0,
         anchorCandidates: 6,
@@ -192,7 +170,7 @@ describe('trainer mechanics', () => {
   // Killed in saveCheckpoint of step 6 (of 9): with the new checkpoint written to checkpoint.tmp
   // but not swapped in ('written'), or with checkpoint already moved to checkpoint.old ('swapped').
   it.each(['written', 'swapped'])('a run killed mid-save (%s) resumes from its last complete checkpoint, bit for bit', async (phase) => {
-    const config = (out: string) => tinyConfig(out, { epochs: 3 });
+    const config = (out: string) => tinyTrainConfig(out, { epochs: 3 });
     const whole = fresh();
     await train(config(whole), { quiet: true });
     const split = fresh();
@@ -255,7 +233,7 @@ describe('trainer mechanics', () => {
   });
 
   it('places components at the prior samples the classifier is surest of, far apart', async () => {
-    const pipeline = await buildPipeline(tinyConfig(fresh(), { components: 3 }));
+    const pipeline = await buildPipeline(tinyTrainConfig(fresh(), { components: 3 }));
     const [pool, candidates, K, dimZ] = [40, 8, pipeline.numClasses, pipeline.inputGenerator.config.dimZ];
     const { values, confidence } = await chooseAnchors(pipeline, 3, { pool, candidates, seed: 9, batch: 16 });
     // Label the same pool again in one batch, and pick by hand.
@@ -285,7 +263,7 @@ describe('trainer mechanics', () => {
     const generator = join(dir, 'G3.safetensors');
     const model = convertStateDict(syntheticBigGAN({ nClasses: 3, sharedDim: 6, zChunk: 5, hierarchical: false, channels: [8, 8, 4], attention: [], seed: 5 }));
     writeSafetensors(generator, model.tensors, conversionMetadata(model));
-    const config = tinyConfig(join(dir, 'run'), { generator, generatorClass: 2, learnClassVector: true, epochs: 1, stepsPerEpoch: 2 });
+    const config = tinyTrainConfig(join(dir, 'run'), { generator, generatorClass: 2, learnClassVector: true, epochs: 1, stepsPerEpoch: 2 });
     const { pipeline } = await train(config, { quiet: true, onStep: () => {} });
     const head = pipeline.inputGenerator.classHead!;
     expect(head.weight.shape).toEqual([3, 16]);
@@ -297,13 +275,13 @@ describe('trainer mechanics', () => {
     // The same run rebuilt from its config (as sample and eval do) has the head and its weights.
     const again = await buildPipeline(config);
     expect(again.inputGenerator.classHead).not.toBeNull();
-    await expect(buildPipeline(tinyConfig(fresh(), { learnClassVector: true }))).rejects.toThrow(
+    await expect(buildPipeline(tinyTrainConfig(fresh(), { learnClassVector: true }))).rejects.toThrow(
       /--learn-class-vector: the generator .*biggan32_ch4\.pth has 1 class; it needs a class-conditional one/,
     );
   });
 
   it('stops with a clear error when the loss stops being finite (replayed steps, the default)', async () => {
-    await expect(train(tinyConfig(fresh(), { lr: 1e30, epochs: 1, stepsPerEpoch: 6 }), { quiet: true })).rejects.toThrow(
+    await expect(train(tinyTrainConfig(fresh(), { lr: 1e30, epochs: 1, stepsPerEpoch: 6 }), { quiet: true })).rejects.toThrow(
       NonFiniteLossError,
     );
   });
