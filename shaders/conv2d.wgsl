@@ -134,6 +134,17 @@ struct Window {
   b: vec2<f32>,
 }
 
+// A window's input columns under taps kx = 0, 1, 2 of its 4 outputs.
+struct Shifted {
+  s0: vec4<f32>,
+  s1: vec4<f32>,
+  s2: vec4<f32>,
+}
+
+fn shifted(x: Window) -> Shifted {
+  return Shifted(x.a, vec4<f32>(x.a.yzw, x.b.x), vec4<f32>(x.a.zw, x.b));
+}
+
 // The 6 input rows a group of 4 output rows reads from one input channel.
 struct Windows {
   x0: Window, x1: Window, x2: Window, x3: Window, x4: Window, x5: Window,

@@ -3,8 +3,9 @@
 // subgroups at least 8 wide). Same uniforms, groups and stores as conv2d.wgsl; the buffers add
 // inp4 (the input again, as vec4s, at a binding of its own: an entry point may not read two
 // variables at one binding) and pw (upConv's phase weights), declared in src/kernels/conv2d.ts.
-// rows3x3 (4 output rows from 6 windows), conv3x3Shared8 and conv3x3Shared4 are WGSL written
-// out by src/kernels/conv2dWgsl.ts.
+// rows3x3Shared (4 output rows from 6 windows), upRowsShared, gradRowsShared, conv3x3Shared8 and
+// conv3x3Shared4 are WGSL written out by src/kernels/conv2dWgsl.ts. They add a channel's taps onto
+// each of its output columns in one sum, channel by channel (rows3x3Shared says why).
 //
 // Why: on lavapipe a storage read is a per-lane gather (conv2d.wgsl's header) even where every
 // lane reads the same address, and in the plain kernels half the reads are weights that all lanes
@@ -27,8 +28,8 @@
 
 enable subgroups;
 
-// w(o, c, ky, kx) of the channels held by lanes 0-3 (lo) and 4-7 (hi) of the subgroup, given the
-// value `t` each lane read for its own channel.
+// w(o0 + lane % 8, c, ky, kx) for lanes 0-3 (lo) and 4-7 (hi), given the value `t` each lane
+// read for its own channel.
 fn sharedLo(t: f32) -> vec4<f32> {
   return vec4<f32>(subgroupBroadcast(t, 0u), subgroupBroadcast(t, 1u), subgroupBroadcast(t, 2u), subgroupBroadcast(t, 3u));
 }
@@ -37,12 +38,11 @@ fn sharedHi(t: f32) -> vec4<f32> {
   return vec4<f32>(subgroupBroadcast(t, 4u), subgroupBroadcast(t, 5u), subgroupBroadcast(t, 6u), subgroupBroadcast(t, 7u));
 }
 
-// Kernel row ky of input channel c for 8 output channels: `o` is this lane's channel among them.
-fn sharedKernelRow(o: u32, c: u32, ky: u32) -> KRow {
-  let t0 = w[weightIndex(o, c, ky, 0u)];
-  let t1 = w[weightIndex(o, c, ky, 1u)];
-  let t2 = w[weightIndex(o, c, ky, 2u)];
-  return KRow(sharedLo(t0), sharedHi(t0), sharedLo(t1), sharedHi(t1), sharedLo(t2), sharedHi(t2));
+// The 9 taps w(o, c, ky, kx), tap 3 ky + kx, of this lane's channel o (one read site: a loop).
+fn laneTaps(o: u32, c: u32) -> array<f32, 9> {
+  var t: array<f32, 9>;
+  for (var i = 0u; i < kept(9u); i++) { t[i] = w[weightIndex(o, c, i / 3u, i % 3u)]; }
+  return t;
 }
 
 // The 8 output channels o0 .. o0 + 7 this lane reads weights for: its own, clamped to the last.
@@ -84,10 +84,8 @@ fn conv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   var a1: Rows4;
   for (var c = 0u; c < p.C; c++) {
     let x = windows((g.b * p.C + c) * p.H, g);
-    var k: array<KRow, 6>;
-    for (var i = 0u; i < kept(6u); i++) { k[i] = sharedKernelRow(select(o.lo, o.hi, i >= 3u), c, i % 3u); }
-    a0 = rows3x3(a0, x, k[0], k[1], k[2]);
-    a1 = rows3x3(a1, x, k[3], k[4], k[5]);
+    a0 = rows3x3Shared(a0, x, laneTaps(o.lo, c));
+    a1 = rows3x3Shared(a1, x, laneTaps(o.hi, c));
   }
   storeRows(a0, g, o.o0);
   storeRows(a1, g, o.o0 + 8u);
@@ -98,13 +96,6 @@ fn conv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // channels x four groups, so that no accumulator is spent on channels that do not exist) are
 // written out by conv3x3Shared in src/kernels/conv2dWgsl.ts. The 4-channel kernel row, a vec4 of
 // channels per tap (its output rows, Rows4Q: a mat4x4 each, columns the channels o0 .. o0 + 3):
-struct KRowQ { k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32> }
-
-fn sharedKernelRowQ(o: u32, c: u32, ky: u32) -> KRowQ {
-  return KRowQ(sharedLo(w[weightIndex(o, c, ky, 0u)]), sharedLo(w[weightIndex(o, c, ky, 1u)]),
-               sharedLo(w[weightIndex(o, c, ky, 2u)]));
-}
-
 // conv.ts's quadInput as one vec4 load: needs Ho * Wo (= H * W) % 4 == 0.
 fn quadInputV(q: Quad, c: u32) -> vec4<f32> {
   return inp4[((q.b * p.C + c) * p.H * p.W + q.pos) / 4u];
@@ -162,23 +153,6 @@ fn conv1x1Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // y, so a subgroup shares both and the weights can be broadcast. p describes the source: C, H, W
 // (a multiple of 4), quadsX and blocksY over it; O, Ho = 2H, Wo = 2W; padY = padX = 1.
 
-// 4 taps for 8 output channels: tap i of output channel o0 + k in lo<i>[k] (k < 4) or
-// hi<i>[k - 4], from the 4 taps (one vec4 of pw) each lane read for its own channel.
-struct Taps4 {
-  lo0: vec4<f32>, hi0: vec4<f32>, lo1: vec4<f32>, hi1: vec4<f32>,
-  lo2: vec4<f32>, hi2: vec4<f32>, lo3: vec4<f32>, hi3: vec4<f32>,
-}
-
-fn sharedTaps4(t: vec4<f32>) -> Taps4 {
-  return Taps4(sharedLo(t.x), sharedHi(t.x), sharedLo(t.y), sharedHi(t.y),
-               sharedLo(t.z), sharedHi(t.z), sharedLo(t.w), sharedHi(t.w));
-}
-
-// The 2 x 2 taps of one phase, tap a * 2 + b'; `o` is this lane's channel among the 8.
-fn phaseTaps(phase: u32, o: u32, c: u32) -> Taps4 {
-  return sharedTaps4(pw[(phase * p.O + o) * p.C + c]);
-}
-
 // Source row of the window, as the 4 columns each tap b' reads for the 4 output columns:
 // columns X0 + px - 1 + s + b' are window entries px + s + b'.
 struct TapCols { c0: vec4<f32>, c1: vec4<f32> }
@@ -187,18 +161,6 @@ fn tapCols(x: Window, px1: bool) -> TapCols {
   let s1 = vec4<f32>(x.a.yzw, x.b.x);
   let s2 = vec4<f32>(x.a.zw, x.b);
   return TapCols(select(x.a, s1, px1), select(s1, s2, px1));
-}
-
-// Output row += source rows y (a = 0) and y + 1 (a = 1).
-fn upRow(acc: Acc, r0: TapCols, r1: TapCols, k: Taps4) -> Acc {
-  var r = accumulate(acc, r0.c0, k.lo0, k.hi0);
-  r = accumulate(r, r0.c1, k.lo1, k.hi1);
-  r = accumulate(r, r1.c0, k.lo2, k.hi2);
-  return accumulate(r, r1.c1, k.lo3, k.hi3);
-}
-
-fn upRows(a: Rows4, t0: TapCols, t1: TapCols, t2: TapCols, t3: TapCols, t4: TapCols, k: Taps4) -> Rows4 {
-  return Rows4(upRow(a.r0, t0, t1, k), upRow(a.r1, t1, t2, k), upRow(a.r2, t2, t3, k), upRow(a.r3, t3, t4, k));
 }
 
 // out[b, oc, 2Y + py, 2X0 + px + 2s] = v[s] (+ bias, relu) for s < limit (one store in a loop:
@@ -239,8 +201,9 @@ fn upConv3x3Shared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let plane = (g.b * p.C + c) * p.H;
     var t: array<TapCols, 5>;
     for (var r = 0u; r < kept(5u); r++) { t[r] = tapCols(windowV(plane, rows, r), px1); }
-    a0 = upRows(a0, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, o.lo, c));
-    a1 = upRows(a1, t[0], t[1], t[2], t[3], t[4], phaseTaps(phase, o.hi, c));
+    // The 2 x 2 taps of the phase (tap a * 2 + b') of this lane's channel in each half.
+    a0 = upRowsShared(a0, t[0], t[1], t[2], t[3], t[4], pw[(phase * p.O + o.lo) * p.C + c]);
+    a1 = upRowsShared(a1, t[0], t[1], t[2], t[3], t[4], pw[(phase * p.O + o.hi) * p.C + c]);
   }
   storeUpRows(a0, g, o.o0, py, px);
   storeUpRows(a1, g, o.o0 + 8u, py, px);
@@ -267,32 +230,20 @@ fn row10(plane: u32, iy: i32, x0: u32) -> Row10 {
                load(rb, rowOk, i32(2u * x0) + 8));
 }
 
-// Output row += one dy row through one kernel row: tap s of output column x reads window
-// column 2x + s (window column 0 is dy column 2X0 - 1).
-fn gradRow(a: Acc, w: Row10, k: Taps4) -> Acc {
-  var r = accumulate(a, vec4<f32>(w.l, w.m0.y, w.m0.w, w.m1.y), k.lo0, k.hi0);
-  r = accumulate(r, vec4<f32>(w.m0.x, w.m0.z, w.m1.x, w.m1.z), k.lo1, k.hi1);
-  r = accumulate(r, vec4<f32>(w.m0.y, w.m0.w, w.m1.y, w.m1.w), k.lo2, k.hi2);
-  return accumulate(r, vec4<f32>(w.m0.z, w.m1.x, w.m1.z, w.r), k.lo3, k.hi3);
+// Tap s of output column x reads window column 2x + s (window column 0 is dy column 2X0 - 1).
+struct GradCols { s0: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, s3: vec4<f32> }
+
+fn gradCols(w: Row10) -> GradCols {
+  return GradCols(vec4<f32>(w.l, w.m0.y, w.m0.w, w.m1.y), vec4<f32>(w.m0.x, w.m0.z, w.m1.x, w.m1.z),
+                  vec4<f32>(w.m0.y, w.m0.w, w.m1.y, w.m1.w), vec4<f32>(w.m0.z, w.m1.x, w.m1.z, w.r));
 }
 
-// Kernel row r for the 4 output rows y, which read dy window rows 2y + r.
-fn gradKernelRow(a: Rows4, w0: Row10, w2: Row10, w4: Row10, w6: Row10, k: Taps4) -> Rows4 {
-  return Rows4(gradRow(a.r0, w0, k), gradRow(a.r1, w2, k), gradRow(a.r2, w4, k), gradRow(a.r3, w6, k));
-}
-
-struct Rows10 {
-  t0: Row10, t1: Row10, t2: Row10, t3: Row10, t4: Row10,
-  t5: Row10, t6: Row10, t7: Row10, t8: Row10, t9: Row10,
-}
-
-// All of K[c, o] for this lane's channel c, row by row (kernel row r: taps s = 0 .. 3).
-fn gradKernel(a: Rows4, t: Rows10, c: u32, o: u32) -> Rows4 {
+// All of K[c, o] for this lane's channel c (kernel row r: taps s = 0 .. 3 in pw[at + r]).
+fn gradKernel(a: Rows4, t: array<Row10, 10>, c: u32, o: u32) -> Rows4 {
   let at = (c * p.C + o) * 4u;
-  var r = gradKernelRow(a, t.t0, t.t2, t.t4, t.t6, sharedTaps4(pw[at]));
-  r = gradKernelRow(r, t.t1, t.t3, t.t5, t.t7, sharedTaps4(pw[at + 1u]));
-  r = gradKernelRow(r, t.t2, t.t4, t.t6, t.t8, sharedTaps4(pw[at + 2u]));
-  return gradKernelRow(r, t.t3, t.t5, t.t7, t.t9, sharedTaps4(pw[at + 3u]));
+  return gradRowsShared(a, gradCols(t[0]), gradCols(t[1]), gradCols(t[2]), gradCols(t[3]), gradCols(t[4]),
+                        gradCols(t[5]), gradCols(t[6]), gradCols(t[7]), gradCols(t[8]), gradCols(t[9]),
+                        pw[at], pw[at + 1u], pw[at + 2u], pw[at + 3u]);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -307,9 +258,8 @@ fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     let plane = (g.b * p.C + o) * p.H;
     var w: array<Row10, 10>;
     for (var r = 0u; r < kept(10u); r++) { w[r] = row10(plane, top + i32(r), g.ox0); }
-    let t = Rows10(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]);
-    a0 = gradKernel(a0, t, ch.lo, o);
-    a1 = gradKernel(a1, t, ch.hi, o);
+    a0 = gradKernel(a0, w, ch.lo, o);
+    a1 = gradKernel(a1, w, ch.hi, o);
   }
   storeRows(a0, g, ch.o0);
   storeRows(a1, g, ch.o0 + 8u);
