@@ -277,7 +277,7 @@ async function drawGrid(): Promise<void> {
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
   const gridRng = new Rng(runConfig!.seed + 1);
   const eps = gridRng.fillNormal(new Float32Array(n * pipeline.inputGenerator.config.dimZ));
-  const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, gridRng));
+  const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(classes, gridRng));
   const r = pipeline.generator.resolution;
   const labels = await judgeLabels(images, n, r);
   const s = Math.max(1, Math.round(64 / r));
@@ -317,7 +317,8 @@ async function drawSamples(): Promise<void> {
     const n = 16;
     const sampleRng = new Rng(drawSeed++);
     const eps = sampleRng.fillNormal(new Float32Array(n * pipeline.inputGenerator.config.dimZ));
-    const images = await generateImages(pipeline, new Array(n).fill(cls), eps, pipeline.inputGenerator.drawComponents(n, sampleRng));
+    const classes = new Array<number>(n).fill(cls);
+    const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(classes, sampleRng));
     const r = pipeline.generator.resolution;
     const s = Math.max(1, Math.round(64 / r));
     const canvas = $<HTMLCanvasElement>('samples');

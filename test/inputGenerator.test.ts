@@ -84,10 +84,21 @@ describe('input generator with several components', () => {
     const [a, b] = [await host(single), await host(paper)];
     expect([...a.keys()]).toEqual(['trunk1.weight', 'trunk1.bias', 'trunk2.weight', 'trunk2.bias', 'mu.weight', 'mu.bias', 'sigma.weight', 'sigma.bias']);
     for (const [k, v] of b) expect(Array.from(a.get(k)!), k).toEqual(Array.from(v));
-    expect(single.drawComponents(4, new Rng(1))).toBeUndefined();
+    expect(single.drawComponents([0, 1, 2, 0], new Rng(1))).toBeUndefined();
     expect(() => single.setAnchors(new Float32Array(6))).toThrow(/anchors need more than one component/);
-    const drawn = new InputGenerator(config, 4).drawComponents(1000, new Rng(1))!;
+    const drawn = new InputGenerator(config, 4).drawComponents(new Array<number>(1000).fill(1), new Rng(1))!;
     expect(new Set(drawn)).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('draws only the kept components of each class, and as rng.int(components) when all are kept', () => {
+    const model = new InputGenerator(config, 4);
+    const classes = Array.from({ length: 600 }, (_, i) => i % 3);
+    const rng = new Rng(5);
+    expect(model.drawComponents(classes, new Rng(5))).toEqual(classes.map(() => rng.int(3)));
+    model.kept = [[2], [0, 1, 2], [0, 2]];
+    const drawn = model.drawComponents(classes, new Rng(5))!;
+    const byClass = [0, 1, 2].map((c) => new Set(drawn.filter((_, i) => classes[i] === c)));
+    expect(byClass).toEqual([new Set([2]), new Set([0, 1, 2]), new Set([0, 2])]);
   });
 
   it('refuses missing or out-of-range component indices by name', () => {

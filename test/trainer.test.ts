@@ -16,7 +16,7 @@ import { chooseAnchors } from '../src/train/anchors.js';
 import { prepareRunFolder } from '../src/train/files.js';
 import { imageGridPng } from '../src/train/images.js';
 import { Adam } from '../src/train/optim.js';
-import { buildPipeline, NonFiniteLossError, train, type TrainConfig } from '../src/train/trainer.js';
+import { buildPipeline, NonFiniteLossError, restoreCheckpoint, train, type TrainConfig } from '../src/train/trainer.js';
 import { FIXTURES, setupGpu, tinyTrainConfig } from './helpers.js';
 
 
@@ -255,6 +255,44 @@ describe('trainer mechanics', () => {
       expect(confidence[c][0]).toBeCloseTo(prob(top[0], c), 5);
       expect(top.some((i) => row(i).every((v, d) => v === anchor(2)[d])), `class ${c} anchor 2 among the candidates`).toBe(true);
     }
+  });
+
+  it('keeps the components the frozen classifier gives their class (components.json), and samples only those', async () => {
+    const out = fresh();
+    const config = tinyTrainConfig(out, { components: 3, anchorPool: 40, anchorCandidates: 8, epochs: 1, keepComponentsAbove: 0.5 });
+    const { pipeline } = await train(config, { quiet: true });
+    const choice = JSON.parse(readFileSync(join(out, 'components.json'), 'utf8')) as { accuracy: number[][]; kept: number[][]; samples: number };
+    // The same draws by hand: 16 per component, class-major, in batches of 64, noise from seed + 3.
+    const [K, C, dimZ] = [pipeline.numClasses, 3, pipeline.inputGenerator.config.dimZ];
+    const rows = Array.from({ length: K * C * 16 }, (_, i) => Math.floor(i / 16));
+    const rng = new Rng(config.seed + 3);
+    const hits = new Array<number>(K * C).fill(0);
+    for (let start = 0; start < rows.length; start += 64) {
+      const part = rows.slice(start, start + 64);
+      const classes = part.map((r) => Math.floor(r / C));
+      const eps = tensor(rng.fillNormal(new Float32Array(part.length * dimZ)), [part.length, dimZ]);
+      const logits = (await scope(() => pipeline.classify(pipeline.imagesFor(classes, eps, part.map((r) => r % C)).images).logits).data()) as Float32Array;
+      part.forEach((r, i) => {
+        const scores = Array.from(logits.subarray(i * K, (i + 1) * K));
+        if (scores.indexOf(Math.max(...scores)) === classes[i]) hits[r]++;
+      });
+    }
+    expect(choice.samples).toBe(16);
+    expect(choice.accuracy).toEqual(Array.from({ length: K }, (_, c) => hits.slice(c * C, (c + 1) * C).map((h) => h / 16)));
+    const expected = choice.accuracy.map((row) => {
+      const kept = row.flatMap((a, k) => (a >= 0.5 ? [k] : []));
+      return kept.length ? kept : [row.indexOf(Math.max(...row))];
+    });
+    expect(choice.kept).toEqual(expected);
+    // A run restored from the folder (as sample and eval load it) draws only the kept components.
+    const restored = await buildPipeline(config);
+    restoreCheckpoint(out, restored);
+    expect(restored.inputGenerator.kept).toEqual(expected);
+    const classes = Array.from({ length: 300 }, (_, i) => i % K);
+    const drawn = restored.inputGenerator.drawComponents(classes, new Rng(1))!;
+    drawn.forEach((k, i) => expect(expected[classes[i]]).toContain(k));
+    writeFileSync(join(out, 'components.json'), JSON.stringify({ ...choice, kept: expected.map(() => [3]) }));
+    expect(() => restoreCheckpoint(out, restored)).toThrow(/components\.json: 'kept' must list, for each of \d+ classes, at least one component in \[0, 3\)/);
   });
 
   it('--learn-class-vector learns a mixture over a class-conditional G\'s classes, and resumes it', async () => {

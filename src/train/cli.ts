@@ -168,6 +168,7 @@ runFolderOptions(program
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
   .option('--anchor-candidates <n>', "the anchors of a class are picked far apart among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
+  .option('--keep-components-above <p>', "after training, sample only the components the frozen classifier gives their class on at least this share of 16 draws each, a class keeping its best one at least (beyond the paper; components.json; 0 = all)", float('--keep-components-above'), TRAINING_DEFAULTS.keepComponentsAbove)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
@@ -203,6 +204,7 @@ runFolderOptions(program
         components: o.components,
         anchorPool: o.anchorPool,
         anchorCandidates: o.anchorCandidates,
+        keepComponentsAbove: o.keepComponentsAbove,
         minSigma: TRAINING_DEFAULTS.minSigma,
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight },
         logEvery: o.logEvery,
@@ -396,7 +398,8 @@ program
     } else {
       const rng = new Rng(o.seed);
       const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
-      images = await generateImages(pipeline, new Array(o.n).fill(cls), eps, pipeline.inputGenerator.drawComponents(o.n, rng));
+      const classes = new Array<number>(o.n).fill(cls);
+      images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(classes, rng));
     }
     const r = pipeline.generator.resolution;
     if (String(o.out).endsWith('.npy')) writeFileAtomic(o.out, npyBytes(images, [o.n, 3, r, r]));

@@ -234,7 +234,7 @@ export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, op
       images = noGrad(() => scope(() => pipeline.generate(tensor(z, [part.length, dimZ]))));
     } else {
       const eps = tensor(rng.fillNormal(new Float32Array(part.length * dimZ)), [part.length, dimZ]);
-      const component = pipeline.inputGenerator.drawComponents(part.length, rng);
+      const component = pipeline.inputGenerator.drawComponents(part, rng);
       images = noGrad(() => scope(() => pipeline.imagesFor(part, eps, component).images));
       eps.dispose();
     }

@@ -55,7 +55,7 @@ export interface LatentParameters {
 export interface LatentSampler {
   readonly config: { numClasses: number; dimZ: number };
   sample(classes: Tensor | ArrayLike<number>, eps: Tensor, component?: ArrayLike<number> | ComponentRows): LatentParameters & { z: Tensor };
-  drawComponents(rows: number, rng: Rng): number[] | undefined;
+  drawComponents(classes: ArrayLike<number>, rng: Rng): number[] | undefined;
   /** With components: the rows a replayed step uploads for them (InputGenerator.componentRows). */
   componentRows?(classes: ArrayLike<number>, component: ArrayLike<number>): { pick: Int32Array; anchorRows: Int32Array };
 }
@@ -171,9 +171,19 @@ export class InputGenerator extends Module implements LatentSampler {
     return { ...latent, z: add(latent.mu, mul(latent.sigma, eps)) };
   }
 
-  /** A uniformly drawn component per row; draws nothing (and returns undefined) with one component. */
-  drawComponents(rows: number, rng: Rng): number[] | undefined {
+  /**
+   * The components sampled from, per class (components.ts: those the frozen classifier recognises
+   * after training); null: all of them.
+   */
+  kept: number[][] | null = null;
+
+  /**
+   * A uniformly drawn component per row, among its class's kept ones; draws nothing (and returns
+   * undefined) with one component. With all kept, the draws are those of rng.int(components).
+   */
+  drawComponents(classes: ArrayLike<number>, rng: Rng): number[] | undefined {
     if (this.components === 1) return undefined;
-    return Array.from({ length: rows }, () => rng.int(this.components));
+    const kept = this.kept;
+    return Array.from(classes, (c) => (kept ? kept[c][rng.int(kept[c].length)] : rng.int(this.components)));
   }
 }

@@ -142,7 +142,7 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   drawInputs(classes: number[], rng: Rng, weights: LossWeights): StepDraws {
     const dimZ = this.inputGenerator.config.dimZ;
     const draws: StepDraws = { target: Int32Array.from(classes), eps: rng.fillNormal(new Float32Array(classes.length * dimZ)) };
-    const component = this.inputGenerator.drawComponents(classes.length, rng);
+    const component = this.inputGenerator.drawComponents(classes, rng);
     if (component && this.inputGenerator.componentRows) Object.assign(draws, this.inputGenerator.componentRows(classes, component));
     if (weights.shift > 0) {
       // Drawn once the components are: the order lossFor has always drawn in.

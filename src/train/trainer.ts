@@ -10,6 +10,7 @@ import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
 import { chooseAnchors, labelPool } from './anchors.js';
+import { chooseComponents, COMPONENTS_FILE, readComponentChoice, writeComponentChoice } from './components.js';
 import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
 import { InputGenerator } from './inputGenerator.js';
@@ -43,6 +44,11 @@ export interface TrainConfig {
   anchorPool?: number;
   /** The most confident samples of each class that the anchors are picked from. */
   anchorCandidates?: number;
+  /**
+   * After training, leave out of sampling the components the frozen classifier gives their class
+   * less often than this (components.ts; 0 or absent: every component is sampled).
+   */
+  keepComponentsAbove?: number;
   minSigma: number;
   weights: LossWeights;
   logEvery: number;
@@ -70,6 +76,8 @@ interface RunState {
 
 const CHECKPOINT = 'checkpoint';
 const ANCHORS = 'anchors.json';
+/** Draws per component when choosing the kept ones: 2,560 images for 10 classes x 16. */
+const KEEP_SAMPLES = 16;
 
 // The step and the image generation are node-free (the demo page runs them); re-exported here.
 export { generateImages, stepReplay, trainingStep };
@@ -187,6 +195,11 @@ export function restoreCheckpoint(dir: string, pipeline: ConditioningPipeline, o
   pipeline.inputGenerator.loadStateDict(loadValues(join(at, 'inputGenerator.safetensors')), { source: at });
   const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as RunState;
   if (optimizer) restoreOptimizer(join(at, 'optimizer.safetensors'), optimizer, state.adamSteps);
+  const choice = join(dir, COMPONENTS_FILE);
+  if (existsSync(choice)) {
+    const ig = pipeline.inputGenerator;
+    ig.kept = readComponentChoice(choice, readFileSync(choice, 'utf8'), pipeline.numClasses, ig.components).kept;
+  }
   return state;
 }
 
@@ -214,7 +227,7 @@ export async function sampleGrid(
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / perClass));
   const dimZ = pipeline.inputGenerator.config.dimZ;
   const eps = rng.fillNormal(new Float32Array(n * dimZ));
-  const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(n, rng));
+  const images = await generateImages(pipeline, classes, eps, pipeline.inputGenerator.drawComponents(classes, rng));
   const r = pipeline.generator.resolution;
   const rowLabels = Array.from({ length: pipeline.numClasses }, (_, k) => classNames?.[k] ?? `class ${k}`);
   writeImageGrid(path, images, [n, 3, r, r], perClass, { rowLabels });
@@ -327,7 +340,29 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     replay?.dispose();
   }
   writeCurves(config.out, history, config.stepsPerEpoch);
+  if (!interrupted) await keepComponents(config, pipeline, options.quiet ?? false);
   return { pipeline, history, interrupted };
+}
+
+/** The components the trained sampler draws from (components.ts), and the last grid redrawn with them. */
+async function keepComponents(config: TrainConfig, pipeline: ConditioningPipeline, quiet: boolean): Promise<void> {
+  const threshold = config.keepComponentsAbove ?? 0;
+  if (!(threshold > 0) || pipeline.inputGenerator.components === 1) return;
+  const t0 = performance.now();
+  const choice = await chooseComponents(pipeline, { threshold, samples: KEEP_SAMPLES, seed: config.seed + 3 });
+  writeComponentChoice(join(config.out, COMPONENTS_FILE), choice);
+  pipeline.inputGenerator.kept = choice.kept;
+  const epochs = String(config.epochs).padStart(2, '0');
+  await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(config.out, `samples_epoch${epochs}.png`), config.classNames);
+  if (!quiet) {
+    const total = choice.accuracy.flat().length;
+    const kept = choice.kept.flat().length;
+    const dropped = choice.kept.flatMap((row, c) => (row.length < choice.accuracy[c].length ? [`${config.classNames?.[c] ?? `class ${c}`} ${row.length}`] : []));
+    console.log(
+      `components: ${kept} of ${total} kept, those the frozen classifier gives their class on >= ${threshold} of ${KEEP_SAMPLES} draws ` +
+        `(${((performance.now() - t0) / 1000).toFixed(1)} s; ${COMPONENTS_FILE})${dropped.length ? `; fewer for ${dropped.join(', ')}` : ''}`,
+    );
+  }
 }
 
 /**
