@@ -18,7 +18,7 @@ import { noGrad } from '../src/engine/autograd.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { Adam } from '../src/train/optim.js';
 import { buildPipeline, trainingStep } from '../src/train/trainer.js';
-import { defaultTrainConfig, trainStepMissing } from './trainStep.js';
+import { defaultTrainConfig, standInPriorRange, trainStepMissing } from './trainStep.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -74,9 +74,17 @@ async function child(batch: number): Promise<void> {
   // What anchor placement runs: G and the classifier on a batch of prior samples, no graph.
   const forward = async () => {
     const z = new Rng(7).fillNormal(new Float32Array(batch * pipeline.inputGenerator.config.dimZ));
-    const probs = noGrad(() => scope(() => pipeline.classify(pipeline.generate(tensor(z, [batch, z.length / batch]))).logits));
+    const [probs, features] = noGrad(() =>
+      scope(() => {
+        const out = pipeline.classify(pipeline.generate(tensor(z, [batch, z.length / batch])));
+        return [out.logits, out.features];
+      }),
+    );
     await probs.data();
+    // The step's prior-range term (on by default) needs a range: a stand-in of the features' size.
+    if ((config.weights.priorRange ?? 0) > 0 && !pipeline.priorRange) pipeline.priorRange = standInPriorRange(pipeline.numClasses, features.shape[1]);
     probs.dispose();
+    features.dispose();
   };
   const step = () => trainingStep(pipeline, optimizer, batch, new Rng(1234), config.weights);
 

@@ -28,8 +28,8 @@ import { init, runtime } from '../src/engine/runtime.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
 import { concat } from '../src/kernels/shape.js';
 import { Adam } from '../src/train/optim.js';
-import { buildPipeline, stepReplay, trainingStep } from '../src/train/trainer.js';
-import { defaultTrainConfig, fullGc, trainStepMissing } from './trainStep.js';
+import { stepReplay, trainingStep } from '../src/train/trainer.js';
+import { buildBenchPipeline, defaultTrainConfig, fullGc, trainStepMissing } from './trainStep.js';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -45,7 +45,7 @@ if (missing) throw new Error(missing);
 
 await init();
 const config = defaultTrainConfig(BATCH);
-const pipeline = await buildPipeline(config);
+const pipeline = await buildBenchPipeline(config);
 const optimizer = new Adam(pipeline.inputGenerator.parameters(), { lr: config.lr });
 const rng = new Rng(config.seed);
 const rt = runtime();

@@ -4,6 +4,7 @@
 import { init, runtime, scope, noGrad, tensor, Rng, readModelBytes, buildModel, InputGenerator, ConditioningPipeline, optim, ops } from '../src/browser.js';
 import type { FrozenClassifier, FrozenGenerator } from '../src/models/family.js';
 import { chooseAnchors } from '../src/train/anchors.js';
+import { measurePriorRange, priorRangeTensors } from '../src/train/priorRange.js';
 import { FASHION_MNIST_CLASSES } from '../src/train/classNames.js';
 import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
 import { encodeRunFile } from '../src/train/runFile.js';
@@ -120,7 +121,8 @@ async function newRun(): Promise<void> {
     anchorPool: s.anchorPool,
     anchorCandidates: Math.min(d.anchorCandidates, s.anchorPool),
     minSigma: d.minSigma,
-    weights: { ...d.weights },
+    // The prior range is measured on the anchor pool: without one, no prior-range term.
+    weights: { ...d.weights, priorRange: s.anchorPool > 0 ? d.weights.priorRange : 0 },
     logEvery: 1,
     gridPerClass: d.gridPerClass,
     out: '',
@@ -135,7 +137,7 @@ async function newRun(): Promise<void> {
   if (d.components > 1 && s.anchorPool > 0) {
     if (s.anchorPool < d.components) throw new Error(`the anchor pool must be at least ${d.components} (the components per class), or 0 for none`);
     status(`placing the anchors: the classifier labels ${s.anchorPool} samples of G's prior…`);
-    const { values } = await chooseAnchors(pipeline, d.components, {
+    const { values, pool } = await chooseAnchors(pipeline, d.components, {
       pool: s.anchorPool,
       candidates: runConfig.anchorCandidates!,
       seed: s.seed + 2,
@@ -143,6 +145,7 @@ async function newRun(): Promise<void> {
       onProgress: (done, total) => status(`placing the anchors: labelled ${done}/${total} samples of G's prior`),
     });
     inputGenerator.setAnchors(values);
+    if (runConfig.weights.priorRange) pipeline.priorRange = priorRangeTensors(measurePriorRange(pool.probs, pool.features, pipeline.numClasses));
   }
 }
 
