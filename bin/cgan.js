@@ -20,6 +20,7 @@ const COMMANDS = {
   adapter: ['src/engine/adapterCli', [], 'print the WebGPU adapter the engine would use'],
   yardsticks: ['src/train/yardsticks', [], "a judge's real-image figures (accuracy, variety) from every Fashion-MNIST test image"],
   ablation: ['src/train/ablation', [], 'the ablation table of docs/ablation.md (git checkout only)', true],
+  baseline: ['src/train/baselineTable', [], 'the table of docs/baseline.md, from the runs of its rows (git checkout only)', true],
   bench: ['bench/index', [], 'kernel throughput against TensorFlow.js and ONNX Runtime (git checkout only)', true],
 };
 

@@ -86,6 +86,8 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     const args = ['--seed', '0', '--shift', '0', '--anchor-pool', '0', '--generator-class', '0', '--generator', join(tmp, 'none.pth')];
     await refused(['train', ...args], /none\.pth: no such file \(expected the generator/);
     await refused(['train', '--seed', '-1'], /--seed must be a whole number \(0 or more\)/);
+    // With the models there, a pool of 0 is refused while the prior-range term (on by default) needs one.
+    await refused(['train', '--anchor-pool', '0', '--out', join(tmp, 'no-pool')], /--anchor-pool 0: the prior-range term \(--prior-range-weight 1; on by default\) measures its range on the anchor pool; give --anchor-pool a size, or --prior-range-weight 0/);
   });
 });
 
@@ -173,7 +175,7 @@ describe.concurrent('a file that is no checkpoint', () => {
 });
 
 describe.concurrent('--help', () => {
-  for (const command of ['train', 'cgan', 'sample', 'eval', 'convert', 'parity', 'adapter', 'ablation', 'bench']) {
+  for (const command of ['train', 'cgan', 'sample', 'eval', 'convert', 'parity', 'adapter', 'ablation', 'baseline', 'bench']) {
     it(`cgan ${command} --help prints its usage and does nothing else`, async () => {
       const r = await cgan(command, '--help');
       expect(r.stdout).toMatch(new RegExp(`^Usage: cgan ${command} `));

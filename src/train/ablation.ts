@@ -7,12 +7,11 @@
 // frozen VGG at p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost
 // in G passes. Then docs/ablation.md is written with one grid image per row and seed.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
 import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
-import { PUBLIC_JUDGES } from './grade.js';
+import { figures, overSeeds, PANEL, paneled, readReportFile as readJson, replaceGenerated, SHORT } from './seedTable.js';
 
 // Every row starts from the paper's loss spelled out in full, so a row means the same whatever
 // the defaults of `npm run train` become (a repeated flag: the last one wins).
@@ -129,45 +128,9 @@ function lastGrid(dir: string): string {
 }
 
 
-const PANEL = PUBLIC_JUDGES.map((j) => judgeLabel(j));
-const SHORT = shortLabels(PANEL);
 const CEILING_CONFIDENCE = '0.9';
 const realData = existsSync(DEBIAN_FASHION_MNIST) ? ['--real-data', DEBIAN_FASHION_MNIST, '--real-cache', join(root, 'real-cache')] : [];
 const cgan = (args: string[]) => execFileSync('npx', ['tsx', 'src/train/cli.ts', ...args], { stdio: 'inherit' });
-const readJson = (path: string) => readReport(JSON.parse(readFileSync(path, 'utf8')));
-/** Whether a report grades with every judge of the panel (one from before the panel does not). */
-const paneled = (path: string) => existsSync(path) && PANEL.every((label) => readJson(path).judges?.some((j) => j.label === label));
-
-const f = (v: number | undefined | null, d = 3) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(d));
-
-/**
- * One figure over seeds: mean, spread (max - min) and worst. `higherIsBetter` says which end is
- * the worst (the lowest accuracy, the highest Fréchet distance).
- */
-function overSeeds(values: (number | undefined)[], d = 3, higherIsBetter = true): string {
-  const xs = values.filter((v): v is number => v !== undefined && !Number.isNaN(v));
-  if (!xs.length) return '-';
-  if (xs.length === 1) return f(xs[0], d);
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const spread = Math.max(...xs) - Math.min(...xs);
-  const worst = higherIsBetter ? Math.min(...xs) : Math.max(...xs);
-  return `${f(mean, d)} ± ${f(spread / 2, d)} (worst ${f(worst, d)})`;
-}
-
-/** A row's figures over its seeds: frozen accuracy, then per judge its accuracy, its ratio to real, variety and Fréchet. */
-function figures(reports: Report[]): string[] {
-  const cells = [overSeeds(reports.map((r) => r.classifierAccuracy))];
-  for (const label of PANEL) {
-    const js = reports.map((r) => r.judges?.find((x) => x.label === label));
-    cells.push(
-      overSeeds(js.map((j) => j?.accuracy)),
-      overSeeds(js.map((j) => j?.accuracyRatio), 2),
-      overSeeds(js.map((j) => j?.meanVarietyRatio), 2),
-      overSeeds(js.map((j) => j?.meanFrechet), 1, false),
-    );
-  }
-  return cells;
-}
 
 /** Train (or resume, or re-grade) one configuration at one seed; returns its run folder. */
 function runSeed(name: string, label: string, flags: string[], seed: number): string {
@@ -256,8 +219,4 @@ ${CEILING_CONFIDENCE} (\`npm run eval -- --sampler prior-filter\`), at the price
 | --- | --- | ${PANEL.map(() => '--- | --- | --- | ---').join(' | ')} | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${END}`;
-const docPath = 'docs/ablation.md';
-const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
-const after = previous.includes(END) ? previous.slice(previous.indexOf(END) + END.length) : '\n';
-writeFileSync(docPath, generated + after);
-console.log(`wrote ${docPath}`);
+replaceGenerated('docs/ablation.md', generated, END);

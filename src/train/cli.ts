@@ -213,7 +213,10 @@ runFolderOptions(program
       };
       checkModels(config);
       if ((config.weights.priorRange ?? 0) > 0 && !(config.anchorPool ?? 0)) {
-        throw new Error('--prior-range-weight: the range is measured on the anchor pool; give --anchor-pool a size (it is 0)');
+        throw new Error(
+          `--anchor-pool 0: the prior-range term (--prior-range-weight ${config.weights.priorRange}; on by default) measures its range on the anchor pool; ` +
+            'give --anchor-pool a size, or --prior-range-weight 0',
+        );
       }
       const aside = prepareRunFolder(out, { force: o.force });
       if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
