@@ -93,7 +93,8 @@ const ceilingSeeds = options.ceilingSeeds ? seedList('--ceiling-seeds', options.
 const only = options.only?.split(',');
 const unknown = only?.filter((name) => !CONFIGS.some(([n]) => n === name)) ?? [];
 if (unknown.length) throw new Error(`--only: no configuration named ${unknown.join(', ')} (there are: ${CONFIGS.map(([n]) => n).join(', ')})`);
-const chosen = CONFIGS.filter(([name]) => !only || only.includes(name));
+// In --only's order: the table's rows, and the first one's folders hold the ceiling.
+const chosen = only ? only.map((name) => CONFIGS.find(([n]) => n === name)!) : CONFIGS;
 
 const evalSamples = options.quick ? '500' : '1000';
 const root = 'runs/ablation';

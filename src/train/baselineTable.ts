@@ -78,7 +78,7 @@ for (const row of ROWS) {
     continue;
   }
   const dirs = found.map((s) => join(row.dir, `seed-${s}`));
-  const reports = dirs.map(readReportFile);
+  const reports = dirs.map((dir) => readReportFile(join(dir, 'report.json')));
   const grids = dirs
     .map((dir, k) => {
       const file = `${row.dir.split('/').pop()}-seed${found[k]}.png`;
