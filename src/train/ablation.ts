@@ -7,11 +7,11 @@
 // frozen VGG at p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost
 // in G passes. Then docs/ablation.md is written with one grid image per row and seed.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { DEBIAN_FASHION_MNIST } from './fashionMnist.js';
-import { figures, overSeeds, PANEL, paneled, readReportFile as readJson, replaceGenerated, SHORT } from './seedTable.js';
+import { figures, lastGrid, overSeeds, PANEL, paneled, readReportFile as readJson, replaceGenerated, SHORT } from './seedTable.js';
 
 // Every row starts from the paper's loss spelled out in full, so a row means the same whatever
 // the defaults of `npm run train` become (a repeated flag: the last one wins).
@@ -121,12 +121,6 @@ function finished(dir: string): boolean {
   return state.step >= config.epochs * config.stepsPerEpoch;
 }
 
-/** The grid of a run's last epoch. */
-function lastGrid(dir: string): string {
-  const grids = readdirSync(dir).filter((f) => /^samples_epoch\d+\.png$/.test(f)).sort();
-  if (!grids.length) throw new Error(`${dir}: no samples_epochNN.png`);
-  return join(dir, grids[grids.length - 1]);
-}
 
 
 const CEILING_CONFIDENCE = '0.9';

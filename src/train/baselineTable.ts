@@ -5,12 +5,12 @@
 // graded with --real-data. It trains nothing: it reads the runs' report.json, metrics.jsonl and
 // last grid, and says which seeds each row has. Every cell is the mean over the seeds ± half their
 // spread, and the worst seed.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Report } from './evaluate.js';
 import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
-import { figures, overSeeds, PANEL, readReportFile, replaceGenerated, SHORT } from './seedTable.js';
+import { figures, lastGrid, overSeeds, PANEL, readReportFile, replaceGenerated, SHORT } from './seedTable.js';
 
 interface BaselineRow {
   dir: string;
@@ -55,11 +55,6 @@ const trainMinutes = (dir: string) =>
     .trim()
     .split('\n')
     .reduce((sum, line) => sum + (JSON.parse(line) as { seconds: number }).seconds, 0) / 60;
-
-function lastGrid(dir: string): string {
-  const grids = readdirSync(dir).filter((f) => /^samples_epoch\d+\.png$/.test(f)).sort();
-  return join(dir, grids[grids.length - 1]);
-}
 
 /** Per class, over seeds, the mean of each judge's Fréchet distance. */
 function perClassFrechet(reports: Report[], label: string): string[] {

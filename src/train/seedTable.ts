@@ -1,7 +1,8 @@
 // What the seed tables of docs/ablation.md and docs/baseline.md share: the judge panel, a figure
 // over seeds (mean, spread, worst), a row's judge figures from its reports, and the generated part
 // of a document rewritten between markers, so that the reading written below it survives a rerun.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
 import { PUBLIC_JUDGES } from './grade.js';
 
@@ -51,4 +52,11 @@ export function replaceGenerated(docPath: string, generated: string, end: string
   const after = previous.includes(end) ? previous.slice(previous.indexOf(end) + end.length) : '\n';
   writeFileSync(docPath, generated + after);
   console.log(`wrote ${docPath}`);
+}
+
+/** The grid of a run's last epoch. */
+export function lastGrid(dir: string): string {
+  const grids = readdirSync(dir).filter((f) => /^samples_epoch\d+\.png$/.test(f)).sort();
+  if (!grids.length) throw new Error(`${dir}: no samples_epochNN.png`);
+  return join(dir, grids[grids.length - 1]);
 }
