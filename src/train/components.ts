@@ -7,6 +7,7 @@
 // components.json and applied by restoreCheckpoint.
 import { noGrad } from '../engine/autograd.js';
 import { writeFileAtomic } from './files.js';
+import { argmaxRows } from './metrics.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import type { ConditioningPipeline } from './pipeline.js';
@@ -55,9 +56,8 @@ export async function chooseComponents(
     const host = (await logits.data()) as Float32Array;
     logits.dispose();
     eps.dispose();
-    part.forEach((r, i) => {
-      const scores = host.subarray(i * K, (i + 1) * K);
-      if (scores.indexOf(Math.max(...scores)) === classes[i]) correct[r]++;
+    argmaxRows(host, part.length, K).forEach((predicted, i) => {
+      if (predicted === classes[i]) correct[part[i]]++;
     });
   }
   const accuracy = Array.from({ length: K }, (_, c) => correct.slice(c * C, (c + 1) * C).map((n) => n / samples));

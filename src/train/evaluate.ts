@@ -13,7 +13,7 @@ import { upsampleNearest } from '../kernels/upsample.js';
 import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
-import { classificationReport, frechetDistanceToSamples, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
+import { argmaxRows, classificationReport, frechetDistanceToSamples, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
 import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 import type { PriorFilterResult } from './priorFilter.js';
@@ -153,14 +153,6 @@ export interface Report {
   /** Where the real-image figures (judge accuracy on real images, real variety) come from. */
   yardstick?: { source: string; images: number };
   perClass: ClassReport[];
-}
-
-function argmaxRows(values: Float32Array, rows: number, cols: number): number[] {
-  return Array.from({ length: rows }, (_, r) => {
-    let best = 0;
-    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
-    return best;
-  });
 }
 
 async function classifyHost(model: Classifier, images: Tensor): Promise<{ logits: Float32Array; features: Float32Array }> {

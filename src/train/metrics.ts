@@ -185,3 +185,12 @@ function multiply(x: Float64Array, y: Float64Array, d: number): Float64Array {
   }
   return out;
 }
+
+/** The column of each row's largest value (the first, on ties): a batch of logits' predicted classes. */
+export function argmaxRows(values: Float32Array, rows: number, cols: number): number[] {
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
+    return best;
+  });
+}

@@ -15,8 +15,7 @@ export interface Case {
 
 /** float64 reference: PyTorch's conv2d (cross-correlation, zero padding). */
 export function convRef(c: Case, x: Float64Array, w: Float64Array, b?: Float64Array, relu = false): Float64Array {
-  const Ho = Math.floor((c.H + 2 * c.padding - c.kh) / c.stride) + 1;
-  const Wo = Math.floor((c.W + 2 * c.padding - c.kw) / c.stride) + 1;
+  const [Ho, Wo] = outSize(c);
   const y = new Float64Array(c.B * c.O * Ho * Wo);
   let i = 0;
   for (let n = 0; n < c.B; n++)
