@@ -5,12 +5,24 @@
 
 override WORKGROUP: u32 = 256u;
 
+// A thread copies a run of up to RUN elements along the region's last axis (src/kernels/shape.ts
+// merges the axes that allow it first): lavapipe divides integers one lane at a time, so the
+// index is taken apart once a run, not once an element.
+const RUN = 16u;
+
 @compute @workgroup_size(WORKGROUP)
 fn stridedCopy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i >= p.n) { return; }
-  let at = stridedOffsets(i, p.rank, p.shape, p.srcStrides, p.dstStrides);
-  dst[p.dstOffset + at.y] = src[p.srcOffset + at.x];
+  let t = flatIndex(gid, groups);
+  if (t >= p.n) { return; }
+  let last = p.rank - 1u;
+  let length = p.shape[last / 4u][last % 4u];
+  let j0 = (t % p.runs) * RUN;
+  let at = stridedOffsets((t / p.runs) * length + j0, p.rank, p.shape, p.srcStrides, p.dstStrides);
+  let srcStep = p.srcStrides[last / 4u][last % 4u];
+  let dstStep = p.dstStrides[last / 4u][last % 4u];
+  for (var j = 0u; j < min(RUN, length - j0); j++) {
+    dst[p.dstOffset + at.y + j * dstStep] = src[p.srcOffset + at.x + j * srcStep];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

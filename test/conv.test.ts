@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
 } from '../src/kernels/conv2d.js';
-import { runtime } from '../src/engine/runtime.js';
+import { bindingSettings, runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { convRef, gradRef, outSize, type Case } from './reference/conv.js';
@@ -149,6 +149,31 @@ describe('conv2d', () => {
     expect(entries).toEqual(expected);
   });
 
+  it('runs strided, 7x7 and narrow layers as unfold + matmul, and the 3x3 and 1x1 layers it has kernels for on them', () => {
+    const rt = runtime();
+    const entries: string[] = [];
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
+    const x = tensor(new Float32Array(2 * 4 * 8 * 8), [2, 4, 8, 8]);
+    const run = (w: number[], options: { stride?: number; padding?: number }) => {
+      entries.length = 0;
+      conv2d(x, tensor(new Float32Array(w.reduce((a, b) => a * b)), w), null, options);
+      return entries.some((e) => e.startsWith('matmul')) && entries.includes('unfold');
+    };
+    try {
+      expect(run([8, 4, 3, 3], { stride: 2, padding: 1 })).toBe(true);
+      expect(run([8, 4, 7, 7], { stride: 2, padding: 3 })).toBe(true);
+      expect(run([8, 4, 1, 1], { stride: 2 })).toBe(true);
+      expect(run([8, 4, 3, 3], { padding: 1 })).toBe(false);
+      expect(run([8, 4, 1, 1], {})).toBe(false);
+      // Patches over the binding limit (4.5 KiB here) stay on the kernels, which split.
+      bindingSettings.maxBindingBytes = 2048;
+      expect(run([8, 4, 3, 3], { stride: 2, padding: 1 })).toBe(false);
+    } finally {
+      bindingSettings.maxBindingBytes = null;
+      stop();
+    }
+  });
+
   it('names both shapes when they do not fit', () => {
     const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
     const w4 = tensor(new Float32Array(8 * 4 * 9), [8, 4, 3, 3]);
@@ -163,6 +188,23 @@ describe('conv2d', () => {
     expect(() => conv2d(x, w3, null, { stride: 0 })).toThrow(/stride must be a positive integer/);
     expect(() => conv2d(x, w3, null, { padding: -1 })).toThrow(/padding must be a non-negative integer/);
   });
+});
+
+// The cases above that the conv kernels are not built for (strides, 5x5, rows narrower than 4)
+// run as unfold + matmul; these run them on convGeneric and conv3x3, as where the patches do not
+// fit one binding.
+describe('conv2d, every layer on the conv kernels (no unfold + matmul)', () => {
+  beforeAll(() => {
+    convSettings.patches = false;
+  });
+  afterAll(() => {
+    convSettings.patches = true;
+  });
+  [cases[0], cases[3], cases[5], cases[7], cases[9]].forEach((c, i) => {
+    it(`forward and gradients: ${label(c)}`, () => check(c, 101 + i));
+  });
+  it('larger shapes match float64 references: B2 C9 13x11 -> O6 k3x3 s2 p1', () =>
+    checkLarge({ B: 2, C: 9, H: 13, W: 11, O: 6, kh: 3, kw: 3, stride: 2, padding: 1, bias: false }, 21));
 });
 
 // Where the device has subgroups the cases above run the subgroup kernels

@@ -102,6 +102,8 @@ describe('permute, transpose, expand and views', () => {
     [[2, 1, 3, 5], [3, 1, 0, 2]],
     [[17], [0]],
     [[2, 1, 3, 2, 1, 3], [5, 3, 0, 4, 2, 1]], // rank 6: strides past the first vec4
+    // the two trailing axes copied as one of 74 (a thread copies runs of 16, the last part-filled)
+    [[2, 3, 2, 37], [1, 0, 2, 3]],
   ];
   it('permute', async () => {
     for (const [i, [shape, dims]] of PERMUTE.entries()) {

@@ -2,11 +2,11 @@
 // lowered (bindingSettings.maxBindingBytes) so that a few images are over it. Where each output
 // element is computed as before (every op but the conv weight gradient), a split result must equal
 // the unsplit one bit for bit; the weight gradient adds the parts' sums, checked against float64.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bindingSettings, runtime } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import * as ops from '../src/kernels/index.js';
-import { conv2dInputGrad, conv2dWeightGrad, upsampleConv2dRelu } from '../src/kernels/conv2d.js';
+import { conv2dInputGrad, conv2dWeightGrad, convSettings, upsampleConv2dRelu } from '../src/kernels/conv2d.js';
 import { expectClose, randomValues, setupGpu } from './helpers.js';
 import { gradRef, type Case } from './reference/conv.js';
 import { FORWARD_REL } from './tolerances.js';
@@ -15,7 +15,15 @@ import { BigGANDeepGenerator } from '../src/models/bigganDeep.js';
 import { ResNet } from '../src/models/resnet.js';
 import { VGG } from '../src/models/vgg.js';
 
-beforeAll(setupGpu);
+beforeAll(async () => {
+  await setupGpu();
+  // Every conv layer on the conv kernels, which split: the unfold + matmul route is taken only
+  // where the patches fit one binding, so a lowered limit would change the route as well as split.
+  convSettings.patches = false;
+});
+afterAll(() => {
+  convSettings.patches = true;
+});
 afterEach(() => {
   bindingSettings.maxBindingBytes = null;
 });

@@ -142,6 +142,8 @@ describe('unfold and fold', () => {
     [[2, 3, 5, 4], 3, 1, 1],
     [[1, 2, 6, 6], 4, 2, 1],
     [[2, 1, 7, 5], 2, 3, 0],
+    // rows of 37 pixels: fold sums runs of 16 pixels a thread, the last one part-filled
+    [[1, 1, 4, 37], 4, 2, 1],
   ];
   shapes.forEach(([shape, k, S, P], i) => {
     const Ho = Math.floor((shape[2] + 2 * P - k) / S) + 1;

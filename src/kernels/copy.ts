@@ -10,7 +10,8 @@ export const copyFamily = kernelFamily('copy', {
       srcStrides: { vec4u: 2 },
       dstStrides: { vec4u: 2 },
       rank: 'u32',
-      n: 'u32',
+      n: 'u32', // threads: runs of up to RUN elements along the last axis (shaders/copy.wgsl)
+      runs: 'u32', // runs per row of the last axis
       srcOffset: 'u32',
       dstOffset: 'u32',
     },

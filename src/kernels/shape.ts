@@ -30,20 +30,24 @@ export function copyRegion(
   dst: Tensor, dstOffset: number, dstStrides: number[],
   region: Shape,
 ): void {
+  if (numel(region) === 0) return;
+  ({ region, srcStrides, dstStrides } = mergeAxes(region, srcStrides, dstStrides));
   if (region.length > 8) throw new Error(`copy: rank ${region.length} exceeds 8`);
-  const n = numel(region);
-  if (n === 0) return;
   const rt = runtime();
   const limit = rt.bindingLimit;
-  const launch = (shape: Shape, from: Bound, fromOffset: number, to: Bound, toOffset: number) =>
+  const launch = (shape: Shape, from: Bound, fromOffset: number, to: Bound, toOffset: number) => {
+    // A thread a run of up to RUN elements of the last axis (shaders/copy.wgsl).
+    const runs = Math.ceil(shape[shape.length - 1] / COPY_RUN);
+    const threads = (numel(shape) / shape[shape.length - 1]) * runs;
     rt.launch({
       kernel: copyFamily,
       entry: 'stridedCopy',
       constants: { WORKGROUP },
-      params: { shape, srcStrides, dstStrides, rank: shape.length, n: numel(shape), srcOffset: fromOffset, dstOffset: toOffset },
+      params: { shape, srcStrides, dstStrides, rank: shape.length, n: threads, runs, srcOffset: fromOffset, dstOffset: toOffset },
       buffers: { src: from, dst: to },
-      workgroups: grid(numel(shape), WORKGROUP),
+      workgroups: grid(threads, WORKGROUP),
     });
+  };
   if (src.buffer.size <= limit && dst.buffer.size <= limit) {
     launch(region, src.buffer, srcOffset, dst.buffer, dstOffset);
     return;
@@ -71,6 +75,27 @@ export function copyRegion(
     const [to, toOffset] = range(dst, dstOffset + start * dstStrides[0], dstStrides, rows);
     launch([rows, ...region.slice(1)], from, fromOffset, to, toOffset);
   }
+}
+
+/** shaders/copy.wgsl's RUN: the elements of the last axis one thread copies. */
+const COPY_RUN = 16;
+
+/**
+ * The same copy over fewer axes: axes of one element dropped, and each axis merged into the next
+ * where both operands step over it as over one longer axis (a concat's image planes, a permute's
+ * untouched trailing axes). The kernel divides once per axis, and its runs follow the last one.
+ */
+function mergeAxes(region: Shape, srcStrides: number[], dstStrides: number[]): { region: number[]; srcStrides: number[]; dstStrides: number[] } {
+  const axes = region.flatMap((d, i) => (d === 1 ? [] : [{ d, s: srcStrides[i], t: dstStrides[i] }]));
+  if (axes.length === 0) return { region: [1], srcStrides: [1], dstStrides: [1] };
+  const merged = [axes[axes.length - 1]];
+  for (let i = axes.length - 2; i >= 0; i--) {
+    const inner = merged[0];
+    const a = axes[i];
+    if (a.s === inner.s * inner.d && a.t === inner.t * inner.d) merged[0] = { d: a.d * inner.d, s: inner.s, t: inner.t };
+    else merged.unshift(a);
+  }
+  return { region: merged.map((a) => a.d), srcStrides: merged.map((a) => a.s), dstStrides: merged.map((a) => a.t) };
 }
 
 /** Materialise a broadcast of `x` to `shape` (numpy rules). */

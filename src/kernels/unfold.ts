@@ -17,13 +17,13 @@ import { grid, runtime } from '../engine/runtime.js';
 import { assertFloat, empty, formatShape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 import { add } from './elementwise.js';
-import { matmul } from './matmul.js';
+import { linear, matmul } from './matmul.js';
 import { permute } from './shape.js';
 
 const unfoldKernels = kernelFamily('unfold', {
   uniforms: {
     p: {
-      n: 'u32', // elements written
+      n: 'u32', // threads (launch() says how many each entry runs)
       C: 'u32', H: 'u32', W: 'u32', // channels and size of the image
       KH: 'u32', KW: 'u32', S: 'u32', P: 'u32', // kernel, stride, padding
       Ho: 'u32', Wo: 'u32', // patch positions down and across
@@ -38,6 +38,8 @@ const unfoldKernels = kernelFamily('unfold', {
 });
 
 const WORKGROUP = 256;
+/** shaders/unfold.wgsl's RUN: the pixels of a row one fold thread sums. */
+const FOLD_RUN = 16;
 
 export interface UnfoldOptions {
   stride?: number;
@@ -70,13 +72,15 @@ function patches(op: string, [B, C, H, W]: readonly number[], k: number, options
 }
 
 function launch(entry: 'unfold' | 'fold', g: Patches, from: Tensor, to: Tensor): void {
+  // Threads: unfold one a patch's channel, fold one a run of FOLD_RUN pixels of a row.
+  const n = entry === 'unfold' ? g.B * g.Ho * g.Wo * g.C : g.B * g.C * g.H * Math.ceil(g.W / FOLD_RUN);
   runtime().launch({
     kernel: unfoldKernels,
     entry,
     constants: { WORKGROUP },
-    params: { n: to.size, C: g.C, H: g.H, W: g.W, KH: g.k, KW: g.k, S: g.S, P: g.P, Ho: g.Ho, Wo: g.Wo },
+    params: { n, C: g.C, H: g.H, W: g.W, KH: g.k, KW: g.k, S: g.S, P: g.P, Ho: g.Ho, Wo: g.Wo },
     buffers: entry === 'unfold' ? { image: from.buffer, patches: to.buffer } : { patchesIn: from.buffer, imageOut: to.buffer },
-    workgroups: grid(to.size, WORKGROUP),
+    workgroups: grid(n, WORKGROUP),
   });
 }
 
@@ -175,7 +179,7 @@ export function conv2dUnfold(x: Tensor, weight: Tensor, bias: Tensor | null | un
   if (x.ndim !== 4 || x.shape[1] !== C) throw new Error(`conv2dUnfold: input ${formatShape(x.shape)} does not match weight ${formatShape(weight.shape)}`);
   const g = patches('conv2dUnfold', x.shape, kh, options);
   const L = g.Ho * g.Wo;
-  const rows = matmul(unfold(x, kh, options).reshape(g.B * L, C * kh * kw), weight.reshape(O, C * kh * kw), { transB: true });
-  const y = permute(rows.reshape(g.B, L, O), [0, 2, 1]).reshape(g.B, O, g.Ho, g.Wo);
-  return bias ? add(y, bias.reshape(1, O, 1, 1)) : y;
+  // The bias is added in the product (linear), over (B L, O) rows, not after the permute.
+  const rows = linear(unfold(x, kh, options).reshape(g.B * L, C * kh * kw), weight.reshape(O, C * kh * kw), bias ?? undefined);
+  return permute(rows.reshape(g.B, L, O), [0, 2, 1]).reshape(g.B, O, g.Ho, g.Wo);
 }
