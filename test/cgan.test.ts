@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { loadGenerator } from '../src/models/load.js';
-import { CGAN_GENERATOR, trainCgan, type CganConfig } from '../src/train/cgan.js';
+import { CGAN_GENERATOR, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
+import { cganGrader, PUBLIC_JUDGES } from '../src/train/grade.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { setupGpu } from './helpers.js';
 
@@ -29,6 +30,8 @@ const config = (out: string): CganConfig => ({
 });
 
 const files = ['generator', 'discriminator', 'optimizerG', 'optimizerD'].map((f) => join('checkpoint', `${f}.safetensors`));
+
+const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 describe('cgan trainer', () => {
   it('writes a whole run folder; its generator loads as a model file', async () => {
@@ -63,5 +66,31 @@ describe('cgan trainer', () => {
         expect(losses(b)).toEqual(losses(a));
       } else expect(Buffer.compare(a, b), f).toBe(0);
     }
+  });
+
+  it('--grade-every grades G during training (grades.jsonl, judge-curve.png), leaves training as it was, and resumes', async () => {
+    const graded = (out: string): CganConfig => ({
+      ...config(out), classifier: join('models', 'fmnist_vgg_bn64.safetensors'), gradeEvery: 2, gradeSamples: 20,
+    });
+    const grade = await cganGrader(graded(''), PUBLIC_JUDGES, true);
+    const plain = join(tmp, 'plain');
+    const withGrades = join(tmp, 'graded');
+    await trainCgan(config(plain), { data: tinyData(), quiet: true });
+    const stopSignal = { stop: false };
+    await trainCgan(graded(withGrades), { data: tinyData(), quiet: true, grade, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 3) });
+    await trainCgan(graded(withGrades), { data: tinyData(), quiet: true, grade, resume: true });
+    // Grading draws its own noise and runs G in eval mode: the training is the one without it.
+    for (const f of files) expect(Buffer.compare(readFileSync(join(plain, f)), readFileSync(join(withGrades, f))), f).toBe(0);
+    const grades = lines(join(withGrades, 'grades.jsonl')) as CganGrade[];
+    expect(grades.map((g) => g.step)).toEqual([2, 4, 6]);
+    const seconds = (lines(join(withGrades, 'metrics.jsonl')) as { step: number; seconds: number }[]).map((r) => r.seconds);
+    grades.forEach((g) => {
+      expect(g.samples).toBe(20);
+      expect(g.trainMinutes).toBeCloseTo(seconds.slice(0, g.step).reduce((a, b) => a + b, 0) / 60, 9);
+      expect(Object.keys(g.judges)).toEqual(['vgg', 'resnet']);
+      // 20 samples: accuracies are multiples of 1/20.
+      for (const a of [g.frozen, ...Object.values(g.judges)]) expect(Math.abs(a * 20 - Math.round(a * 20))).toBeLessThan(1e-9);
+    });
+    expect(existsSync(join(withGrades, 'judge-curve.png'))).toBe(true);
   });
 });

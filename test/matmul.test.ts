@@ -3,7 +3,8 @@
 // and linear with and without bias on 1-D, 2-D and 3-D inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
-import { chooseMatmulVariant, matmulSettings } from '../src/kernels/matmul.js';
+import { chooseMatmulVariant, matmulSettings, vec4Layout } from '../src/kernels/matmul.js';
+import { tensor } from '../src/engine/tensor.js';
 import { bindingSettings, runtime } from '../src/engine/runtime.js';
 import { checkOp, setupGpu } from './helpers.js';
 import { linearRef, matmulRef } from './reference/matmul.js';
@@ -29,12 +30,12 @@ const TRANSPOSES: [boolean, boolean][] = [
   [true, true],
 ];
 
-function matmulSuite(): void {
+function matmulSuite(sizes: [number, number, number][] = SIZES): void {
   for (const [transA, transB] of TRANSPOSES) {
     const label = `${transA ? 'A^T' : 'A'} ${transB ? 'B^T' : 'B'}`;
 
     it(`${label}, 2-D`, async () => {
-      for (const [i, [M, K, N]] of SIZES.entries()) {
+      for (const [i, [M, K, N]] of sizes.entries()) {
         const sa = stored([], M, K, transA);
         const sb = stored([], K, N, transB);
         // Finite differences on every size but the largest, whose 2,200 inputs would take seconds
@@ -94,7 +95,7 @@ function matmulSuite(): void {
 
 // Where the device has subgroups, the suite runs the subgroup kernel (shaders/matmulSubgroups.wgsl);
 // 'plain kernel' runs shaders/matmul.wgsl's on the same device.
-describe('matmul', matmulSuite);
+describe('matmul', () => matmulSuite());
 
 function linearSuite(): void {
   const CASES: { x: number[]; out: number }[] = [
@@ -172,12 +173,71 @@ describe('matmul and linear, plain kernel (no subgroups)', () => {
   afterAll(() => {
     matmulSettings.subgroups = true;
   });
-  describe('matmul', matmulSuite);
+  describe('matmul', () => matmulSuite());
   describe('linear', linearSuite);
   describe('linear with a weight over the binding-size limit', splitSuite);
 });
 
+// Sizes and strides in multiples of 4: the vec4 variants (matmulSharedNT / NN / TN) where the
+// device has subgroups, for every layout but A^T B^T; then the same through matmulShared.
+const SIZES4: [number, number, number][] = [
+  [4, 4, 4],
+  [36, 12, 40], // past one 32x32 output tile both ways
+  [68, 20, 100],
+];
+
+function vec4Suite(): void {
+  describe('matmul', () => matmulSuite(SIZES4));
+  it('linear on 2-D and 3-D inputs, with and without bias; batched products with a shared operand', async () => {
+    await checkOp(([x, w, b]) => ops.linear(x, w, b), ([x, w, b]) => linearRef(x, w, [40, 12], b), [{ shape: [36, 12] }, { shape: [40, 12] }, { shape: [40] }], { seed: 51 });
+    await checkOp(([x, w]) => ops.linear(x, w), ([x, w]) => linearRef(x, w, [12, 8]), [{ shape: [2, 4, 8] }, { shape: [12, 8] }], { seed: 52 });
+    for (const [i, [sa, sb, transB]] of ([[[3, 8, 12], [16, 12], true], [[8, 12], [2, 12, 16], false]] as const).entries()) {
+      await checkOp(
+        ([a, b]) => ops.matmul(a, b, { transB }),
+        ([a, b]) => matmulRef(a, [...sa], b, [...sb], false, transB),
+        [{ shape: [...sa] }, { shape: [...sb] }],
+        { seed: 53 + i },
+      );
+    }
+  });
+}
+
+describe('matmul and linear, vec4 operands', vec4Suite);
+
+describe('matmul and linear, vec4 operands read as floats (matmulShared)', () => {
+  beforeAll(() => {
+    matmulSettings.vec4 = false;
+  });
+  afterAll(() => {
+    matmulSettings.vec4 = true;
+  });
+  vec4Suite();
+});
+
 describe('chooseMatmulVariant', () => {
+  it('reads vec4s where the operands allow: linear forward NT, its input gradient NN, its weight gradient TN', () => {
+    const entries: string[] = [];
+    const stop = runtime().onLaunch((k) => entries.push(k.entry));
+    try {
+      const x = tensor(new Float32Array(8 * 12), [8, 12], { requiresGrad: true });
+      const w = tensor(new Float32Array(16 * 12), [16, 12], { requiresGrad: true });
+      ops.linear(x, w).backward(tensor(new Float32Array(8 * 16), [8, 16]));
+      ops.linear(tensor(new Float32Array(8 * 5), [8, 5]), tensor(new Float32Array(16 * 5), [16, 5]));
+    } finally {
+      stop();
+    }
+    const products = entries.filter((e) => e.startsWith('matmul'));
+    expect(products).toEqual(runtime().ctx.hasSubgroups ? ['matmulSharedNT', 'matmulSharedNN', 'matmulSharedTN', 'matmulShared'] : ['matmul', 'matmul', 'matmul', 'matmul']);
+    const strides = { M: 8, N: 16, K: 12, aBatch: 0, bBatch: 0 };
+    expect(vec4Layout({ ...strides, aRow: 12, aCol: 1, bRow: 1, bCol: 12 })).toBe('NT');
+    expect(vec4Layout({ ...strides, aRow: 12, aCol: 1, bRow: 16, bCol: 1 })).toBe('NN');
+    expect(vec4Layout({ ...strides, aRow: 1, aCol: 8, bRow: 16, bCol: 1 })).toBe('TN');
+    expect(vec4Layout({ ...strides, aRow: 1, aCol: 8, bRow: 1, bCol: 12 })).toBeNull(); // A^T B^T
+    expect(vec4Layout({ ...strides, K: 10, aRow: 10, aCol: 1, bRow: 1, bCol: 10 })).toBeNull();
+    expect(vec4Layout({ ...strides, N: 6, aRow: 12, aCol: 1, bRow: 6, bCol: 1 })).toBeNull();
+    expect(vec4Layout({ ...strides, aBatch: 6, aRow: 12, aCol: 1, bRow: 1, bCol: 12 })).toBeNull();
+  });
+
   it('picks the subgroup kernel only where the device has subgroups', () => {
     expect(chooseMatmulVariant({ subgroups: true }, false).entry).toBe('matmulShared');
     expect(chooseMatmulVariant({ subgroups: false }, true)).toMatchObject({ kernel: { name: 'matmul' }, entry: 'matmul', constants: { HAS_BIAS: 1 } });

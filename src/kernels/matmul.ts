@@ -66,9 +66,97 @@ ${each((i) => `  blocks[${i}] = rows8(acc${i});`)}
 }`;
 }
 
+/**
+ * Where each operand lies along a contiguous axis, matmulShared reading 4 floats a load
+ * (`a4`, `b4`: the operands again, as vec4s): NT (linear's forward, A by k and B^T stored, by k),
+ * NN (its input gradient: A by k, B by n), TN (its weight gradient: A^T stored, by m; B by n).
+ * lavapipe runs each storage read as a loop over the lanes, so a vec4 costs about what one float
+ * does: per 4 k a lane makes 8 reads instead of 32. The products are summed in matmulShared's
+ * order (k after k onto the same accumulators), so the results are the same bit for bit.
+ */
+export type Vec4Layout = 'NT' | 'NN' | 'TN';
+
+function sharedMatmul4(layout: Vec4Layout): string {
+  const blocks = [0, 1, 2, 3];
+  const each = (line: (i: number) => string) => blocks.map(line).join('\n');
+  const t4 = [0, 1, 2, 3];
+  const c = ['x', 'y', 'z', 'w'];
+  // The team's rows m0 + 8i + lane (A read by k), or this lane's 4 rows m0 + 4 lane .. + 3 (A read by m).
+  const rowsByK = each((i) => `  let a${i} = (aBase + min(m0 + lane % 8u${i ? ` + ${8 * i}u` : ''}, lastM) * p.aRow) / 4u;`);
+  // B's columns n0 .. n0 + 3, each read by k (B^T stored), or one vec4 of a row (B read by n).
+  const colsByK = [0, 1, 2, 3].map((j) => `  let b${j} = (bBase + min(n0${j ? ` + ${j}u` : ''}, lastN) * p.bCol) / 4u;`).join('\n');
+  let body: string;
+  if (layout === 'TN') {
+    // Row 8i + r of the team is component r % 4 of lane 2i + r / 4's vec4.
+    const fromLanes = (i: number) =>
+      `Rows8(${[...Array(8).keys()].map((r) => `acc${i}.r${r} + subgroupBroadcast(x.${c[r % 4]}, ${2 * i + (r >> 2)}u) * bv`).join(', ')})`;
+    body = `
+  let ax = (aBase + min(m0 + 4u * (lane % 8u), p.M - 4u)) / 4u;
+  let bx = (bBase + min(n0, p.N - 4u)) / 4u;
+${each((i) => `  var acc${i}: Rows8;`)}
+  for (var k = 0u; k < p.K; k++) {
+    let x = a4[ax + k * p.aCol / 4u];
+    let bv = b4[bx + k * p.bRow / 4u];
+${each((i) => `    acc${i} = ${fromLanes(i)};`)}
+  }`;
+  } else {
+    const bLoads = layout === 'NT' ? [0, 1, 2, 3].map((j) => `    let y${j} = b4[b${j} + k4];`).join('\n') : '';
+    const bv = (t: number) =>
+      layout === 'NT' ? `vec4<f32>(y0.${c[t]}, y1.${c[t]}, y2.${c[t]}, y3.${c[t]})` : `b4[bx + (4u * k4 + ${t}u) * p.bRow / 4u]`;
+    body = `
+${rowsByK}
+${layout === 'NT' ? colsByK : '  let bx = (bBase + min(n0, p.N - 4u)) / 4u;'}
+${each((i) => `  var acc${i}: Rows8;`)}
+  for (var k4 = 0u; k4 < p.K / 4u; k4++) {
+${each((i) => `    let x${i} = a4[a${i} + k4];`)}
+${bLoads}
+${t4.map((t) => `    let bv${t} = ${bv(t)};\n${each((i) => `    acc${i} = fma8(acc${i}, x${i}.${c[t]}, bv${t});`)}`).join('\n')}
+  }`;
+  }
+  return /* wgsl */ `
+@compute @workgroup_size(8)
+fn matmulShared${layout}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let m0 = wg.y * 32u;
+  let n0 = wg.x * 32u + (lane % 8u) * 4u;
+  let batch = wg.z;
+  let lastM = p.M - 1u;
+  let lastN = p.N - 1u;
+  let aBase = batch * p.aBatch;
+  let bBase = batch * p.bBatch;${body}
+  let base = batch * p.M * p.N;
+  var blocks: array<array<vec4<f32>, 8>, 8>;
+${each((i) => `  blocks[${i}] = rows8(acc${i});`)}
+  storeBlocks(blocks, 4u, base, m0, n0);
+}`;
+}
+
+/**
+ * The vec4 layout a product can run in, or null: the contiguous axes as Vec4Layout says, every
+ * stride, batch step and the size read 4 at a time a multiple of 4 (so a vec4 never straddles a
+ * row; bound ranges start on 256 bytes).
+ */
+export function vec4Layout(s: { M: number; N: number; K: number; aBatch: number; aRow: number; aCol: number; bBatch: number; bRow: number; bCol: number }): Vec4Layout | null {
+  const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+  if (!four(s.aBatch, s.bBatch)) return null;
+  const aByK = s.aCol === 1 && four(s.aRow, s.K);
+  if (aByK && s.bRow === 1 && four(s.bCol)) return 'NT';
+  if (aByK && s.bCol === 1 && four(s.bRow, s.N)) return 'NN';
+  if (s.aRow === 1 && four(s.aCol, s.M) && s.bCol === 1 && four(s.bRow, s.N)) return 'TN';
+  return null;
+}
+
+const VEC4_LAYOUTS: Vec4Layout[] = ['NT', 'NN', 'TN'];
+
 const subgroupKernels = plainKernels.with('matmulSubgroups', {
-  layouts: { matmulShared: { ...product, entries: ['matmulShared', 'matmulShared64'] } },
-  prelude: [sharedMatmul('matmulShared', SHARED_BLOCK / 8), sharedMatmul('matmulShared64', (2 * SHARED_BLOCK) / 8)],
+  layouts: {
+    matmulShared: { ...product, entries: ['matmulShared', 'matmulShared64'] },
+    matmulShared4: {
+      uniform: 'p',
+      buffers: { ...product.buffers, a4: 'read vec4f', b4: 'read vec4f' },
+      entries: VEC4_LAYOUTS.map((l) => `matmulShared${l}`),
+    },
+  },
+  prelude: [sharedMatmul('matmulShared', SHARED_BLOCK / 8), sharedMatmul('matmulShared64', (2 * SHARED_BLOCK) / 8), ...VEC4_LAYOUTS.map(sharedMatmul4)],
 });
 
 /**
@@ -78,6 +166,8 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
 export const matmulSettings = {
   subgroups: true,
   rows64: false,
+  /** The vec4 variants (matmulSharedNT / NN / TN) where the operands allow; the suite switches them off to cover matmulShared. */
+  vec4: true,
   /**
    * A lower cap on the bytes of a weight's row block than the engine's binding limit (null: none):
    * model tests split only the classifier's weight with it, where one image's activations are
@@ -93,6 +183,8 @@ export interface MatmulVariant {
   /** Rows and columns of C per workgroup. */
   blockM: number;
   blockN: number;
+  /** Reads its operands as vec4s (bound as a4 and b4). */
+  vec4?: boolean;
 }
 
 /**
@@ -100,8 +192,11 @@ export interface MatmulVariant {
  * matmulShared shares A's reads across a subgroup (8 reads per 128 multiply-adds per lane, the
  * plain kernel 8 per 16); it needs 'subgroups' at least 8 wide.
  */
-export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boolean }, hasBias: boolean): MatmulVariant {
+export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boolean }, hasBias: boolean, layout: Vec4Layout | null = null): MatmulVariant {
   const bias = hasBias ? 1 : 0;
+  if (features.subgroups && layout) {
+    return { kernel: subgroupKernels, entry: `matmulShared${layout}`, constants: { HAS_BIAS: bias }, blockM: SHARED_BLOCK, blockN: SHARED_BLOCK, vec4: true };
+  }
   if (features.subgroups && features.rows64) {
     return {
       kernel: subgroupKernels,
@@ -171,7 +266,13 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
   const out = empty([...lead, M, N]);
   const [aRow, aCol] = transA ? [1, A.cols] : [A.cols, 1];
   const [bRow, bCol] = transB ? [1, B.cols] : [B.cols, 1];
-  const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias);
+  const strides = {
+    M, N, K,
+    aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
+    bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
+  };
+  const layout = matmulSettings.vec4 ? vec4Layout(strides) : null;
+  const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias, layout);
   // A batched product over the binding-size limit goes in parts of the batch (src/engine/split.ts);
   // an operand shared by every batch is bound whole.
   const cut: Record<string, Tensor> = {};
@@ -182,15 +283,13 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
       kernel: v.kernel,
       entry: v.entry,
       constants: v.constants,
-      params: {
-        M, N, K,
-        aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
-        bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
-      },
+      params: strides,
       // The kernels read bias only with HAS_BIAS, but a pipeline binds every buffer its code names.
       buffers: (() => {
         const aPart = cut.A ? part.bind(a) : a.buffer;
-        return { a: aPart, b: cut.B ? part.bind(cut.B) : bBinding, bias: bias ? bias.buffer : aPart, c: part.write(out) };
+        const bPart = cut.B ? part.bind(cut.B) : bBinding;
+        const bound = { bias: bias ? bias.buffer : aPart, c: part.write(out) };
+        return v.vec4 ? { a: null, b: null, a4: aPart, b4: bPart, ...bound } : { a: aPart, b: bPart, ...bound };
       })(),
       workgroups: [Math.ceil(N / v.blockN), Math.ceil(M / v.blockM), part.count],
     });
@@ -227,12 +326,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const y2 = mmKernel(x2, weight, false, true, bias);
   const out = x.ndim === 2 ? y2 : y2.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
+  // An operand that needs no gradient (a frozen network's weight, its input) costs no product.
   return record('linear', out, inputs, (g) => {
     const g2 = g.reshape(-1, weight.shape[0]);
     return [
-      mmKernel(g2, weight, false, false).reshape(x.shape as number[]),
-      mmKernel(g2, x2, true, false),
-      ...(bias ? [sum(g2, 0)] : []),
+      x.requiresGrad ? mmKernel(g2, weight, false, false).reshape(x.shape as number[]) : null,
+      weight.requiresGrad ? mmKernel(g2, x2, true, false) : null,
+      ...(bias ? [bias.requiresGrad ? sum(g2, 0) : null] : []),
     ];
   });
 }

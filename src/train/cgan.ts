@@ -48,7 +48,26 @@ export interface CganConfig {
   width: number;
   logEvery: number;
   gridPerClass: number;
+  /**
+   * Steps between gradings of G during training (0 or absent: none): gradeSamples samples, an
+   * equal share a class, graded by the frozen classifier and the judges (grades.jsonl,
+   * judge-curve.png): judge accuracy against training time. Grading only, never a choice.
+   */
+  gradeEvery?: number;
+  gradeSamples?: number;
   out: string;
+}
+
+/** One grading of G during training: accuracies on its samples, after `trainMinutes` of training steps. */
+export interface CganGrade {
+  step: number;
+  epoch: number;
+  /** The training steps' own time so far (gradings, grids and checkpoints left out). */
+  trainMinutes: number;
+  samples: number;
+  frozen: number;
+  /** Accuracy by judge, by its short label (vgg, resnet). */
+  judges: Record<string, number>;
 }
 
 export interface CganRecord {
@@ -182,6 +201,22 @@ export interface CganOptions {
   onStep?: (record: CganRecord) => void;
   /** The training images (tests pass a small set); default: config.data's training split. */
   data?: LabelledBytes;
+  /** Grades G (in eval mode) every config.gradeEvery steps and at the end; the CLI passes the frozen classifier and judges. */
+  grade?: (generator: DCGANGenerator, samples: number) => Promise<Pick<CganGrade, 'frozen' | 'judges'>>;
+}
+
+function writeJudgeCurve(dir: string, grades: CganGrade[]): void {
+  if (grades.length === 0) return;
+  const minutes = (g: CganGrade) => g.trainMinutes;
+  const series = [
+    { label: "The frozen classifier's accuracy on G's samples", axis: 'accuracy', points: grades.map((g): [number, number] => [minutes(g), g.frozen]) },
+    ...Object.keys(grades[0].judges).map((name) => ({
+      label: `The ${name} judge's accuracy on G's samples`,
+      axis: 'accuracy',
+      points: grades.map((g): [number, number] => [minutes(g), g.judges[name]]),
+    })),
+  ];
+  writeFileAtomic(join(dir, 'judge-curve.png'), plotCurves(series, { xLabel: 'training minutes (the steps alone)' }));
 }
 
 export async function trainCgan(config: CganConfig, options: CganOptions = {}): Promise<{ history: CganRecord[]; interrupted: boolean }> {
@@ -199,17 +234,23 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
   const rng = new Rng(config.seed);
   let state: CganState = { step: 0, adamStepsG: 0, adamStepsD: 0, rng: rng.getState() };
   const metricsPath = join(config.out, 'metrics.jsonl');
+  const gradesPath = join(config.out, 'grades.jsonl');
   if (options.resume) {
     state = restoreCganCheckpoint(config.out, gan);
     rng.setState(state.rng);
-    const kept = readMetrics<CganRecord>(metricsPath).filter((r) => r.step <= state.step);
-    writeFileAtomic(metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    for (const path of [metricsPath, gradesPath]) {
+      if (!existsSync(path)) continue;
+      const kept = readMetrics<{ step: number }>(path).filter((r) => r.step <= state.step);
+      writeFileAtomic(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    }
   } else {
     writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2));
     writeFileAtomic(metricsPath, '');
   }
   const total = config.epochs * config.stepsPerEpoch;
   const history = readMetrics<CganRecord>(metricsPath);
+  const grades = existsSync(gradesPath) ? readMetrics<CganGrade>(gradesPath) : [];
+  const gradeEvery = options.grade ? (config.gradeEvery ?? 0) : 0;
   const every = Math.max(1, Math.round(total / 20));
   let order: Int32Array | null = null;
   let orderEpoch = -1;
@@ -252,6 +293,19 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
     if (epochEnd) {
       await cganGrid(gan.generator, config, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
       writeCganCurves(config.out, history, config.stepsPerEpoch);
+    }
+    if (gradeEvery > 0 && (state.step % gradeEvery === 0 || state.step === total)) {
+      const samples = config.gradeSamples ?? 500;
+      gan.generator.eval();
+      const graded = await options.grade!(gan.generator, samples);
+      gan.generator.train();
+      const trainMinutes = history.reduce((t, h) => t + h.seconds, 0) / 60;
+      const grade: CganGrade = { step: state.step, epoch: record.epoch, trainMinutes, samples, ...graded };
+      grades.push(grade);
+      appendFileSync(gradesPath, `${JSON.stringify(grade)}\n`);
+      writeJudgeCurve(config.out, grades);
+      const judges = Object.entries(graded.judges).map(([name, a]) => ` ${name} ${a.toFixed(3)}`).join('');
+      log(`graded at step ${state.step} (${trainMinutes.toFixed(1)} training minutes, ${samples} samples): frozen ${graded.frozen.toFixed(3)}${judges}`);
     }
     if (options.stopSignal?.stop && state.step < total) {
       interrupted = true;

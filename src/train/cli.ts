@@ -7,7 +7,7 @@ import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNu
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
+import { cganGrader, collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { CGAN_GENERATOR, cganPipeline, isCganRun, trainCgan, type CganConfig } from './cgan.js';
 import { GAN_LOSSES, type GanLoss } from './ganLoss.js';
@@ -257,7 +257,13 @@ runFolderOptions(program
   .option('--seed <n>', 'random seed (initial weights, data order, noise)', wholeNumber('--seed'), CGAN_DEFAULTS.seed)
   .option('--classifier <path>', 'the frozen classifier that grades the report (never in a loss)', DEFAULTS.classifier)
   .option('--classifier-size <n>', "the classifier's input size; G's images are upsampled to it", count('--classifier-size'), CGAN_DEFAULTS.classifierSize)
-  .option('--judge <paths>', JUDGE_HELP, collectJudges),
+  .option('--judge <paths>', JUDGE_HELP, collectJudges)
+  .option(
+    '--grade-every <steps>',
+    "steps between gradings of G by the frozen classifier and the judges during training (grades.jsonl, judge-curve.png: accuracy against training time); 0 for none (default: a quarter of an epoch)",
+    wholeNumber('--grade-every'),
+  )
+  .option('--grade-samples <n>', 'samples each grading draws, an equal share a class', count('--grade-samples'), CGAN_DEFAULTS.gradeSamples),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o) => {
     // As train: every path checked and the folder guarded before the GPU is opened.
@@ -292,6 +298,8 @@ runFolderOptions(program
         width: o.width,
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
+        gradeEvery: o.gradeEvery ?? Math.max(1, Math.round((o.stepsPerEpoch ?? batches) / CGAN_DEFAULTS.gradesPerEpoch)),
+        gradeSamples: o.gradeSamples,
         out,
       };
       const aside = prepareRunFolder(out, { force: o.force });
@@ -300,7 +308,8 @@ runFolderOptions(program
     const rt = await init();
     console.log(`adapter: ${rt.adapterName}`);
     const stopSignal = stopOnInterrupt();
-    const result = await trainCgan(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet });
+    const grade = config.gradeEvery ? await cganGrader(config, judges, o.judge === undefined) : undefined;
+    const result = await trainCgan(config, { resume: Boolean(o.resume), stopSignal, quiet: o.quiet, grade });
     if (result.interrupted) {
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan cgan --out ${o.out} --resume (npm run cgan -- ... in a checkout)`);
       return;

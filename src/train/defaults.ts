@@ -41,4 +41,7 @@ export const CGAN_DEFAULTS = {
   classifierSize: 64,
   logEvery: 1,
   gridPerClass: 8,
+  /** Gradings of G during training (judge accuracy against training time), each of gradeSamples samples. */
+  gradesPerEpoch: 4,
+  gradeSamples: 500,
 };

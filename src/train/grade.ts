@@ -14,6 +14,7 @@ import {
   evaluate,
   formatReport,
   realFeatures,
+  shortLabels,
   writeReport,
   type JudgeSpec,
   type RealFigures,
@@ -23,9 +24,9 @@ import {
 import { fashionMnistFiles } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
-import { cganPipeline, isCganRun, type CganConfig } from './cgan.js';
-import type { LatentSampler } from './inputGenerator.js';
-import type { ConditioningPipeline } from './pipeline.js';
+import { cganPipeline, isCganRun, type CganConfig, type CganOptions } from './cgan.js';
+import { GeneratorPrior, type LatentSampler } from './inputGenerator.js';
+import { ConditioningPipeline } from './pipeline.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
 
@@ -118,22 +119,9 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     pipeline = built;
   }
   const K = pipeline.numClasses;
-  const judges: JudgeSpec[] = [];
-  for (const path of options.judges) {
-    const model = await loadClassifier(path);
-    if (model.numClasses !== K) {
-      const why = `judge ${path} has ${model.numClasses} classes, the classifier ${config.classifier} has ${K}`;
-      if (options.defaultPanel) {
-        log(`note: ${why}; left out of the panel (--judge to choose judges)`);
-        continue;
-      }
-      throw new Error(why);
-    }
-    // A judge's real-image figures from every test image (npm run yardsticks), kept beside it.
-    const yardsticksPath = judgeYardsticks(path);
-    const yardsticks = existsSync(yardsticksPath) ? (JSON.parse(readFileSync(yardsticksPath, 'utf8')) as Yardsticks) : null;
-    const real = options.realData ? await cachedRealFeatures(model, path, options.realData, K, options.realCache, log) : null;
-    judges.push({ model, name: relative(process.cwd(), path) || path, yardsticks, yardsticksName: relative(process.cwd(), yardsticksPath), real });
+  const judges = await loadJudges(options.judges, K, config.classifier, options.defaultPanel, log);
+  if (options.realData) {
+    for (const j of judges) j.real = await cachedRealFeatures(j.model, resolve(j.name), options.realData, K, options.realCache, log);
   }
   const samples = defaultEvalSamples(rt.ctx.info.isSoftware, options.evalSamples, options.quiet);
   const sampler = options.sampler;
@@ -191,6 +179,51 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
   writeReport(dir, report, reportStem(sampler));
   log(formatReport(report));
   return report;
+}
+
+/**
+ * The judges in `paths`, each with the yardsticks kept beside it (npm run yardsticks). One whose
+ * classes differ from the classifier's is an error, or left out with a note from the default panel.
+ */
+async function loadJudges(paths: string[], K: number, classifier: string, defaultPanel: boolean | undefined, log: (line: string) => void): Promise<JudgeSpec[]> {
+  const judges: JudgeSpec[] = [];
+  for (const path of paths) {
+    const model = await loadClassifier(path);
+    if (model.numClasses !== K) {
+      const why = `judge ${path} has ${model.numClasses} classes, the classifier ${classifier} has ${K}`;
+      if (defaultPanel) {
+        log(`note: ${why}; left out of the panel (--judge to choose judges)`);
+        continue;
+      }
+      throw new Error(why);
+    }
+    const yardsticksPath = judgeYardsticks(path);
+    const yardsticks = existsSync(yardsticksPath) ? (JSON.parse(readFileSync(yardsticksPath, 'utf8')) as Yardsticks) : null;
+    judges.push({ model, name: relative(process.cwd(), path) || path, yardsticks, yardsticksName: relative(process.cwd(), yardsticksPath) });
+  }
+  return judges;
+}
+
+/**
+ * `cgan cgan --grade-every`'s grader: G's samples during training, graded by the frozen classifier
+ * and the judges (accuracy only: the curve of judge accuracy against training time). The samples
+ * and their classes are the same at every grading (seed + 5000), so the points differ by G alone.
+ */
+export async function cganGrader(
+  config: CganConfig,
+  judgePaths: string[],
+  defaultPanel: boolean,
+): Promise<NonNullable<CganOptions['grade']>> {
+  const classifier = await loadClassifier(config.classifier);
+  const judges = await loadJudges(judgePaths, config.classNames.length, config.classifier, defaultPanel, (line) => console.log(line));
+  const prior = new GeneratorPrior({ numClasses: config.classNames.length, dimZ: config.dimZ });
+  return async (generator, samples) => {
+    const pipeline = new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
+    const report = await evaluate(pipeline, { samples, seed: config.seed + 5000, batch: 100, judges, featureSamples: 2, classNames: config.classNames });
+    const panel = report.judges ?? [];
+    const labels = shortLabels(panel.map((j) => j.label));
+    return { frozen: report.classifierAccuracy, judges: Object.fromEntries(panel.map((j, i) => [labels[i], j.accuracy])) };
+  };
 }
 
 /**

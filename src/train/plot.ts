@@ -17,6 +17,8 @@ export interface PlotOptions {
   stepsPerEpoch?: number;
   width?: number;
   panelHeight?: number;
+  /** The x axis's title (default 'step'). */
+  xLabel?: string;
 }
 
 /** Debiased exponential moving average (as TensorBoard smooths), weight chosen from the length. */
@@ -49,7 +51,7 @@ function fittedRange(values: number[]): [number, number] {
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
 
 export function plotCurves(series: Series[], options: PlotOptions = {}): Buffer {
-  const { stepsPerEpoch, width = 820, panelHeight = 240 } = options;
+  const { stepsPerEpoch, width = 820, panelHeight = 240, xLabel = 'step' } = options;
   const canvas = createCanvas(width, panelHeight * series.length + (stepsPerEpoch ? 50 : 30));
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = 'white';
@@ -111,7 +113,7 @@ export function plotCurves(series: Series[], options: PlotOptions = {}): Buffer 
   }
   ctx.fillStyle = '#111';
   ctx.font = font(13);
-  ctx.fillText('step', (left + width - right) / 2, below);
+  ctx.fillText(xLabel, (left + width - right) / 2, below);
   return canvas.toBuffer('image/png');
 }
 
