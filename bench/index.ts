@@ -24,6 +24,7 @@ import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler
 import { timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
+import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -73,7 +74,7 @@ interface Options {
 
 /** --compile: the cold-cache compile table (bench/compile.ts), printed and with --save committed. */
 function compileTable(o: Options): void {
-  const report = measureCompileCold(64);
+  const report = measureCompileCold(TRAINING_DEFAULTS.batch);
   const text = formatCompile(report);
   console.log(text);
   if (o.save) {

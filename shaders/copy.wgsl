@@ -20,7 +20,9 @@ fn stridedCopy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let at = stridedOffsets((t / p.runs) * length + j0, p.rank, p.shape, p.srcStrides, p.dstStrides);
   let srcStep = p.srcStrides[last / 4u][last % 4u];
   let dstStep = p.dstStrides[last / 4u][last % 4u];
-  for (var j = 0u; j < min(RUN, length - j0); j++) {
+  // The bound hidden from the compiler (n never reaches 2^31): a loop of 16 it can count would be
+  // unrolled into 16 read and write sites, each a per-lane loop to compile (conv2d.wgsl's header).
+  for (var j = 0u; j < min(max(RUN, p.n >> 31u), length - j0); j++) {
     dst[p.dstOffset + at.y + j * dstStep] = src[p.srcOffset + at.x + j * srcStep];
   }
 }

@@ -64,7 +64,8 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // ix + P = oxTop S + kx0, for ix = ix0 and on.
   var kx0 = (ix0 + p.P) % p.S;
   var oxTop = (ix0 + p.P - kx0) / p.S;
-  for (var ix = ix0; ix < min(ix0 + RUN, p.W); ix++) {
+  // The bound hidden from the compiler (n never reaches 2^31), which would unroll a loop of 16.
+  for (var ix = ix0; ix < min(ix0 + max(RUN, p.n >> 31u), p.W); ix++) {
     let kxEnd = min(p.KW, ix + p.P + 1u);
     var acc = 0.0;
     var oy = oyTop;

@@ -202,14 +202,25 @@ function vec4Suite(): void {
   });
 }
 
-describe('matmul and linear, vec4 operands', vec4Suite);
+const VEC4_MIN_MACS = matmulSettings.vec4MinMacs;
+
+describe('matmul and linear, vec4 operands', () => {
+  // Every product that can: these small ones are under the default's line.
+  beforeAll(() => {
+    matmulSettings.vec4MinMacs = 0;
+  });
+  afterAll(() => {
+    matmulSettings.vec4MinMacs = VEC4_MIN_MACS;
+  });
+  vec4Suite();
+});
 
 describe('matmul and linear, vec4 operands read as floats (matmulShared)', () => {
   beforeAll(() => {
-    matmulSettings.vec4 = false;
+    matmulSettings.vec4MinMacs = Infinity;
   });
   afterAll(() => {
-    matmulSettings.vec4 = true;
+    matmulSettings.vec4MinMacs = VEC4_MIN_MACS;
   });
   vec4Suite();
 });
@@ -218,16 +229,21 @@ describe('chooseMatmulVariant', () => {
   it('reads vec4s where the operands allow: linear forward NT, its input gradient NN, its weight gradient TN', () => {
     const entries: string[] = [];
     const stop = runtime().onLaunch((k) => entries.push(k.entry));
+    matmulSettings.vec4MinMacs = 8 * 12 * 16;
     try {
       const x = tensor(new Float32Array(8 * 12), [8, 12], { requiresGrad: true });
       const w = tensor(new Float32Array(16 * 12), [16, 12], { requiresGrad: true });
       ops.linear(x, w).backward(tensor(new Float32Array(8 * 16), [8, 16]));
-      ops.linear(tensor(new Float32Array(8 * 5), [8, 5]), tensor(new Float32Array(16 * 5), [16, 5]));
+      ops.linear(tensor(new Float32Array(8 * 5), [8, 5]), tensor(new Float32Array(16 * 5), [16, 5])); // K = 5
+      ops.linear(tensor(new Float32Array(4 * 12), [4, 12]), tensor(new Float32Array(16 * 12), [16, 12])); // under the line
     } finally {
+      matmulSettings.vec4MinMacs = VEC4_MIN_MACS;
       stop();
     }
     const products = entries.filter((e) => e.startsWith('matmul'));
-    expect(products).toEqual(runtime().ctx.hasSubgroups ? ['matmulSharedNT', 'matmulSharedNN', 'matmulSharedTN', 'matmulShared'] : ['matmul', 'matmul', 'matmul', 'matmul']);
+    expect(products).toEqual(
+      runtime().ctx.hasSubgroups ? ['matmulSharedNT', 'matmulSharedNN', 'matmulSharedTN', 'matmulShared', 'matmulShared'] : Array(5).fill('matmul'),
+    );
     const strides = { M: 8, N: 16, K: 12, aBatch: 0, bBatch: 0 };
     expect(vec4Layout({ ...strides, aRow: 12, aCol: 1, bRow: 1, bCol: 12 })).toBe('NT');
     expect(vec4Layout({ ...strides, aRow: 12, aCol: 1, bRow: 16, bCol: 1 })).toBe('NN');

@@ -166,8 +166,13 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
 export const matmulSettings = {
   subgroups: true,
   rows64: false,
-  /** The vec4 variants (matmulSharedNT / NN / TN) where the operands allow; the suite switches them off to cover matmulShared. */
-  vec4: true,
+  /**
+   * Multiply-adds from which a product runs a vec4 variant (matmulSharedNT / NN / TN) where its
+   * operands allow. Below it matmulShared: a vec4 variant is one more pipeline to compile (1-3 s
+   * on lavapipe) for a few milliseconds; the training step's linear layers are all under it. The
+   * suite sets 0 (every product that can) and Infinity (none).
+   */
+  vec4MinMacs: 1 << 24,
   /**
    * A lower cap on the bytes of a weight's row block than the engine's binding limit (null: none):
    * model tests split only the classifier's weight with it, where one image's activations are
@@ -271,7 +276,7 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
     aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
     bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
   };
-  const layout = matmulSettings.vec4 ? vec4Layout(strides) : null;
+  const layout = batch * M * N * K >= matmulSettings.vec4MinMacs ? vec4Layout(strides) : null;
   const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias, layout);
   // A batched product over the binding-size limit goes in parts of the batch (src/engine/split.ts);
   // an operand shared by every batch is bound whole.
