@@ -59,3 +59,5 @@ fn storeBlocks(blocks: array<array<vec4<f32>, 8>, 8>, count: u32, base: u32, m0:
 // per k a lane does 12 reads for 256 multiply-adds), are written out from one template in
 // src/kernels/matmul.ts (sharedMatmul): they differ only in the number of 8-row blocks, and each
 // block's accumulators and row of A are named values, not an array a loop could index.
+// matmulSharedNT / NN / TN (sharedMatmul4) are matmulShared reading both operands as vec4s along
+// their contiguous axes (bindings a4 and b4), for large products whose strides allow it.

@@ -68,6 +68,16 @@ describe('cgan trainer', () => {
     }
   });
 
+  it('--resume --epochs: a finished run trains on to the bytes of a run started with the epochs', async () => {
+    const two = join(tmp, 'two');
+    const extended = join(tmp, 'extended');
+    await trainCgan(config(two), { data: tinyData(), quiet: true });
+    await trainCgan({ ...config(extended), epochs: 1 }, { data: tinyData(), quiet: true });
+    await trainCgan(config(extended), { data: tinyData(), quiet: true, resume: true });
+    for (const f of files) expect(Buffer.compare(readFileSync(join(two, f)), readFileSync(join(extended, f))), f).toBe(0);
+    expect((lines(join(extended, 'metrics.jsonl')) as { step: number }[]).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('--grade-every grades G during training (grades.jsonl, judge-curve.png), leaves training as it was, and resumes', async () => {
     const graded = (out: string): CganConfig => ({
       ...config(out), classifier: join('models', 'fmnist_vgg_bn64.safetensors'), gradeEvery: 2, gradeSamples: 20,

@@ -245,7 +245,7 @@ runFolderOptions(program
       'like train (checkpoints, metrics, grids, curves, the report) that sample and eval read',
   )
   .option('--data <dir>', `Fashion-MNIST idx folder with the training split (Debian: apt-get install dataset-fashion-mnist)`, DEBIAN_FASHION_MNIST)
-  .option('--epochs <n>', 'passes over the training images', count('--epochs'), CGAN_DEFAULTS.epochs)
+  .option('--epochs <n>', 'passes over the training images (with --resume: train on to this many)', count('--epochs'), CGAN_DEFAULTS.epochs)
   .option('--steps-per-epoch <n>', 'batches per epoch (default: the whole shuffled training set, the last partial batch dropped)', count('--steps-per-epoch'))
   .option('--batch <n>', 'batch size', count('--batch'), CGAN_DEFAULTS.batch)
   .option('--lr <x>', "Adam's learning rate, both networks", float('--lr'), CGAN_DEFAULTS.lr)
@@ -265,7 +265,7 @@ runFolderOptions(program
   )
   .option('--grade-samples <n>', 'samples each grading draws, an equal share a class', count('--grade-samples'), CGAN_DEFAULTS.gradeSamples),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
-  .action(async (o) => {
+  .action(async (o, command: Command) => {
     // As train: every path checked and the folder guarded before the GPU is opened.
     const out = resolve(o.out);
     const judges = resolveJudges(o.judge);
@@ -273,6 +273,13 @@ runFolderOptions(program
     let config: CganConfig;
     if (o.resume) {
       config = runToResume(o, 'cgan') as CganConfig;
+      // --epochs with --resume trains on past the run's own epochs (the same steps as a run started with them).
+      if (command.getOptionValueSource('epochs') === 'cli' && o.epochs !== config.epochs) {
+        if (o.epochs < config.epochs) throw new Error(`--epochs ${o.epochs}: the run in ${o.out} has ${config.epochs}; --resume can add epochs, not remove them`);
+        console.log(`--epochs: training on from ${config.epochs} to ${o.epochs} epochs`);
+        config = { ...config, epochs: o.epochs };
+        writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2));
+      }
     } else {
       requireDir(o.data, `--data: Fashion-MNIST's idx files (Debian: apt-get install dataset-fashion-mnist, then ${DEBIAN_FASHION_MNIST})`);
       fashionMnistFiles(o.data, 'train');
