@@ -3,7 +3,7 @@
 // an interrupted and resumed run ends where an uninterrupted one does (also when killed in the
 // middle of a checkpoint save), a run folder is never overwritten, NaN stops the run.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,24 @@ describe('trainer mechanics', () => {
     // Every step's line once, with the same figures (all but its wall time).
     const metrics = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0 }));
     expect(metrics(split)).toEqual(metrics(whole));
+  });
+
+  it('--resume continues a run that was copied elsewhere in its new folder, not where it began', async () => {
+    const first = fresh();
+    await train(tinyTrainConfig(first, { epochs: 1, stepsPerEpoch: 2 }), { quiet: true });
+    const copy = join(fresh(), 'moved');
+    cpSync(first, copy, { recursive: true });
+    rmSync(join(first, 'checkpoint'), { recursive: true });
+    // --epochs is the run's own, so resuming does no step: it writes the report, in the copy.
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'src/train/cli.ts'), 'train', '--resume', '--out', copy, '--judge', 'none', '--eval-samples', '10'],
+      { encoding: 'utf8', cwd: REPO },
+    );
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(existsSync(join(copy, 'report.json'))).toBe(true);
+    expect(existsSync(join(first, 'report.json'))).toBe(false);
+    expect(existsSync(join(first, 'checkpoint'))).toBe(false);
   });
 
   it('refuses to train into a folder that holds a run; --force moves the old one aside', () => {

@@ -131,7 +131,8 @@ function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cg
   const other = command === 'train' ? 'cgan' : 'train';
   if (isCganRun(read) !== (command === 'cgan')) throw new Error(`--resume: ${o.out} is a run of \`cgan ${other}\`; continue it with ${other} --resume`);
   console.log(`resuming ${out}`);
-  return read;
+  // The folder it is in now: a run moved or copied since it started writes here, not where it began.
+  return { ...read, out };
 }
 
 /** The options of a command that writes a run folder (train, cgan): its report, its logs, and the folder's guard. */
