@@ -306,7 +306,7 @@ runFolderOptions(program
         width: o.width,
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
-        gradeEvery: o.gradeEvery ?? Math.max(1, Math.round((o.stepsPerEpoch ?? batches) / CGAN_DEFAULTS.gradesPerEpoch)),
+        gradeEvery: o.gradeEvery ?? Math.ceil((o.stepsPerEpoch ?? batches) / CGAN_DEFAULTS.gradesPerEpoch),
         gradeSamples: o.gradeSamples,
         out,
       };
