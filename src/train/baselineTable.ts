@@ -1,7 +1,8 @@
 // `npm run baseline`: the table of docs/baseline.md (issue 17), from runs made by the project's own
 // commands (a git checkout): data-free conditioning with `npm run train` (runs/ablation/half-prior-range,
 // the default's flags), the paper's loss alone (runs/ablation/paper) and the label-trained
-// conditional DCGAN with `npm run cgan` (runs/baseline/cgan), each seed a run folder seed-<s>
+// conditional DCGAN with `npm run cgan` (runs/baseline/cgan; runs/baseline/cgan-2epochs: copies
+// trained on for a second epoch with --resume --epochs 2), each seed a run folder seed-<s>
 // graded with --real-data. It trains nothing: it reads the runs' report.json, metrics.jsonl and
 // last grid, and says which seeds each row has. Every cell is the mean over the seeds ± half their
 // spread, and the worst seed.
@@ -38,6 +39,12 @@ const ROWS: BaselineRow[] = [
     label: 'the label-trained conditional DCGAN (`npm run cgan`)',
     command: 'npm run cgan -- --seed <s>',
     images: '60,000 / 60,000 (one epoch)',
+  },
+  {
+    dir: 'runs/baseline/cgan-2epochs',
+    label: 'the same cGAN trained on for a second epoch',
+    command: 'npm run cgan -- --out <a copy of seed s> --resume --epochs 2',
+    images: '60,000 / 60,000 (two epochs)',
   },
 ];
 
@@ -78,7 +85,11 @@ for (const row of ROWS) {
     .map((dir, k) => {
       const file = `${row.dir.split('/').pop()}-seed${found[k]}.png`;
       copyFileSync(lastGrid(dir), join(docs, file));
-      return `[seed ${found[k]}](baseline/${file})`;
+      // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
+      const curve = join(dir, 'judge-curve.png');
+      const curveFile = file.replace(/\.png$/, '-judge-curve.png');
+      if (existsSync(curve)) copyFileSync(curve, join(docs, curveFile));
+      return `[seed ${found[k]}](baseline/${file})${existsSync(curve) ? ` ([curve](baseline/${curveFile}))` : ''}`;
     })
     .join(' ');
   const minutes = overSeeds(dirs.map(trainMinutes), 1, false);
@@ -100,7 +111,8 @@ judge's within-class feature spread over that of the real test images of the cla
 class on the judge's features against the real test images of the class, averaged over classes
 (by class below). Images / labels: the training images and labels a run reads. Train minutes: the
 training steps alone (metrics.jsonl), on the 2-core machine that ran them, which was running other
-work at the same time (so the minutes are upper bounds). Grids: the last epoch of each seed.
+work at the same time (so the minutes are upper bounds). Grids: the last epoch of each seed;
+curves: the judges' accuracy on G's samples against training minutes, where the run graded them.
 
 | row | seeds | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. | ${l} acc. of real | ${l} variety of real | ${l} Fréchet`).join(' | ')} | training images / labels | train minutes | grids |
 | --- | --- | --- | ${PANEL.map(() => '--- | --- | --- | ---').join(' | ')} | --- | --- | --- |
