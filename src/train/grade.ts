@@ -119,10 +119,10 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     pipeline = built;
   }
   const K = pipeline.numClasses;
-  const judges = await loadJudges(options.judges, K, config.classifier, options.defaultPanel, log);
-  if (options.realData) {
-    for (const j of judges) j.real = await cachedRealFeatures(j.model, resolve(j.name), options.realData, K, options.realCache, log);
-  }
+  const realData = options.realData;
+  const judges = await loadJudges(options.judges, K, config.classifier, options.defaultPanel, log, (model, path) =>
+    realData ? cachedRealFeatures(model, path, realData, K, options.realCache, log) : Promise.resolve(null),
+  );
   const samples = defaultEvalSamples(rt.ctx.info.isSoftware, options.evalSamples, options.quiet);
   const sampler = options.sampler;
   let filtered;
@@ -182,10 +182,18 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
 }
 
 /**
- * The judges in `paths`, each with the yardsticks kept beside it (npm run yardsticks). One whose
- * classes differ from the classifier's is an error, or left out with a note from the default panel.
+ * The judges in `paths`, each with the yardsticks kept beside it (npm run yardsticks) and the
+ * real-image figures `real` gives it (gradeRun's, from --real-data). One whose classes differ from
+ * the classifier's is an error, or left out with a note from the default panel.
  */
-async function loadJudges(paths: string[], K: number, classifier: string, defaultPanel: boolean | undefined, log: (line: string) => void): Promise<JudgeSpec[]> {
+async function loadJudges(
+  paths: string[],
+  K: number,
+  classifier: string,
+  defaultPanel: boolean | undefined,
+  log: (line: string) => void,
+  real: (model: JudgeSpec['model'], path: string) => Promise<RealFigures | null> = async () => null,
+): Promise<JudgeSpec[]> {
   const judges: JudgeSpec[] = [];
   for (const path of paths) {
     const model = await loadClassifier(path);
@@ -199,7 +207,9 @@ async function loadJudges(paths: string[], K: number, classifier: string, defaul
     }
     const yardsticksPath = judgeYardsticks(path);
     const yardsticks = existsSync(yardsticksPath) ? (JSON.parse(readFileSync(yardsticksPath, 'utf8')) as Yardsticks) : null;
-    judges.push({ model, name: relative(process.cwd(), path) || path, yardsticks, yardsticksName: relative(process.cwd(), yardsticksPath) });
+    judges.push({
+      model, name: relative(process.cwd(), path) || path, yardsticks, yardsticksName: relative(process.cwd(), yardsticksPath), real: await real(model, path),
+    });
   }
   return judges;
 }
