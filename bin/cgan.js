@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `cgan <command> [options]`: runs one of the package's commands in a child process (see
-// launch.js for why). In a git checkout the commands run from the TypeScript sources through tsx,
-// so an edit needs no rebuild; an installed package runs the compiled dist/.
+// launch.js for why). An installed package runs the compiled dist/. A git checkout runs dist/ too
+// while it is newer than every source (builtAfterSources), and otherwise the TypeScript sources
+// through tsx, so an edit needs no rebuild.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtAfterSources } from './built.js';
 import { runNode } from './launch.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,10 +53,12 @@ if (!command || command === '--help' || command === '-h' || command === 'help') 
   const [entry, before, , checkoutOnly] = COMMANDS[command];
   const source = join(ROOT, `${entry}.ts`);
   const compiled = join(ROOT, 'dist', `${entry}.js`);
-  const tsx = existsSync(source) ? tsxLoader() : null;
+  const inCheckout = existsSync(source);
+  const fresh = existsSync(compiled) && inCheckout && builtAfterSources(ROOT);
+  const tsx = inCheckout && !fresh ? tsxLoader() : null;
   if (tsx) {
     runNode(['--import', tsx, source, ...before, ...rest]);
-  } else if (!checkoutOnly && existsSync(compiled)) {
+  } else if ((fresh || !checkoutOnly) && existsSync(compiled)) {
     runNode([compiled, ...before, ...rest]);
   } else if (checkoutOnly) {
     process.stderr.write(

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   conv2d, conv2dInputGrad, conv2dRelu, conv2dWeightGrad, convSettings, upsampleConv2d, upsampleConv2dRelu,
 } from '../src/kernels/conv2d.js';
-import { bindingSettings, runtime } from '../src/engine/runtime.js';
+import { launchSettings, MAX_WORKGROUPS_PER_DIM, runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { convRef, gradRef, outSize, type Case } from './reference/conv.js';
@@ -166,10 +166,10 @@ describe('conv2d', () => {
       expect(run([8, 4, 3, 3], { padding: 1 })).toBe(false);
       expect(run([8, 4, 1, 1], {})).toBe(false);
       // Patches over the binding limit (4.5 KiB here) stay on the kernels, which split.
-      bindingSettings.maxBindingBytes = 2048;
+      launchSettings.maxBindingBytes = 2048;
       expect(run([8, 4, 3, 3], { stride: 2, padding: 1 })).toBe(false);
     } finally {
-      bindingSettings.maxBindingBytes = null;
+      launchSettings.maxBindingBytes = null;
       stop();
     }
   });
@@ -321,12 +321,21 @@ describe('upsampleConv2d', () => {
     expectClose(await x.grad!.data(), dx, FORWARD_REL, 'input gradient');
   });
 
-  // phaseWeights runs a thread per (phase, o, c): past 65,535 x 64 threads (4 O C = 4.3M here)
-  // its grid folds into y. A tiny image keeps the convs cheap; sampled channels against float64
-  // (every phase and the folded rows). phaseWeightsGrad (a thread per (o, c)) folds the same way
-  // past O C = 4.2M, whose weight (151 MB) lavapipe cannot bind (128 MB): here it runs unfolded.
-  it('wide layers fold the phase weights into a 2-D grid: B1 C1040 1x4 x2 -> O1040', async () => {
-    const [C, O, W] = [1040, 1040, 4];
+  // phaseWeights runs a thread per (phase, o, c), phaseWeightsGrad one per (o, c): past the
+  // dispatch limit (65,535 workgroups of 64, a 1024 -> 1024 layer for phaseWeights) grid() folds
+  // them into y. The limit is lowered to 16 workgroups here, so that a 40 -> 40 layer folds both
+  // (100 and 25 workgroups); a tiny image keeps the convs cheap. Every output against float64.
+  it('wide layers fold the phase weights into a 2-D grid: B1 C40 1x4 x2 -> O40, 16 workgroups a dimension', async () => {
+    const [C, O, W] = [40, 40, 4];
+    launchSettings.maxWorkgroupsPerDim = 16;
+    try {
+      await wideUpConv(C, O, W);
+    } finally {
+      launchSettings.maxWorkgroupsPerDim = MAX_WORKGROUPS_PER_DIM;
+    }
+  });
+
+  async function wideUpConv(C: number, O: number, W: number) {
     const hash = (i: number, seed: number) => (Math.imul(i + seed, 2654435761) >>> 0) / 2 ** 32 - 0.5;
     const wv = Float32Array.from({ length: O * C * 9 }, (_, i) => 0.05 * hash(i, 1));
     const xv = Float32Array.from({ length: C * W }, (_, i) => hash(i, 2));
@@ -341,16 +350,16 @@ describe('upsampleConv2d', () => {
     stop();
     if (rt.ctx.hasSubgroups) {
       const folded = launches.filter((l) => l.entry.startsWith('phaseWeights'));
-      expect(folded.map((l) => [l.entry, l.y > 1])).toEqual([['phaseWeights', true], ['phaseWeightsGrad', false]]);
+      expect(folded.map((l) => [l.entry, l.y > 1])).toEqual([['phaseWeights', true], ['phaseWeightsGrad', true]]);
     }
     // The upsampled image is 2 x 8; up(c, u, v) = x[c, 0, v >> 1] for u in {0, 1}.
     const [Ho, Wo] = [2, 2 * W];
     const up = (c: number, u: number, v: number) => (u < 0 || u >= Ho || v < 0 || v >= Wo ? 0 : xv[c * W + (v >> 1)]);
-    const sampled = (n: number) => [...Array.from({ length: Math.ceil(n / 61) }, (_, i) => 61 * i), n - 1];
+    const every = (n: number) => Array.from({ length: n }, (_, i) => i);
     const out = await y.data();
     const got: number[] = [];
     const want: number[] = [];
-    for (const o of sampled(O)) {
+    for (const o of every(O)) {
       for (let u = 0; u < Ho; u++) {
         for (let v = 0; v < Wo; v++) {
           let acc = bv[o];
@@ -367,7 +376,7 @@ describe('upsampleConv2d', () => {
     const dx = await x.grad!.data();
     const dxGot: number[] = [];
     const dxWant: number[] = [];
-    for (const c of sampled(C)) {
+    for (const c of every(C)) {
       for (let X = 0; X < W; X++) {
         let acc = 0;
         for (let u = 0; u < Ho; u++) {
@@ -385,7 +394,7 @@ describe('upsampleConv2d', () => {
       }
     }
     expectClose(dxGot, dxWant, FORWARD_REL, 'input gradient');
-  });
+  }
 
   it('checks its input', () => {
     const w = tensor(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]);

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
+import { elementwiseDifferences } from './checkOp.js';
 import { checkOp, expectClose, numelOf, randomValues, setupGpu } from './helpers.js';
 import { binaryRef, broadcastBinary, mapUnary, unaryRef } from './reference/elementwise.js';
 
@@ -67,12 +68,11 @@ describe('unary ops', () => {
   for (const op of UNARY) {
     it(op.name, async () => {
       for (const [i, shape] of SHAPES.entries()) {
-        await checkOp(
-          ([x]) => op.gpu(x),
-          ([x]) => mapUnary(x, op.ref),
-          [{ shape, values: op.values(shape, 10 + i) }],
-          { seed: i + 1 },
-        );
+        const reference = ([x]: Float64Array[]) => mapUnary(x, op.ref);
+        await checkOp(([x]) => op.gpu(x), reference, [{ shape, values: op.values(shape, 10 + i) }], {
+          seed: i + 1,
+          gradReference: elementwiseDifferences(reference),
+        });
       }
     });
   }

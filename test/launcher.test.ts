@@ -1,7 +1,7 @@
 // The `cgan` launcher: the child's stderr minus Dawn's two limit warnings, everything else as it
 // comes; signals reach the child once; the child's exit code is the launcher's.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -109,5 +109,31 @@ describe('progress bar behind the launcher', () => {
       if (saved === undefined) delete process.env.CGAN_STDERR_COLUMNS;
       else process.env.CGAN_STDERR_COLUMNS = saved;
     }
+  });
+});
+
+describe('which code a checkout runs', () => {
+  it('dist/ while the build is newer than every source, the sources through tsx after an edit or without a build', () => {
+    // A checkout in miniature: the launcher, one command's source and compiled entry, the repo's tsx.
+    const root = join(tmp, 'checkout');
+    mkdirSync(join(root, 'src', 'train'), { recursive: true });
+    mkdirSync(join(root, 'dist', 'src', 'train'), { recursive: true });
+    mkdirSync(join(root, 'bin'));
+    for (const f of ['cgan.js', 'built.js', 'launch.js']) copyFileSync(join(ROOT, 'bin', f), join(root, 'bin', f));
+    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+    const source = join(root, 'src', 'train', 'cli.ts');
+    writeFileSync(source, "const from: string = 'source';\nconsole.log(from);\n");
+    writeFileSync(join(root, 'dist', 'src', 'train', 'cli.js'), "console.log('compiled');\n");
+    const ran = () => spawnSync(process.execPath, [join(root, 'bin', 'cgan.js'), 'train'], { encoding: 'utf8' }).stdout.trim();
+    const stamp = join(root, 'dist', '.built');
+    const at = (path: string, seconds: number) => utimesSync(path, seconds, seconds);
+
+    expect(ran()).toBe('source'); // no stamp: no finished build
+    writeFileSync(stamp, '');
+    at(source, 1_000_000);
+    at(stamp, 2_000_000);
+    expect(ran()).toBe('compiled');
+    at(source, 3_000_000); // edited after the build began
+    expect(ran()).toBe('source');
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
 import { chooseMatmulVariant, matmulSettings, vec4Layout } from '../src/kernels/matmul.js';
 import { tensor } from '../src/engine/tensor.js';
-import { bindingSettings, runtime } from '../src/engine/runtime.js';
+import { launchSettings, runtime } from '../src/engine/runtime.js';
 import { checkOp, setupGpu } from './helpers.js';
 import { linearRef, matmulRef } from './reference/matmul.js';
 
@@ -136,10 +136,10 @@ describe('linear', linearSuite);
 
 function splitSuite(): void {
   beforeAll(() => {
-    bindingSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
+    launchSettings.maxBindingBytes = 4 * 64 * 5; // 64 rows of 5 columns (with 5 columns, blocks start every 64 rows)
   });
   afterAll(() => {
-    bindingSettings.maxBindingBytes = null;
+    launchSettings.maxBindingBytes = null;
   });
 
   it('gives the outputs and gradients of the whole weight, in three launches', async () => {

@@ -3,7 +3,7 @@
 // recorded without a single submission until something is read back.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/kernels/index.js';
-import { bindingSettings, runtime } from '../src/engine/runtime.js';
+import { launchSettings, runtime } from '../src/engine/runtime.js';
 import { OutOfMemoryError, roundSize } from '../src/engine/bufferPool.js';
 import { heldForBackward } from '../src/engine/autograd.js';
 import { empty, keep, scope, tensor, type Tensor } from '../src/engine/tensor.js';
@@ -169,7 +169,7 @@ describe('batching', () => {
   });
 
   it('an operand over the binding-size limit that no split fits is refused by name before it reaches the GPU', async () => {
-    bindingSettings.maxBindingBytes = 1024;
+    launchSettings.maxBindingBytes = 1024;
     try {
       // crossEntropy does not split: runtime.launch names the binding.
       expect(() => ops.crossEntropy(ops.zeros([4, 100]), [0, 1, 2, 3])).toThrow(/buffer '\w+' binds \d+ bytes, over the binding-size limit of 1024/);
@@ -178,7 +178,7 @@ describe('batching', () => {
         /conv2d: one of the 2 units along the split axis of input \[2, 1, 32, 32\] takes 4096 bytes, over the binding-size limit of 1024 bytes/,
       );
     } finally {
-      bindingSettings.maxBindingBytes = null;
+      launchSettings.maxBindingBytes = null;
     }
     expect(Array.from(await ops.relu(tensor([-1, 2])).data())).toEqual([0, 2]);
   });

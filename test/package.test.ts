@@ -1,11 +1,15 @@
-// The npm package as a user gets it: `npm pack` (which builds), installed into an empty project,
-// holds no tests or bench, its types compile under a consumer's strict tsc with no extra
-// configuration, and the README's engine example runs from it.
+// The npm package as a user gets it: `npm pack`, installed into an empty project, holds no tests
+// or bench, its types compile under a consumer's strict tsc with no extra configuration, and the
+// README's engine example runs from it. It packs a copy of the checkout: the build starts by
+// deleting dist/, which the other test files' commands run from (bin/cgan.js). Where dist/ is the
+// build of the current sources (CI builds before it tests) the copy takes it and packs without
+// scripts; otherwise packing builds the copy (`prepare`), as installing from git does.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { builtAfterSources } from '../bin/built.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -37,7 +41,15 @@ console.log(await loss.item(), await w.grad!.data());
 `;
 
 it('packs, installs, type-checks strictly and runs the README example', { timeout: 180_000 }, () => {
-  const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', tmp], ROOT)) as [{ filename: string; files: { path: string }[] }];
+  const checkout = join(tmp, 'checkout');
+  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'scripts', 'shaders', 'models', 'src']) {
+    cpSync(join(ROOT, entry), join(checkout, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'));
+  const built = builtAfterSources(ROOT);
+  if (built) cpSync(join(ROOT, 'dist'), join(checkout, 'dist'), { recursive: true });
+  const pack = ['pack', '--json', '--pack-destination', tmp, ...(built ? ['--ignore-scripts'] : [])];
+  const [packed] = JSON.parse(run('npm', pack, checkout)) as [{ filename: string; files: { path: string }[] }];
   const files = packed.files.map((f) => f.path);
   expect(files).toContain('bin/cgan.js');
   expect(files).toContain('dist/src/index.d.ts');

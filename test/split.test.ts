@@ -1,9 +1,9 @@
 // Launches split over the binding-size limit (src/engine/split.ts), on small shapes: the limit is
-// lowered (bindingSettings.maxBindingBytes) so that a few images are over it. Where each output
+// lowered (launchSettings.maxBindingBytes) so that a few images are over it. Where each output
 // element is computed as before (every op but the conv weight gradient), a split result must equal
 // the unsplit one bit for bit; the weight gradient adds the parts' sums, checked against float64.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bindingSettings, runtime } from '../src/engine/runtime.js';
+import { launchSettings, runtime } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import * as ops from '../src/kernels/index.js';
 import { conv2dInputGrad, conv2dWeightGrad, convSettings, upsampleConv2dRelu } from '../src/kernels/conv2d.js';
@@ -25,7 +25,7 @@ afterAll(() => {
   convSettings.patches = true;
 });
 afterEach(() => {
-  bindingSettings.maxBindingBytes = null;
+  launchSettings.maxBindingBytes = null;
 });
 
 function rand(shape: number[], seed: number, requiresGrad = false): Tensor {
@@ -46,9 +46,9 @@ async function unsplitAndSplit(limit: number, run: () => Tensor[]): Promise<{ wh
     }
   };
   const whole = await counted();
-  bindingSettings.maxBindingBytes = limit;
+  launchSettings.maxBindingBytes = limit;
   const split = await counted();
-  bindingSettings.maxBindingBytes = null;
+  launchSettings.maxBindingBytes = null;
   return { whole: whole.values, split: split.values, launches: [whole.n, split.n] };
 }
 
@@ -94,7 +94,7 @@ describe('split launches', () => {
     const ref = gradRef(c, xv, wv, dyv);
     let launches = 0;
     const stop = runtime().onLaunch((k) => (launches += k.entry === 'weightGrad' ? 1 : 0));
-    bindingSettings.maxBindingBytes = 4096;
+    launchSettings.maxBindingBytes = 4096;
     const dw = conv2dWeightGrad(x, dy, w.shape, { padding: 1 });
     const dx = conv2dInputGrad(dy, w, x.shape, { padding: 1 });
     stop();
@@ -190,14 +190,14 @@ describe('split launches', () => {
   });
 
   it('refuses by name, with the size and the limit, what cannot be split finer; parts off the alignment are copied', async () => {
-    bindingSettings.maxBindingBytes = 1024;
+    launchSettings.maxBindingBytes = 1024;
     // One image of x is 2 KiB.
     const x = rand([2, 8, 8, 8], 61);
     const w = rand([4, 8, 3, 3], 62);
     expect(() => ops.conv2d(x, w, null, { padding: 1 })).toThrow(
       /conv2d: one of the 2 units along the split axis of input \[2, 8, 8, 8\] takes 2048 bytes, over the binding-size limit of 1024 bytes/,
     );
-    bindingSettings.maxBindingBytes = null;
+    launchSettings.maxBindingBytes = null;
     // A 5 x 5 plane is 100 bytes: aligned parts would hold 64 planes, over a 4 KiB limit; parts of
     // 40 planes start off the alignment, and their operands are copied.
     await expectSame(4096, withGrads([rand([70, 2, 5, 5], 63, true)], ([v]) => ops.maxPool2d(v, 2), 64));

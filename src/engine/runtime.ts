@@ -17,12 +17,17 @@ const MAX_DISPATCHES_PER_SUBMIT = 2048;
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /** Engine-wide settings of launches. */
-export const bindingSettings = {
+export const launchSettings = {
   /**
    * The most bytes bound to one storage binding (null: the device's maxStorageBufferBindingSize).
    * Tests lower it so that small shapes take the split launches (src/engine/split.ts).
    */
   maxBindingBytes: null as number | null,
+  /**
+   * The most workgroups grid() puts along one dimension before it folds a launch into y (the
+   * device's limit is MAX_WORKGROUPS_PER_DIM). Tests lower it so that small launches fold.
+   */
+  maxWorkgroupsPerDim: MAX_WORKGROUPS_PER_DIM,
 };
 
 export interface Stats {
@@ -70,10 +75,10 @@ export class Runtime {
     return this.ctx.name;
   }
 
-  /** The most bytes one storage binding may hold: the device's limit, or the lower bindingSettings.maxBindingBytes. */
+  /** The most bytes one storage binding may hold: the device's limit, or the lower launchSettings.maxBindingBytes. */
   get bindingLimit(): number {
     const device = Number(this.device.limits.maxStorageBufferBindingSize);
-    return Math.min(device, bindingSettings.maxBindingBytes ?? device);
+    return Math.min(device, launchSettings.maxBindingBytes ?? device);
   }
 
   /** True while recorded commands wait for a submit. */
@@ -329,7 +334,8 @@ export function runtime(): Runtime {
 /** Workgroup counts for `n` threads in groups of `size`, folded into y when x would overflow. */
 export function grid(n: number, size: number): [number, number] {
   const groups = Math.ceil(n / size);
-  if (groups <= MAX_WORKGROUPS_PER_DIM) return [groups, 1];
-  const y = Math.ceil(groups / MAX_WORKGROUPS_PER_DIM);
+  const limit = launchSettings.maxWorkgroupsPerDim;
+  if (groups <= limit) return [groups, 1];
+  const y = Math.ceil(groups / limit);
   return [Math.ceil(groups / y), y];
 }

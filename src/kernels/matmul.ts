@@ -176,7 +176,7 @@ export const matmulSettings = {
   /**
    * A lower cap on the bytes of a weight's row block than the engine's binding limit (null: none):
    * model tests split only the classifier's weight with it, where one image's activations are
-   * over any limit that would split the weight (bindingSettings.maxBindingBytes splits everything).
+   * over any limit that would split the weight (launchSettings.maxBindingBytes splits everything).
    */
   maxBlockBytes: null as number | null,
 };
