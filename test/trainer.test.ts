@@ -169,10 +169,16 @@ describe('trainer mechanics', () => {
 
   // Killed in saveCheckpoint of step 6 (of 9): with the new checkpoint written to checkpoint.tmp
   // but not swapped in ('written'), or with checkpoint already moved to checkpoint.old ('swapped').
+  const killedConfig = (out: string) => tinyTrainConfig(out, { epochs: 3 });
+  let uninterrupted: Promise<string> | null = null; // one run that both kills are compared with
   it.each(['written', 'swapped'])('a run killed mid-save (%s) resumes from its last complete checkpoint, bit for bit', async (phase) => {
-    const config = (out: string) => tinyTrainConfig(out, { epochs: 3 });
-    const whole = fresh();
-    await train(config(whole), { quiet: true });
+    const config = killedConfig;
+    uninterrupted ??= (async () => {
+      const out = fresh();
+      await train(config(out), { quiet: true });
+      return out;
+    })();
+    const whole = await uninterrupted;
     const split = fresh();
     await killedInSave(config(split), `${phase}@6`);
     const expected = phase === 'written' ? ['checkpoint', 'checkpoint.tmp'] : ['checkpoint.old', 'checkpoint.tmp'];
