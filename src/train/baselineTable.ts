@@ -1,8 +1,8 @@
 // `npm run baseline`: the table of docs/baseline.md (issue 17), from runs made by the project's own
 // commands (a git checkout): data-free conditioning with `npm run train` (runs/ablation/half-prior-range,
 // the default's flags), the paper's loss alone (runs/ablation/paper) and the label-trained
-// conditional DCGAN with `npm run cgan` (runs/baseline/cgan; runs/baseline/cgan-2epochs: copies
-// trained on for a second epoch with --resume --epochs 2), each seed a run folder seed-<s>
+// conditional DCGAN with `npm run cgan` (runs/baseline/cgan; runs/baseline/cgan-2epochs and
+// cgan-3epochs: copies trained on with --resume --epochs 2, then 3), each seed a run folder seed-<s>
 // graded with --real-data. It trains nothing: it reads the runs' report.json, metrics.jsonl and
 // last grid, and says which seeds each row has. Every cell is the mean over the seeds ± half their
 // spread, and the worst seed.
@@ -45,6 +45,12 @@ const ROWS: BaselineRow[] = [
     label: 'the same cGAN trained on for a second epoch',
     command: 'npm run cgan -- --out <a copy of seed s> --resume --epochs 2',
     images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-3epochs',
+    label: 'the same cGAN trained on for a third epoch',
+    command: 'npm run cgan -- --out <a copy of the 2-epoch seed s> --resume --epochs 3',
+    images: '60,000 / 60,000 (three epochs)',
   },
 ];
 
