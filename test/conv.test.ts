@@ -355,11 +355,10 @@ describe('upsampleConv2d', () => {
     // The upsampled image is 2 x 8; up(c, u, v) = x[c, 0, v >> 1] for u in {0, 1}.
     const [Ho, Wo] = [2, 2 * W];
     const up = (c: number, u: number, v: number) => (u < 0 || u >= Ho || v < 0 || v >= Wo ? 0 : xv[c * W + (v >> 1)]);
-    const every = (n: number) => Array.from({ length: n }, (_, i) => i);
     const out = await y.data();
     const got: number[] = [];
     const want: number[] = [];
-    for (const o of every(O)) {
+    for (let o = 0; o < O; o++) {
       for (let u = 0; u < Ho; u++) {
         for (let v = 0; v < Wo; v++) {
           let acc = bv[o];
@@ -376,7 +375,7 @@ describe('upsampleConv2d', () => {
     const dx = await x.grad!.data();
     const dxGot: number[] = [];
     const dxWant: number[] = [];
-    for (const c of every(C)) {
+    for (let c = 0; c < C; c++) {
       for (let X = 0; X < W; X++) {
         let acc = 0;
         for (let u = 0; u < Ho; u++) {

@@ -172,20 +172,19 @@ describe('trainer mechanics', () => {
   const killedConfig = (out: string) => tinyTrainConfig(out, { epochs: 3 });
   let uninterrupted: Promise<string> | null = null; // one run that both kills are compared with
   it.each(['written', 'swapped'])('a run killed mid-save (%s) resumes from its last complete checkpoint, bit for bit', async (phase) => {
-    const config = killedConfig;
     uninterrupted ??= (async () => {
       const out = fresh();
-      await train(config(out), { quiet: true });
+      await train(killedConfig(out), { quiet: true });
       return out;
     })();
     const whole = await uninterrupted;
     const split = fresh();
-    await killedInSave(config(split), `${phase}@6`);
+    await killedInSave(killedConfig(split), `${phase}@6`);
     const expected = phase === 'written' ? ['checkpoint', 'checkpoint.tmp'] : ['checkpoint.old', 'checkpoint.tmp'];
     expect(readdirSync(split).filter((f) => f.startsWith('checkpoint')).sort()).toEqual(expected);
     // A kill in the middle of a metrics append leaves a cut line.
     appendFileSync(join(split, 'metrics.jsonl'), '{"step":7,"epo');
-    await train(config(split), { quiet: true, resume: true });
+    await train(killedConfig(split), { quiet: true, resume: true });
     expect(readdirSync(split).filter((f) => f.startsWith('checkpoint'))).toEqual(['checkpoint']);
     const a = readSafetensors(join(whole, 'checkpoint', 'inputGenerator.safetensors')).tensors;
     const b = readSafetensors(join(split, 'checkpoint', 'inputGenerator.safetensors')).tensors;
