@@ -64,6 +64,7 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   // Batch 32, 70 steps an epoch (half the draws of batch 64), with the prior-range term: the default
   // since 2026-12-02, the size that fits 10 minutes on a 2-core machine without a GPU.
   ['half-prior-range', 'batch 32 (half the draws of batch 64) + the prior-range term (weight 1): the default', ['--batch', '32', '--prior-range-weight', '1']],
+  ['half-prior-range-w05', 'the same with the prior-range term at weight 0.5', ['--batch', '32', '--prior-range-weight', '0.5']],
   [
     'half-prior-range-keep90',
     'the same, sampling only the components the frozen classifier gives their class on >= 0.9 of 16 draws',
