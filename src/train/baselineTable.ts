@@ -94,9 +94,10 @@ for (const row of ROWS) {
       copyFileSync(lastGrid(dir), join(docs, file));
       // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
       const curve = join(dir, 'judge-curve.png');
+      if (!existsSync(curve)) return `[seed ${found[k]}](baseline/${file})`;
       const curveFile = file.replace(/\.png$/, '-judge-curve.png');
-      if (existsSync(curve)) copyFileSync(curve, join(docs, curveFile));
-      return `[seed ${found[k]}](baseline/${file})${existsSync(curve) ? ` ([curve](baseline/${curveFile}))` : ''}`;
+      copyFileSync(curve, join(docs, curveFile));
+      return `[seed ${found[k]}](baseline/${file}) ([curve](baseline/${curveFile}))`;
     })
     .join(' ');
   const minutes = overSeeds(dirs.map(trainMinutes), 1, false);
