@@ -13,6 +13,7 @@
 //   conv1x1     1x1 taps, S = D = 1, no padding: a matrix product per image
 //   convGeneric anything else (any kernel size, stride, dilation and padding)
 //   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
+//   weightGrad3x3  the same for 3x3 taps, stride 1, padding 1, W % 4 == 0, all 9 taps a thread
 // shaders/conv2dSubgroups.wgsl adds variants of conv3x3 and conv1x1 that share weight reads
 // across a subgroup (compiled together with this file where the device has subgroups).
 // The uniform blocks (p: the conv kernels, g: weightGrad, fold: phaseWeights and
@@ -342,6 +343,69 @@ fn weightGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   partStore(t1, wg.z, o0, a1);
   partStore(t2, wg.z, o0, a2);
   partStore(t3, wg.z, o0, a3);
+}
+
+// weightGrad3x3: weightGrad for 3x3 taps, stride 1, padding 1 and W % 4 == 0 (BigGAN's and the
+// VGGs' 3x3 layers). A thread per input channel c and 8 output channels keeps all 9 taps (72
+// sums) and, per group of 4 output columns, reads the 3 input rows the taps touch as one vec4 and
+// two scalars each (columns ox - 1 .. ox + 4) and dy as one vec4 per output channel: 17 reads for
+// 288 multiply-adds, where weightGrad's thread of 4 taps makes 48 scalar reads for 128.
+
+// x[plane row iy, columns ox - 1 .. ox + 4] as the 3 column shifts kx = 0, 1, 2 of 4 positions;
+// zero outside the image (padding 1). Columns ox .. ox + 3 are one aligned vec4 (W % 4 == 0).
+fn gradRow3(plane: u32, iy: i32, ox: u32) -> array<vec4<f32>, 3> {
+  let ok = (iy >= 0) & (iy < i32(g.H));
+  let rb = (plane + u32(clamp(iy, 0, i32(g.H) - 1))) * g.W;
+  let mid = select(vec4<f32>(0.0), gx4[(rb + ox) / 4u], ok);
+  let left = select(0.0, gx[rb + u32(max(i32(ox) - 1, 0))], ok & (ox > 0u));
+  let right = select(0.0, gx[rb + min(ox + 4u, g.W - 1u)], ok & (ox + 4u < g.W));
+  return array<vec4<f32>, 3>(vec4<f32>(left, mid.xyz), mid, vec4<f32>(mid.yzw, right));
+}
+
+// Tap t's sums for output channels o0 .. o0 + 7 (lo: 0-3, hi: 4-7) into part slice z.
+fn storeTap3x3(z: u32, o0: u32, c: u32, t: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  for (var k = 0u; k < keptG(8u); k++) {
+    let v = select(hi[k % 4u], lo[k % 4u], k < 4u);
+    if (o0 + k < g.O) { part[((z * g.O + o0 + k) * g.C + c) * 9u + t] = v; }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let c = gid.x;
+  if (c >= g.C) { return; }
+  let o0 = wg.y * 8u;
+  // a[2 t] sums tap t (= 3 ky + kx) for output channels o0 .. o0 + 3, a[2 t + 1] for o0 + 4 .. o0 + 7.
+  var a: array<vec4<f32>, 18>;
+  let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
+  for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
+    let b = r / g.Ho;
+    let oy = r % g.Ho;
+    let plane = (b * g.C + c) * g.H;
+    for (var ox = 0u; ox < g.Wo; ox += 4u) {
+      var d: array<vec4<f32>, 8>;
+      for (var k = 0u; k < keptG(8u); k++) { d[k] = gdy4[(((b * g.O + min(o0 + k, g.O - 1u)) * g.Ho + oy) * g.Wo + ox) / 4u]; }
+      let lo = mat4x4<f32>(d[0], d[1], d[2], d[3]);
+      let hi = mat4x4<f32>(d[4], d[5], d[6], d[7]);
+      var x: array<array<vec4<f32>, 3>, 3>;
+      for (var ky = 0u; ky < keptG(3u); ky++) { x[ky] = gradRow3(plane, i32(oy + ky) - 1, ox); }
+      // x * m: the dot products of x's 4 positions with each column (an output channel's dy).
+      a[0] += x[0][0] * lo; a[1] += x[0][0] * hi; a[2] += x[0][1] * lo; a[3] += x[0][1] * hi;
+      a[4] += x[0][2] * lo; a[5] += x[0][2] * hi; a[6] += x[1][0] * lo; a[7] += x[1][0] * hi;
+      a[8] += x[1][1] * lo; a[9] += x[1][1] * hi; a[10] += x[1][2] * lo; a[11] += x[1][2] * hi;
+      a[12] += x[2][0] * lo; a[13] += x[2][0] * hi; a[14] += x[2][1] * lo; a[15] += x[2][1] * hi;
+      a[16] += x[2][2] * lo; a[17] += x[2][2] * hi;
+    }
+  }
+  storeTap3x3(wg.z, o0, c, 0u, a[0], a[1]);
+  storeTap3x3(wg.z, o0, c, 1u, a[2], a[3]);
+  storeTap3x3(wg.z, o0, c, 2u, a[4], a[5]);
+  storeTap3x3(wg.z, o0, c, 3u, a[6], a[7]);
+  storeTap3x3(wg.z, o0, c, 4u, a[8], a[9]);
+  storeTap3x3(wg.z, o0, c, 5u, a[10], a[11]);
+  storeTap3x3(wg.z, o0, c, 6u, a[12], a[13]);
+  storeTap3x3(wg.z, o0, c, 7u, a[14], a[15]);
+  storeTap3x3(wg.z, o0, c, 8u, a[16], a[17]);
 }
 
 // ---------------------------------------------------------------------------------------------

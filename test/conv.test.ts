@@ -90,6 +90,8 @@ describe('conv2d', () => {
     { B: 3, C: 10, H: 9, W: 12, O: 21, kh: 1, kw: 1, stride: 1, padding: 0, bias: false },
     { B: 2, C: 6, H: 10, W: 8, O: 3, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
     { B: 20, C: 4, H: 16, W: 16, O: 3, kh: 3, kw: 3, stride: 1, padding: 1, bias: false },
+    // weightGrad3x3 over two workgroups of input channels, the second part-filled
+    { B: 2, C: 70, H: 4, W: 8, O: 10, kh: 3, kw: 3, stride: 1, padding: 1, bias: false },
   ];
   large.forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, i));
@@ -147,6 +149,22 @@ describe('conv2d', () => {
       ? ['conv3x3Shared16', 'conv3x3Shared8', 'conv3x3Shared4', 'conv1x1Shared16']
       : ['conv3x3', 'conv3x3', 'conv3x3', 'conv1x1'];
     expect(entries).toEqual(expected);
+  });
+
+  it('takes the weight gradient of 3x3 layers with padding 1 on rows a multiple of 4 wide with all 9 taps a thread', () => {
+    const rt = runtime();
+    const entries: string[] = [];
+    const stop = rt.onLaunch((k) => entries.push(k.entry));
+    try {
+      for (const [W, padding] of [[8, 1], [7, 1], [8, 0]]) {
+        const x = tensor(new Float32Array(2 * 3 * 6 * W), [2, 3, 6, W]);
+        const dy = tensor(new Float32Array(2 * 5 * (6 + 2 * padding - 2) * (W + 2 * padding - 2)), [2, 5, 6 + 2 * padding - 2, W + 2 * padding - 2]);
+        conv2dWeightGrad(x, dy, [5, 3, 3, 3], { padding });
+      }
+    } finally {
+      stop();
+    }
+    expect(entries.filter((e) => e.startsWith('weightGrad'))).toEqual(['weightGrad3x3', 'weightGrad', 'weightGrad']);
   });
 
   it('runs strided, 7x7 and narrow layers as unfold + matmul, and the 3x3 and 1x1 layers it has kernels for on them', () => {

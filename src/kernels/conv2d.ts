@@ -64,6 +64,8 @@ const convKernels = kernelFamily('conv2d', {
   layouts: {
     conv: { entries: ['conv3x3', 'conv1x1', 'convGeneric'], uniform: 'p', buffers: CONV_BUFFERS },
     weightGrad: { uniform: 'g', buffers: { gx: 'read f32', gdy: 'read f32', part: 'write f32' } },
+    // gx4 and gdy4: x and dy again as vec4s (an entry point may not read two variables at one binding).
+    weightGrad3x3: { uniform: 'g', buffers: { gx: 'read f32', gdy4: 'read vec4f', part: 'write f32', gx4: 'read vec4f' } },
     fold: { entries: ['phaseWeights', 'phaseWeightsGrad'], uniform: 'fold', buffers: { weight: 'read f32', folded: 'write f32' } },
   },
   prelude: [flatIndex, ...CONV2D_WGSL],
@@ -339,7 +341,9 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
   const taps = g.C * g.kh * g.kw;
   const rows = batch * g.Ho;
   if (rows === 0 || taps === 0) return zeros([g.O, g.C, g.kh, g.kw]);
-  const gx = Math.ceil(taps / 4 / WORKGROUP);
+  // 3x3, stride 1, padding 1 on rows of a multiple of 4: a thread per input channel, all 9 taps.
+  const taps3x3 = g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad === 1 && g.W % 4 === 0;
+  const gx = Math.ceil((taps3x3 ? g.C : taps / 4) / WORKGROUP);
   const gy = Math.ceil(g.O / OB);
   // The partial sums (one weight-sized slice per split) stay within one binding.
   const slices = Math.max(1, Math.floor(runtime().bindingLimit / (4 * g.O * taps)));
@@ -349,13 +353,13 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
   const part = empty([used, g.O, g.C, g.kh, g.kw]);
   runtime().launch({
     kernel: convKernels,
-    entry: 'weightGrad',
+    entry: taps3x3 ? 'weightGrad3x3' : 'weightGrad',
     constants: { WORKGROUP },
     params: {
       C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, KH: g.kh, KW: g.kw,
       rows, rowsPerSplit,
     },
-    buffers: { gx: x, gdy: dy, part: part.buffer },
+    buffers: taps3x3 ? { gx: x, gx4: x, gdy4: dy, part: part.buffer } : { gx: x, gdy: dy, part: part.buffer },
     workgroups: [gx, gy, used],
   });
   // A view of one slice; the view holds the storage once part lets go of it.

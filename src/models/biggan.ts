@@ -1,6 +1,8 @@
-// The BigGAN generator (BigGAN-PyTorch layout, MODELS.md), in eval mode only: it is frozen.
-// Spectral norm is baked into the weights at conversion (families/biggan.ts), so every layer
-// here is a plain conv or linear under the checkpoint's own key names.
+// The BigGAN generator (BigGAN-PyTorch layout, MODELS.md). Loaded, it is frozen and in eval mode
+// (running statistics); `cgan cgan --generator` fine-tunes one in training mode (batch statistics,
+// running statistics updated with BigGAN-PyTorch's momentum 0.1). Spectral norm is baked into the
+// weights at conversion (families/biggan.ts), so every layer here is a plain conv or linear under
+// the checkpoint's own key names, and fine-tuning trains those effective weights.
 import { formatShape, Tensor, tensor } from '../engine/tensor.js';
 import { batchNorm, batchNormRelu, conditionalBatchNorm, conditionalBatchNormRelu } from '../kernels/batchnorm.js';
 import { selfAttention } from '../kernels/attention.js';
@@ -11,7 +13,7 @@ import { concat, split } from '../kernels/shape.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { ImageGenerator } from './family.js';
-import { Conv2d, FrozenModule, Linear, Module } from './module.js';
+import { Conv2d, Linear, Module } from './module.js';
 
 export interface AttentionConfig {
   /** Index of the block the attention follows (its key prefix is blocks.{block}.1). */
@@ -40,6 +42,9 @@ export interface BigGANConfig {
   /** Batchnorm epsilon (BigGAN-PyTorch's default for G). */
   eps: number;
 }
+
+/** Eval: the stored statistics. Training: batch statistics, the stored ones updated (BigGAN-PyTorch's momentum). */
+const batchNormSettings = (training: boolean, eps: number) => ({ training, eps, momentum: 0.1 });
 
 /** Uninitialised-looking zeros; loadStateDict fills every parameter. */
 const zeros = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
@@ -86,18 +91,20 @@ class ConditionalBatchNorm extends Module {
     this.storedVar = this.registerBuffer('stored_var', zeros([channels]));
   }
 
+  settings() {
+    return batchNormSettings(this.training, this.eps);
+  }
+
   forward(x: Tensor, y: Tensor): Tensor {
     return conditionalBatchNorm(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, {
-      training: false,
-      eps: this.eps,
+      ...this.settings(),
     });
   }
 
   /** relu(forward(x, y)), the relu fused into the batchnorm's passes. */
   forwardRelu(x: Tensor, y: Tensor): Tensor {
     return conditionalBatchNormRelu(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, {
-      training: false,
-      eps: this.eps,
+      ...this.settings(),
     });
   }
 }
@@ -117,13 +124,17 @@ class OutputBatchNorm extends Module {
     this.storedVar = this.registerBuffer('stored_var', zeros([channels]));
   }
 
+  settings() {
+    return batchNormSettings(this.training, this.eps);
+  }
+
   forward(x: Tensor): Tensor {
-    return batchNorm(x, this.storedMean, this.storedVar, this.gain, this.bias, { training: false, eps: this.eps });
+    return batchNorm(x, this.storedMean, this.storedVar, this.gain, this.bias, this.settings());
   }
 
   /** relu(forward(x)), the relu fused into the batchnorm's passes. */
   forwardRelu(x: Tensor): Tensor {
-    return batchNormRelu(x, this.storedMean, this.storedVar, this.gain, this.bias, { training: false, eps: this.eps });
+    return batchNormRelu(x, this.storedMean, this.storedVar, this.gain, this.bias, this.settings());
   }
 }
 
@@ -201,7 +212,7 @@ class OutputLayer extends Module {
   }
 }
 
-export class BigGANGenerator extends FrozenModule implements ImageGenerator {
+export class BigGANGenerator extends Module implements ImageGenerator {
   readonly shared: Embedding;
   readonly linear: Linear;
   /** blocks.{i}.0 is block i; blocks.{i}.1 its attention, where there is one. */

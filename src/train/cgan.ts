@@ -11,12 +11,15 @@ import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
 import { conversionMetadata } from '../models/convert.js';
+import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
+import { toFloat32 } from '../models/checkpoint/index.js';
+import type { ConvertedModel } from '../models/family.js';
 import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig } from '../models/dcgan.js';
-import { loadClassifier, loadGenerator } from '../models/load.js';
+import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { imagesOf, loadFashionMnistBytes, type LabelledBytes } from './fashionMnist.js';
 import { prepareRunFolder, writeFileAtomic } from './files.js';
 import type { GanLoss } from './ganLoss.js';
-import { ganStep, type Gan } from './ganStep.js';
+import { ganStep, type Gan, type TrainableGenerator } from './ganStep.js';
 import { writeImageGrid } from './images.js';
 import { GeneratorPrior } from './inputGenerator.js';
 import { Adam } from './optim.js';
@@ -55,6 +58,16 @@ export interface CganConfig {
    */
   gradeEvery?: number;
   gradeSamples?: number;
+  /**
+   * The transfer question (Wang et al., "Transferring GANs"): G is this BigGAN generator file's
+   * architecture instead of a DCGAN, its class embedding given one row a class. Absent: a DCGAN
+   * of `width`.
+   */
+  generator?: string;
+  /** With `generator`: 'pretrained' fine-tunes the file's weights (each class's row starts as its row 0); 'scratch' trains the architecture from fresh weights. */
+  generatorInit?: 'pretrained' | 'scratch';
+  /** Train on this many labelled images, an equal share a class, drawn with the seed (absent: all of them). */
+  trainImages?: number;
   out: string;
 }
 
@@ -119,9 +132,8 @@ export async function cganPipeline(dir: string, config: CganConfig): Promise<Con
   return new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
 }
 
-/** Epoch e's order of the training images: a fixed shuffle of seed and epoch, so a resumed run reads the same batches. */
-function epochOrder(n: number, seed: number, epoch: number): Int32Array {
-  const rng = new Rng(seed * 1009 + epoch + 1);
+/** A fixed shuffle of 0 .. n-1 for a seed (Fisher-Yates). */
+function shuffled(n: number, rng: Rng): Int32Array {
   const order = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
@@ -130,8 +142,90 @@ function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return order;
 }
 
+/** Pass p's order of the training images: a fixed shuffle of seed and pass, so a resumed run reads the same batches. */
+function passOrder(n: number, seed: number, pass: number): Int32Array {
+  return shuffled(n, new Rng(seed * 1009 + pass + 1));
+}
+
+/**
+ * `count` labelled images, count / classes of each class: the first ones of each class in a
+ * shuffle of the seed, so the smaller subsets of a seed lie inside its larger ones.
+ */
+export function balancedSubset(data: LabelledBytes, count: number, classes: number, seed: number): LabelledBytes {
+  if (count % classes !== 0) throw new Error(`--train-images ${count}: must be a multiple of the ${classes} classes (an equal share a class)`);
+  const share = count / classes;
+  const picked: number[][] = Array.from({ length: classes }, () => []);
+  for (const i of shuffled(data.labels.length, new Rng(seed * 7919 + 17))) {
+    const c = data.labels[i];
+    if (picked[c].length < share) picked[c].push(i);
+  }
+  const short = picked.findIndex((p) => p.length < share);
+  if (short >= 0) throw new Error(`--train-images ${count}: class ${short} has ${picked[short].length} training images, ${share} are needed`);
+  const indices = picked.flat().sort((a, b) => a - b);
+  const area = data.side * data.side;
+  const pixels = new Uint8Array(count * area);
+  indices.forEach((i, k) => pixels.set(data.pixels.subarray(i * area, (i + 1) * area), k * area));
+  return { pixels, labels: Int32Array.from(indices, (i) => data.labels[i]), side: data.side };
+}
+
+/** --generator's file, checked: a BigGAN generator of 3x32x32 images with 1 class or `classes`. */
+function transferSource(file: string, classes: number): { converted: ConvertedModel; source: BigGANConfig } {
+  const converted = readModelFile(file);
+  if (converted.format !== 'biggan-generator') {
+    throw new Error(`--generator: ${file} holds a ${converted.format}; fine-tuning takes a BigGAN generator (format biggan-generator)`);
+  }
+  const source = converted.config as BigGANConfig;
+  if (source.resolution !== 32 || source.outChannels !== 3) {
+    throw new Error(`--generator: ${file} makes ${source.outChannels}x${source.resolution}x${source.resolution} images; the cGAN trains on 3x32x32`);
+  }
+  if (source.nClasses !== 1 && source.nClasses !== classes) {
+    throw new Error(`--generator: ${file} has ${source.nClasses} classes; it needs 1 (each class starts as it) or ${classes}`);
+  }
+  return { converted, source };
+}
+
+/**
+ * `generator`'s BigGAN with one class-embedding row a class: the file's weights (each row its row
+ * 0, so every class starts as the unconditional generator) or, from scratch, fresh ones (DCGAN's
+ * N(0, 0.02) for conv and linear weights, the embedding N(0, 1), batchnorm at identity).
+ */
+export function bigganForClasses(file: string, classes: number, init: 'pretrained' | 'scratch', seed: number): BigGANGenerator {
+  const { converted, source } = transferSource(file, classes);
+  const G = new BigGANGenerator({ ...source, nClasses: classes });
+  if (init === 'pretrained') {
+    const values = new Map([...converted.tensors].map(([key, t]) => [key, { shape: t.shape, data: toFloat32(t) }]));
+    const shared = values.get('shared.weight')!;
+    if (source.nClasses === 1) {
+      const rows = new Float32Array(classes * shared.data.length);
+      for (let c = 0; c < classes; c++) rows.set(shared.data, c * shared.data.length);
+      values.set('shared.weight', { shape: [classes, shared.shape[1]], data: rows });
+    }
+    G.loadStateDict(values, { source: file });
+  } else {
+    const rng = new Rng(seed);
+    for (const [key, t] of G.stateDict()) {
+      const values = new Float32Array(t.size);
+      if (key === 'shared.weight') rng.fillNormal(values);
+      else if (key.endsWith('stored_var') || key === 'output_layer.0.gain') values.fill(1);
+      else if (key.endsWith('.weight')) rng.fillNormal(values, 0, 0.02);
+      t.copy_(values); // biases, attention's gamma, stored means: 0
+    }
+  }
+  return G.train();
+}
+
+/** The length of z of --generator's file, checked before any GPU work. */
+export function generatorDimZ(file: string, classes: number): number {
+  return transferSource(file, classes).source.dimZ;
+}
+
+function buildGenerator(config: CganConfig): TrainableGenerator {
+  if (!config.generator) return new DCGANGenerator(generatorConfig(config), config.seed);
+  return bigganForClasses(config.generator, config.classNames.length, config.generatorInit ?? 'pretrained', config.seed);
+}
+
 function buildGan(config: CganConfig): Gan {
-  const generator = new DCGANGenerator(generatorConfig(config), config.seed);
+  const generator = buildGenerator(config);
   const discriminator = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
   const betas: [number, number] = [config.beta1, 0.999];
   return {
@@ -145,7 +239,7 @@ function buildGan(config: CganConfig): Gan {
 
 async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState): Promise<void> {
   const G = gan.generator;
-  const converted = { format: 'dcgan-generator', config: G.config, tensors: new Map() };
+  const converted = { format: G instanceof BigGANGenerator ? 'biggan-generator' : 'dcgan-generator', config: G.config, tensors: new Map() };
   await writeCheckpoint(dir, [
     { name: 'generator', tensors: G.stateDict(), metadata: conversionMetadata(converted) },
     { name: 'discriminator', tensors: gan.discriminator.stateDict(), metadata: { format: 'dcgan-discriminator', config: JSON.stringify(gan.discriminator.config) } },
@@ -167,7 +261,7 @@ function restoreCganCheckpoint(dir: string, gan: Gan): CganState {
 }
 
 /** A row per class, fixed noise, G in eval mode (running statistics), as `sample` will draw it. */
-async function cganGrid(G: DCGANGenerator, config: CganConfig, path: string): Promise<void> {
+async function cganGrid(G: TrainableGenerator, config: CganConfig, path: string): Promise<void> {
   const K = config.classNames.length;
   const n = K * config.gridPerClass;
   const z = new Rng(config.seed + 1).fillNormal(new Float32Array(n * config.dimZ));
@@ -202,7 +296,7 @@ export interface CganOptions {
   /** The training images (tests pass a small set); default: config.data's training split. */
   data?: LabelledBytes;
   /** Grades G (in eval mode) every config.gradeEvery steps and at the end; the CLI passes the frozen classifier and judges. */
-  grade?: (generator: DCGANGenerator, samples: number) => Promise<Pick<CganGrade, 'frozen' | 'judges'>>;
+  grade?: (generator: TrainableGenerator, samples: number) => Promise<Pick<CganGrade, 'frozen' | 'judges'>>;
 }
 
 function writeJudgeCurve(dir: string, grades: CganGrade[]): void {
@@ -225,11 +319,13 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
   const log = (line: string) => {
     if (!options.quiet) console.log(line);
   };
-  const data = options.data ?? loadFashionMnistBytes(config.data, 'train');
-  const perEpoch = Math.floor(data.labels.length / config.batch);
-  if (config.stepsPerEpoch > perEpoch) {
-    throw new Error(`--steps-per-epoch ${config.stepsPerEpoch}: ${data.labels.length} training images make ${perEpoch} batches of ${config.batch}`);
-  }
+  const all = options.data ?? loadFashionMnistBytes(config.data, 'train');
+  const data = config.trainImages ? balancedSubset(all, config.trainImages, config.classNames.length, config.seed) : all;
+  // Batches are read pass after pass over the shuffled images. A run's epoch is one pass, or,
+  // when the images make fewer batches than an epoch has steps (a small --train-images), as
+  // many passes as it takes.
+  const perPass = Math.min(config.stepsPerEpoch, Math.floor(data.labels.length / config.batch));
+  if (perPass < 1) throw new Error(`--batch ${config.batch}: more than the ${data.labels.length} training images`);
   const gan = buildGan(config);
   const rng = new Rng(config.seed);
   let state: CganState = { step: 0, adamStepsG: 0, adamStepsD: 0, rng: rng.getState() };
@@ -253,14 +349,15 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
   const gradeEvery = options.grade ? (config.gradeEvery ?? 0) : 0;
   const every = Math.max(1, Math.round(total / 20));
   let order: Int32Array | null = null;
-  let orderEpoch = -1;
+  let orderPass = -1;
   let interrupted = false;
   let rate = 0;
   while (state.step < total) {
     const t0 = performance.now();
     const epoch = Math.floor(state.step / config.stepsPerEpoch);
-    if (epoch !== orderEpoch) [order, orderEpoch] = [epochOrder(data.labels.length, config.seed, epoch), epoch];
-    const at = (state.step % config.stepsPerEpoch) * config.batch;
+    const pass = Math.floor(state.step / perPass);
+    if (pass !== orderPass) [order, orderPass] = [passOrder(data.labels.length, config.seed, pass), pass];
+    const at = (state.step % perPass) * config.batch;
     const picked = order!.subarray(at, at + config.batch);
     const labels = Array.from(picked, (i) => data.labels[i]);
     const real = tensor(imagesOf(data, picked), [config.batch, 3, 32, 32]);

@@ -9,7 +9,7 @@ import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { cganGrader, collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
-import { CGAN_GENERATOR, cganPipeline, isCganRun, trainCgan, type CganConfig } from './cgan.js';
+import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
 import { GAN_LOSSES, type GanLoss } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
@@ -264,7 +264,13 @@ runFolderOptions(program
     "steps between gradings of G by the frozen classifier and the judges during training (grades.jsonl, judge-curve.png: accuracy against training time); 0 for none (default: a quarter of an epoch)",
     wholeNumber('--grade-every'),
   )
-  .option('--grade-samples <n>', 'samples each grading draws, an equal share a class', count('--grade-samples'), CGAN_DEFAULTS.gradeSamples),
+  .option('--grade-samples <n>', 'samples each grading draws, an equal share a class', count('--grade-samples'), CGAN_DEFAULTS.gradeSamples)
+  .option(
+    '--generator <path>',
+    "the transfer question: fine-tune this pretrained BigGAN generator (.pth or converted .safetensors) with a fresh discriminator instead of training a DCGAN; its class embedding gets a row a class, each starting as the generator's own",
+  )
+  .option('--from-scratch', "with --generator: train that generator's architecture from fresh weights (the transfer question's comparison)")
+  .option('--train-images <n>', 'train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch then reads them as many times as its steps need', count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
     // As train: every path checked and the folder guarded before the GPU is opened.
@@ -285,9 +291,22 @@ runFolderOptions(program
       requireDir(o.data, `--data: Fashion-MNIST's idx files (Debian: apt-get install dataset-fashion-mnist, then ${DEBIAN_FASHION_MNIST})`);
       fashionMnistFiles(o.data, 'train');
       requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
+      if (o.fromScratch && !o.generator) throw new Error('--from-scratch: give the generator whose architecture to train (--generator <path>)');
+      if (o.generator) requireCheckpoint(o.generator, '--generator: a pretrained BigGAN generator, .pth or converted .safetensors');
       // Fashion-MNIST's training split: 60,000 images (trainCgan checks the files it reads again).
-      const batches = Math.floor(60000 / o.batch);
-      if (o.stepsPerEpoch > batches) throw new Error(`--steps-per-epoch ${o.stepsPerEpoch}: 60,000 training images make ${batches} batches of ${o.batch}`);
+      const images = o.trainImages ?? 60000;
+      if (images > 60000 || images % FASHION_MNIST_CLASSES.length !== 0) {
+        throw new Error(`--train-images ${images}: a multiple of ${FASHION_MNIST_CLASSES.length} (an equal share a class), at most the 60,000 training images`);
+      }
+      const batches = Math.floor(images / o.batch);
+      if (batches < 1) throw new Error(`--batch ${o.batch}: more than the ${images} training images`);
+      // On all the images an epoch is one pass; on a few (--train-images) it may take several.
+      if (o.trainImages === undefined && o.stepsPerEpoch > batches) {
+        throw new Error(`--steps-per-epoch ${o.stepsPerEpoch}: 60,000 training images make ${batches} batches of ${o.batch}`);
+      }
+      const transfer = o.generator
+        ? { generator: resolve(o.generator), generatorInit: o.fromScratch ? ('scratch' as const) : ('pretrained' as const), dimZ: generatorDimZ(o.generator, FASHION_MNIST_CLASSES.length) }
+        : {};
       config = {
         method: 'cgan',
         data: resolve(o.data),
@@ -308,6 +327,8 @@ runFolderOptions(program
         gridPerClass: o.gridPerClass,
         gradeEvery: o.gradeEvery ?? Math.ceil((o.stepsPerEpoch ?? batches) / CGAN_DEFAULTS.gradesPerEpoch),
         gradeSamples: o.gradeSamples,
+        ...transfer,
+        ...(o.trainImages === undefined ? {} : { trainImages: o.trainImages }),
         out,
       };
       const aside = prepareRunFolder(out, { force: o.force });

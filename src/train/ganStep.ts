@@ -1,14 +1,19 @@
 // One training step of a conditional GAN, free of Node (like step.ts): both networks learn, each
 // with its own Adam, one after the other on the same batch.
 import { scope, type Tensor } from '../engine/tensor.js';
-import type { DCGANDiscriminator, DCGANGenerator } from '../models/dcgan.js';
+import type { DCGANDiscriminator } from '../models/dcgan.js';
+import type { ImageGenerator } from '../models/family.js';
+import type { Module } from '../models/module.js';
 import { mean } from '../kernels/reduce.js';
 import { concat } from '../kernels/shape.js';
 import { discriminatorLoss, generatorLoss, type GanLoss } from './ganLoss.js';
 import type { Adam } from './optim.js';
 
+/** A generator that learns: a DCGAN, or a BigGAN fine-tuned or trained from scratch (cgan.ts). */
+export type TrainableGenerator = Module & ImageGenerator;
+
 export interface Gan {
-  generator: DCGANGenerator;
+  generator: TrainableGenerator;
   discriminator: DCGANDiscriminator;
   optimizerG: Adam;
   optimizerD: Adam;
