@@ -14,6 +14,7 @@
 //   convGeneric anything else (any kernel size, stride, dilation and padding)
 //   weightGrad  d(loss)/d(weight), partial sums over slices of the batch rows
 //   weightGrad3x3  the same for 3x3 taps, stride 1, padding 1, W % 4 == 0, all 9 taps a thread
+//                  (conv2dSubgroups.wgsl's weightGrad3x3Shared shares its dy reads across a subgroup)
 // shaders/conv2dSubgroups.wgsl adds variants of conv3x3 and conv1x1 that share weight reads
 // across a subgroup (compiled together with this file where the device has subgroups).
 // The uniform blocks (p: the conv kernels, g: weightGrad, fold: phaseWeights and
@@ -370,42 +371,57 @@ fn storeTap3x3(z: u32, o0: u32, c: u32, t: u32, lo: vec4<f32>, hi: vec4<f32>) {
   }
 }
 
+// Tap t (= 3 ky + kx) of a 3x3 weight gradient: sums[2 t] for output channels o0 .. o0 + 3,
+// sums[2 t + 1] for o0 + 4 .. o0 + 7.
+alias Sums3x3 = array<vec4<f32>, 18>;
+
+// One group of 4 output columns (ox) of output row oy into the sums, given dy of the 8 output
+// channels (lo: o0 .. o0 + 3, hi: o0 + 4 .. o0 + 7, a column each) and the input plane.
+fn accumulate3x3(a: ptr<function, Sums3x3>, plane: u32, oy: u32, ox: u32, lo: mat4x4<f32>, hi: mat4x4<f32>) {
+  var x: array<array<vec4<f32>, 3>, 3>;
+  for (var ky = 0u; ky < keptG(3u); ky++) { x[ky] = gradRow3(plane, i32(oy + ky) - 1, ox); }
+  // x * m: the dot products of x's 4 positions with each column (an output channel's dy).
+  (*a)[0] += x[0][0] * lo; (*a)[1] += x[0][0] * hi; (*a)[2] += x[0][1] * lo; (*a)[3] += x[0][1] * hi;
+  (*a)[4] += x[0][2] * lo; (*a)[5] += x[0][2] * hi; (*a)[6] += x[1][0] * lo; (*a)[7] += x[1][0] * hi;
+  (*a)[8] += x[1][1] * lo; (*a)[9] += x[1][1] * hi; (*a)[10] += x[1][2] * lo; (*a)[11] += x[1][2] * hi;
+  (*a)[12] += x[2][0] * lo; (*a)[13] += x[2][0] * hi; (*a)[14] += x[2][1] * lo; (*a)[15] += x[2][1] * hi;
+  (*a)[16] += x[2][2] * lo; (*a)[17] += x[2][2] * hi;
+}
+
+fn store3x3(z: u32, o0: u32, c: u32, a: Sums3x3) {
+  storeTap3x3(z, o0, c, 0u, a[0], a[1]);
+  storeTap3x3(z, o0, c, 1u, a[2], a[3]);
+  storeTap3x3(z, o0, c, 2u, a[4], a[5]);
+  storeTap3x3(z, o0, c, 3u, a[6], a[7]);
+  storeTap3x3(z, o0, c, 4u, a[8], a[9]);
+  storeTap3x3(z, o0, c, 5u, a[10], a[11]);
+  storeTap3x3(z, o0, c, 6u, a[12], a[13]);
+  storeTap3x3(z, o0, c, 7u, a[14], a[15]);
+  storeTap3x3(z, o0, c, 8u, a[16], a[17]);
+}
+
+// dy[b, o, oy, ox .. ox + 3] of output channel o (clamped to the last one), one vec4 (Wo % 4 == 0).
+fn dyRow4(b: u32, o: u32, oy: u32, ox: u32) -> vec4<f32> {
+  return gdy4[(((b * g.O + min(o, g.O - 1u)) * g.Ho + oy) * g.Wo + ox) / 4u];
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn weightGrad3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let c = gid.x;
   if (c >= g.C) { return; }
   let o0 = wg.y * 8u;
-  // a[2 t] sums tap t (= 3 ky + kx) for output channels o0 .. o0 + 3, a[2 t + 1] for o0 + 4 .. o0 + 7.
-  var a: array<vec4<f32>, 18>;
+  var a: Sums3x3;
   let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
   for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
     let b = r / g.Ho;
     let oy = r % g.Ho;
-    let plane = (b * g.C + c) * g.H;
     for (var ox = 0u; ox < g.Wo; ox += 4u) {
       var d: array<vec4<f32>, 8>;
-      for (var k = 0u; k < keptG(8u); k++) { d[k] = gdy4[(((b * g.O + min(o0 + k, g.O - 1u)) * g.Ho + oy) * g.Wo + ox) / 4u]; }
-      let lo = mat4x4<f32>(d[0], d[1], d[2], d[3]);
-      let hi = mat4x4<f32>(d[4], d[5], d[6], d[7]);
-      var x: array<array<vec4<f32>, 3>, 3>;
-      for (var ky = 0u; ky < keptG(3u); ky++) { x[ky] = gradRow3(plane, i32(oy + ky) - 1, ox); }
-      // x * m: the dot products of x's 4 positions with each column (an output channel's dy).
-      a[0] += x[0][0] * lo; a[1] += x[0][0] * hi; a[2] += x[0][1] * lo; a[3] += x[0][1] * hi;
-      a[4] += x[0][2] * lo; a[5] += x[0][2] * hi; a[6] += x[1][0] * lo; a[7] += x[1][0] * hi;
-      a[8] += x[1][1] * lo; a[9] += x[1][1] * hi; a[10] += x[1][2] * lo; a[11] += x[1][2] * hi;
-      a[12] += x[2][0] * lo; a[13] += x[2][0] * hi; a[14] += x[2][1] * lo; a[15] += x[2][1] * hi;
-      a[16] += x[2][2] * lo; a[17] += x[2][2] * hi;
+      for (var k = 0u; k < keptG(8u); k++) { d[k] = dyRow4(b, o0 + k, oy, ox); }
+      accumulate3x3(&a, (b * g.C + c) * g.H, oy, ox, mat4x4<f32>(d[0], d[1], d[2], d[3]), mat4x4<f32>(d[4], d[5], d[6], d[7]));
     }
   }
-  storeTap3x3(wg.z, o0, c, 0u, a[0], a[1]);
-  storeTap3x3(wg.z, o0, c, 1u, a[2], a[3]);
-  storeTap3x3(wg.z, o0, c, 2u, a[4], a[5]);
-  storeTap3x3(wg.z, o0, c, 3u, a[6], a[7]);
-  storeTap3x3(wg.z, o0, c, 4u, a[8], a[9]);
-  storeTap3x3(wg.z, o0, c, 5u, a[10], a[11]);
-  storeTap3x3(wg.z, o0, c, 6u, a[12], a[13]);
-  storeTap3x3(wg.z, o0, c, 7u, a[14], a[15]);
-  storeTap3x3(wg.z, o0, c, 8u, a[16], a[17]);
+  store3x3(wg.z, o0, c, a);
 }
 
 // ---------------------------------------------------------------------------------------------

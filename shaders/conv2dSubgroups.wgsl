@@ -264,3 +264,28 @@ fn upConv3x3GradShared16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
   storeRows(a0, g, ch.o0);
   storeRows(a1, g, ch.o0 + 8u);
 }
+
+// conv2d.wgsl's weightGrad3x3 with the dy reads shared: the threads of a workgroup differ only in
+// their input channel, so all read the same dy. Lane i < 8 reads output channel o0 + i's 4 values
+// and every lane takes all 8 by subgroupBroadcast: 10 reads a group of 4 columns instead of 17.
+// conv.ts sizes the workgroup to the input channels (lanes past the last one compute a clamped
+// copy and skip the store: no early return before a subgroup operation).
+@compute @workgroup_size(WORKGROUP)
+fn weightGrad3x3Shared(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>,
+                       @builtin(subgroup_invocation_id) lane: u32) {
+  let c = min(gid.x, g.C - 1u);
+  let o0 = wg.y * 8u;
+  var a: Sums3x3;
+  let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
+  for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
+    let b = r / g.Ho;
+    let oy = r % g.Ho;
+    for (var ox = 0u; ox < g.Wo; ox += 4u) {
+      let mine = dyRow4(b, o0 + lane % 8u, oy, ox);
+      let lo = mat4x4<f32>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u));
+      let hi = mat4x4<f32>(subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u), subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
+      accumulate3x3(&a, (b * g.C + c) * g.H, oy, ox, lo, hi);
+    }
+  }
+  if (gid.x < g.C) { store3x3(wg.z, o0, c, a); }
+}

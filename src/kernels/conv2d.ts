@@ -79,6 +79,7 @@ const convSubgroupKernels = convKernels.with('conv2dSubgroups', {
       uniform: 'p',
       buffers: { ...CONV_BUFFERS, inp4: 'read vec4f' },
     },
+    weightGradShared: { entries: ['weightGrad3x3Shared'], uniform: 'g', buffers: { gx: 'read f32', gdy4: 'read vec4f', part: 'write f32', gx4: 'read vec4f' } },
     upConv: {
       entries: ['upConv3x3Shared16', 'upConv3x3GradShared16'],
       uniform: 'p',
@@ -341,9 +342,12 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
   const taps = g.C * g.kh * g.kw;
   const rows = batch * g.Ho;
   if (rows === 0 || taps === 0) return zeros([g.O, g.C, g.kh, g.kw]);
-  // 3x3, stride 1, padding 1 on rows of a multiple of 4: a thread per input channel, all 9 taps.
+  // 3x3, stride 1, padding 1 on rows of a multiple of 4: a thread per input channel, all 9 taps;
+  // with subgroups, a workgroup no wider than the input channels (its spare lanes do work).
   const taps3x3 = g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad === 1 && g.W % 4 === 0;
-  const gx = Math.ceil((taps3x3 ? g.C : taps / 4) / WORKGROUP);
+  const shared = taps3x3 && convSettings.subgroups && runtime().ctx.hasSubgroups;
+  const workgroup = shared ? Math.min(WORKGROUP, Math.max(8, 2 ** Math.ceil(Math.log2(g.C)))) : WORKGROUP;
+  const gx = Math.ceil((taps3x3 ? g.C : taps / 4) / workgroup);
   const gy = Math.ceil(g.O / OB);
   // The partial sums (one weight-sized slice per split) stay within one binding.
   const slices = Math.max(1, Math.floor(runtime().bindingLimit / (4 * g.O * taps)));
@@ -352,9 +356,9 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
   const used = Math.ceil(rows / rowsPerSplit);
   const part = empty([used, g.O, g.C, g.kh, g.kw]);
   runtime().launch({
-    kernel: convKernels,
-    entry: taps3x3 ? 'weightGrad3x3' : 'weightGrad',
-    constants: { WORKGROUP },
+    kernel: shared ? convSubgroupKernels : convKernels,
+    entry: shared ? 'weightGrad3x3Shared' : taps3x3 ? 'weightGrad3x3' : 'weightGrad',
+    constants: { WORKGROUP: workgroup },
     params: {
       C: g.C, H: g.H, W: g.W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: g.pad, padX: g.pad, S: g.stride, KH: g.kh, KW: g.kw,
       rows, rowsPerSplit,

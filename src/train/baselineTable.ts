@@ -1,8 +1,9 @@
-// `npm run baseline`: the table of docs/baseline.md (issue 17), from runs made by the project's own
+// `npm run baseline`: the tables of docs/baseline.md (issue 17), from runs made by the project's own
 // commands (a git checkout): data-free conditioning with `npm run train` (runs/ablation/half-prior-range,
 // the default's flags), the paper's loss alone (runs/ablation/paper) and the label-trained
 // conditional DCGAN with `npm run cgan` (runs/baseline/cgan; runs/baseline/cgan-2epochs and
-// cgan-3epochs: copies trained on with --resume --epochs 2, then 3), each seed a run folder seed-<s>
+// cgan-3epochs: copies trained on with --resume --epochs 2, then 3), and the transfer question's
+// runs of `npm run cgan -- --generator` (runs/transfer), each seed a run folder seed-<s>
 // graded with --real-data. It trains nothing: it reads the runs' report.json, metrics.jsonl and
 // last grid, and says which seeds each row has. Every cell is the mean over the seeds ± half their
 // spread, and the worst seed.
@@ -55,6 +56,32 @@ const ROWS: BaselineRow[] = [
   },
 ];
 
+/**
+ * The transfer question (issue 17; Wang et al., "Transferring GANs", in shared/papers): the default
+ * generator fine-tuned with a fresh discriminator on a few labelled images, against its
+ * architecture trained from scratch on the same images, at one budget of steps.
+ */
+const TRANSFER_IMAGES = [100, 1000, 10000];
+const TRANSFER_FLAGS = '--batch 32 --epochs 4 --steps-per-epoch 50 --grade-every 0';
+const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
+  const images = `${n.toLocaleString('en-US')} / ${n.toLocaleString('en-US')}`;
+  const common = `--train-images ${n} ${TRANSFER_FLAGS} --seed <s>`;
+  return [
+    {
+      dir: `runs/transfer/pretrained-${n}`,
+      label: `the default G fine-tuned, ${n.toLocaleString('en-US')} images`,
+      command: `npm run cgan -- --generator models/fmnist_biggan32_G.safetensors ${common}`,
+      images,
+    },
+    {
+      dir: `runs/transfer/scratch-${n}`,
+      label: `its architecture from scratch, ${n.toLocaleString('en-US')} images`,
+      command: `npm run cgan -- --generator models/fmnist_biggan32_G.safetensors --from-scratch ${common}`,
+      images,
+    },
+  ];
+});
+
 const options = new Command('cgan baseline')
   .description('write the table of docs/baseline.md from the runs of its rows (see src/train/baselineTable.ts); trains nothing')
   .option('--seeds <list>', 'comma-separated seeds to look for', '0,1,2')
@@ -78,32 +105,43 @@ function perClassFrechet(reports: Report[], label: string): string[] {
   });
 }
 
-const main: string[] = [];
-const frechet: string[] = [];
-for (const row of ROWS) {
-  const found = seeds.filter((s) => existsSync(join(row.dir, `seed-${s}`, 'report.json')));
-  if (!found.length) {
-    main.push(`| ${row.label} | no run yet (${row.dir}) |`);
-    continue;
+/** The rows of one table and of its per-class Fréchet table, from the runs that exist. */
+function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[] } {
+  const main: string[] = [];
+  const frechet: string[] = [];
+  for (const row of rows) {
+    const found = seeds.filter((s) => existsSync(join(row.dir, `seed-${s}`, 'report.json')));
+    if (!found.length) {
+      main.push(`| ${row.label} | no run yet (${row.dir}) |`);
+      continue;
+    }
+    const dirs = found.map((s) => join(row.dir, `seed-${s}`));
+    const reports = dirs.map((dir) => readReportFile(join(dir, 'report.json')));
+    const grids = dirs
+      .map((dir, k) => {
+        const file = `${row.dir.split('/').pop()}-seed${found[k]}.png`;
+        copyFileSync(lastGrid(dir), join(docs, file));
+        // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
+        const curve = join(dir, 'judge-curve.png');
+        if (!existsSync(curve)) return `[seed ${found[k]}](baseline/${file})`;
+        const curveFile = file.replace(/\.png$/, '-judge-curve.png');
+        copyFileSync(curve, join(docs, curveFile));
+        return `[seed ${found[k]}](baseline/${file}) ([curve](baseline/${curveFile}))`;
+      })
+      .join(' ');
+    const minutes = overSeeds(dirs.map(trainMinutes), 1, false);
+    main.push(`| ${row.label} | ${found.join(', ')} | ${figures(reports).join(' | ')} | ${row.images} | ${minutes} | ${grids} |`);
+    for (const label of PANEL) frechet.push(`| ${row.label} | ${SHORT[PANEL.indexOf(label)]} | ${perClassFrechet(reports, label).join(' | ')} |`);
   }
-  const dirs = found.map((s) => join(row.dir, `seed-${s}`));
-  const reports = dirs.map((dir) => readReportFile(join(dir, 'report.json')));
-  const grids = dirs
-    .map((dir, k) => {
-      const file = `${row.dir.split('/').pop()}-seed${found[k]}.png`;
-      copyFileSync(lastGrid(dir), join(docs, file));
-      // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
-      const curve = join(dir, 'judge-curve.png');
-      if (!existsSync(curve)) return `[seed ${found[k]}](baseline/${file})`;
-      const curveFile = file.replace(/\.png$/, '-judge-curve.png');
-      copyFileSync(curve, join(docs, curveFile));
-      return `[seed ${found[k]}](baseline/${file}) ([curve](baseline/${curveFile}))`;
-    })
-    .join(' ');
-  const minutes = overSeeds(dirs.map(trainMinutes), 1, false);
-  main.push(`| ${row.label} | ${found.join(', ')} | ${figures(reports).join(' | ')} | ${row.images} | ${minutes} | ${grids} |`);
-  for (const label of PANEL) frechet.push(`| ${row.label} | ${SHORT[PANEL.indexOf(label)]} | ${perClassFrechet(reports, label).join(' | ')} |`);
+  return { main, frechet };
 }
+
+const HEADER = `| row | seeds | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. | ${l} acc. of real | ${l} variety of real | ${l} Fréchet`).join(' | ')} | training images / labels | train minutes | grids |
+| --- | --- | --- | ${PANEL.map(() => '--- | --- | --- | ---').join(' | ')} | --- | --- | --- |`;
+const FRECHET_HEADER = `| row | judge | ${FASHION_MNIST_CLASSES.join(' | ')} |
+| --- | --- | ${FASHION_MNIST_CLASSES.map(() => '---').join(' | ')} |`;
+const baseline = tableRows(ROWS);
+const transfer = tableRows(TRANSFER_ROWS);
 
 const END = '<!-- end of generated part -->';
 const generated = `<!-- generated by npm run baseline -->
@@ -122,14 +160,33 @@ training steps alone (metrics.jsonl), on the 2-core machine that ran them, which
 work at the same time (so the minutes are upper bounds). Grids: the last epoch of each seed;
 curves: the judges' accuracy on G's samples against training minutes, where the run graded them.
 
-| row | seeds | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. | ${l} acc. of real | ${l} variety of real | ${l} Fréchet`).join(' | ')} | training images / labels | train minutes | grids |
-| --- | --- | --- | ${PANEL.map(() => '--- | --- | --- | ---').join(' | ')} | --- | --- | --- |
-${main.join('\n')}
+${HEADER}
+${baseline.main.join('\n')}
 
 Fréchet distance by class (lower is better), mean over the row's seeds ± half the spread (worst):
 
-| row | judge | ${FASHION_MNIST_CLASSES.join(' | ')} |
-| --- | --- | ${FASHION_MNIST_CLASSES.map(() => '---').join(' | ')} |
-${frechet.join('\n')}
+${FRECHET_HEADER}
+${baseline.frechet.join('\n')}
+
+## The transfer question
+
+The default generator (\`models/fmnist_biggan32_G.safetensors\`, an unconditional BigGAN trained on
+Fashion-MNIST) fine-tuned as a conditional GAN with a fresh discriminator (the cGAN's, width 16) on
+100, 1,000 and 10,000 labelled training images, an equal share a class, against the same
+architecture trained from scratch on the same images (Wang et al., "Transferring GANs", in
+shared/papers). Fine-tuning gives the class embedding a row a class, each starting as the
+generator's own, so that every class starts as the unconditional generator; from scratch, the
+weights are drawn fresh (DCGAN's N(0, 0.02), the embedding N(0, 1)). Both train with the cGAN's
+Adam (2e-4, beta1 0.5) and BCE at one budget: \`${TRANSFER_FLAGS}\` (200 steps of 32, 6,400 images
+drawn). Each row: \`npm run cgan -- --generator models/fmnist_biggan32_G.safetensors [--from-scratch]
+--train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
+
+${HEADER}
+${transfer.main.join('\n')}
+
+Fréchet distance by class:
+
+${FRECHET_HEADER}
+${transfer.frechet.join('\n')}
 ${END}`;
 replaceGenerated('docs/baseline.md', generated, END);
