@@ -24,7 +24,7 @@ import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler
 import { timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
-import { TRAINING_DEFAULTS } from '../src/train/defaults.js';
+import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from '../src/train/defaults.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -297,18 +297,26 @@ async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[
   return results;
 }
 
-/** A step of `npm run cgan` at its defaults (both networks), wall-clock. */
-async function benchGanStep(o: Options, peerNames: string[]): Promise<Result> {
+/**
+ * A step of `npm run cgan` at its defaults (both networks), wall-clock; 'transfer': the same with
+ * the default BigGAN generator fine-tuned (cgan --generator, the transfer table's batch 32).
+ */
+async function benchGanStep(o: Options, peerNames: string[], generator: 'dcgan' | 'transfer'): Promise<Result> {
+  const transfer = generator === 'transfer';
+  const batch = transfer ? 32 : CGAN_DEFAULTS.batch;
   const result: Result = {
-    family: 'train', kernel: 'GAN training step', shape: 'batch 64', where: 'npm run cgan, defaults (both networks)', heavy: false,
+    family: 'train', kernel: transfer ? 'GAN training step, BigGAN G' : 'GAN training step', shape: `batch ${batch}`,
+    where: transfer ? 'npm run cgan -- --generator <the default G> --batch 32 (fine-tuning)' : 'npm run cgan, defaults (both networks)', heavy: false,
     ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
     flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
-    notes: ['conditional DCGAN: G forward, D on real and generated, D backward + Adam, D (frozen) + G backward + Adam, losses read-back'],
+    notes: [
+      `${transfer ? 'the default BigGAN G (training mode) with a fresh DCGAN D' : 'conditional DCGAN'}: G forward, D on real and generated, D backward + Adam, D (frozen) + G backward + Adam, losses read-back`,
+    ],
   };
   for (const p of peerNames) result.peers[p] = { ms: null, gflops: null, gbps: null, unsupported: 'a whole training step is not a single peer op' };
   try {
     const budget = o.reps ? budgetFor(o, null) : { budgetMs: o.quick ? 2000 : 8000, minReps: 3, maxReps: 50 };
-    const t = await timeGanStep(budget);
+    const t = await timeGanStep(budget, batch, generator);
     result.ms = t.wall.median;
     result.wallMs = t.wall.median;
     result.wallSpread = t.wall;
@@ -373,7 +381,7 @@ async function main(): Promise<void> {
 
   const rows = selectRows(o);
   const wantTrain = (!o.kernels || o.kernels.includes('train'));
-  const total = rows.length + (wantTrain ? 3 : 0);
+  const total = rows.length + (wantTrain ? 4 : 0);
   console.log(`${total} rows${o.quick ? ' (quick)' : ''}; ${rt.ctx.hasTimestamps ? 'GPU time from timestamp queries' : 'wall-clock'}; budget per row and engine: ${o.reps ? `${o.reps} reps` : `${budgetFor(o, null).budgetMs} ms`}\n`);
 
   const report: Report = {
@@ -406,13 +414,15 @@ async function main(): Promise<void> {
     for (const [i, r] of (await benchTrainSteps(o, peers.map((p) => p.name))).entries()) {
       report.results.push(r);
       console.log(
-        `[${total - 2 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
+        `[${total - 3 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
           `${r.dispatchesPerStep} dispatches, ${r.imagesPerSec?.toFixed(1)} images/s`}`,
       );
     }
-    const g = await benchGanStep(o, peers.map((p) => p.name));
-    report.results.push(g);
-    console.log(`[${total}/${total}] GAN training step: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
+    for (const [i, generator] of (['dcgan', 'transfer'] as const).entries()) {
+      const g = await benchGanStep(o, peers.map((p) => p.name), generator);
+      report.results.push(g);
+      console.log(`[${total - 1 + i}/${total}] ${g.kernel}: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
+    }
     // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
     if (o.heavy && !o.quick) {
       for (const run of [runVgg16, runBigGANDeep256]) {

@@ -13,7 +13,7 @@ import { Adam } from '../src/train/optim.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
-import { discriminatorConfig, generatorConfig, type CganConfig } from '../src/train/cgan.js';
+import { bigganForClasses, discriminatorConfig, generatorConfig, type CganConfig } from '../src/train/cgan.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from '../src/train/defaults.js';
 import { FASHION_MNIST_CLASSES } from '../src/train/fashionMnist.js';
 import { ganStep } from '../src/train/ganStep.js';
@@ -169,12 +169,18 @@ export function fullGc(): () => void {
  * with its own Adam, then the losses' read-back (src/train/ganStep.ts). Random "real" images: the
  * step costs the same on any data.
  */
-export async function timeGanStep(budget: TimingBudget, batch = CGAN_DEFAULTS.batch): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {
+export async function timeGanStep(
+  budget: TimingBudget, batch = CGAN_DEFAULTS.batch, generator: 'dcgan' | 'transfer' = 'dcgan',
+): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {
   const config: CganConfig = {
     ...CGAN_DEFAULTS, method: 'cgan', data: '', classifier: '', classNames: FASHION_MNIST_CLASSES,
     stepsPerEpoch: 1, batch, out: '',
   };
-  const G = new DCGANGenerator(generatorConfig(config), config.seed);
+  // 'transfer': the default pair's BigGAN generator fine-tuned (cgan --generator) instead of the DCGAN.
+  const G = generator === 'dcgan'
+    ? new DCGANGenerator(generatorConfig(config), config.seed)
+    : bigganForClasses(DEFAULT_PAIR.generator, FASHION_MNIST_CLASSES.length, 'pretrained', config.seed);
+  config.dimZ = G.dimZ;
   const D = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
   const betas: [number, number] = [config.beta1, 0.999];
   const gan = {
