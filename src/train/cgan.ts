@@ -40,8 +40,9 @@ export interface CganConfig {
   /** Steps per epoch: batches of the shuffled training set (at most all of it, the last partial batch dropped). */
   stepsPerEpoch: number;
   batch: number;
-  /** Adam's learning rate and first beta, both networks (DCGAN: 2e-4 and 0.5). */
+  /** Adam's learning rate and first beta, both networks (DCGAN: 2e-4 and 0.5); lrD, where given, is D's. */
   lr: number;
+  lrD?: number;
   beta1: number;
   loss: GanLoss;
   seed: number;
@@ -232,7 +233,7 @@ function buildGan(config: CganConfig): Gan {
     generator,
     discriminator,
     optimizerG: new Adam(generator.parameters(), { lr: config.lr, betas }),
-    optimizerD: new Adam(discriminator.parameters(), { lr: config.lr, betas }),
+    optimizerD: new Adam(discriminator.parameters(), { lr: config.lrD ?? config.lr, betas }),
     loss: config.loss,
   };
 }
