@@ -40,9 +40,13 @@ export interface CganConfig {
   /** Steps per epoch: batches of the shuffled training set (at most all of it, the last partial batch dropped). */
   stepsPerEpoch: number;
   batch: number;
-  /** Adam's learning rate and first beta, both networks (DCGAN: 2e-4 and 0.5); lrD, where given, is D's. */
+  /** Adam's learning rate and first beta, both networks (DCGAN: 2e-4 and 0.5). */
   lr: number;
-  lrD?: number;
+  /**
+   * Where given, the learning rate of what starts fresh: D, and a fine-tuned G's class embedding
+   * (its rows start as copies of one), while G's pretrained weights take `lr`.
+   */
+  lrNew?: number;
   beta1: number;
   loss: GanLoss;
   seed: number;
@@ -229,11 +233,15 @@ function buildGan(config: CganConfig): Gan {
   const generator = buildGenerator(config);
   const discriminator = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
   const betas: [number, number] = [config.beta1, 0.999];
+  const lrNew = config.lrNew ?? config.lr;
+  // A fine-tuned G: its class embedding is new, the rest pretrained.
+  const fresh = generator instanceof BigGANGenerator && config.generatorInit !== 'scratch' ? [generator.shared.weight] : [];
+  const groupsG = [{ params: fresh, lr: lrNew }, { params: generator.parameters().filter((p) => !fresh.includes(p)) }].filter((g) => g.params.length);
   return {
     generator,
     discriminator,
-    optimizerG: new Adam(generator.parameters(), { lr: config.lr, betas }),
-    optimizerD: new Adam(discriminator.parameters(), { lr: config.lrD ?? config.lr, betas }),
+    optimizerG: new Adam(groupsG, { lr: config.lr, betas }),
+    optimizerD: new Adam(discriminator.parameters(), { lr: lrNew, betas }),
     loss: config.loss,
   };
 }

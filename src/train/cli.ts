@@ -249,8 +249,8 @@ runFolderOptions(program
   .option('--epochs <n>', 'passes over the training images (with --resume: train on to this many)', count('--epochs'), CGAN_DEFAULTS.epochs)
   .option('--steps-per-epoch <n>', 'batches per epoch (default: the whole shuffled training set, the last partial batch dropped)', count('--steps-per-epoch'))
   .option('--batch <n>', 'batch size', count('--batch'), CGAN_DEFAULTS.batch)
-  .option('--lr <x>', "Adam's learning rate, both networks (G's where --lr-d is given)", float('--lr'), CGAN_DEFAULTS.lr)
-  .option('--lr-d <x>', "D's learning rate, where it should differ from G's (a fine-tuned G learns slower than the fresh D)", float('--lr-d'))
+  .option('--lr <x>', "Adam's learning rate, both networks (with --lr-new: G's pretrained weights)", float('--lr'), CGAN_DEFAULTS.lr)
+  .option('--lr-new <x>', "with --generator: the learning rate of what starts fresh, D and G's class embedding, while G's pretrained weights take --lr", float('--lr-new'))
   .option('--beta1 <x>', "Adam's first beta, both networks", float('--beta1'), CGAN_DEFAULTS.beta1)
   .option('--loss <kind>', `adversarial loss: ${GAN_LOSSES.join(', ')} (least squares: lsgan)`, lossArg, CGAN_DEFAULTS.loss)
   .option('--width <n>', "network width w: G's channels 4w, 2w, w; D's w, 2w, 4w", count('--width'), CGAN_DEFAULTS.width)
@@ -318,7 +318,7 @@ runFolderOptions(program
         stepsPerEpoch: o.stepsPerEpoch ?? batches,
         batch: o.batch,
         lr: o.lr,
-        ...(o.lrD === undefined ? {} : { lrD: o.lrD }),
+        ...(o.lrNew === undefined ? {} : { lrNew: o.lrNew }),
         beta1: o.beta1,
         loss: o.loss,
         seed: o.seed,

@@ -10,18 +10,31 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+/** PyTorch's parameter group: parameters with a learning rate of their own. */
+export interface ParamGroup {
+  params: Tensor[];
+  lr?: number;
+}
+
 export class Adam {
   readonly hyper: AdamHyper;
+  readonly params: Tensor[];
   stepCount = 0;
   private moments: { m: Tensor; v: Tensor }[];
+  /** Each parameter's learning rate (its group's, or options.lr). */
+  private readonly lrs: number[];
 
-  constructor(readonly params: Tensor[], options: AdamOptions = {}) {
+  /** Parameters, or groups of them with learning rates of their own (in order: the state's indices). */
+  constructor(params: Tensor[] | ParamGroup[], options: AdamOptions = {}) {
     const [beta1, beta2] = options.betas ?? [0.9, 0.999];
     this.hyper = { lr: options.lr ?? 1e-3, beta1, beta2, eps: options.eps ?? 1e-8, weightDecay: options.weightDecay ?? 0 };
-    for (const p of params) {
+    const groups = params.length > 0 && 'params' in params[0] ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    this.params = groups.flatMap((g) => g.params);
+    this.lrs = groups.flatMap((g) => g.params.map(() => g.lr ?? this.hyper.lr));
+    for (const p of this.params) {
       if (!p.requiresGrad) throw new Error(`Adam: parameter ${p.describe()} does not require grad`);
     }
-    this.moments = params.map((p) => ({ m: keep(zeros(p.shape)), v: keep(zeros(p.shape)) }));
+    this.moments = this.params.map((p) => ({ m: keep(zeros(p.shape)), v: keep(zeros(p.shape)) }));
   }
 
   /** Apply one update to every parameter that has a gradient. */
@@ -44,7 +57,8 @@ export class Adam {
   update(corrections: Tensor): void {
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      adamStepKernel(p, p.grad, this.moments[i].m, this.moments[i].v, corrections, this.hyper);
+      const lr = this.lrs[i];
+      adamStepKernel(p, p.grad, this.moments[i].m, this.moments[i].v, corrections, lr === this.hyper.lr ? this.hyper : { ...this.hyper, lr });
     });
   }
 
