@@ -31,3 +31,21 @@ it('Adam follows PyTorch (bias correction, eps after the sqrt, weight decay)', a
   }
   expectClose(await p.data(), ref, FORWARD_REL, 'parameters after 4 Adam steps');
 });
+
+it("parameter groups: each group steps at its own learning rate, as Adams of their own would; the state indexes the groups' parameters in order", async () => {
+  const n = 9;
+  const make = (seed: number) => tensor(Float32Array.from(randomValues(n, seed)), [n], { requiresGrad: true });
+  const [a, b, a1, b1] = [make(1), make(2), make(1), make(2)];
+  const grouped = new Adam([{ params: [a], lr: 0.05 }, { params: [b] }], { lr: 0.002, betas: [0.5, 0.999] });
+  const alone = [new Adam([a1], { lr: 0.05, betas: [0.5, 0.999] }), new Adam([b1], { lr: 0.002, betas: [0.5, 0.999] })];
+  for (let step = 1; step <= 3; step++) {
+    for (const [p, seed] of [[a, 20], [b, 30], [a1, 20], [b1, 30]] as const) p.grad = tensor(Float32Array.from(randomValues(n, seed + step)), [n]);
+    grouped.step();
+    for (const opt of alone) opt.step();
+  }
+  expect(Array.from(await a.data())).toEqual(Array.from(await a1.data()));
+  expect(Array.from(await b.data())).toEqual(Array.from(await b1.data()));
+  const state = grouped.stateTensors();
+  expect([...state.keys()]).toEqual(['state.0.exp_avg', 'state.0.exp_avg_sq', 'state.1.exp_avg', 'state.1.exp_avg_sq']);
+  expect(Array.from(await state.get('state.1.exp_avg')!.data())).toEqual(Array.from(await alone[1].stateTensors().get('state.0.exp_avg')!.data()));
+});
