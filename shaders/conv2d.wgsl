@@ -375,11 +375,12 @@ fn storeTap3x3(z: u32, o0: u32, c: u32, t: u32, lo: vec4<f32>, hi: vec4<f32>) {
 // sums[2 t + 1] for o0 + 4 .. o0 + 7.
 alias Sums3x3 = array<vec4<f32>, 18>;
 
-// One group of 4 output columns (ox) of output row oy into the sums, given dy of the 8 output
-// channels (lo: o0 .. o0 + 3, hi: o0 + 4 .. o0 + 7, a column each) and the input plane.
-fn accumulate3x3(a: ptr<function, Sums3x3>, plane: u32, oy: u32, ox: u32, lo: mat4x4<f32>, hi: mat4x4<f32>) {
+// One group of 4 output columns at (b, oy, ox) into the sums of input channel c, given dy of the 8
+// output channels (lo: o0 .. o0 + 3, hi: o0 + 4 .. o0 + 7, a column each).
+fn accumulate3x3(a: ptr<function, Sums3x3>, c: u32, at: vec3<u32>, lo: mat4x4<f32>, hi: mat4x4<f32>) {
+  let plane = (at.x * g.C + c) * g.H;
   var x: array<array<vec4<f32>, 3>, 3>;
-  for (var ky = 0u; ky < keptG(3u); ky++) { x[ky] = gradRow3(plane, i32(oy + ky) - 1, ox); }
+  for (var ky = 0u; ky < keptG(3u); ky++) { x[ky] = gradRow3(plane, i32(at.y + ky) - 1, at.z); }
   // x * m: the dot products of x's 4 positions with each column (an output channel's dy).
   (*a)[0] += x[0][0] * lo; (*a)[1] += x[0][0] * hi; (*a)[2] += x[0][1] * lo; (*a)[3] += x[0][1] * hi;
   (*a)[4] += x[0][2] * lo; (*a)[5] += x[0][2] * hi; (*a)[6] += x[1][0] * lo; (*a)[7] += x[1][0] * hi;
@@ -400,9 +401,22 @@ fn store3x3(z: u32, o0: u32, c: u32, a: Sums3x3) {
   storeTap3x3(z, o0, c, 8u, a[16], a[17]);
 }
 
-// dy[b, o, oy, ox .. ox + 3] of output channel o (clamped to the last one), one vec4 (Wo % 4 == 0).
-fn dyRow4(b: u32, o: u32, oy: u32, ox: u32) -> vec4<f32> {
-  return gdy4[(((b * g.O + min(o, g.O - 1u)) * g.Ho + oy) * g.Wo + ox) / 4u];
+// Group q of 4 output columns, counted over the batch's rows: (b, oy, ox) (Wo % 4 == 0).
+fn quad3x3(q: u32) -> vec3<u32> {
+  let perRow = g.Wo / 4u;
+  let r = q / perRow;
+  return vec3<u32>(r / g.Ho, r % g.Ho, (q % perRow) * 4u);
+}
+
+// The groups of 4 columns of split z's rows: [x, y).
+fn splitQuads3x3(z: u32) -> vec2<u32> {
+  let perRow = g.Wo / 4u;
+  return vec2<u32>(z * g.rowsPerSplit * perRow, min((z + 1u) * g.rowsPerSplit, g.rows) * perRow);
+}
+
+// dy[b, o, oy, ox .. ox + 3] of output channel o (clamped to the last one), one vec4.
+fn dyRow4(at: vec3<u32>, o: u32) -> vec4<f32> {
+  return gdy4[(((at.x * g.O + min(o, g.O - 1u)) * g.Ho + at.y) * g.Wo + at.z) / 4u];
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -411,15 +425,12 @@ fn weightGrad3x3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   if (c >= g.C) { return; }
   let o0 = wg.y * 8u;
   var a: Sums3x3;
-  let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
-  for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
-    let b = r / g.Ho;
-    let oy = r % g.Ho;
-    for (var ox = 0u; ox < g.Wo; ox += 4u) {
-      var d: array<vec4<f32>, 8>;
-      for (var k = 0u; k < keptG(8u); k++) { d[k] = dyRow4(b, o0 + k, oy, ox); }
-      accumulate3x3(&a, (b * g.C + c) * g.H, oy, ox, mat4x4<f32>(d[0], d[1], d[2], d[3]), mat4x4<f32>(d[4], d[5], d[6], d[7]));
-    }
+  let quads = splitQuads3x3(wg.z);
+  for (var q = quads.x; q < quads.y; q++) {
+    let at = quad3x3(q);
+    var d: array<vec4<f32>, 8>;
+    for (var k = 0u; k < keptG(8u); k++) { d[k] = dyRow4(at, o0 + k); }
+    accumulate3x3(&a, c, at, mat4x4<f32>(d[0], d[1], d[2], d[3]), mat4x4<f32>(d[4], d[5], d[6], d[7]));
   }
   store3x3(wg.z, o0, c, a);
 }

@@ -276,16 +276,13 @@ fn weightGrad3x3Shared(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(w
   let c = min(gid.x, g.C - 1u);
   let o0 = wg.y * 8u;
   var a: Sums3x3;
-  let r1 = min((wg.z + 1u) * g.rowsPerSplit, g.rows);
-  for (var r = wg.z * g.rowsPerSplit; r < r1; r++) {
-    let b = r / g.Ho;
-    let oy = r % g.Ho;
-    for (var ox = 0u; ox < g.Wo; ox += 4u) {
-      let mine = dyRow4(b, o0 + lane % 8u, oy, ox);
-      let lo = mat4x4<f32>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u));
-      let hi = mat4x4<f32>(subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u), subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
-      accumulate3x3(&a, (b * g.C + c) * g.H, oy, ox, lo, hi);
-    }
+  let quads = splitQuads3x3(wg.z);
+  for (var q = quads.x; q < quads.y; q++) {
+    let at = quad3x3(q);
+    let mine = dyRow4(at, o0 + lane % 8u);
+    let lo = mat4x4<f32>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u));
+    let hi = mat4x4<f32>(subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u), subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
+    accumulate3x3(&a, c, at, lo, hi);
   }
   if (gid.x < g.C) { store3x3(wg.z, o0, c, a); }
 }

@@ -18,7 +18,7 @@ import { balancedSubset, bigganForClasses, CGAN_GENERATOR, trainCgan, type CganC
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { ganStep } from '../src/train/ganStep.js';
 import { Adam } from '../src/train/optim.js';
-import { expectClose, setupGpu } from './helpers.js';
+import { expectClose, fixtureTensor, fixtureUnder, setupGpu } from './helpers.js';
 import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'biggan_step.pth');
@@ -44,16 +44,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function under(prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, t] of fixture) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
-  return out;
-}
-
-const host = (name: string) => {
-  const t = fixture.get(name)!;
-  return tensor(toFloat32(t), t.shape);
-};
+const under = (prefix: string) => fixtureUnder(fixture, prefix);
+const host = (name: string) => fixtureTensor(fixture, name);
 
 describe('BigGAN generator in training', () => {
   it("eval mode gives PyTorch's image for the fixture's weights (the reference is the same function)", async () => {

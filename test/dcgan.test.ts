@@ -15,7 +15,7 @@ import { loadGenerator } from '../src/models/load.js';
 import { GAN_LOSSES } from '../src/train/ganLoss.js';
 import { ganStep } from '../src/train/ganStep.js';
 import { Adam } from '../src/train/optim.js';
-import { expectClose, setupGpu } from './helpers.js';
+import { expectClose, fixtureTensor, fixtureUnder, setupGpu } from './helpers.js';
 import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
@@ -31,17 +31,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The fixture's tensors under `prefix`, without it. */
-function under(prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, t] of fixture) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
-  return out;
-}
-
-const host = (name: string) => {
-  const t = fixture.get(name)!;
-  return tensor(toFloat32(t), t.shape);
-};
+const under = (prefix: string) => fixtureUnder(fixture, prefix);
+const host = (name: string) => fixtureTensor(fixture, name);
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {

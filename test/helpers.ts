@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { init } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
+import { toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
 import type { TrainConfig } from '../src/train/trainer.js';
 import { opErrors, randomValues, relativeError, type CheckInput } from './checkOp.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
@@ -13,6 +14,20 @@ export type { CheckInput };
 export const setupGpu = () => init();
 
 export const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
+
+/** A fixture's tensors under `prefix`, without it, as float32 state-dict values. */
+export function fixtureUnder(fixture: Map<string, HostTensor>, prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, t] of fixture) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
+  return out;
+}
+
+/** A fixture's tensor on the GPU. */
+export function fixtureTensor(fixture: Map<string, HostTensor>, name: string): Tensor {
+  const t = fixture.get(name);
+  if (!t) throw new Error(`the fixture has no tensor '${name}'`);
+  return tensor(toFloat32(t), t.shape);
+}
 
 /** A training run of the tiny fixture pair (a 32x32 BigGAN, a tiny VGG) in `out`, for the trainer's tests. */
 export function tinyTrainConfig(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {

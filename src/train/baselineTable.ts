@@ -62,22 +62,23 @@ const ROWS: BaselineRow[] = [
  * architecture trained from scratch on the same images, at one budget of steps.
  */
 const TRANSFER_IMAGES = [100, 1000, 10000];
-const TRANSFER_FLAGS = '--batch 32 --epochs 4 --steps-per-epoch 50 --grade-every 0';
+const TRANSFER_FLAGS = '--batch 32 --epochs 4 --steps-per-epoch 250 --grade-every 125 --grade-samples 200';
+const TRANSFER_GENERATOR = '--generator models/fmnist_biggan32_G.safetensors';
 const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
-  const images = `${n.toLocaleString('en-US')} / ${n.toLocaleString('en-US')}`;
+  const count = n.toLocaleString('en-US');
   const common = `--train-images ${n} ${TRANSFER_FLAGS} --seed <s>`;
   return [
     {
       dir: `runs/transfer/pretrained-${n}`,
-      label: `the default G fine-tuned, ${n.toLocaleString('en-US')} images`,
-      command: `npm run cgan -- --generator models/fmnist_biggan32_G.safetensors ${common}`,
-      images,
+      label: `the default G fine-tuned, ${count} images`,
+      command: `npm run cgan -- ${TRANSFER_GENERATOR} --lr 5e-5 --lr-new 2e-4 ${common}`,
+      images: `${count} / ${count}`,
     },
     {
       dir: `runs/transfer/scratch-${n}`,
-      label: `its architecture from scratch, ${n.toLocaleString('en-US')} images`,
-      command: `npm run cgan -- --generator models/fmnist_biggan32_G.safetensors --from-scratch ${common}`,
-      images,
+      label: `its architecture from scratch, ${count} images`,
+      command: `npm run cgan -- ${TRANSFER_GENERATOR} --from-scratch --lr 2e-4 ${common}`,
+      images: `${count} / ${count}`,
     },
   ];
 });
@@ -175,11 +176,13 @@ Fashion-MNIST) fine-tuned as a conditional GAN with a fresh discriminator (the c
 100, 1,000 and 10,000 labelled training images, an equal share a class, against the same
 architecture trained from scratch on the same images (Wang et al., "Transferring GANs", in
 shared/papers). Fine-tuning gives the class embedding a row a class, each starting as the
-generator's own, so that every class starts as the unconditional generator; from scratch, the
-weights are drawn fresh (DCGAN's N(0, 0.02), the embedding N(0, 1)). Both train with the cGAN's
-Adam (2e-4, beta1 0.5) and BCE at one budget: \`${TRANSFER_FLAGS}\` (200 steps of 32, 6,400 images
-drawn). Each row: \`npm run cgan -- --generator models/fmnist_biggan32_G.safetensors [--from-scratch]
---train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
+generator's own, so that every class starts as the unconditional generator. Learning rates (Adam,
+beta1 0.5, BCE): from scratch, the cGAN's 2e-4 for everything; fine-tuned, 2e-4 for what starts
+fresh (D and G's class embedding, \`--lr-new\`) and 5e-5 for G's pretrained weights (\`--lr\`), since
+at 2e-4 or 1e-4 the pretrained images fall apart within 50 steps (probe grids below). One budget
+for every row: \`${TRANSFER_FLAGS}\` (1,000 steps of 32: 32,000 images drawn, about what the cGAN
+reads before its judges pass 0.5). Each row: \`npm run cgan -- ${TRANSFER_GENERATOR} <the row's learning
+rates> --train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
 
 ${HEADER}
 ${transfer.main.join('\n')}

@@ -5,8 +5,8 @@ Run with a Python that has torch (Debian: apt-get install python3-torch):
 Writes test/data/fixtures/biggan_step.pth: a tiny BigGAN generator in the layout of the
 converted model files (src/models/biggan.ts: BigGAN-PyTorch's keys with spectral norm baked into
 plain weights; resolution 32, channels [8, 8, 8, 8], attention after block 1, hierarchical z of
-4 chunks of 4, shared_dim 4, 3 classes) and a DCGAN discriminator of src/models/dcgan.ts's layout
-(32x32, channels [4, 8, 8]), their initial state dicts (`G.*`, `D.*`), a batch (`real`,
+4 chunks of 4, shared_dim 4, 3 classes) and make_cgan_fixture.py's DCGAN discriminator at 32x32
+(channels [4, 8, 8]), their initial state dicts (`G.*`, `D.*`), a batch (`real`,
 `labels`, `z0`, `z1`), `eval_image` = G(z0, labels) in eval mode (checks the layout before any
 training), and after two alternating BCE steps with both networks in training mode (Adam lr
 2e-4, betas (0.5, 0.999)) the four losses (`losses`) and both state dicts (`after.G.*`,
@@ -24,6 +24,8 @@ import re
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from make_cgan_fixture import D  # the discriminator of src/models/dcgan.ts's layout
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "data", "fixtures", "biggan_step.pth")
 CH, BLOCKS, CHUNK, SHARED, K, R, EPS = 8, 3, 4, 4, 3, 32, 1e-5
@@ -120,30 +122,13 @@ class G(nn.Module):
         return torch.tanh(self.output_layer(h))
 
 
-class D(nn.Module):
-    """make_cgan_fixture.py's discriminator at 32x32: channels [4, 8, 8]."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(K, R * R)
-        self.main = nn.Sequential(
-            nn.Conv2d(4, 4, 4, 2, 1, bias=True), nn.LeakyReLU(0.2),
-            nn.Conv2d(4, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.LeakyReLU(0.2),
-            nn.Conv2d(8, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.LeakyReLU(0.2),
-            nn.Conv2d(8, 1, 4, 1, 0, bias=True),
-        )
-
-    def forward(self, x, y):
-        return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, R, R)], 1)).view(-1)
-
-
 def state(m):
     return {k: v.clone() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
 def main():
     torch.manual_seed(0)
-    g, d = G(), D()
+    g, d = G(), D(r=R, widths=(4, 8, 8), classes=K)
     # Off their defaults, so that they matter: batchnorm statistics and affines, attention's gamma.
     for name, t in g.state_dict().items():
         if name.endswith("stored_mean"):

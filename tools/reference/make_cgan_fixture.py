@@ -37,17 +37,24 @@ class G(nn.Module):
 
 
 class D(nn.Module):
-    def __init__(self):
+    """src/models/dcgan.ts's discriminator: 4x4 stride-2 convs of `widths` (batchnorm on all but the first)."""
+
+    def __init__(self, r=R, widths=(4, 8), classes=K):
         super().__init__()
-        self.embed = nn.Embedding(K, R * R)
-        self.main = nn.Sequential(
-            nn.Conv2d(4, 4, 4, 2, 1, bias=True), nn.LeakyReLU(0.2),
-            nn.Conv2d(4, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.LeakyReLU(0.2),
-            nn.Conv2d(8, 1, 4, 1, 0, bias=True),
-        )
+        self.r = r
+        self.embed = nn.Embedding(classes, r * r)
+        layers, cin = [], 4
+        for i, w in enumerate(widths):
+            layers.append(nn.Conv2d(cin, w, 4, 2, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(w))
+            layers.append(nn.LeakyReLU(0.2))
+            cin = w
+        layers.append(nn.Conv2d(cin, 1, 4, 1, 0, bias=True))
+        self.main = nn.Sequential(*layers)
 
     def forward(self, x, y):
-        return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, R, R)], 1)).view(-1)
+        return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, self.r, self.r)], 1)).view(-1)
 
 
 def d_loss(kind, real, fake):
