@@ -6,19 +6,18 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../src/engine/autograd.js';
 import { Rng } from '../src/engine/random.js';
 import { tensor } from '../src/engine/tensor.js';
 import { BigGANGenerator, type BigGANConfig } from '../src/models/biggan.js';
-import { readCheckpoint, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
 import { DCGANDiscriminator } from '../src/models/dcgan.js';
 import { loadGenerator } from '../src/models/load.js';
 import { balancedSubset, bigganForClasses, CGAN_GENERATOR, trainCgan, type CganConfig } from '../src/train/cgan.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { ganStep } from '../src/train/ganStep.js';
 import { Adam } from '../src/train/optim.js';
-import { expectClose, fixtureTensor, fixtureUnder, setupGpu } from './helpers.js';
+import { expectClose, useFixture } from './helpers.js';
 import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'biggan_step.pth');
@@ -36,24 +35,20 @@ const G_CONFIG: BigGANConfig = {
 const ZERO_GRADIENT = /^blocks\.(\d+\.0\.conv1|2\.0\.conv2|2\.0\.conv_sc)\.bias$/;
 const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8, 8], resolution: 32, slope: 0.2, eps: 1e-5 };
 
-let fixture: Map<string, HostTensor>;
 const tmp = mkdtempSync(join(tmpdir(), 'transfer-'));
-beforeAll(async () => {
-  await setupGpu();
-  fixture = readCheckpoint(FIXTURE).tensors;
-});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const under = (prefix: string) => fixtureUnder(fixture, prefix);
-const host = (name: string) => fixtureTensor(fixture, name);
+const fixture = useFixture(FIXTURE);
+const under = fixture.under;
+const host = fixture.tensor;
 
 describe('BigGAN generator in training', () => {
   it("eval mode gives PyTorch's image for the fixture's weights (the reference is the same function)", async () => {
     const G = new BigGANGenerator(G_CONFIG);
     G.loadStateDict(under('G.'));
-    const labels = Array.from(toFloat32(fixture.get('labels')!));
+    const labels = Array.from(fixture.values('labels'));
     const image = noGrad(() => G.forward(host('z0'), labels));
-    expectClose(await image.data(), toFloat32(fixture.get('eval_image')!), FIXTURE_OUTPUT_REL, 'eval image');
+    expectClose(await image.data(), fixture.values('eval_image'), FIXTURE_OUTPUT_REL, 'eval image');
   });
 
   it("two alternating BCE steps with a fresh DCGAN discriminator match PyTorch's: losses, weights, running statistics", async () => {
@@ -69,13 +64,13 @@ describe('BigGAN generator in training', () => {
       optimizerD: new Adam(D.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
       loss: 'bce' as const,
     };
-    const labels = Array.from(toFloat32(fixture.get('labels')!));
+    const labels = Array.from(fixture.values('labels'));
     const losses: number[] = [];
     for (const z of ['z0', 'z1']) {
       const [lossD, lossG] = await ganStep(gan, host('real'), labels, host(z));
       losses.push(lossD, lossG);
     }
-    expectClose(losses, toFloat32(fixture.get('losses')!), FIXTURE_OUTPUT_REL, 'losses');
+    expectClose(losses, fixture.values('losses'), FIXTURE_OUTPUT_REL, 'losses');
     for (const [name, model] of [['G', G], ['D', D]] as const) {
       const expected = under(`after.${name}.`);
       const state = model.stateDict();

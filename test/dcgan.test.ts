@@ -4,35 +4,31 @@
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../src/engine/autograd.js';
 import { tensor } from '../src/engine/tensor.js';
 import { oneHot } from '../src/kernels/gather.js';
-import { readCheckpoint, toFloat32, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
+import { writeSafetensors } from '../src/models/checkpoint/index.js';
 import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
 import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
 import { loadGenerator } from '../src/models/load.js';
 import { GAN_LOSSES } from '../src/train/ganLoss.js';
 import { ganStep } from '../src/train/ganStep.js';
 import { Adam } from '../src/train/optim.js';
-import { expectClose, fixtureTensor, fixtureUnder, setupGpu } from './helpers.js';
+import { expectClose, useFixture } from './helpers.js';
 import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
 const G_CONFIG = { dimZ: 8, numClasses: 3, embedDim: 4, channels: [8, 4], outChannels: 3, resolution: 16, eps: 1e-5 };
 const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8], resolution: 16, slope: 0.2, eps: 1e-5 };
 
-let fixture: Map<string, HostTensor>;
 const tmp = mkdtempSync(join(tmpdir(), 'dcgan-'));
 
-beforeAll(async () => {
-  await setupGpu();
-  fixture = readCheckpoint(FIXTURE).tensors;
-});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const under = (prefix: string) => fixtureUnder(fixture, prefix);
-const host = (name: string) => fixtureTensor(fixture, name);
+const fixture = useFixture(FIXTURE);
+const under = fixture.under;
+const host = fixture.tensor;
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {
@@ -48,13 +44,13 @@ describe('conditional DCGAN', () => {
         optimizerD: new Adam(D.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
         loss: kind,
       };
-      const labels = Array.from(toFloat32(fixture.get('labels')!));
+      const labels = Array.from(fixture.values('labels'));
       const losses: number[] = [];
       for (const z of ['z0', 'z1']) {
         const [lossD, lossG] = await ganStep(gan, host('real'), labels, host(z));
         losses.push(lossD, lossG);
       }
-      expectClose(losses, toFloat32(fixture.get(`${kind}.losses`)!), FIXTURE_OUTPUT_REL, 'losses');
+      expectClose(losses, fixture.values(`${kind}.losses`), FIXTURE_OUTPUT_REL, 'losses');
       for (const [name, model] of [['G', G], ['D', D]] as const) {
         const expected = under(`${kind}.${name}.`);
         const state = model.stateDict();
@@ -65,7 +61,7 @@ describe('conditional DCGAN', () => {
   }
 
   it('its generator is a model family: a PyTorch state dict of its layout converts, and a converted file loads frozen', async () => {
-    const state = new Map([...fixture].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
+    const state = new Map([...fixture.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
     const converted = convertStateDict(state);
     expect(converted.format).toBe('dcgan-generator');
     expect(converted.config).toEqual(G_CONFIG);

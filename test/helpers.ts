@@ -1,10 +1,10 @@
 // Shared test machinery: float64 CPU references, seeded inputs, max-norm relative comparison,
 // and a gradient check that holds a GPU op against finite differences of its CPU reference.
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { init } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
-import { toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
+import { readCheckpoint, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
 import type { TrainConfig } from '../src/train/trainer.js';
 import { opErrors, randomValues, relativeError, type CheckInput } from './checkOp.js';
 import { FORWARD_REL, GRAD_REL } from './tolerances.js';
@@ -15,18 +15,32 @@ export const setupGpu = () => init();
 
 export const FIXTURES = join(import.meta.dirname, 'data', 'fixtures');
 
-/** A fixture's tensors under `prefix`, without it, as float32 state-dict values. */
-export function fixtureUnder(fixture: Map<string, HostTensor>, prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, t] of fixture) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
-  return out;
-}
-
-/** A fixture's tensor on the GPU. */
-export function fixtureTensor(fixture: Map<string, HostTensor>, name: string): Tensor {
-  const t = fixture.get(name);
-  if (!t) throw new Error(`the fixture has no tensor '${name}'`);
-  return tensor(toFloat32(t), t.shape);
+/**
+ * A PyTorch fixture of test/data/fixtures, read before the file's tests (with the GPU set up):
+ * its tensors (`all`), one as float32 values (`values`) or on the GPU (`tensor`), and those under a
+ * prefix, without it, as state-dict values (`under`).
+ */
+export function useFixture(path: string) {
+  let tensors = new Map<string, HostTensor>();
+  beforeAll(async () => {
+    await setupGpu();
+    tensors = readCheckpoint(path).tensors;
+  });
+  const get = (name: string) => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${path} has no tensor '${name}'`);
+    return t;
+  };
+  return {
+    all: () => tensors,
+    values: (name: string) => toFloat32(get(name)),
+    tensor: (name: string): Tensor => tensor(toFloat32(get(name)), get(name).shape),
+    under: (prefix: string) => {
+      const out = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const [k, t] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { shape: t.shape, data: toFloat32(t) });
+      return out;
+    },
+  };
 }
 
 /** A training run of the tiny fixture pair (a 32x32 BigGAN, a tiny VGG) in `out`, for the trainer's tests. */
