@@ -66,6 +66,19 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
   });
 
+  it('cgan --generator, --from-scratch, --lr-new, --train-images: what each needs, before any work', async () => {
+    const generator = join(ROOT, 'models', 'fmnist_biggan32_G.safetensors');
+    await refused(['cgan', '--from-scratch'], /--from-scratch: give the generator whose architecture to train \(--generator <path>\)/);
+    await refused(['cgan', '--lr-new', '1e-4'], /--lr-new: only when fine-tuning/);
+    await refused(['cgan', '--generator', generator, '--from-scratch', '--lr-new', '1e-4'], /--lr-new: only when fine-tuning/);
+    await refused(['cgan', '--train-images', '35'], /--train-images 35: a multiple of 10 \(an equal share a class\), at most the 60,000 training images/);
+    await refused(['cgan', '--train-images', '60010'], /--train-images 60010: a multiple of 10/);
+    await refused(['cgan', '--train-images', '100', '--batch', '128'], /--batch 128: more than the 100 training images/);
+    await refused(['cgan', '--generator', join(tmp, 'none.safetensors')], /none\.safetensors.*--generator: a pretrained BigGAN generator/);
+    const judge = join(ROOT, 'models', 'fmnist_vgg_judge32.safetensors');
+    await refused(['cgan', '--generator', judge], /fmnist_vgg_judge32\.safetensors holds a vgg; fine-tuning takes a BigGAN generator/);
+  });
+
   it('cgan: a missing data folder says how to install it; a run folder is never overwritten', async () => {
     await refused(['cgan', '--data', join(tmp, 'nowhere')], /nowhere: no such folder .*apt-get install dataset-fashion-mnist/);
     const run = join(tmp, 'cgan-run');

@@ -250,7 +250,7 @@ runFolderOptions(program
   .option('--steps-per-epoch <n>', 'batches per epoch (default: the whole shuffled training set, the last partial batch dropped)', count('--steps-per-epoch'))
   .option('--batch <n>', 'batch size', count('--batch'), CGAN_DEFAULTS.batch)
   .option('--lr <x>', "Adam's learning rate, both networks (with --lr-new: G's pretrained weights)", float('--lr'), CGAN_DEFAULTS.lr)
-  .option('--lr-new <x>', "with --generator: the learning rate of what starts fresh, D and G's class embedding, while G's pretrained weights take --lr", float('--lr-new'))
+  .option('--lr-new <x>', "when fine-tuning (--generator): the learning rate of what starts fresh, D and G's class embedding, while G's pretrained weights take --lr", float('--lr-new'))
   .option('--beta1 <x>', "Adam's first beta, both networks", float('--beta1'), CGAN_DEFAULTS.beta1)
   .option('--loss <kind>', `adversarial loss: ${GAN_LOSSES.join(', ')} (least squares: lsgan)`, lossArg, CGAN_DEFAULTS.loss)
   .option('--width <n>', "network width w: G's channels 4w, 2w, w; D's w, 2w, 4w", count('--width'), CGAN_DEFAULTS.width)
@@ -293,6 +293,9 @@ runFolderOptions(program
       fashionMnistFiles(o.data, 'train');
       requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
       if (o.fromScratch && !o.generator) throw new Error('--from-scratch: give the generator whose architecture to train (--generator <path>)');
+      if (o.lrNew !== undefined && (!o.generator || o.fromScratch)) {
+        throw new Error('--lr-new: only when fine-tuning (--generator without --from-scratch); otherwise every weight starts fresh: use --lr');
+      }
       if (o.generator) requireCheckpoint(o.generator, '--generator: a pretrained BigGAN generator, .pth or converted .safetensors');
       // Fashion-MNIST's training split: 60,000 images (trainCgan checks the files it reads again).
       const images = o.trainImages ?? 60000;
