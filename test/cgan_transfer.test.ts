@@ -92,7 +92,14 @@ describe('--generator: the pretrained generator, a class-embedding row a class',
     expect(Array.from(got)).toEqual(Array.from(expected));
     expect(G.parameters().every((p) => p.requiresGrad)).toBe(true);
 
+    // --fresh-embedding: the pretrained weights with the class rows drawn as from scratch.
+    const apart = bigganForClasses(PRETRAINED, 10, 'pretrained', 0, true);
     const fresh = bigganForClasses(PRETRAINED, 10, 'scratch', 0);
+    const scratchRows = await fresh.stateDict().get('shared.weight')!.data();
+    expect(Array.from(await apart.stateDict().get('shared.weight')!.data())).toEqual(Array.from(scratchRows));
+    expect(Array.from(await apart.stateDict().get('linear.weight')!.data())).toEqual(Array.from(await G.stateDict().get('linear.weight')!.data()));
+    apart.dispose();
+
     expect([...fresh.stateDict().keys()]).toEqual([...G.stateDict().keys()]);
     const conv = await fresh.stateDict().get('blocks.0.0.conv1.weight')!.data();
     const std = Math.sqrt(Array.from(conv).reduce((s, v) => s + v * v, 0) / conv.length);

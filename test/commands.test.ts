@@ -70,6 +70,7 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     const generator = join(ROOT, 'models', 'fmnist_biggan32_G.safetensors');
     await refused(['cgan', '--from-scratch'], /--from-scratch: give the generator whose architecture to train \(--generator <path>\)/);
     await refused(['cgan', '--lr-new', '1e-4'], /--lr-new: only when fine-tuning/);
+    await refused(['cgan', '--fresh-embedding'], /--fresh-embedding: only when fine-tuning/);
     await refused(['cgan', '--generator', generator, '--from-scratch', '--lr-new', '1e-4'], /--lr-new: only when fine-tuning/);
     await refused(['cgan', '--train-images', '35'], /--train-images 35: a multiple of 10 \(an equal share a class\), at most the 60,000 training images/);
     await refused(['cgan', '--train-images', '60010'], /--train-images 60010: a multiple of 10/);

@@ -71,6 +71,8 @@ export interface CganConfig {
   generator?: string;
   /** With `generator`: 'pretrained' fine-tunes the file's weights (each class's row starts as its row 0); 'scratch' trains the architecture from fresh weights. */
   generatorInit?: 'pretrained' | 'scratch';
+  /** Fine-tuning: the class embedding's rows drawn fresh (N(0, 1), as from scratch) instead of copied from the generator's row. */
+  freshEmbedding?: boolean;
   /** Train on this many labelled images, an equal share a class, drawn with the seed (absent: all of them). */
   trainImages?: number;
   out: string;
@@ -191,10 +193,11 @@ function transferSource(file: string, classes: number): { converted: ConvertedMo
 
 /**
  * `generator`'s BigGAN with one class-embedding row a class: the file's weights (each row its row
- * 0, so every class starts as the unconditional generator) or, from scratch, fresh ones (DCGAN's
- * N(0, 0.02) for conv and linear weights, the embedding N(0, 1), batchnorm at identity).
+ * 0, so every class starts as the unconditional generator; or, freshEmbedding, rows drawn N(0, 1)
+ * as from scratch, so the classes start apart) or, from scratch, fresh ones (DCGAN's N(0, 0.02)
+ * for conv and linear weights, the embedding N(0, 1), batchnorm at identity).
  */
-export function bigganForClasses(file: string, classes: number, init: 'pretrained' | 'scratch', seed: number): BigGANGenerator {
+export function bigganForClasses(file: string, classes: number, init: 'pretrained' | 'scratch', seed: number, freshEmbedding = false): BigGANGenerator {
   const { converted, source } = transferSource(file, classes);
   const G = new BigGANGenerator({ ...source, nClasses: classes });
   if (init === 'pretrained') {
@@ -206,6 +209,7 @@ export function bigganForClasses(file: string, classes: number, init: 'pretraine
       values.set('shared.weight', { shape: [classes, shared.shape[1]], data: rows });
     }
     G.loadStateDict(values, { source: file });
+    if (freshEmbedding) G.shared.weight.copy_(new Rng(seed).fillNormal(new Float32Array(G.shared.weight.size)));
   } else {
     const rng = new Rng(seed);
     for (const [key, t] of G.stateDict()) {
@@ -226,7 +230,7 @@ export function generatorDimZ(file: string, classes: number): number {
 
 function buildGenerator(config: CganConfig): TrainableGenerator {
   if (!config.generator) return new DCGANGenerator(generatorConfig(config), config.seed);
-  return bigganForClasses(config.generator, config.classNames.length, config.generatorInit ?? 'pretrained', config.seed);
+  return bigganForClasses(config.generator, config.classNames.length, config.generatorInit ?? 'pretrained', config.seed, config.freshEmbedding);
 }
 
 function buildGan(config: CganConfig): Gan {

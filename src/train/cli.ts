@@ -271,6 +271,7 @@ runFolderOptions(program
     "the transfer question: fine-tune this pretrained BigGAN generator (.pth or converted .safetensors) with a fresh discriminator instead of training a DCGAN; its class embedding gets a row a class, each starting as the generator's own",
   )
   .option('--from-scratch', "with --generator: train that generator's architecture from fresh weights (the transfer question's comparison)")
+  .option('--fresh-embedding', "when fine-tuning (--generator): draw the class embedding's rows fresh, N(0, 1) as from scratch, instead of copying the generator's own row")
   .option('--train-images <n>', 'train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch then reads them as many times as its steps need', count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
@@ -293,6 +294,7 @@ runFolderOptions(program
       fashionMnistFiles(o.data, 'train');
       requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
       if (o.fromScratch && !o.generator) throw new Error('--from-scratch: give the generator whose architecture to train (--generator <path>)');
+      if (o.freshEmbedding && (!o.generator || o.fromScratch)) throw new Error('--fresh-embedding: only when fine-tuning (--generator without --from-scratch)');
       if (o.lrNew !== undefined && (!o.generator || o.fromScratch)) {
         throw new Error('--lr-new: only when fine-tuning (--generator without --from-scratch); otherwise every weight starts fresh: use --lr');
       }
@@ -322,6 +324,7 @@ runFolderOptions(program
         batch: o.batch,
         lr: o.lr,
         ...(o.lrNew === undefined ? {} : { lrNew: o.lrNew }),
+        ...(o.freshEmbedding ? { freshEmbedding: true } : {}),
         beta1: o.beta1,
         loss: o.loss,
         seed: o.seed,
