@@ -179,7 +179,8 @@ shared/papers). Fine-tuning gives the class embedding a row a class, each starti
 generator's own, so that every class starts as the unconditional generator. Learning rates (Adam,
 beta1 0.5, BCE): from scratch, the cGAN's 2e-4 for everything; fine-tuned, 2e-4 for what starts
 fresh (D and G's class embedding, \`--lr-new\`) and 5e-5 for G's pretrained weights (\`--lr\`), since
-at 2e-4 or 1e-4 the pretrained images fall apart within 50 steps (probe grids below). One budget
+the pretrained images fall apart within 50 steps at 2e-4 and within 200 at 1e-4 (probe grids in
+the reading below). Seed 0 only so far; the train minutes ran beside other runs. One budget
 for every row: \`${TRANSFER_FLAGS}\` (1,000 steps of 32: 32,000 images drawn, about what the cGAN
 reads before its judges pass 0.5). Each row: \`npm run cgan -- ${TRANSFER_GENERATOR} <the row's learning
 rates> --train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
