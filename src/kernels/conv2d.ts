@@ -343,7 +343,7 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
   const rows = batch * g.Ho;
   if (rows === 0 || taps === 0) return zeros([g.O, g.C, g.kh, g.kw]);
   // 3x3, stride 1, padding 1 on rows of a multiple of 4: a thread per input channel, all 9 taps;
-  // with subgroups, a workgroup no wider than the input channels (its spare lanes do work).
+  // with subgroups, a workgroup no wider than the input channels (lanes past them compute copies).
   const taps3x3 = g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad === 1 && g.W % 4 === 0;
   const shared = taps3x3 && convSettings.subgroups && runtime().ctx.hasSubgroups;
   const workgroup = shared ? Math.min(WORKGROUP, Math.max(8, 2 ** Math.ceil(Math.log2(g.C)))) : WORKGROUP;

@@ -96,16 +96,12 @@ class ConditionalBatchNorm extends Module {
   }
 
   forward(x: Tensor, y: Tensor): Tensor {
-    return conditionalBatchNorm(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, {
-      ...this.settings(),
-    });
+    return conditionalBatchNorm(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, this.settings());
   }
 
   /** relu(forward(x, y)), the relu fused into the batchnorm's passes. */
   forwardRelu(x: Tensor, y: Tensor): Tensor {
-    return conditionalBatchNormRelu(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, {
-      ...this.settings(),
-    });
+    return conditionalBatchNormRelu(x, this.gain.forward(y), this.bias.forward(y), this.storedMean, this.storedVar, this.settings());
   }
 }
 
