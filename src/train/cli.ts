@@ -272,7 +272,7 @@ runFolderOptions(program
   )
   .option('--from-scratch', "with --generator: train that generator's architecture from fresh weights (the transfer question's comparison)")
   .option('--fresh-embedding', "when fine-tuning (--generator): draw the class embedding's rows fresh, N(0, 1) as from scratch, instead of copying the generator's own row")
-  .option('--train-images <n>', 'train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch then reads them as many times as its steps need', count('--train-images')),
+  .option('--train-images <n>', "train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch keeps the whole set's number of batches, reading them as many times as that takes", count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
     // As train: every path checked and the folder guarded before the GPU is opened.
@@ -304,9 +304,10 @@ runFolderOptions(program
       if (images > 60000 || images % FASHION_MNIST_CLASSES.length !== 0) {
         throw new Error(`--train-images ${images}: a multiple of ${FASHION_MNIST_CLASSES.length} (an equal share a class), at most the 60,000 training images`);
       }
-      const batches = Math.floor(images / o.batch);
-      if (batches < 1) throw new Error(`--batch ${o.batch}: more than the ${images} training images`);
-      // On all the images an epoch is one pass; on a few (--train-images) it may take several.
+      if (Math.floor(images / o.batch) < 1) throw new Error(`--batch ${o.batch}: more than the ${images} training images`);
+      // An epoch is the whole training set's batches, with --train-images too: a run on fewer
+      // images trains as long as one on all of them, reading its images more often.
+      const batches = Math.floor(60000 / o.batch);
       if (o.trainImages === undefined && o.stepsPerEpoch > batches) {
         throw new Error(`--steps-per-epoch ${o.stepsPerEpoch}: 60,000 training images make ${batches} batches of ${o.batch}`);
       }
