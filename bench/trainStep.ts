@@ -12,8 +12,7 @@ import { runtime } from '../src/engine/runtime.js';
 import { Adam } from '../src/train/optim.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { scope, tensor } from '../src/engine/tensor.js';
-import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
-import { bigganForClasses, discriminatorConfig, generatorConfig, type CganConfig } from '../src/train/cgan.js';
+import { buildGan, generatorDimZ, type CganConfig } from '../src/train/cgan.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from '../src/train/defaults.js';
 import { FASHION_MNIST_CLASSES } from '../src/train/fashionMnist.js';
 import { ganStep } from '../src/train/ganStep.js';
@@ -172,22 +171,17 @@ export function fullGc(): () => void {
 export async function timeGanStep(
   budget: TimingBudget, batch = CGAN_DEFAULTS.batch, generator: 'dcgan' | 'transfer' = 'dcgan',
 ): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {
+  // 'transfer': the default pair's BigGAN generator fine-tuned (cgan --generator, with the transfer
+  // table's learning rates) instead of the DCGAN; built as the command builds it.
+  const transfer = generator === 'transfer'
+    ? { generator: DEFAULT_PAIR.generator, generatorInit: 'pretrained' as const, lr: 5e-5, lrNew: 2e-4, dimZ: generatorDimZ(DEFAULT_PAIR.generator, FASHION_MNIST_CLASSES.length) }
+    : {};
   const config: CganConfig = {
     ...CGAN_DEFAULTS, method: 'cgan', data: '', classifier: '', classNames: FASHION_MNIST_CLASSES,
-    stepsPerEpoch: 1, batch, out: '',
+    stepsPerEpoch: 1, batch, out: '', ...transfer,
   };
-  // 'transfer': the default pair's BigGAN generator fine-tuned (cgan --generator) instead of the DCGAN.
-  const G = generator === 'dcgan'
-    ? new DCGANGenerator(generatorConfig(config), config.seed)
-    : bigganForClasses(DEFAULT_PAIR.generator, FASHION_MNIST_CLASSES.length, 'pretrained', config.seed);
-  config.dimZ = G.dimZ;
-  const D = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
-  const betas: [number, number] = [config.beta1, 0.999];
-  const gan = {
-    generator: G, discriminator: D, loss: config.loss,
-    optimizerG: new Adam(G.parameters(), { lr: config.lr, betas }),
-    optimizerD: new Adam(D.parameters(), { lr: config.lr, betas }),
-  };
+  const gan = buildGan(config);
+  const [G, D] = [gan.generator, gan.discriminator];
   const rng = new Rng(config.seed);
   const rt = runtime();
   const step = async () => {

@@ -233,7 +233,8 @@ function buildGenerator(config: CganConfig): TrainableGenerator {
   return bigganForClasses(config.generator, config.classNames.length, config.generatorInit ?? 'pretrained', config.seed, config.freshEmbedding);
 }
 
-function buildGan(config: CganConfig): Gan {
+/** G, D and their Adams for a run's config, as `cgan cgan` trains them (bench/trainStep.ts times the same). */
+export function buildGan(config: CganConfig): Gan {
   const generator = buildGenerator(config);
   const discriminator = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
   const betas: [number, number] = [config.beta1, 0.999];
