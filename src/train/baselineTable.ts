@@ -7,12 +7,12 @@
 // graded with --real-data. It trains nothing: it reads the runs' report.json, metrics.jsonl and
 // last grid, and says which seeds each row has. Every cell is the mean over the seeds ± half their
 // spread, and the worst seed.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Report } from './evaluate.js';
 import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
-import { figures, lastGrid, overSeeds, PANEL, readReportFile, replaceGenerated, SHORT } from './seedTable.js';
+import { documentedRows, figures, keptRun, lastGrid, overSeeds, PANEL, replaceGenerated, type RunRecord, SHORT, trainMinutes } from './seedTable.js';
 
 interface BaselineRow {
   dir: string;
@@ -90,13 +90,8 @@ const options = new Command('cgan baseline')
   .opts<{ seeds: string }>();
 const seeds = options.seeds.split(',').map(Number);
 const docs = 'docs/baseline';
+const DOC = 'docs/baseline.md';
 mkdirSync(docs, { recursive: true });
-
-const trainMinutes = (dir: string) =>
-  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .reduce((sum, line) => sum + (JSON.parse(line) as { seconds: number }).seconds, 0) / 60;
 
 /** Per class, over seeds, the mean of each judge's Fréchet distance. */
 function perClassFrechet(reports: Report[], label: string): string[] {
@@ -106,31 +101,42 @@ function perClassFrechet(reports: Report[], label: string): string[] {
   });
 }
 
-/** The rows of one table and of its per-class Fréchet table, from the runs that exist. */
+/**
+ * The rows of one table and of its per-class Fréchet table, from the runs that are here: in
+ * runs/, or as the records kept in docs/baseline/runs (keptRun). A row with neither keeps its lines.
+ */
 function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[] } {
   const main: string[] = [];
   const frechet: string[] = [];
   for (const row of rows) {
-    const found = seeds.filter((s) => existsSync(join(row.dir, `seed-${s}`, 'report.json')));
+    const name = row.dir.split('/').pop();
+    const kept = seeds.map((s) => keptRun(join(row.dir, `seed-${s}`), join(docs, 'runs', `${name}-seed${s}.json`), (dir) => ({ trainMinutes: trainMinutes(dir) })));
+    const found = seeds.filter((_, k) => kept[k]);
     if (!found.length) {
-      main.push(`| ${row.label} | no run yet (${row.dir}) |`);
+      const documented = documentedRows(DOC, row.label);
+      const isFrechet = (line: string) => SHORT.includes(line.split('|')[2].trim());
+      main.push(...documented.filter((l) => !isFrechet(l)).slice(0, 1));
+      if (!documented.length) main.push(`| ${row.label} | no run yet (${row.dir}) |`);
+      frechet.push(...documented.filter(isFrechet));
       continue;
     }
-    const dirs = found.map((s) => join(row.dir, `seed-${s}`));
-    const reports = dirs.map((dir) => readReportFile(join(dir, 'report.json')));
-    const grids = dirs
-      .map((dir, k) => {
-        const file = `${row.dir.split('/').pop()}-seed${found[k]}.png`;
-        copyFileSync(lastGrid(dir), join(docs, file));
-        // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
-        const curve = join(dir, 'judge-curve.png');
-        if (!existsSync(curve)) return `[seed ${found[k]}](baseline/${file})`;
+    const records = kept.filter((r): r is RunRecord => r !== undefined);
+    const reports = records.map((r) => r.report);
+    const grids = found
+      .map((seed) => {
+        const dir = join(row.dir, `seed-${seed}`);
+        const file = `${name}-seed${seed}.png`;
         const curveFile = file.replace(/\.png$/, '-judge-curve.png');
-        copyFileSync(curve, join(docs, curveFile));
-        return `[seed ${found[k]}](baseline/${file}) ([curve](baseline/${curveFile}))`;
+        if (existsSync(dir)) {
+          copyFileSync(lastGrid(dir), join(docs, file));
+          // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
+          if (existsSync(join(dir, 'judge-curve.png'))) copyFileSync(join(dir, 'judge-curve.png'), join(docs, curveFile));
+        }
+        const curve = existsSync(join(docs, curveFile)) ? ` ([curve](baseline/${curveFile}))` : '';
+        return `[seed ${seed}](baseline/${file})${curve}`;
       })
       .join(' ');
-    const minutes = overSeeds(dirs.map(trainMinutes), 1, false);
+    const minutes = overSeeds(records.map((r) => r.trainMinutes), 1, false);
     main.push(`| ${row.label} | ${found.join(', ')} | ${figures(reports).join(' | ')} | ${row.images} | ${minutes} | ${grids} |`);
     for (const label of PANEL) frechet.push(`| ${row.label} | ${SHORT[PANEL.indexOf(label)]} | ${perClassFrechet(reports, label).join(' | ')} |`);
   }
@@ -193,4 +199,4 @@ Fréchet distance by class:
 ${FRECHET_HEADER}
 ${transfer.frechet.join('\n')}
 ${END}`;
-replaceGenerated('docs/baseline.md', generated, END);
+replaceGenerated(DOC, generated, END);

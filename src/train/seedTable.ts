@@ -1,8 +1,8 @@
 // What the seed tables of docs/ablation.md and docs/baseline.md share: the judge panel, a figure
 // over seeds (mean, spread, worst), a row's judge figures from its reports, and the generated part
 // of a document rewritten between markers, so that the reading written below it survives a rerun.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
 import { PUBLIC_JUDGES } from './grade.js';
 
@@ -44,6 +44,57 @@ export function figures(reports: Report[]): string[] {
     );
   }
   return cells;
+}
+
+/** What a table reads of one run: its report and the figures of its metrics the table shows. */
+export interface RunRecord {
+  report: Report;
+  /** The training steps' wall time alone (metrics.jsonl), without anchors and grading. */
+  trainMinutes: number;
+  /** Ablation: the first step where the frozen classifier's batch accuracy over 10 steps reaches 0.99. */
+  stepsTo99?: number | null;
+}
+
+/**
+ * One run as a table reads it, kept in the repository as `record` (a JSON file beside the
+ * table's grids): runs/ is not committed, so without it a table could not be written again once
+ * its run folders are gone (a fresh checkout, another machine). From the run folder's `report`
+ * when it is there (rewriting the record), else from the record; undefined when neither is.
+ */
+export function keptRun(
+  dir: string,
+  record: string,
+  summarise: (dir: string) => Omit<RunRecord, 'report'>,
+  report = 'report.json',
+): RunRecord | undefined {
+  if (existsSync(join(dir, report))) {
+    const raw = JSON.parse(readFileSync(join(dir, report), 'utf8')) as unknown;
+    const kept = { ...summarise(dir), report: raw };
+    mkdirSync(dirname(record), { recursive: true });
+    writeFileSync(record, `${JSON.stringify(kept)}\n`);
+    return { ...kept, report: readReport(raw) };
+  }
+  if (!existsSync(record)) return undefined;
+  const kept = JSON.parse(readFileSync(record, 'utf8')) as RunRecord;
+  return { ...kept, report: readReport(kept.report) };
+}
+
+/** The training steps' minutes of a run (its metrics.jsonl: a line per step with its seconds). */
+export const trainMinutes = (dir: string): number =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + (JSON.parse(line) as { seconds: number }).seconds, 0) / 60;
+
+/**
+ * The lines of a document's table rows labelled `label` (`| label | ...`): a row none of whose
+ * runs is here, in runs/ or as a record, keeps what the document said of it.
+ */
+export function documentedRows(docPath: string, label: string): string[] {
+  if (!existsSync(docPath)) return [];
+  return readFileSync(docPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith(`| ${label} |`));
 }
 
 /** Write `generated` (which ends with `end`) over the document's generated part, keeping what follows it. */
