@@ -6,7 +6,7 @@
 // `npm run eval` (every public judge). The last row is the ceiling: G's prior filtered by the
 // frozen VGG at p >= 0.9 (`npm run eval -- --sampler prior-filter`), no training, with its cost
 // in G passes. Then docs/ablation.md is written with one grid image per row and seed, and each
-// run's report and step figures are kept as a record in docs/ablation/runs, so the table can be
+// run's report and step figures are kept as a record in docs/ablation/records, so the table can be
 // written again where runs/ (not committed) is gone; with --documented, a row with neither keeps
 // the line the document has for it.
 import { execFileSync } from 'node:child_process';
@@ -70,7 +70,7 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ['half-prior-range-w05', 'the same with the prior-range term at weight 0.5', ['--batch', '32', '--prior-range-weight', '0.5']],
   // The default's flags for 12 epochs instead of 8 (840 steps): what a 10-minute budget holds on
   // the 2-core AVX-512 machine of 2026-12-03, where the default takes 5.4 minutes.
-  ['half-prior-range-e12', 'the same for 12 epochs (840 steps, 1.5x the draws)', ['--batch', '32', '--prior-range-weight', '1', '--epochs', '12']],
+  ['half-prior-range-e12', 'the default\'s flags for 12 epochs (840 steps, 1.5x the draws)', ['--batch', '32', '--prior-range-weight', '1', '--epochs', '12']],
   [
     'half-prior-range-keep90',
     'the same, sampling only the components the frozen classifier gives their class on >= 0.9 of 16 draws',
@@ -89,7 +89,7 @@ const options = new Command('cgan ablation')
   .option('--quick', 'grade 500 samples per run instead of 1000')
   .option(
     '--documented',
-    'a row none of whose runs is here (in runs/ablation, or as the record in docs/ablation/runs that each run leaves) keeps its line of docs/ablation.md instead of training',
+    'a row none of whose runs is here (in runs/ablation, or as the record in docs/ablation/records that each run leaves) keeps its line of docs/ablation.md instead of training',
   )
   .parse()
   .opts<{ seeds: string; ceilingSeeds?: string; only?: string; quick?: boolean; documented?: boolean }>();
@@ -165,7 +165,7 @@ function grids(dirs: string[], grid: (dir: string) => string, stem: string, rowS
     .join(' ');
 }
 
-const record = (stem: string, seed: number) => join(docs, 'runs', `${stem}-seed${seed}.json`);
+const record = (stem: string, seed: number) => join(docs, 'records', `${stem}-seed${seed}.json`);
 const summarise = (dir: string) => ({ trainMinutes: trainMinutes(dir), stepsTo99: stepsTo99(readMetrics(dir)) });
 /** A run kept only as its record (its folder is gone): nothing to train, the record is read. */
 const recordOnly = (name: string, seed: number) => existsSync(record(name, seed)) && !existsSync(join(root, name, `seed-${seed}`));
