@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { documentedRows, figures, keptRun, trainMinutes } from '../src/train/seedTable.js';
+import { documentedRows, END, figures, keptRun, trainMinutes } from '../src/train/seedTable.js';
 
 const work = mkdtempSync(join(tmpdir(), 'seed-table-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -49,11 +49,13 @@ describe('keptRun', () => {
 });
 
 describe('documentedRows', () => {
-  it("returns a document's lines of the row with that label, and none for an unknown label or file", () => {
+  it("returns the lines of the row with that label in the generated part only, and none for an unknown label or file", () => {
     const doc = join(work, 'table.md');
-    writeFileSync(doc, ['| row | a |', '| --- | --- |', '| the default | 0.9 |', '| the default, again | 0.8 |', '| the default | vgg | 12 |', ''].join('\n'));
-    expect(documentedRows(doc, 'the default')).toEqual(['| the default | 0.9 |', '| the default | vgg | 12 |']);
-    expect(documentedRows(doc, 'another')).toEqual([]);
-    expect(documentedRows(join(work, 'none.md'), 'the default')).toEqual([]);
+    const table = ['| row | a |', '| --- | --- |', '| the default | 0.9 |', '| the default, again | 0.8 |', '| the default | vgg | 12 |'];
+    // An older table in the reading below the marker, with the same label.
+    writeFileSync(doc, [...table, END, '', '| the default | 0.1 |', ''].join('\n'));
+    expect(documentedRows(doc, 'the default', END)).toEqual(['| the default | 0.9 |', '| the default | vgg | 12 |']);
+    expect(documentedRows(doc, 'another', END)).toEqual([]);
+    expect(documentedRows(join(work, 'none.md'), 'the default', END)).toEqual([]);
   });
 });

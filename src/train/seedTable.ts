@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { judgeLabel, readReport, shortLabels, type Report } from './evaluate.js';
+import { writeFileAtomic } from './files.js';
 import { PUBLIC_JUDGES } from './grade.js';
 
 export const PANEL = PUBLIC_JUDGES.map((j) => judgeLabel(j));
@@ -71,7 +72,7 @@ export function keptRun(
     const raw = JSON.parse(readFileSync(join(dir, report), 'utf8')) as unknown;
     const kept = { ...summarise(dir), report: raw };
     mkdirSync(dirname(record), { recursive: true });
-    writeFileSync(record, `${JSON.stringify(kept)}\n`);
+    writeFileAtomic(record, `${JSON.stringify(kept)}\n`);
     return { ...kept, report: readReport(raw) };
   }
   if (!existsSync(record)) return undefined;
@@ -87,15 +88,21 @@ export const trainMinutes = (dir: string): number =>
     .reduce((sum, line) => sum + (JSON.parse(line) as { seconds: number }).seconds, 0) / 60;
 
 /**
- * The lines of a document's table rows labelled `label` (`| label | ...`): a row none of whose
- * runs is here, in runs/ or as a record, keeps what the document said of it.
+ * The lines of the table rows labelled `label` (`| label | ...`) in a document's generated part
+ * (before `end`; the hand-written reading after it may hold older tables with the same labels): a
+ * row none of whose runs is here, in runs/ or as a record, keeps what the document said of it.
  */
-export function documentedRows(docPath: string, label: string): string[] {
+export function documentedRows(docPath: string, label: string, end: string): string[] {
   if (!existsSync(docPath)) return [];
-  return readFileSync(docPath, 'utf8')
+  const text = readFileSync(docPath, 'utf8');
+  return text
+    .slice(0, text.includes(end) ? text.indexOf(end) : text.length)
     .split('\n')
     .filter((line) => line.startsWith(`| ${label} |`));
 }
+
+/** Where a document's generated part ends: the hand-written reading follows. */
+export const END = '<!-- end of generated part -->';
 
 /** Write `generated` (which ends with `end`) over the document's generated part, keeping what follows it. */
 export function replaceGenerated(docPath: string, generated: string, end: string): void {
