@@ -22,7 +22,7 @@ function runFolder(name: string): string {
 describe('keptRun', () => {
   it('keeps a run as its record, and reads the record once the run folder is gone', () => {
     const dir = runFolder('run');
-    const record = join(work, 'docs', 'runs', 'row-seed0.json');
+    const record = join(work, 'docs', 'records', 'row-seed0.json');
     const fromRun = keptRun(dir, record, (d) => ({ trainMinutes: trainMinutes(d), stepsTo99: 442 }))!;
     expect(fromRun.trainMinutes).toBe(3);
     expect(existsSync(record)).toBe(true);

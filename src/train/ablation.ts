@@ -167,8 +167,11 @@ function grids(dirs: string[], grid: (dir: string) => string, stem: string, rowS
 
 const record = (stem: string, seed: number) => join(docs, 'records', `${stem}-seed${seed}.json`);
 const summarise = (dir: string) => ({ trainMinutes: trainMinutes(dir), stepsTo99: stepsTo99(readMetrics(dir)) });
-/** A run kept only as its record (its folder is gone): nothing to train, the record is read. */
-const recordOnly = (name: string, seed: number) => existsSync(record(name, seed)) && !existsSync(join(root, name, `seed-${seed}`));
+/**
+ * A run of row `name` kept only as its record (named `stem`: the row's own, or the ceiling's, which
+ * lives in a row's folder): its folder is gone, so nothing is trained and the record is read.
+ */
+const recordOnly = (name: string, seed: number, stem = name) => existsSync(record(stem, seed)) && !existsSync(join(root, name, `seed-${seed}`));
 const noRuns = (name: string) => seeds.every((seed) => !existsSync(join(root, name, `seed-${seed}`)) && !existsSync(record(name, seed)));
 
 const rows: string[] = [];
@@ -201,9 +204,7 @@ else {
   const [name, label, flags] = chosen[0];
   const stem = ceilingStem;
   const records = ceilingSeeds.map((seed) => {
-    if (existsSync(record(stem, seed)) && !existsSync(join(root, name, `seed-${seed}`))) {
-      return keptRun(join(root, name, `seed-${seed}`), record(stem, seed), summarise)!;
-    }
+    if (recordOnly(name, seed, stem)) return keptRun(join(root, name, `seed-${seed}`), record(stem, seed), () => ({ trainMinutes: 0 }))!;
     const dir = runSeed(name, label, flags, seed);
     if (!paneled(join(dir, `report_${stem}.json`))) {
       console.log(`\n== ceiling: npm run eval -- --run ${dir} --sampler prior-filter --confidence ${CEILING_CONFIDENCE}`);
