@@ -45,23 +45,26 @@ describe('input generator with several components', () => {
   const classes = [0, 2, 1, 2, 0];
   const component = [2, 0, 1, 2, 1];
 
-  it('gives each row the mean and sigma of its class and component (float64 reference)', async () => {
+  it('gives each row the mean and sigma of its class and component, and the mean\'s offset from its anchor (float64 reference)', async () => {
     const model = new InputGenerator(config, 4);
     model.setAnchors(Float32Array.from(randomValues(config.numClasses * 3 * config.dimZ, 11)));
-    const { mu, sigma } = model.forward(classes, component);
+    const { mu, sigma, anchorOffset } = model.forward(classes, component);
     expect(mu.shape).toEqual([classes.length, config.dimZ]);
     const p = await host(model);
     const wantMu: number[] = [];
     const wantSigma: number[] = [];
+    const wantOffset: number[] = [];
     classes.forEach((cls, i) => {
       const r = referenceHeads(p, cls, config);
       const at = component[i] * config.dimZ;
       const anchor = p.get('anchors')!.subarray((cls * 3 + component[i]) * config.dimZ);
       wantMu.push(...r.mu.subarray(at, at + config.dimZ).map((v, d) => v + anchor[d]));
+      wantOffset.push(...r.mu.subarray(at, at + config.dimZ));
       wantSigma.push(...r.sigma.subarray(at, at + config.dimZ));
     });
     expectClose(await mu.data(), wantMu, FORWARD_REL, 'mu');
     expectClose(await sigma.data(), wantSigma, FORWARD_REL, 'sigma');
+    expectClose(await anchorOffset!.data(), wantOffset, FORWARD_REL, 'anchor offset');
   });
 
   it('sends gradients only to the components that were picked', async () => {
@@ -107,6 +110,17 @@ describe('input generator with several components', () => {
     expect(() => model.forward([0, 1], [0, 3])).toThrow(/component 3 is outside \[0, 3\)/);
     expect(() => new InputGenerator({ ...config, components: 0 })).toThrow(/components must be a whole number >= 1/);
   });
+});
+
+it('starts sigma at --initial-sigma: the bias is softplus^-1 of it less the floor, and refuses one at or under the floor', async () => {
+  const model = new InputGenerator({ ...config, initialSigma: 0.05 }, 4);
+  const p = await host(model);
+  const bias = p.get('sigma.bias')!;
+  for (const b of bias) expect(Math.log1p(Math.exp(b)) + config.minSigma).toBeCloseTo(0.05, 6);
+  // From the bias alone (the weights' share zeroed): every row and component starts at 0.05.
+  model.sigmaHead.weight.copy_(new Float32Array(model.sigmaHead.weight.size));
+  expectClose(await model.forward([0, 2], [1, 0]).sigma.data(), new Float64Array(2 * config.dimZ).fill(0.05), FORWARD_REL, 'sigma');
+  expect(() => new InputGenerator({ ...config, initialSigma: 1e-3 })).toThrow(/initial sigma 0.001 must exceed the minimum sigma 0.001/);
 });
 
 describe('input generator that learns G\'s class vector (--learn-class-vector)', () => {

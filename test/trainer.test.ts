@@ -12,7 +12,7 @@ import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
 import { syntheticBigGAN } from './data/syntheticModels.js';
 import { Rng } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
-import { chooseAnchors } from '../src/train/anchors.js';
+import { chooseAnchors, randomPick } from '../src/train/anchors.js';
 import { prepareRunFolder } from '../src/train/files.js';
 import { imageGridPng } from '../src/train/images.js';
 import { Adam } from '../src/train/optim.js';
@@ -102,6 +102,29 @@ describe('trainer mechanics', () => {
     expect(width).toBeGreaterThan(4 + 2 * (96 + 4) + 40);
     // Curves: three panels of 240 px, and the step axis with its epoch labels.
     expect(pngSize(readFileSync(join(out, 'curves.png')))).toEqual([820, 3 * 240 + 50]);
+  });
+
+  it('the anchor term adds its weight times the mean square offset of the drawn components from their anchors', async () => {
+    const pipeline = await buildPipeline(tinyTrainConfig(fresh(), { components: 3 }));
+    const ig = pipeline.inputGenerator;
+    const dimZ = ig.config.dimZ;
+    ig.setAnchors(Float32Array.from({ length: pipeline.numClasses * 3 * dimZ }, (_, i) => Math.sin(i)));
+    const classes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3, 3];
+    const weights = { variance: 0, kl: 0, shift: 0 };
+    const loss = async (anchor: number) => scope(() => pipeline.lossFor(classes, new Rng(5), { ...weights, anchor }).loss).item();
+    // The same draws by hand: the components lossFor picks, and their means less their anchors.
+    const { pick } = pipeline.drawInputs(classes, new Rng(5), weights);
+    const component = Array.from(pick!, (row, i) => row - i * 3);
+    const mu = Float64Array.from(await ig.forward(classes, component).mu.data());
+    const anchors = await ig.anchors!.data();
+    let square = 0;
+    classes.forEach((c, i) => {
+      for (let d = 0; d < dimZ; d++) square += (mu[i * dimZ + d] - anchors[(c * 3 + component[i]) * dimZ + d]) ** 2;
+    });
+    expect(square).toBeGreaterThan(0);
+    expect((await loss(0.5)) - (await loss(0))).toBeCloseTo((0.5 * square) / (classes.length * dimZ), 4);
+    const single = await buildPipeline(tinyTrainConfig(fresh(), { components: 1 }));
+    expect(() => single.lossFor([0, 1], new Rng(5), { ...weights, anchor: 1 })).toThrow(/the anchor term needs anchored components/);
   });
 
   it('lowers the loss on a fixed batch with a fixed seed', async () => {
@@ -277,6 +300,44 @@ describe('trainer mechanics', () => {
       expect(anchor(1), `class ${c} anchor 1`).toEqual(row(second));
       expect(confidence[c][0]).toBeCloseTo(prob(top[0], c), 5);
       expect(top.some((i) => row(i).every((v, d) => v === anchor(2)[d])), `class ${c} anchor 2 among the candidates`).toBe(true);
+    }
+  });
+
+  it("--anchor-choice random draws distinct candidates uniformly among those the classifier is sure of, else takes the surest", () => {
+    const candidates = [7, 3, 9, 1, 4, 8, 0, 6, 2, 5];
+    const sure = (i: number) => i !== 4 && i !== 0;
+    const rng = new Rng(1);
+    const counts = new Map<number, number>();
+    for (let t = 0; t < 4000; t++) {
+      const picked = randomPick(candidates, 3, sure, rng);
+      expect(new Set(picked).size).toBe(3);
+      for (const i of picked) {
+        expect(sure(i), `${i} passes`).toBe(true);
+        counts.set(i, (counts.get(i) ?? 0) + 1);
+      }
+    }
+    // 8 passing candidates, 3 of them a draw: each is picked 4000 * 3 / 8 = 1500 times on average.
+    expect(counts.size).toBe(8);
+    for (const [i, n] of counts) expect(Math.abs(n - 1500), `candidate ${i} picked ${n} times`).toBeLessThan(150);
+    expect(randomPick(candidates, 3, sure, new Rng(5))).toEqual(randomPick(candidates, 3, sure, new Rng(5)));
+    // Too few pass: the first (most confident) candidates, in order.
+    expect(randomPick(candidates, 3, (i) => i === 9, new Rng(1))).toEqual([7, 3, 9]);
+  });
+
+  it('with --anchor-choice random, places every component at a distinct candidate the classifier gives its class >= the confidence', async () => {
+    const pipeline = await buildPipeline(tinyTrainConfig(fresh(), { components: 3 }));
+    const [pool, candidates, K, dimZ] = [40, 12, pipeline.numClasses, pipeline.inputGenerator.config.dimZ];
+    // A random tiny classifier is rarely sure: a threshold that some candidates of each class pass.
+    const { values, confidence } = await chooseAnchors(pipeline, 3, { pool, candidates, seed: 9, batch: 16, choice: 'random', confidence: 0.05 });
+    const z = new Rng(9).fillNormal(new Float32Array(pool * dimZ));
+    const rowOf = (v: Float32Array) => Array.from({ length: pool }, (_, i) => i).find((i) => z.subarray(i * dimZ, (i + 1) * dimZ).every((x, d) => x === v[d]));
+    for (let c = 0; c < K; c++) {
+      const rows = [0, 1, 2].map((k) => rowOf(values.subarray((c * 3 + k) * dimZ, (c * 3 + k + 1) * dimZ)));
+      expect(rows.every((r) => r !== undefined), `class ${c}: anchors are pool latents`).toBe(true);
+      expect(new Set(rows).size).toBe(3);
+      const passing = confidence[c].filter((p) => p >= 0.05).length;
+      // Either all three pass, or fewer than three candidates did and the surest were taken.
+      if (passing < 3) expect([...confidence[c]].sort((a, b) => b - a)).toEqual(confidence[c]);
     }
   });
 

@@ -76,6 +76,13 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
     'the same, sampling only the components the frozen classifier gives their class on >= 0.9 of 16 draws',
     ['--batch', '32', '--prior-range-weight', '1', '--keep-components-above', '0.9'],
   ],
+  // Components that start at anchors drawn at random among the sure pool latents, as near-points
+  // (sigma 0.05): the accurate end of the trade (docs/ablation.md, the screens of 2026-12-03).
+  [
+    'random-anchors-sigma05',
+    "the default's flags with anchors drawn at random among the pool latents the VGG gives the class >= 0.9, and sigma starting at 0.05",
+    ['--batch', '32', '--prior-range-weight', '1', '--anchor-choice', 'random', '--initial-sigma', '0.05'],
+  ],
 ];
 
 const options = new Command('cgan ablation')

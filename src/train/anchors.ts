@@ -1,7 +1,13 @@
 // Where the input generator's components start (beyond the paper). The frozen classifier labels
-// a pool of G's own samples from its prior (no training image involved); each class gets the
-// latents it is most confident about, picked far apart (farthest-point in z) so that its
-// components begin in different places the classifier already calls that class.
+// a pool of G's own samples from its prior (no training image involved); each class gets latents
+// it is sure of, so that its components begin in different places the classifier already calls
+// that class. Two rules pick them among a class's candidates (its most confident pool latents):
+// 'farthest' (farthest-point in z) and 'random' (uniformly, among the candidates the classifier
+// gives the class at least `confidence`). Farthest-point in 120 dimensions favours latents of large
+// norm, off the shell where G's prior puts its mass (|z| 12.2 against the pool's 10.9 on the
+// default pair), where G draws many images of another class or noise (drawn on their own on seed
+// 1, the frozen VGG gives 0.64 of them their class); random draws keep the pool's norm, and the
+// frozen VGG gives 0.99 of them their class (docs/ablation.md, screens of 2026-12-03).
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor } from '../engine/tensor.js';
@@ -13,10 +19,17 @@ export interface AnchorOptions {
   pool: number;
   /** The most confident samples of a class that the anchors are picked from. */
   candidates: number;
+  /** How the anchors are picked among the candidates (default 'farthest'). */
+  choice?: AnchorChoice;
+  /** For 'random': the probability a candidate needs (default 0.9). */
+  confidence?: number;
   seed: number;
   batch?: number;
   onProgress?: (done: number, total: number) => void;
 }
+
+export const ANCHOR_CHOICES = ['farthest', 'random'] as const;
+export type AnchorChoice = (typeof ANCHOR_CHOICES)[number];
 
 export interface Anchors {
   /** (numClasses * components * dimZ), class-major, ready for InputGenerator.setAnchors. */
@@ -78,13 +91,33 @@ export async function chooseAnchors(
   const { z, probs } = labelled;
   const values = new Float32Array(K * components * dimZ);
   const confidence: number[][] = [];
+  const rng = new Rng(options.seed + 1);
   for (let c = 0; c < K; c++) {
     const ranked = Array.from({ length: pool }, (_, i) => i).sort((a, b) => probs[b * K + c] - probs[a * K + c]);
-    const chosen = farthestPoints(ranked.slice(0, candidates), components, z, dimZ);
+    const top = ranked.slice(0, candidates);
+    const chosen =
+      options.choice === 'random'
+        ? randomPick(top, components, (i) => probs[i * K + c] >= (options.confidence ?? 0.9), rng)
+        : farthestPoints(top, components, z, dimZ);
     chosen.forEach((row, k) => values.set(z.subarray(row * dimZ, (row + 1) * dimZ), (c * components + k) * dimZ));
     confidence.push(chosen.map((row) => probs[row * K + c]));
   }
   return { values, confidence, pool: labelled };
+}
+
+/**
+ * `count` candidates drawn uniformly without replacement among those that pass `sure`; where fewer
+ * than `count` pass, the `count` first (most confident) candidates.
+ */
+export function randomPick(candidates: number[], count: number, sure: (i: number) => boolean, rng: Rng): number[] {
+  const passing = candidates.filter(sure);
+  if (passing.length <= count) return candidates.slice(0, count);
+  // Fisher-Yates, stopped after `count` draws.
+  for (let k = 0; k < count; k++) {
+    const j = k + rng.int(passing.length - k);
+    [passing[k], passing[j]] = [passing[j], passing[k]];
+  }
+  return passing.slice(0, count);
 }
 
 /** Greedy farthest-point selection, starting from the first (most confident) candidate. */

@@ -9,6 +9,7 @@ import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { cganGrader, collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
+import { ANCHOR_CHOICES, type AnchorChoice } from './anchors.js';
 import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
 import { GAN_LOSSES, type GanLoss } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
@@ -168,14 +169,17 @@ runFolderOptions(program
   .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
-  .option('--anchor-candidates <n>', "the anchors of a class are picked far apart among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
+  .option('--anchor-candidates <n>', "the anchors of a class are picked among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
+  .option('--initial-sigma <x>', "the input generator's sigma at the start (beyond the paper; default: its layer's initialisation, 0.69)", float('--initial-sigma'), TRAINING_DEFAULTS.initialSigma)
+  .option('--anchor-choice <rule>', `how the anchors are picked among the candidates: ${ANCHOR_CHOICES.join(', ')} (far apart in z, or uniformly among those the classifier gives the class >= 0.9; src/train/anchors.ts)`, anchorChoiceArg, TRAINING_DEFAULTS.anchorChoice)
   .option('--keep-components-above <p>', "after training, sample only the components the frozen classifier gives their class on at least this share of 16 draws each, a class keeping its best one at least (beyond the paper; components.json; 0 = all)", float('--keep-components-above'), TRAINING_DEFAULTS.keepComponentsAbove)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
   .option('--diversity-weight <x>', 'weight of the within-class feature-spread term (beyond the paper; see pipeline.ts)', float('--diversity-weight'), TRAINING_DEFAULTS.weights.diversity)
   .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
-  .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange),
+  .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange)
+  .option('--anchor-weight <x>', "weight of the mean square distance of each component's mean from its anchor, holding each component near where it started (beyond the paper; needs --components > 1 and an --anchor-pool; 0 = off)", float('--anchor-weight'), TRAINING_DEFAULTS.weights.anchor),
   { logEvery: TRAINING_DEFAULTS.logEvery, gridPerClass: TRAINING_DEFAULTS.gridPerClass, out: 'runs/default' })
   .option('--no-replay', 'record every training step anew instead of recording it once and replaying it (the same numbers either way)')
   .action(async (o) => {
@@ -205,9 +209,11 @@ runFolderOptions(program
         components: o.components,
         anchorPool: o.anchorPool,
         anchorCandidates: o.anchorCandidates,
+        anchorChoice: o.anchorChoice,
         keepComponentsAbove: o.keepComponentsAbove,
         minSigma: TRAINING_DEFAULTS.minSigma,
-        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight },
+        initialSigma: o.initialSigma,
+        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight, anchor: o.anchorWeight },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
         out,
@@ -218,6 +224,9 @@ runFolderOptions(program
           `--anchor-pool 0: the prior-range term (--prior-range-weight ${config.weights.priorRange}; on by default) measures its range on the anchor pool; ` +
             'give --anchor-pool a size, or --prior-range-weight 0',
         );
+      }
+      if ((config.weights.anchor ?? 0) > 0 && !((config.components ?? 1) > 1 && (config.anchorPool ?? 0) > 0)) {
+        throw new Error(`--anchor-weight ${config.weights.anchor}: the anchor term needs anchored components (--components > 1 and an --anchor-pool); give them, or --anchor-weight 0`);
       }
       const aside = prepareRunFolder(out, { force: o.force });
       if (aside) console.log(`--force: moved the old run in ${o.out} to ${shownPath(aside)}`);
@@ -233,6 +242,11 @@ runFolderOptions(program
     await gradeRun(out, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache });
     console.log(`run folder: ${out}`);
   });
+
+function anchorChoiceArg(v: string): AnchorChoice {
+  if (!(ANCHOR_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--anchor-choice must be one of ${ANCHOR_CHOICES.join(', ')}, got ${v}`);
+  return v as AnchorChoice;
+}
 
 const lossArg = (v: string): GanLoss => {
   if (!(GAN_LOSSES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--loss must be one of ${GAN_LOSSES.join(', ')}, got ${v}`);

@@ -16,9 +16,11 @@ export const TRAINING_DEFAULTS = {
   components: 16,
   anchorPool: 4096,
   anchorCandidates: 576,
+  anchorChoice: 'farthest' as const,
   keepComponentsAbove: 0,
   minSigma: 1e-3,
-  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9, priorRange: 1 } satisfies LossWeights,
+  initialSigma: undefined as number | undefined,
+  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9, priorRange: 1, anchor: 0 } satisfies LossWeights,
   logEvery: 1,
   gridPerClass: 8,
 };

@@ -26,6 +26,13 @@ export interface InputGeneratorConfig {
   hidden: number;
   /** Added to softplus so sigma never collapses to exactly zero. */
   minSigma: number;
+  /**
+   * Where sigma starts: the sigma head's bias set so that softplus(bias) + minSigma is this (absent:
+   * the layer's own initialisation, softplus(~0) = 0.69). Small values start each component as
+   * nearly its anchor's image: on the default pair, noise of 0.35 around a confident prior latent
+   * already changes the class the classifier sees on about a third of the draws.
+   */
+  initialSigma?: number;
   /** Gaussians per class (1: the paper's input generator). */
   components?: number;
   /** G's classes, when the class vector fed to G is learned too (absent or 0: G's class is fixed). */
@@ -46,6 +53,8 @@ export interface LatentParameters {
   sigma: Tensor;
   /** (rows, generatorClasses), each row a mixture over G's classes. */
   classVector?: Tensor;
+  /** With anchored components: mu minus its component's anchor (the mu head's share of mu). */
+  anchorOffset?: Tensor;
 }
 
 /**
@@ -100,6 +109,12 @@ export class InputGenerator extends Module implements LatentSampler {
     this.trunk2 = this.registerModule('trunk2', new Linear(hidden, hidden, { generator }));
     this.muHead = this.registerModule('mu', new Linear(hidden, out, { generator }));
     this.sigmaHead = this.registerModule('sigma', new Linear(hidden, out, { generator }));
+    if (config.initialSigma !== undefined) {
+      const excess = config.initialSigma - config.minSigma;
+      if (!(excess > 0)) throw new Error(`input generator: the initial sigma ${config.initialSigma} must exceed the minimum sigma ${config.minSigma}`);
+      // softplus^-1(x) = log(e^x - 1)
+      this.sigmaHead.bias!.copy_(new Float32Array(out).fill(Math.log(Math.expm1(excess))));
+    }
     if (this.components > 1) this.anchors = this.registerBuffer('anchors', zeros([numClasses * this.components, dimZ]));
     const gClasses = config.generatorClasses ?? 0;
     if (gClasses > 0) {
@@ -137,8 +152,10 @@ export class InputGenerator extends Module implements LatentSampler {
       picked = this.componentRows(classes, component);
     }
     const dimZ = this.config.dimZ;
+    const anchorOffset = embedding(mu.reshape(rows * this.components, dimZ), picked.pick);
     return {
-      mu: add(embedding(mu.reshape(rows * this.components, dimZ), picked.pick), embedding(this.anchors!, picked.anchorRows)),
+      mu: add(anchorOffset, embedding(this.anchors!, picked.anchorRows)),
+      anchorOffset,
       sigma: embedding(sigma.reshape(rows * this.components, dimZ), picked.pick),
       classVector,
     };

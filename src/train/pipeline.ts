@@ -39,6 +39,12 @@ export interface LossWeights {
    * prior samples of its class span (priorRange.ts; needs the range, measured with the anchors).
    */
   priorRange?: number;
+  /**
+   * Beyond the paper: weight on the mean square distance of each component's mean from its anchor
+   * (a confident sample of G's prior): holds each component near where it started (needs anchors).
+   * On seed 1 it does not keep the judges' variety (docs/ablation.md, screens of 2026-12-03).
+   */
+  anchor?: number;
 }
 
 /**
@@ -106,9 +112,9 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   }
 
   /** G's images for classes of the classifier, through the input generator, with z = mu + sigma * eps. */
-  imagesFor(classes: number[] | Tensor, eps: Tensor, component?: number[] | ComponentRows): { images: Tensor; mu: Tensor; sigma: Tensor } {
-    const { z, mu, sigma, classVector } = this.inputGenerator.sample(classes, eps, component);
-    return { images: this.generate(z, classVector), mu, sigma };
+  imagesFor(classes: number[] | Tensor, eps: Tensor, component?: number[] | ComponentRows): { images: Tensor; mu: Tensor; sigma: Tensor; anchorOffset?: Tensor } {
+    const { z, mu, sigma, classVector, anchorOffset } = this.inputGenerator.sample(classes, eps, component);
+    return { images: this.generate(z, classVector), mu, sigma, anchorOffset };
   }
 
   /** Resize to the classifier's size (see resize), shift (by numbers, or a (dy, dx) int32 tensor), classify. */
@@ -159,7 +165,7 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
     const target = inputs.target;
     const eps = inputs.eps.reshape(target.size, this.inputGenerator.config.dimZ);
     const rows = inputs.pick && inputs.anchorRows ? { pick: inputs.pick, anchorRows: inputs.anchorRows } : undefined;
-    const { images, mu, sigma } = this.imagesFor(target, eps, rows);
+    const { images, mu, sigma, anchorOffset } = this.imagesFor(target, eps, rows);
     const { logits, features } = this.classify(images, inputs.translation ?? [0, 0]);
     const ce = crossEntropy(logits, target);
     let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
@@ -167,6 +173,10 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
     if (weights.priorRange) {
       if (!this.priorRange) throw new Error('the prior-range term needs the range of G\'s prior samples, measured with the anchors (an --anchor-pool)');
       loss = add(loss, mul(priorRangePenalty(features, target, this.priorRange), weights.priorRange));
+    }
+    if (weights.anchor) {
+      if (!anchorOffset) throw new Error('the anchor term needs anchored components (--components > 1 and an --anchor-pool)');
+      loss = add(loss, mul(mean(square(anchorOffset)), weights.anchor));
     }
     if (weights.variance > 0) loss = add(loss, mul(mean(log(sigma)), -weights.variance));
     if (weights.kl > 0) {

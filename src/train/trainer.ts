@@ -9,7 +9,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
-import { chooseAnchors, labelPool } from './anchors.js';
+import { type AnchorChoice, chooseAnchors, labelPool } from './anchors.js';
 import { chooseComponents, COMPONENTS_FILE, readComponentChoice, writeComponentChoice } from './components.js';
 import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
@@ -44,12 +44,16 @@ export interface TrainConfig {
   anchorPool?: number;
   /** The most confident samples of each class that the anchors are picked from. */
   anchorCandidates?: number;
+  /** How anchors are picked among the candidates (anchors.ts; absent: 'farthest', as runs before it). */
+  anchorChoice?: AnchorChoice;
   /**
    * After training, leave out of sampling the components the frozen classifier gives their class
    * less often than this (components.ts; 0 or absent: every component is sampled).
    */
   keepComponentsAbove?: number;
   minSigma: number;
+  /** InputGeneratorConfig.initialSigma (absent: the layer's own initialisation). */
+  initialSigma?: number;
   weights: LossWeights;
   logEvery: number;
   gridPerClass: number;
@@ -97,6 +101,7 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       dimZ: generator.dimZ,
       hidden: config.hidden,
       minSigma: config.minSigma,
+      initialSigma: config.initialSigma,
       components: config.components ?? 1,
       generatorClasses: config.learnClassVector ? generator.numClasses : 0,
       startClass: config.generatorClass,
@@ -383,6 +388,7 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   const options = {
     pool,
     candidates: config.anchorCandidates ?? 128,
+    choice: config.anchorChoice ?? 'farthest',
     seed: config.seed + 2,
     onProgress: (done: number, total: number) => {
       const quarter = Math.floor((4 * done) / total);
