@@ -48,12 +48,13 @@ async function refused(args: string[], message: RegExp, code = 1) {
 }
 
 describe.concurrent('counts are whole numbers of at least 1', () => {
-  it('train --batch 0, --epochs 0, --steps-per-epoch 1.5, --components -1, --hidden x', async () => {
+  it('train --batch 0, --epochs 0, --steps-per-epoch 1.5, --components -1, --hidden x; an --anchor-choice it does not know', async () => {
     await refused(['train', '--batch', '0'], /--batch must be a whole number of at least 1/);
     await refused(['train', '--epochs', '0'], /--epochs must be a whole number of at least 1/);
     await refused(['train', '--steps-per-epoch', '1.5'], /--steps-per-epoch must be a whole number of at least 1/);
     await refused(['train', '--components', '-1'], /--components must be a whole number of at least 1/);
     await refused(['train', '--hidden', 'x'], /--hidden must be a whole number of at least 1/);
+    await refused(['train', '--anchor-choice', 'nearest'], /--anchor-choice must be one of farthest, random, got nearest/);
   });
 
   it('cgan --batch 0, --epochs 1.5, --steps-per-epoch -1, --width x, --dim-z 0; a --loss it does not know', async () => {

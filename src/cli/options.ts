@@ -16,6 +16,14 @@ export const wholeNumber = (flag: string) => (v: string) => {
   return Number(v);
 };
 
+/** One of a fixed list of names (a loss, a sampler, a rule). */
+export const oneOf =
+  <T extends string>(flag: string, values: readonly T[]) =>
+  (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${flag} must be one of ${values.join(', ')}, got ${v}`);
+    return v as T;
+  };
+
 export const nonNegative = (flag: string) => (v: string) => {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number of at least 0`);

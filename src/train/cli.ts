@@ -3,15 +3,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { count, nonNegative, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
+import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
 import { cganGrader, collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
-import { ANCHOR_CHOICES, type AnchorChoice } from './anchors.js';
+import { ANCHOR_CHOICES } from './anchors.js';
 import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
-import { GAN_LOSSES, type GanLoss } from './ganLoss.js';
+import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
@@ -41,11 +41,7 @@ const confidenceArg = (flag: string) => (v: string) => {
   return p;
 };
 
-const SAMPLERS = ['input-generator', 'prior-filter'];
-const samplerArg = (v: string) => {
-  if (!SAMPLERS.includes(v)) throw new InvalidArgumentError(`--sampler must be one of ${SAMPLERS.join(', ')}, got ${v}`);
-  return v;
-};
+const samplerArg = oneOf('--sampler', ['input-generator', 'prior-filter']);
 
 const float = nonNegative;
 const truncationArg = (v: string) => {
@@ -171,7 +167,7 @@ runFolderOptions(program
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
   .option('--anchor-candidates <n>', "the anchors of a class are picked among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
   .option('--initial-sigma <x>', "the input generator's sigma at the start (beyond the paper; default: its layer's initialisation, 0.69)", float('--initial-sigma'), TRAINING_DEFAULTS.initialSigma)
-  .option('--anchor-choice <rule>', `how the anchors are picked among the candidates: ${ANCHOR_CHOICES.join(', ')} (far apart in z, or uniformly among those the classifier gives the class >= 0.9; src/train/anchors.ts)`, anchorChoiceArg, TRAINING_DEFAULTS.anchorChoice)
+  .option('--anchor-choice <rule>', `how the anchors are picked among the candidates: ${ANCHOR_CHOICES.join(', ')} (far apart in z, or uniformly among those the classifier gives the class >= 0.9; src/train/anchors.ts)`, oneOf('--anchor-choice', ANCHOR_CHOICES), TRAINING_DEFAULTS.anchorChoice)
   .option('--keep-components-above <p>', "after training, sample only the components the frozen classifier gives their class on at least this share of 16 draws each, a class keeping its best one at least (beyond the paper; components.json; 0 = all)", float('--keep-components-above'), TRAINING_DEFAULTS.keepComponentsAbove)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
   .option('--kl-weight <x>', 'weight of KL(N(mu, sigma^2) || N(0, I)) (beyond the paper)', float('--kl-weight'), TRAINING_DEFAULTS.weights.kl)
@@ -243,15 +239,6 @@ runFolderOptions(program
     console.log(`run folder: ${out}`);
   });
 
-function anchorChoiceArg(v: string): AnchorChoice {
-  if (!(ANCHOR_CHOICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--anchor-choice must be one of ${ANCHOR_CHOICES.join(', ')}, got ${v}`);
-  return v as AnchorChoice;
-}
-
-const lossArg = (v: string): GanLoss => {
-  if (!(GAN_LOSSES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--loss must be one of ${GAN_LOSSES.join(', ')}, got ${v}`);
-  return v as GanLoss;
-};
 
 runFolderOptions(program
   .command('cgan')
@@ -266,7 +253,7 @@ runFolderOptions(program
   .option('--lr <x>', "Adam's learning rate, both networks (with --lr-new: G's pretrained weights)", float('--lr'), CGAN_DEFAULTS.lr)
   .option('--lr-new <x>', "when fine-tuning (--generator): the learning rate of what starts fresh, D and G's class embedding, while G's pretrained weights take --lr", float('--lr-new'))
   .option('--beta1 <x>', "Adam's first beta, both networks", float('--beta1'), CGAN_DEFAULTS.beta1)
-  .option('--loss <kind>', `adversarial loss: ${GAN_LOSSES.join(', ')} (least squares: lsgan)`, lossArg, CGAN_DEFAULTS.loss)
+  .option('--loss <kind>', `adversarial loss: ${GAN_LOSSES.join(', ')} (least squares: lsgan)`, oneOf('--loss', GAN_LOSSES), CGAN_DEFAULTS.loss)
   .option('--width <n>', "network width w: G's channels 4w, 2w, w; D's w, 2w, 4w", count('--width'), CGAN_DEFAULTS.width)
   .option('--dim-z <n>', 'length of z', count('--dim-z'), CGAN_DEFAULTS.dimZ)
   .option('--embed-dim <n>', "width of G's class embedding", count('--embed-dim'), CGAN_DEFAULTS.embedDim)

@@ -388,7 +388,7 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   const options = {
     pool,
     candidates: config.anchorCandidates ?? 128,
-    choice: config.anchorChoice ?? 'farthest',
+    choice: config.anchorChoice,
     seed: config.seed + 2,
     onProgress: (done: number, total: number) => {
       const quarter = Math.floor((4 * done) / total);
