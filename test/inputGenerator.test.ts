@@ -78,7 +78,7 @@ describe('input generator with several components', () => {
     component.forEach((k, i) => {
       for (let d = 0; d < config.dimZ; d++) want[k * config.dimZ + d] += cot[i * config.dimZ + d];
     });
-    expectClose(await model.muHead.bias!.grad!.data(), want, FORWARD_REL, 'mu bias gradient');
+    expectClose(await model.muHead!.bias!.grad!.data(), want, FORWARD_REL, 'mu bias gradient');
   });
 
   it('with one component is the paper model, same draws, no anchors', async () => {
@@ -118,9 +118,66 @@ it('starts sigma at --initial-sigma: the bias is softplus^-1 of it less the floo
   const bias = p.get('sigma.bias')!;
   for (const b of bias) expect(Math.log1p(Math.exp(b)) + config.minSigma).toBeCloseTo(0.05, 6);
   // From the bias alone (the weights' share zeroed): every row and component starts at 0.05.
-  model.sigmaHead.weight.copy_(new Float32Array(model.sigmaHead.weight.size));
+  model.sigmaHead!.weight.copy_(new Float32Array(model.sigmaHead!.weight.size));
   expectClose(await model.forward([0, 2], [1, 0]).sigma.data(), new Float64Array(2 * config.dimZ).fill(0.05), FORWARD_REL, 'sigma');
   expect(() => new InputGenerator({ ...config, initialSigma: 1e-3 })).toThrow(/initial sigma 0.001 must exceed the minimum sigma 0.001/);
+});
+
+describe('input generator with free components (--free-components)', () => {
+  const free: InputGeneratorConfig = { ...config, freeComponents: true, initialSigma: 0.05 };
+  const classes = [0, 2, 1, 2, 0];
+  const component = [2, 0, 1, 2, 2];
+
+  it('starts each component at its anchor with sigma at --initial-sigma, and has no trunk or heads', async () => {
+    const model = new InputGenerator(free, 4);
+    const anchors = Float32Array.from(randomValues(config.numClasses * 3 * config.dimZ, 11));
+    model.setAnchors(anchors);
+    expect([...(await host(model)).keys()].sort()).toEqual(['anchors', 'offsets', 'sigmas']);
+    const { mu, sigma, anchorOffset } = model.forward(classes, component);
+    const want = classes.flatMap((c, i) => Array.from(anchors.subarray((c * 3 + component[i]) * 2, (c * 3 + component[i] + 1) * 2)));
+    expectClose(await mu.data(), Float64Array.from(want), FORWARD_REL, 'mu');
+    expect(Array.from(await anchorOffset!.data())).toEqual(new Array(classes.length * 2).fill(0));
+    expectClose(await sigma.data(), new Float64Array(classes.length * 2).fill(0.05), FORWARD_REL, 'sigma');
+  });
+
+  it('gives each row its own component\'s offset and sigma (float64), and sends gradients to those rows alone', async () => {
+    const model = new InputGenerator(free, 4);
+    const offsets = randomValues(config.numClasses * 3 * 2, 12);
+    const raw = randomValues(config.numClasses * 3 * 2, 13);
+    model.offsets!.copy_(Float32Array.from(offsets));
+    model.rawSigmas!.copy_(Float32Array.from(raw));
+    const weight = randomValues(classes.length * 2, 14);
+    const { mu, sigma } = model.forward(classes, component);
+    const row = (c: number, i: number) => (c * 3 + component[i]) * 2;
+    const wantSigma = classes.flatMap((c, i) => [0, 1].map((d) => Math.log1p(Math.exp(raw[row(c, i) + d])) + config.minSigma));
+    expectClose(await sigma.data(), Float64Array.from(wantSigma), FORWARD_REL, 'sigma');
+    sum(mul(mu, tensor(Float32Array.from(weight), [classes.length, 2]))).backward();
+    // d(sum w * mu)/d offsets: each picked row collects the weights of the batch rows that drew it.
+    const wantGrad = new Float64Array(offsets.length);
+    classes.forEach((c, i) => [0, 1].forEach((d) => (wantGrad[row(c, i) + d] += weight[i * 2 + d])));
+    expectClose(await model.offsets!.grad!.data(), wantGrad, FORWARD_REL, 'offsets gradient');
+  });
+
+  it('measures how far the components moved from their anchors, and how far apart the anchors lie (float64)', async () => {
+    const model = new InputGenerator(free, 4);
+    const anchors = randomValues(config.numClasses * 3 * 2, 15);
+    model.setAnchors(Float32Array.from(anchors));
+    expect((await model.anchorDrift())!.drift).toBe(0);
+    const offsets = randomValues(config.numClasses * 3 * 2, 16);
+    model.offsets!.copy_(Float32Array.from(offsets));
+    const { drift, spacing } = (await model.anchorDrift())!;
+    const rows = config.numClasses * 3;
+    const norm = (v: ArrayLike<number>, i: number, j?: number) => Math.hypot(...[0, 1].map((d) => v[i * 2 + d] - (j === undefined ? 0 : v[j * 2 + d])));
+    const wantDrift = Array.from({ length: rows }, (_, r) => norm(offsets, r)).reduce((a, b) => a + b) / rows;
+    const pairs = Array.from({ length: config.numClasses }, (_, c) => [[0, 1], [0, 2], [1, 2]].map(([k, l]) => norm(anchors, c * 3 + k, c * 3 + l))).flat();
+    expectClose([drift, spacing], [wantDrift, pairs.reduce((a, b) => a + b) / pairs.length], FORWARD_REL, 'drift and spacing');
+    expect(await new InputGenerator({ ...config, components: 1 }, 4).anchorDrift()).toBeNull();
+  });
+
+  it('refuses a single component or a learned class vector', () => {
+    expect(() => new InputGenerator({ ...free, components: 1 })).toThrow(/free components need more than one component/);
+    expect(() => new InputGenerator({ ...free, generatorClasses: 4 })).toThrow(/free components need more than one component, and a fixed G class/);
+  });
 });
 
 describe('input generator that learns G\'s class vector (--learn-class-vector)', () => {

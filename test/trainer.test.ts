@@ -157,13 +157,15 @@ describe('trainer mechanics', () => {
   });
 
   it.each([
-    [1, 0],
-    [3, 0],
-    [3, 1],
-  ])('resumes an interrupted run to the same result as an uninterrupted one (components: %i, prior-range weight: %i)', async (components, priorRange) => {
+    [1, 0, false],
+    [3, 0, false],
+    [3, 1, false],
+    [3, 0, true],
+  ])('resumes an interrupted run to the same result as an uninterrupted one (components: %i, prior-range weight: %i, free components: %s)', async (components, priorRange, freeComponents) => {
     const config = (out: string) =>
       tinyTrainConfig(out, {
         components,
+        freeComponents,
         anchorPool: components > 1 ? 12 : 0,
         anchorCandidates: 6,
         weights: { variance: 0, kl: 0.2, shift: 2, priorRange },

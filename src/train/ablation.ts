@@ -21,6 +21,12 @@ import { documentedRows, END, figures, keptRun, lastGrid, overSeeds, PANEL, pane
 const PAPER = ['--batch', '64', '--epochs', '8', '--prior-range-weight', '0', '--kl-weight', '0', '--shift', '0', '--variance-weight', '0', '--components', '1', '--anchor-pool', '0', '--confidence', '0', '--steps-per-epoch', '15'];
 const KL_SHIFT = [...PAPER, '--kl-weight', '0.2', '--shift', '4'];
 const ANCHORED = ['--components', '4', '--anchor-pool', '4096', '--anchor-candidates', '128'];
+const FREE_C64_FLAGS = [
+  ...['--batch', '32', '--free-components', '--components', '64', '--anchor-pool', '16384', '--anchor-candidates', '16384'],
+  ...['--anchor-choice', 'random', '--initial-sigma', '0.05', '--kl-weight', '0', '--shift', '0', '--prior-range-weight', '0'],
+];
+const FREE_C64_LABEL =
+  '64 free components a class (a mean offset and sigma each, nothing shared) at anchors drawn at random among the sure latents of a pool of 16384, sigma starting at 0.05, trained by the hinge alone (no KL, shifts or prior-range term)';
 const CONFIGS: [name: string, label: string, flags: string[]][] = [
   ['paper', 'paper loss', PAPER],
   ['variance', '+ variance term (0.1)', [...PAPER, '--variance-weight', '0.1']],
@@ -83,6 +89,13 @@ const CONFIGS: [name: string, label: string, flags: string[]][] = [
     "the default's flags with anchors drawn at random among the pool latents the VGG gives the class >= 0.9, and sigma starting at 0.05",
     ['--batch', '32', '--prior-range-weight', '1', '--anchor-choice', 'random', '--initial-sigma', '0.05'],
   ],
+  // Components that share nothing (a free mean offset and sigma each, so no move of one drags the
+  // others), 64 a class drawn from a pool of 16384, trained by the hinge alone; and the same at
+  // learning rate 0, which samples the anchors as they are: what training adds to them.
+  ['free-c64-hinge', FREE_C64_LABEL, FREE_C64_FLAGS],
+  // The hinge at 0.5: only draws the frozen classifier may give another class are pushed.
+  ['free-c64-hinge05', 'the same with the hinge at 0.5 (`--confidence 0.5`): only draws the frozen classifier gives their class < 0.5 are pushed', [...FREE_C64_FLAGS, '--confidence', '0.5']],
+  ['free-c64-untrained', 'the same at learning rate 0: its 64 anchors a class as drawn, no training', [...FREE_C64_FLAGS, '--lr', '0']],
 ];
 
 const options = new Command('cgan ablation')

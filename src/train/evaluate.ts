@@ -14,7 +14,7 @@ import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { argmaxRows, classificationReport, frechetDistanceToSamples, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
-import type { LatentSampler } from './inputGenerator.js';
+import { InputGenerator, type LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 import type { PriorFilterResult } from './priorFilter.js';
 
@@ -190,6 +190,14 @@ export function judgeLabel(name: string): string {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
 
+/** How far training moved the input generator's components from their anchors, said briefly. */
+async function driftNote(sampler: LatentSampler): Promise<string> {
+  const moved = sampler instanceof InputGenerator ? await sampler.anchorDrift() : null;
+  return moved
+    ? `; its components' means lie ${moved.drift.toFixed(2)} from their anchors on average (two anchors of a class lie ${moved.spacing.toFixed(2)} apart)`
+    : '';
+}
+
 export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, options: EvalOptions): Promise<Report> {
   const K = pipeline.numClasses;
   const dimZ = pipeline.inputGenerator.config.dimZ;
@@ -331,7 +339,7 @@ export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, op
         passes: filtered.passes,
         passesPerSample: filtered.passes / options.samples,
       }
-    : (options.sampler ?? { kind: 'input-generator', description: 'the trained input generator, z = mu + sigma * eps' });
+    : (options.sampler ?? { kind: 'input-generator', description: `the trained input generator, z = mu + sigma * eps${await driftNote(pipeline.inputGenerator)}` });
   return {
     version: REPORT_VERSION,
     sampler,

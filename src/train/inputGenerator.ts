@@ -9,12 +9,18 @@
 // fixed buffer, set before training (see anchors.ts) so that components start apart, each in a
 // place the classifier already calls c; with zero anchors they differ only by the heads' init.
 //
+// With `freeComponents`, the trunk and heads are left out: each component owns its mean's offset
+// from its anchor and its sigma, as free parameters (starting at the anchor). Through the shared
+// trunk and heads, the steps that fix one component's draws move every other component too, in
+// every class (the mu head's bias for slot k is added in all classes).
+//
 // Also beyond the paper (`generatorClasses`, --learn-class-vector): for a class-conditional G, a
 // third head gives logits over G's own classes, and their softmax is fed to G as its class vector
 // (class-embedding tuning), learned with z's mean and sigma.
 import { Rng } from '../engine/random.js';
-import { Tensor } from '../engine/tensor.js';
-import { ones, zeros } from '../kernels/creation.js';
+import { noGrad } from '../engine/autograd.js';
+import { scope, Tensor } from '../engine/tensor.js';
+import { full, ones, zeros } from '../kernels/creation.js';
 import { add, mul, relu, softplus } from '../kernels/elementwise.js';
 import { embedding, oneHot } from '../kernels/gather.js';
 import { softmax } from '../kernels/softmax.js';
@@ -35,6 +41,11 @@ export interface InputGeneratorConfig {
   initialSigma?: number;
   /** Gaussians per class (1: the paper's input generator). */
   components?: number;
+  /**
+   * Each component's mean offset (from its anchor, starting at 0) and sigma are its own
+   * parameters, with no trunk or heads (needs components > 1; not with generatorClasses).
+   */
+  freeComponents?: boolean;
   /** G's classes, when the class vector fed to G is learned too (absent or 0: G's class is fixed). */
   generatorClasses?: number;
   /** The G class the learned class vector starts on (probability 0.9). */
@@ -86,10 +97,14 @@ export class GeneratorPrior implements LatentSampler {
 }
 
 export class InputGenerator extends Module implements LatentSampler {
-  readonly trunk1: Linear;
-  readonly trunk2: Linear;
-  readonly muHead: Linear;
-  readonly sigmaHead: Linear;
+  /** The shared trunk and heads (null with freeComponents). */
+  readonly trunk1: Linear | null = null;
+  readonly trunk2: Linear | null = null;
+  readonly muHead: Linear | null = null;
+  readonly sigmaHead: Linear | null = null;
+  /** With freeComponents: (numClasses * components, dimZ) offsets from the anchors, and sigma before softplus. */
+  readonly offsets: Tensor | null = null;
+  readonly rawSigmas: Tensor | null = null;
   /** Logits over G's classes (generatorClasses > 0). */
   readonly classHead: Linear | null = null;
   readonly components: number;
@@ -104,16 +119,27 @@ export class InputGenerator extends Module implements LatentSampler {
     if (!Number.isInteger(this.components) || this.components < 1) {
       throw new Error(`input generator: components must be a whole number >= 1, got ${config.components}`);
     }
+    const free = config.freeComponents ?? false;
+    if (free && (this.components < 2 || (config.generatorClasses ?? 0) > 0)) {
+      throw new Error('input generator: free components need more than one component, and a fixed G class (no learned class vector)');
+    }
     const out = dimZ * this.components;
-    this.trunk1 = this.registerModule('trunk1', new Linear(numClasses, hidden, { generator }));
-    this.trunk2 = this.registerModule('trunk2', new Linear(hidden, hidden, { generator }));
-    this.muHead = this.registerModule('mu', new Linear(hidden, out, { generator }));
-    this.sigmaHead = this.registerModule('sigma', new Linear(hidden, out, { generator }));
-    if (config.initialSigma !== undefined) {
-      const excess = config.initialSigma - config.minSigma;
-      if (!(excess > 0)) throw new Error(`input generator: the initial sigma ${config.initialSigma} must exceed the minimum sigma ${config.minSigma}`);
-      // softplus^-1(x) = log(e^x - 1)
-      this.sigmaHead.bias!.copy_(new Float32Array(out).fill(Math.log(Math.expm1(excess))));
+    const tableRows = numClasses * this.components;
+    const initialSigma = config.initialSigma;
+    if (initialSigma !== undefined && !(initialSigma - config.minSigma > 0)) {
+      throw new Error(`input generator: the initial sigma ${initialSigma} must exceed the minimum sigma ${config.minSigma}`);
+    }
+    // softplus^-1(x) = log(e^x - 1); without --initial-sigma, a free sigma starts where a head's does (softplus(0)).
+    const rawSigma = initialSigma === undefined ? 0 : Math.log(Math.expm1(initialSigma - config.minSigma));
+    if (free) {
+      this.offsets = this.registerParameter('offsets', zeros([tableRows, dimZ]));
+      this.rawSigmas = this.registerParameter('sigmas', full([tableRows, dimZ], rawSigma));
+    } else {
+      this.trunk1 = this.registerModule('trunk1', new Linear(numClasses, hidden, { generator }));
+      this.trunk2 = this.registerModule('trunk2', new Linear(hidden, hidden, { generator }));
+      this.muHead = this.registerModule('mu', new Linear(hidden, out, { generator }));
+      this.sigmaHead = this.registerModule('sigma', new Linear(hidden, out, { generator }));
+      if (initialSigma !== undefined) this.sigmaHead.bias!.copy_(new Float32Array(out).fill(rawSigma));
     }
     if (this.components > 1) this.anchors = this.registerBuffer('anchors', zeros([numClasses * this.components, dimZ]));
     const gClasses = config.generatorClasses ?? 0;
@@ -136,22 +162,24 @@ export class InputGenerator extends Module implements LatentSampler {
    * rows by componentRows and uploaded, `rows` (how a replayed step passes them).
    */
   forward(classes: Tensor | ArrayLike<number>, component?: ArrayLike<number> | ComponentRows): LatentParameters {
-    const h = relu(this.trunk2.forward(relu(this.trunk1.forward(oneHot(classes, this.config.numClasses)))));
-    const mu = this.muHead.forward(h);
-    const sigma = add(softplus(this.sigmaHead.forward(h)), this.config.minSigma);
+    const { minSigma, dimZ } = this.config;
+    if (this.offsets && this.rawSigmas) {
+      const rows = classes instanceof Tensor ? classes.shape[0] : classes.length;
+      const { anchorRows } = this.pickedRows(classes, rows, component);
+      const anchorOffset = embedding(this.offsets, anchorRows);
+      return {
+        mu: add(anchorOffset, embedding(this.anchors!, anchorRows)),
+        anchorOffset,
+        sigma: add(softplus(embedding(this.rawSigmas, anchorRows)), minSigma),
+      };
+    }
+    const h = relu(this.trunk2!.forward(relu(this.trunk1!.forward(oneHot(classes, this.config.numClasses)))));
+    const mu = this.muHead!.forward(h);
+    const sigma = add(softplus(this.sigmaHead!.forward(h)), minSigma);
     const classVector = this.classHead ? softmax(this.classHead.forward(h)) : undefined;
     if (this.components === 1) return { mu, sigma, classVector };
     const rows = mu.shape[0];
-    let picked: ComponentRows | { pick: Int32Array; anchorRows: Int32Array };
-    if (component && 'pick' in component) picked = component;
-    else {
-      if (!component || component.length !== rows) {
-        throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
-      }
-      if (classes instanceof Tensor) throw new Error('input generator: with several components, give the classes as numbers');
-      picked = this.componentRows(classes, component);
-    }
-    const dimZ = this.config.dimZ;
+    const picked = this.pickedRows(classes, rows, component);
     const anchorOffset = embedding(mu.reshape(rows * this.components, dimZ), picked.pick);
     return {
       mu: add(anchorOffset, embedding(this.anchors!, picked.anchorRows)),
@@ -159,6 +187,16 @@ export class InputGenerator extends Module implements LatentSampler {
       sigma: embedding(sigma.reshape(rows * this.components, dimZ), picked.pick),
       classVector,
     };
+  }
+
+  /** The component rows of a batch: given already (a replayed step), or made by componentRows. */
+  private pickedRows(classes: Tensor | ArrayLike<number>, rows: number, component?: ArrayLike<number> | ComponentRows): ComponentRows | { pick: Int32Array; anchorRows: Int32Array } {
+    if (component && 'pick' in component) return component;
+    if (!component || component.length !== rows) {
+      throw new Error(`input generator: ${this.components} components need a component index for each of the ${rows} rows`);
+    }
+    if (classes instanceof Tensor) throw new Error('input generator: with several components, give the classes as numbers');
+    return this.componentRows(classes, component);
   }
 
   /**
@@ -174,6 +212,33 @@ export class InputGenerator extends Module implements LatentSampler {
       pick: Int32Array.from(component, (k, i) => i * K + k),
       anchorRows: Int32Array.from(component, (k, i) => classes[i] * K + k),
     };
+  }
+
+  /**
+   * How far training moved the components: the mean distance of a component's mean from its
+   * anchor, and, for scale, the mean distance between two anchors of a class. Null with one component.
+   */
+  async anchorDrift(): Promise<{ drift: number; spacing: number } | null> {
+    if (!this.anchors) return null;
+    const { numClasses, dimZ } = this.config;
+    const C = this.components;
+    const classes = Array.from({ length: numClasses * C }, (_, i) => Math.floor(i / C));
+    const offsetTensor = noGrad(() => scope(() => this.forward(classes, classes.map((_, i) => i % C)).anchorOffset!));
+    const offsets = (await offsetTensor.data()) as Float32Array;
+    offsetTensor.dispose();
+    const anchors = (await this.anchors.data()) as Float32Array;
+    const distance = (a: Float32Array, i: number, b?: Float32Array, j = 0) => {
+      let sum = 0;
+      for (let d = 0; d < dimZ; d++) sum += (a[i * dimZ + d] - (b ? b[j * dimZ + d] : 0)) ** 2;
+      return Math.sqrt(sum);
+    };
+    let drift = 0;
+    let spacing = 0;
+    for (let row = 0; row < numClasses * C; row++) drift += distance(offsets, row) / (numClasses * C);
+    for (let c = 0; c < numClasses; c++) {
+      for (let k = 0; k < C; k++) for (let l = k + 1; l < C; l++) spacing += distance(anchors, c * C + k, anchors, c * C + l);
+    }
+    return { drift, spacing: spacing / ((numClasses * C * (C - 1)) / 2) };
   }
 
   /** Centre the components: (numClasses * components * dimZ) values, class-major. */

@@ -54,6 +54,8 @@ export interface TrainConfig {
   minSigma: number;
   /** InputGeneratorConfig.initialSigma (absent: the layer's own initialisation). */
   initialSigma?: number;
+  /** InputGeneratorConfig.freeComponents: each component's mean offset and sigma its own parameters. */
+  freeComponents?: boolean;
   weights: LossWeights;
   logEvery: number;
   gridPerClass: number;
@@ -102,6 +104,7 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       hidden: config.hidden,
       minSigma: config.minSigma,
       initialSigma: config.initialSigma,
+      freeComponents: config.freeComponents,
       components: config.components ?? 1,
       generatorClasses: config.learnClassVector ? generator.numClasses : 0,
       startClass: config.generatorClass,
