@@ -174,6 +174,25 @@ describe('input generator with free components (--free-components)', () => {
     expect(await new InputGenerator({ ...config, components: 1 }, 4).anchorDrift()).toBeNull();
   });
 
+  it('with fixed means (--fixed-means), keeps each mean on its anchor and trains only the sigmas', async () => {
+    const model = new InputGenerator({ ...free, fixedMeans: true }, 4);
+    model.setAnchors(Float32Array.from(randomValues(config.numClasses * 3 * 2, 17)));
+    expect(model.namedParameters().map(([k]) => k)).toEqual(['sigmas']);
+    // Still saved and restored (a buffer), so a checkpoint's layout is that of --free-components.
+    expect([...(await host(model)).keys()].sort()).toEqual(['anchors', 'offsets', 'sigmas']);
+    const eps = tensor(Float32Array.from(randomValues(classes.length * 2, 18)), [classes.length, 2]);
+    const { z, sigma } = model.sample(classes, eps, component);
+    sum(z).backward();
+    expect(model.offsets!.grad).toBeNull();
+    // d(sum z)/d raw sigma = eps * softplus'(raw) = eps * (1 - exp(-(sigma - minSigma))), summed per picked row.
+    const e = await eps.data();
+    const s = await sigma.data();
+    const wantGrad = new Float64Array(config.numClasses * 3 * 2);
+    classes.forEach((c, i) => [0, 1].forEach((d) => (wantGrad[(c * 3 + component[i]) * 2 + d] += e[i * 2 + d] * (1 - Math.exp(-(s[i * 2 + d] - config.minSigma))))));
+    expectClose(await model.rawSigmas!.grad!.data(), wantGrad, FORWARD_REL, 'sigmas gradient');
+    expect(() => new InputGenerator({ ...config, fixedMeans: true })).toThrow(/fixed means need free components/);
+  });
+
   it('refuses a single component or a learned class vector', () => {
     expect(() => new InputGenerator({ ...free, components: 1 })).toThrow(/free components need more than one component/);
     expect(() => new InputGenerator({ ...free, generatorClasses: 4 })).toThrow(/free components need more than one component, and a fixed G class/);

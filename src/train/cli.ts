@@ -168,6 +168,7 @@ runFolderOptions(program
   .option('--anchor-candidates <n>', "the anchors of a class are picked among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
   .option('--initial-sigma <x>', "the input generator's sigma at the start (beyond the paper; default: its layer's initialisation, 0.69)", float('--initial-sigma'), TRAINING_DEFAULTS.initialSigma)
   .option('--free-components', "with --components > 1: each component's mean offset from its anchor and its sigma are its own parameters, with no shared trunk or heads (beyond the paper)")
+  .option('--fixed-means', "with --free-components: each component's mean stays on its anchor, and only its sigma (per latent dimension) learns (beyond the paper)")
   .option('--anchor-choice <rule>', `how the anchors are picked among the candidates: ${ANCHOR_CHOICES.join(', ')} (far apart in z, or uniformly among those the classifier gives the class >= 0.9; src/train/anchors.ts)`, oneOf('--anchor-choice', ANCHOR_CHOICES), TRAINING_DEFAULTS.anchorChoice)
   .option('--keep-components-above <p>', "after training, sample only the components the frozen classifier gives their class on at least this share of 16 draws each, a class keeping its best one at least (beyond the paper; components.json; 0 = all)", float('--keep-components-above'), TRAINING_DEFAULTS.keepComponentsAbove)
   .option('--variance-weight <x>', "weight of the paper's variance regulariser, -mean(log sigma)", float('--variance-weight'), TRAINING_DEFAULTS.weights.variance)
@@ -211,6 +212,7 @@ runFolderOptions(program
         minSigma: TRAINING_DEFAULTS.minSigma,
         initialSigma: o.initialSigma,
         freeComponents: Boolean(o.freeComponents),
+        fixedMeans: Boolean(o.fixedMeans),
         weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight, anchor: o.anchorWeight },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,

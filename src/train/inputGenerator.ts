@@ -12,7 +12,9 @@
 // With `freeComponents`, the trunk and heads are left out: each component owns its mean's offset
 // from its anchor and its sigma, as free parameters (starting at the anchor). Through the shared
 // trunk and heads, the steps that fix one component's draws move every other component too, in
-// every class (the mu head's bias for slot k is added in all classes).
+// every class (the mu head's bias for slot k is added in all classes). With `fixedMeans` too, the
+// offsets stay at 0 (a buffer, not a parameter): each component stays on its anchor and learns
+// only how wide it may be, per latent dimension.
 //
 // Also beyond the paper (`generatorClasses`, --learn-class-vector): for a class-conditional G, a
 // third head gives logits over G's own classes, and their softmax is fed to G as its class vector
@@ -46,6 +48,8 @@ export interface InputGeneratorConfig {
    * parameters, with no trunk or heads (needs components > 1; not with generatorClasses).
    */
   freeComponents?: boolean;
+  /** With freeComponents: the means stay on their anchors, and only the sigmas learn. */
+  fixedMeans?: boolean;
   /** G's classes, when the class vector fed to G is learned too (absent or 0: G's class is fixed). */
   generatorClasses?: number;
   /** The G class the learned class vector starts on (probability 0.9). */
@@ -123,6 +127,7 @@ export class InputGenerator extends Module implements LatentSampler {
     if (free && (this.components < 2 || (config.generatorClasses ?? 0) > 0)) {
       throw new Error('input generator: free components need more than one component, and a fixed G class (no learned class vector)');
     }
+    if (config.fixedMeans && !free) throw new Error('input generator: fixed means need free components');
     const out = dimZ * this.components;
     const tableRows = numClasses * this.components;
     const initialSigma = config.initialSigma;
@@ -132,7 +137,8 @@ export class InputGenerator extends Module implements LatentSampler {
     // softplus^-1(x) = log(e^x - 1); without --initial-sigma, a free sigma starts where a head's does (softplus(0)).
     const rawSigma = initialSigma === undefined ? 0 : Math.log(Math.expm1(initialSigma - config.minSigma));
     if (free) {
-      this.offsets = this.registerParameter('offsets', zeros([tableRows, dimZ]));
+      const offsets = zeros([tableRows, dimZ]);
+      this.offsets = config.fixedMeans ? this.registerBuffer('offsets', offsets) : this.registerParameter('offsets', offsets);
       this.rawSigmas = this.registerParameter('sigmas', full([tableRows, dimZ], rawSigma));
     } else {
       this.trunk1 = this.registerModule('trunk1', new Linear(numClasses, hidden, { generator }));

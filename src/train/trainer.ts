@@ -56,6 +56,8 @@ export interface TrainConfig {
   initialSigma?: number;
   /** InputGeneratorConfig.freeComponents: each component's mean offset and sigma its own parameters. */
   freeComponents?: boolean;
+  /** InputGeneratorConfig.fixedMeans: with freeComponents, only the sigmas learn. */
+  fixedMeans?: boolean;
   weights: LossWeights;
   logEvery: number;
   gridPerClass: number;
@@ -105,6 +107,7 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
       minSigma: config.minSigma,
       initialSigma: config.initialSigma,
       freeComponents: config.freeComponents,
+      fixedMeans: config.fixedMeans,
       components: config.components ?? 1,
       generatorClasses: config.learnClassVector ? generator.numClasses : 0,
       startClass: config.generatorClass,
