@@ -89,6 +89,13 @@ const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
       images: `${count} / ${count}`,
     },
     {
+      // The same, the class rows drawn fresh (N(0, 1), as from scratch): no symmetric start to break.
+      dir: `runs/transfer/fresh-${n}`,
+      label: `the default G fine-tuned, its class rows drawn fresh, ${count} images`,
+      command: `npm run cgan -- ${TRANSFER_GENERATOR} --fresh-embedding --lr 5e-5 --lr-new 2e-4 ${common}`,
+      images: `${count} / ${count}`,
+    },
+    {
       dir: `runs/transfer/scratch-${n}`,
       label: `its architecture from scratch, ${count} images`,
       command: `npm run cgan -- ${TRANSFER_GENERATOR} --from-scratch --lr 2e-4 ${common}`,
@@ -197,14 +204,15 @@ Fashion-MNIST) fine-tuned as a conditional GAN with a fresh discriminator (the c
 100, 1,000 and 10,000 labelled training images, an equal share a class, against the same
 architecture trained from scratch on the same images (Wang et al., "Transferring GANs", in
 shared/papers). Fine-tuning gives the class embedding a row a class, each starting as the
-generator's own, so that every class starts as the unconditional generator. Learning rates (Adam,
+generator's own, so that every class starts as the unconditional generator; the "drawn fresh"
+rows (\`--fresh-embedding\`) draw those rows N(0, 1) instead, as from scratch. Learning rates (Adam,
 beta1 0.5, BCE): from scratch, the cGAN's 2e-4 for everything; fine-tuned, 2e-4 for what starts
 fresh (D and G's class embedding, \`--lr-new\`) and 5e-5 for G's pretrained weights (\`--lr\`), since
 the pretrained images fall apart within 50 steps at 2e-4 and within 200 at 1e-4 (probe grids in
-the reading below). Seed 0 only so far; the train minutes ran beside other runs. One budget
+the reading below). The seeds column says which seeds a row has; the train minutes ran beside other runs. One budget
 for every row: \`${TRANSFER_FLAGS}\` (1,000 steps of 32: 32,000 images drawn, about what the cGAN
 reads before its judges pass 0.5). Each row: \`npm run cgan -- ${TRANSFER_GENERATOR} <the row's learning
-rates> --train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
+rates and flags> --train-images <n> ${TRANSFER_FLAGS} --seed <s>\`, graded as above.
 
 ${HEADER}
 ${transfer.main.join('\n')}
