@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
+import { readSafetensors } from '../src/models/checkpoint/index.js';
 import { loadGenerator } from '../src/models/load.js';
 import { CGAN_GENERATOR, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
 import { cganGrader, PUBLIC_JUDGES } from '../src/train/grade.js';
@@ -23,11 +24,13 @@ function tinyData(): LabelledBytes {
   return { pixels, labels: Int32Array.from({ length: 40 }, (_, i) => i % 10), side: 28 };
 }
 
-const config = (out: string): CganConfig => ({
+const baseConfig = (out: string): CganConfig => ({
   method: 'cgan', data: '(test)', classifier: '(unused)', classifierSize: 64, classNames: FASHION_MNIST_CLASSES,
   epochs: 2, stepsPerEpoch: 3, batch: 4, lr: 2e-4, beta1: 0.5, loss: 'bce', seed: 3, dimZ: 4, embedDim: 2, width: 2,
   logEvery: 1, gridPerClass: 2, out,
 });
+
+const config = baseConfig;
 
 const files = ['generator', 'discriminator', 'optimizerG', 'optimizerD'].map((f) => join('checkpoint', `${f}.safetensors`));
 
@@ -49,24 +52,30 @@ describe('cgan trainer', () => {
     await expect(trainCgan(config(out), { data: tinyData(), quiet: true })).rejects.toThrow(/already holds a run/);
   });
 
-  it('--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through', async () => {
-    const straight = join(tmp, 'straight');
-    const resumed = join(tmp, 'resumed');
-    await trainCgan(config(straight), { data: tinyData(), quiet: true });
-    const stopSignal = { stop: false };
-    const first = await trainCgan(config(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
-    expect(first.interrupted).toBe(true);
-    expect(JSON.parse(readFileSync(join(resumed, 'checkpoint', 'state.json'), 'utf8')).step).toBe(4);
-    await trainCgan(config(resumed), { data: tinyData(), quiet: true, resume: true });
-    for (const f of [...files, 'metrics.jsonl']) {
-      const a = readFileSync(join(straight, f));
-      const b = readFileSync(join(resumed, f));
-      if (f === 'metrics.jsonl') {
-        const losses = (s: Buffer) => s.toString().trim().split('\n').map((l) => { const { seconds: _, ...r } = JSON.parse(l); return r; });
-        expect(losses(b)).toEqual(losses(a));
-      } else expect(Buffer.compare(a, b), f).toBe(0);
-    }
-  });
+  for (const spectralNorm of [false, true]) {
+    it(`--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through${spectralNorm ? ' (--spectral-norm: u and v in the checkpoint)' : ''}`, async () => {
+      const straight = join(tmp, `straight-${spectralNorm}`);
+      const resumed = join(tmp, `resumed-${spectralNorm}`);
+      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}) });
+      await trainCgan(config(straight), { data: tinyData(), quiet: true });
+      const stopSignal = { stop: false };
+      const first = await trainCgan(config(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
+      expect(first.interrupted).toBe(true);
+      expect(JSON.parse(readFileSync(join(resumed, 'checkpoint', 'state.json'), 'utf8')).step).toBe(4);
+      await trainCgan(config(resumed), { data: tinyData(), quiet: true, resume: true });
+      for (const f of [...files, 'metrics.jsonl']) {
+        const a = readFileSync(join(straight, f));
+        const b = readFileSync(join(resumed, f));
+        if (f === 'metrics.jsonl') {
+          const losses = (s: Buffer) => s.toString().trim().split('\n').map((l) => { const { seconds: _, ...r } = JSON.parse(l); return r; });
+          expect(losses(b)).toEqual(losses(a));
+        } else expect(Buffer.compare(a, b), f).toBe(0);
+      }
+      const keys = [...readSafetensors(join(resumed, 'checkpoint', 'discriminator.safetensors')).tensors.keys()];
+      expect(keys.includes('main.0.weight_u'), 'main.0.weight_u').toBe(spectralNorm);
+      expect(keys.includes('main.0.weight'), 'main.0.weight').toBe(!spectralNorm);
+    });
+  }
 
   it('--resume --epochs: a finished run trains on to the bytes of a run started with the epochs', async () => {
     const two = join(tmp, 'two');

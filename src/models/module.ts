@@ -18,8 +18,8 @@ export interface HostValues {
 
 export class Module {
   training = true;
-  private ownParameters = new Map<string, Tensor>();
-  private ownBuffers = new Map<string, Tensor>();
+  protected ownParameters = new Map<string, Tensor>();
+  protected ownBuffers = new Map<string, Tensor>();
   private children = new Map<string, Module>();
 
   protected registerParameter(name: string, t: Tensor): Tensor {
@@ -139,14 +139,60 @@ export interface InitOptions {
   generator?: Rng;
 }
 
-export class Linear extends Module {
-  readonly weight: Tensor;
+/** What a weight parametrization (PyTorch's, e.g. spectralNorm.ts) computes a layer's weight from. */
+export interface WeightParametrization {
+  /** The name the original parameter takes in the state dict (torch's spectral_norm: weight_orig). */
+  readonly originalName: string;
+  /** Buffers it keeps beside the layer's own, under these names (weight_u, weight_v). */
+  readonly buffers: Record<string, Tensor>;
+  /** The weight computed from the original, as of this forward pass (training: the layer's mode). */
+  weight(original: Tensor, training: boolean): Tensor;
+}
+
+/**
+ * A layer with a `weight` (Linear, Conv2d, ConvTranspose2d). Reading `weight` gives the parameter,
+ * or, once parametrized, what the parametrization computes from it: each read is one forward
+ * pass's weight, as PyTorch recomputes it in a hook before each forward.
+ */
+export abstract class WeightedLayer extends Module {
+  private weightParameter!: Tensor;
+  private parametrization: WeightParametrization | null = null;
+
+  protected setWeight(t: Tensor): void {
+    this.weightParameter = this.registerParameter('weight', t);
+  }
+
+  get weight(): Tensor {
+    return this.parametrization ? this.parametrization.weight(this.weightParameter, this.training) : this.weightParameter;
+  }
+
+  /** The parameter itself, whatever the parametrization computes from it. */
+  get originalWeight(): Tensor {
+    return this.weightParameter;
+  }
+
+  get isParametrized(): boolean {
+    return this.parametrization !== null;
+  }
+
+  /** Compute the weight from now on with p: the parameter is renamed and p's buffers join the state dict. */
+  parametrizeWeight(p: WeightParametrization): void {
+    if (this.parametrization) throw new Error(`${this.constructor.name}: its weight is already parametrized`);
+    this.ownParameters.delete('weight');
+    this.weightParameter.name = p.originalName;
+    this.ownParameters.set(p.originalName, this.weightParameter);
+    for (const [name, t] of Object.entries(p.buffers)) this.registerBuffer(name, t);
+    this.parametrization = p;
+  }
+}
+
+export class Linear extends WeightedLayer {
   readonly bias: Tensor | null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
     super();
     const g = options.generator ?? new Rng(0);
-    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, g));
+    this.setWeight(uniformInit([outFeatures, inFeatures], inFeatures, g));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, g));
   }
 
@@ -155,8 +201,7 @@ export class Linear extends Module {
   }
 }
 
-export class Conv2d extends Module {
-  readonly weight: Tensor;
+export class Conv2d extends WeightedLayer {
   readonly bias: Tensor | null;
 
   constructor(
@@ -168,7 +213,7 @@ export class Conv2d extends Module {
     super();
     const g = options.generator ?? new Rng(0);
     const fanIn = inChannels * kernelSize * kernelSize;
-    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, g));
+    this.setWeight(uniformInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, g));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, g));
   }
 
@@ -177,8 +222,7 @@ export class Conv2d extends Module {
   }
 }
 
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
+export class ConvTranspose2d extends WeightedLayer {
   readonly bias: Tensor | null;
 
   constructor(
@@ -191,7 +235,7 @@ export class ConvTranspose2d extends Module {
     const g = options.generator ?? new Rng(0);
     // PyTorch computes the fan-in of a transposed conv's (in, out, k, k) weight from dim 1.
     const fanIn = outChannels * kernelSize * kernelSize;
-    this.weight = this.registerParameter('weight', uniformInit([inChannels, outChannels, kernelSize, kernelSize], fanIn, g));
+    this.setWeight(uniformInit([inChannels, outChannels, kernelSize, kernelSize], fanIn, g));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, g));
   }
 

@@ -16,6 +16,8 @@ import { toFloat32 } from '../models/checkpoint/index.js';
 import type { ConvertedModel } from '../models/family.js';
 import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
+import { Conv2d } from '../models/module.js';
+import { spectralNorm } from '../models/spectralNorm.js';
 import { imagesOf, loadFashionMnistBytes, type LabelledBytes } from './fashionMnist.js';
 import { prepareRunFolder, writeFileAtomic } from './files.js';
 import type { GanLoss } from './ganLoss.js';
@@ -75,6 +77,8 @@ export interface CganConfig {
   freshEmbedding?: boolean;
   /** Train on this many labelled images, an equal share a class, drawn with the seed (absent: all of them). */
   trainImages?: number;
+  /** Spectral norm on every convolution of D (Miyato et al. 2018; src/models/spectralNorm.ts). */
+  spectralNorm?: boolean;
   out: string;
 }
 
@@ -237,6 +241,11 @@ function buildGenerator(config: CganConfig): TrainableGenerator {
 export function buildGan(config: CganConfig): Gan {
   const generator = buildGenerator(config);
   const discriminator = new DCGANDiscriminator(discriminatorConfig(config), config.seed + 1);
+  if (config.spectralNorm) {
+    // Before the optimizer is made: it learns weight_orig, and u and v join D's checkpoint.
+    const directions = new Rng(config.seed + 2);
+    for (const [, m] of discriminator.namedModules()) if (m instanceof Conv2d) spectralNorm(m, { generator: directions });
+  }
   const betas: [number, number] = [config.beta1, 0.999];
   const lrNew = config.lrNew ?? config.lr;
   // A fine-tuned G: its class embedding is new, the rest pretrained.

@@ -277,6 +277,7 @@ runFolderOptions(program
   )
   .option('--from-scratch', "with --generator: train that generator's architecture from fresh weights (the transfer question's comparison)")
   .option('--fresh-embedding', "when fine-tuning (--generator): draw the class embedding's rows fresh, N(0, 1) as from scratch, instead of copying the generator's own row")
+  .option('--spectral-norm', "spectral norm on every convolution of the discriminator (Miyato et al. 2018, SNGAN's recipe)")
   .option('--train-images <n>', "train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch keeps the whole set's number of batches, reading them as many times as that takes", count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
@@ -331,6 +332,7 @@ runFolderOptions(program
         lr: o.lr,
         ...(o.lrNew === undefined ? {} : { lrNew: o.lrNew }),
         ...(o.freshEmbedding ? { freshEmbedding: true } : {}),
+        ...(o.spectralNorm ? { spectralNorm: true } : {}),
         beta1: o.beta1,
         loss: o.loss,
         seed: o.seed,

@@ -10,6 +10,14 @@ loss (bce, lsgan, hinge) the state dicts after two alternating steps
 (`<loss>.G.*`, `<loss>.D.*`: weights and batchnorm running statistics) and the
 four losses (`<loss>.losses`: D then G, step 1 then step 2). Adam lr 2e-4,
 betas (0.5, 0.999); both networks in training mode throughout.
+
+Also writes test/data/fixtures/cgan_spectral_norm_step.pth, for
+test/spectralNorm.test.ts: the same networks with torch.nn.utils.spectral_norm
+on every convolution of both (the transposed ones at dim 1), their initial
+state dicts (`G.*`, `D.*`: weight_orig, weight_u, weight_v), the same batch,
+two hinge-loss steps as above (`hinge.G.*`, `hinge.D.*`, `hinge.losses`), and
+D's logits on the real batch in eval mode after them (`hinge.evalLogits`:
+u and v as stored, no power iteration).
 """
 
 import os
@@ -18,7 +26,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "data", "fixtures", "cgan_step.pth")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "data", "fixtures")
+OUT = os.path.join(FIXTURES, "cgan_step.pth")
+OUT_SN = os.path.join(FIXTURES, "cgan_spectral_norm_step.pth")
 Z, K, E, R = 8, 3, 4, 16
 
 
@@ -73,6 +83,35 @@ def g_loss(kind, fake):
     return -fake.mean()
 
 
+def train_two_steps(kind, g, d, batch):
+    """Two alternating steps (D, then G on the updated D), as src/train/ganStep.ts."""
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    losses = []
+    for step in range(2):
+        fake = g(batch[f"z{step}"], batch["labels"])
+        loss_d = d_loss(kind, d(batch["real"], batch["labels"]), d(fake.detach(), batch["labels"]))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = g_loss(kind, d(fake, batch["labels"]))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        losses += [loss_d.item(), loss_g.item()]
+    out = {f"{kind}.losses": torch.tensor(losses)}
+    out.update({f"{kind}.G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")})
+    out.update({f"{kind}.D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
+    return out
+
+
+def spectral_normed(model):
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.utils.spectral_norm(m)
+    return model
+
+
 def main():
     torch.manual_seed(0)
     g, d = G(), D()
@@ -93,25 +132,23 @@ def main():
         g2, d2 = G(), D()
         g2.load_state_dict({k: v.clone() for k, v in init_g.items()})
         d2.load_state_dict({k: v.clone() for k, v in init_d.items()})
-        opt_g = torch.optim.Adam(g2.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(d2.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        losses = []
-        for step in range(2):
-            fake = g2(out[f"z{step}"], out["labels"])
-            loss_d = d_loss(kind, d2(out["real"], out["labels"]), d2(fake.detach(), out["labels"]))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            loss_g = g_loss(kind, d2(fake, out["labels"]))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            losses += [loss_d.item(), loss_g.item()]
-        out[f"{kind}.losses"] = torch.tensor(losses)
-        out.update({f"{kind}.G.{k}": v.clone() for k, v in g2.state_dict().items() if not k.endswith("num_batches_tracked")})
-        out.update({f"{kind}.D.{k}": v.clone() for k, v in d2.state_dict().items() if not k.endswith("num_batches_tracked")})
+        out.update(train_two_steps(kind, g2, d2, out))
     torch.save(out, OUT)
     print(f"wrote {OUT}: {len(out)} tensors")
+
+    # Spectral norm, from its own seed so that the file above stays as it was.
+    torch.manual_seed(1)
+    g, d = spectral_normed(G()), spectral_normed(D())
+    sn = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}
+    sn.update({f"D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
+    for k in ["real", "labels", "z0", "z1"]:
+        sn[k] = out[k]
+    sn.update(train_two_steps("hinge", g, d, sn))
+    d.eval()
+    with torch.no_grad():
+        sn["hinge.evalLogits"] = d(sn["real"], sn["labels"]).clone()
+    torch.save(sn, OUT_SN)
+    print(f"wrote {OUT_SN}: {len(sn)} tensors")
 
 
 if __name__ == "__main__":
