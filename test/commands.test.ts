@@ -88,6 +88,9 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     writeFileSync(join(run, 'config.json'), JSON.stringify({ method: 'cgan' }));
     await refused(['cgan', '--out', run], /already holds a run \(config\.json\).*--resume.*--force/);
     await refused(['cgan', '--out', run, '--resume', '--force'], /pick one/);
+    // --resume continues a run as it was started: a training flag would be ignored, so it is refused.
+    await refused(['cgan', '--out', run, '--resume', '--spectral-norm'], /--spectral-norm: --resume continues the run in .*cgan-run as it was started \(its config\.json\); drop --spectral-norm, or start a new run/);
+    await refused(['train', '--out', run, '--resume', '--lr', '0.01'], /--lr: --resume continues the run/);
   });
 
   it('sample --n 0, eval --eval-samples 0, parity --upsample 0', async () => {

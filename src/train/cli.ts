@@ -120,8 +120,18 @@ function stopOnInterrupt(): { stop: boolean } {
 }
 
 /** --resume's run folder, its checkpoint recovered from an interrupted save, refused when the other command wrote it. */
-function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cgan'): TrainConfig | CganConfig {
+/** Options --resume takes (besides cgan's --epochs, to train on): where the run is, how it reports and shows progress. */
+const RESUME_OPTIONS = new Set(['out', 'resume', 'force', 'evalSamples', 'realData', 'realCache', 'judge', 'quiet', 'replay']);
+
+function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cgan', cli: Command): TrainConfig | CganConfig {
   if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
+  // The run continues as its config.json has it: a training flag given now would be silently ignored.
+  for (const option of cli.options) {
+    const name = option.attributeName();
+    if (cli.getOptionValueSource(name) === 'cli' && !RESUME_OPTIONS.has(name) && !(name === 'epochs' && command === 'cgan')) {
+      throw new Error(`${option.long}: --resume continues the run in ${o.out} as it was started (its config.json); drop ${option.long}, or start a new run`);
+    }
+  }
   const out = resolve(o.out);
   recoverCheckpoint(out);
   const read = readRun(out);
@@ -180,14 +190,14 @@ runFolderOptions(program
   .option('--anchor-weight <x>', "weight of the mean square distance of each component's mean from its anchor, holding each component near where it started (beyond the paper; needs --components > 1 and an --anchor-pool; 0 = off)", float('--anchor-weight'), TRAINING_DEFAULTS.weights.anchor),
   { logEvery: TRAINING_DEFAULTS.logEvery, gridPerClass: TRAINING_DEFAULTS.gridPerClass, out: 'runs/default' })
   .option('--no-replay', 'record every training step anew instead of recording it once and replaying it (the same numbers either way)')
-  .action(async (o) => {
+  .action(async (o, command: Command) => {
     // Before any GPU work: every path checked, and never a write over an old run by accident.
     const out = resolve(o.out);
     const judges = resolveJudges(o.judge);
     const realData = checkRealData(o.realData);
     let config: TrainConfig;
     if (o.resume) {
-      config = runToResume(o, 'train') as TrainConfig;
+      config = runToResume(o, 'train', command) as TrainConfig;
     } else {
       const isDefaultPair = o.generator === DEFAULTS.generator && o.classifier === DEFAULTS.classifier;
       config = {
@@ -287,7 +297,7 @@ runFolderOptions(program
     const realData = checkRealData(o.realData);
     let config: CganConfig;
     if (o.resume) {
-      config = runToResume(o, 'cgan') as CganConfig;
+      config = runToResume(o, 'cgan', command) as CganConfig;
       // --epochs with --resume trains on past the run's own epochs (the same steps as a run started with them).
       if (command.getOptionValueSource('epochs') === 'cli' && o.epochs !== config.epochs) {
         if (o.epochs < config.epochs) throw new Error(`--epochs ${o.epochs}: the run in ${o.out} has ${config.epochs}; --resume can add epochs, not remove them`);
