@@ -13,7 +13,7 @@ import { upsampleNearest } from '../kernels/upsample.js';
 import type { Classifier } from '../models/family.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
-import { argmaxRows, classificationReport, frechetDistanceToSamples, meanAndCovariance, meanPairwiseDistance, type ClassScores } from './metrics.js';
+import { argmaxRows, classificationReport, frechetDistanceToSamples, meanAndCovariance, meanNearestNeighbourDistance, meanPairwiseDistance, type ClassScores } from './metrics.js';
 import { InputGenerator, type LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
 import type { PriorFilterResult } from './priorFilter.js';
@@ -75,6 +75,9 @@ export interface Yardsticks {
   computed_by: string;
 }
 
+/** Samples (and real images) per class that nearest-neighbour distances are measured over. */
+export const NEAREST_SAMPLES = 100;
+
 /** A model's figures on the real test images (realFeatures). */
 export type RealFigures = Awaited<ReturnType<typeof realFeatures>>;
 
@@ -104,6 +107,14 @@ export interface JudgeClassReport {
   variety: number;
   realVariety?: number;
   varietyRatio?: number;
+  /**
+   * Mean distance from each of NEAREST_SAMPLES samples to its nearest neighbour among them (its
+   * features), the same over the class's first NEAREST_SAMPLES real test images, and their ratio:
+   * spread at the scale of neighbours, which a table of a few images with a little noise lacks.
+   */
+  nearest?: number;
+  realNearest?: number;
+  nearestRatio?: number;
   frechet?: number;
 }
 
@@ -117,6 +128,7 @@ export interface JudgeReport {
   realAccuracy?: number;
   accuracyRatio?: number;
   meanVarietyRatio?: number;
+  meanNearestRatio?: number;
   meanFrechet?: number;
   /** Where its real-image figures come from. */
   yardstick?: { source: string; images: number };
@@ -284,6 +296,15 @@ export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, op
         entry.realVariety = realVariety;
         entry.varietyRatio = realVariety > 0 ? variety / realVariety : undefined;
       }
+      // Nearest-neighbour distances shrink as samples are added: only equal counts compare.
+      if (f.n === NEAREST_SAMPLES) {
+        entry.nearest = meanNearestNeighbourDistance(f.values, f.n, f.d);
+        const realNearest = real?.nearest[c];
+        if (realNearest != null) {
+          entry.realNearest = realNearest;
+          entry.nearestRatio = realNearest > 0 ? entry.nearest / realNearest : undefined;
+        }
+      }
       if (real && f.n > 1) entry.frechet = frechetDistanceToSamples(f.values, f.n, f.d, real.stats[c]);
       return entry;
     });
@@ -300,6 +321,7 @@ export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, op
       realAccuracy,
       accuracyRatio: realAccuracy ? scores.accuracy / realAccuracy : undefined,
       meanVarietyRatio: mean(perClass.flatMap((c) => (c.varietyRatio !== undefined ? [c.varietyRatio] : []))),
+      meanNearestRatio: mean(perClass.flatMap((c) => (c.nearestRatio !== undefined ? [c.nearestRatio] : []))),
       meanFrechet: mean(perClass.flatMap((c) => (c.frechet !== undefined ? [c.frechet] : []))),
       yardstick,
       perClass,
@@ -372,6 +394,7 @@ export async function realFeatures(model: Classifier | ConditioningPipeline<Late
     if (label < K) picked[label].push(i);
   });
   const spread: number[] = [];
+  const nearest: (number | null)[] = []; // null: fewer real images than NEAREST_SAMPLES
   const stats: ReturnType<typeof meanAndCovariance>[] = [];
   const correctByClass: number[] = [];
   for (let c = 0; c < K; c++) {
@@ -405,12 +428,13 @@ export async function realFeatures(model: Classifier | ConditioningPipeline<Late
       at += f.length;
     }
     spread.push(meanPairwiseDistance(all, idx.length, d));
+    nearest.push(idx.length >= NEAREST_SAMPLES ? meanNearestNeighbourDistance(all, NEAREST_SAMPLES, d) : null);
     stats.push(meanAndCovariance(all, idx.length, d));
     correctByClass.push(correct);
   }
   const counts = picked.map((idx) => idx.length);
   const accuracy = correctByClass.reduce((a, b) => a + b, 0) / counts.reduce((a, b) => a + b, 0);
-  return { spread, stats, accuracy, perClassAccuracy: correctByClass.map((n, c) => n / counts[c]), counts };
+  return { spread, nearest, stats, accuracy, perClassAccuracy: correctByClass.map((n, c) => n / counts[c]), counts };
 }
 
 /**
@@ -504,7 +528,9 @@ export function formatReport(report: Report): string {
       '',
       "Each judge against its own yardsticks (its figures on real test images). Accuracy: the share of samples it gives the requested class; " +
         "ratio: that over its accuracy on real images. Variety: the mean pairwise distance of its penultimate features within a class " +
-        "(up to 100 samples a class), over the same among that class's real test images, averaged over classes. Fréchet: per class, on its features, against those real images (with --real-data).",
+        "(up to 100 samples a class), over the same among that class's real test images, averaged over classes. " +
+        `Nearest neighbours: the mean distance from each of ${NEAREST_SAMPLES} samples of a class to the nearest other, over the same among ${NEAREST_SAMPLES} of its real test images ` +
+        '(with --real-data): a sampler that draws a few images again and again keeps its variety but not this. Fréchet: per class, on its features, against those real images (with --real-data).',
       '',
       `| | ${judges.map((j) => j.label).join(' | ')} |`,
       `| --- | ${judges.map(() => '---').join(' | ')} |`,
@@ -512,6 +538,7 @@ export function formatReport(report: Report): string {
       row('accuracy on real test images', (j) => f(j.realAccuracy)),
       row('ratio to real', (j) => f(j.accuracyRatio)),
       row('variety (of real)', (j) => f(j.meanVarietyRatio)),
+      row('nearest-neighbour distance (of real)', (j) => f(j.meanNearestRatio)),
       row('mean per-class Fréchet', (j) => f(j.meanFrechet, 2)),
       row('yardsticks', (j) => (j.yardstick ? `${j.yardstick.source}, ${j.yardstick.images} images` : 'none (no yardsticks file beside it; --real-data gives them)')),
       row('file', (j) => j.name),
@@ -522,7 +549,7 @@ export function formatReport(report: Report): string {
   if (judges.length > 1) lines.push(`Judges: ${judges.map((j, k) => `${short[k]} = ${j.label}`).join(', ')}.`, '');
   const header = ['class', 'precision', 'recall', 'F1', 'support'];
   if (filtered) header.push('G passes / sample');
-  if (judges.length) for (const l of short) header.push(`${l} acc.`, `${l} acc. / real`, `${l} variety (of real)`, `${l} Fréchet`);
+  if (judges.length) for (const l of short) header.push(`${l} acc.`, `${l} acc. / real`, `${l} variety (of real)`, `${l} nearest (of real)`, `${l} Fréchet`);
   else header.push('variety', 'real variety', 'Fréchet');
   lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   r.perClass.forEach((c, k) => {
@@ -531,7 +558,7 @@ export function formatReport(report: Report): string {
     if (judges.length) {
       for (const j of judges) {
         const g = j.perClass[k];
-        cells.push(f(g?.accuracy), f(g?.accuracyRatio), f(g?.varietyRatio), f(g?.frechet, 2));
+        cells.push(f(g?.accuracy), f(g?.accuracyRatio), f(g?.varietyRatio), f(g?.nearestRatio), f(g?.frechet, 2));
       }
     } else cells.push(f(c.variety, 2), f(c.realVariety, 2), f(c.frechet, 2));
     lines.push(`| ${cells.join(' | ')} |`);

@@ -258,8 +258,10 @@ async function cachedRealFeatures(
   const key = hash.digest('hex').slice(0, 32);
   const head = join(cacheDir, `${key}.json`);
   const body = join(cacheDir, `${key}.bin`);
-  if (existsSync(head) && existsSync(body)) {
-    const h = JSON.parse(readFileSync(head, 'utf8')) as Omit<RealFigures, 'stats'> & { d: number };
+  const cached = existsSync(head) && existsSync(body) ? (JSON.parse(readFileSync(head, 'utf8')) as Omit<RealFigures, 'stats'> & { d: number }) : null;
+  // A cache written before the nearest-neighbour figures is measured again.
+  if (cached?.nearest) {
+    const h = cached;
     const buf = readFileSync(body);
     const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const d = h.d;
@@ -268,7 +270,7 @@ async function cachedRealFeatures(
       return { mean: all.slice(at, at + d), cov: all.slice(at + d, at + d + d * d) };
     });
     log(`real-image figures of ${relative(process.cwd(), path)} from the cache ${head}`);
-    return { spread: h.spread, accuracy: h.accuracy, perClassAccuracy: h.perClassAccuracy, counts: h.counts, stats };
+    return { spread: h.spread, nearest: h.nearest, accuracy: h.accuracy, perClassAccuracy: h.perClassAccuracy, counts: h.counts, stats };
   }
   const real = await realFeatures(model, realData, K);
   const d = real.stats[0].mean.length;

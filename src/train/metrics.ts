@@ -1,5 +1,6 @@
 // Evaluation figures: per-class precision/recall/F1 (the paper's Table 2), within-class variety
-// (mean pairwise feature distance), and the Fréchet distance between feature distributions.
+// (mean pairwise feature distance) and nearest-neighbour distance, and the Fréchet distance
+// between feature distributions.
 
 export interface ClassScores {
   precision: number;
@@ -42,6 +43,30 @@ export function meanPairwiseDistance(features: Float32Array | Float64Array, n: n
     }
   }
   return total / ((n * (n - 1)) / 2);
+}
+
+/**
+ * Mean over rows of `features` (n, d) of the Euclidean distance to the nearest other row. Beside
+ * meanPairwiseDistance (spread at the scale of a class), this is spread at the scale of neighbours:
+ * a sampler that draws a few images again and again (a table with a little noise) keeps its mean
+ * pairwise distance but its samples lie next to each other. It grows with fewer rows, so compare
+ * equal n.
+ */
+export function meanNearestNeighbourDistance(features: Float32Array | Float64Array, n: number, d: number): number {
+  if (n < 2) return 0;
+  const nearest = new Float64Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const diff = features[i * d + k] - features[j * d + k];
+        s += diff * diff;
+      }
+      if (s < nearest[i]) nearest[i] = s;
+      if (s < nearest[j]) nearest[j] = s;
+    }
+  }
+  return nearest.reduce((total, s) => total + Math.sqrt(s), 0) / n;
 }
 
 export function meanAndCovariance(features: ArrayLike<number>, n: number, d: number) {
