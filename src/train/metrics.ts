@@ -32,17 +32,18 @@ export function classificationReport(predicted: ArrayLike<number>, actual: Array
 export function meanPairwiseDistance(features: Float32Array | Float64Array, n: number, d: number): number {
   if (n < 2) return 0;
   let total = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) {
-        const diff = features[i * d + k] - features[j * d + k];
-        s += diff * diff;
-      }
-      total += Math.sqrt(s);
-    }
-  }
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) total += Math.sqrt(squaredDistance(features, i, j, d));
   return total / ((n * (n - 1)) / 2);
+}
+
+/** |row i - row j|^2 of `features` (n, d). */
+function squaredDistance(features: Float32Array | Float64Array, i: number, j: number, d: number): number {
+  let s = 0;
+  for (let k = 0; k < d; k++) {
+    const diff = features[i * d + k] - features[j * d + k];
+    s += diff * diff;
+  }
+  return s;
 }
 
 /**
@@ -57,11 +58,7 @@ export function meanNearestNeighbourDistance(features: Float32Array | Float64Arr
   const nearest = new Float64Array(n).fill(Infinity);
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) {
-        const diff = features[i * d + k] - features[j * d + k];
-        s += diff * diff;
-      }
+      const s = squaredDistance(features, i, j, d);
       if (s < nearest[i]) nearest[i] = s;
       if (s < nearest[j]) nearest[j] = s;
     }
