@@ -44,6 +44,8 @@ const matTVec = (W: Float64Array[], y: ArrayLike<number>) => {
   W.forEach((row, i) => row.forEach((w, j) => (out[j] += w * y[i])));
   return out;
 };
+/** u . (W v) */
+const sigmaOf = (W: Float64Array[], u: ArrayLike<number>, v: ArrayLike<number>) => matVec(W, v).reduce((s, wv, i) => s + u[i] * wv, 0);
 const normalized = (x: Float64Array) => {
   const n = Math.max(Math.hypot(...x), 1e-12);
   return x.map((v) => v / n);
@@ -63,7 +65,7 @@ describe('spectral norm', () => {
       await checkOp(
         ([w, u, v]) => divideBySigma(w, u, v, dim),
         ([w, u, v]) => {
-          const sigma = u.reduce((s, ui, i) => s + ui * matVec(matrixOf(w, [...shape], dim), v)[i], 0);
+          const sigma = sigmaOf(matrixOf(w, [...shape], dim), u, v);
           return w.map((x) => x / sigma);
         },
         [{ shape: [...shape] }, { shape: [rows], grad: false }, { shape: [cols], grad: false }],
@@ -81,7 +83,7 @@ describe('spectral norm', () => {
     const u0 = Float64Array.from(await state.get('weight_u')!.data());
     const v1 = normalized(matTVec(W, u0));
     const u1 = normalized(matVec(W, v1));
-    const sigma1 = u1.reduce((s, ui, i) => s + ui * matVec(W, v1)[i], 0);
+    const sigma1 = sigmaOf(W, u1, v1);
 
     const trained = await noGrad(() => conv.weight).data();
     expectClose(await state.get('weight_u')!.data(), u1, FORWARD_REL, 'u after one step');
@@ -102,7 +104,7 @@ describe('spectral norm', () => {
     const W = matrixOf(w, shape, 0);
     const v1 = normalized(matTVec(W, Float64Array.from(await state.get('weight_u')!.data())));
     const u1 = normalized(matVec(W, v1));
-    const sigma1 = u1.reduce((s, ui, i) => s + ui * matVec(W, v1)[i], 0);
+    const sigma1 = sigmaOf(W, u1, v1);
     const c = Float64Array.from({ length: w.length }, (_, i) => Math.sin(i + 1));
 
     const first = layer.weight;

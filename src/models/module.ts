@@ -18,8 +18,8 @@ export interface HostValues {
 
 export class Module {
   training = true;
-  protected ownParameters = new Map<string, Tensor>();
-  protected ownBuffers = new Map<string, Tensor>();
+  private ownParameters = new Map<string, Tensor>();
+  private ownBuffers = new Map<string, Tensor>();
   private children = new Map<string, Module>();
 
   protected registerParameter(name: string, t: Tensor): Tensor {
@@ -32,6 +32,15 @@ export class Module {
     t.name = name;
     this.ownBuffers.set(name, keep(t));
     return t;
+  }
+
+  /** Move a parameter to another name (a weight parametrization's original, e.g. weight_orig). */
+  protected renameParameter(from: string, to: string): void {
+    const t = this.ownParameters.get(from);
+    if (!t) throw new Error(`${this.constructor.name}: no parameter '${from}' to rename`);
+    this.ownParameters.delete(from);
+    t.name = to;
+    this.ownParameters.set(to, t);
   }
 
   protected registerModule<M extends Module>(name: string, m: M): M {
@@ -171,16 +180,10 @@ export abstract class WeightedLayer extends Module {
     return this.weightParameter;
   }
 
-  get isParametrized(): boolean {
-    return this.parametrization !== null;
-  }
-
   /** Compute the weight from now on with p: the parameter is renamed and p's buffers join the state dict. */
   parametrizeWeight(p: WeightParametrization): void {
     if (this.parametrization) throw new Error(`${this.constructor.name}: its weight is already parametrized`);
-    this.ownParameters.delete('weight');
-    this.weightParameter.name = p.originalName;
-    this.ownParameters.set(p.originalName, this.weightParameter);
+    this.renameParameter('weight', p.originalName);
     for (const [name, t] of Object.entries(p.buffers)) this.registerBuffer(name, t);
     this.parametrization = p;
   }

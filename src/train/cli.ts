@@ -119,10 +119,10 @@ function stopOnInterrupt(): { stop: boolean } {
   return stopSignal;
 }
 
-/** --resume's run folder, its checkpoint recovered from an interrupted save, refused when the other command wrote it. */
 /** Options --resume takes (besides cgan's --epochs, to train on): where the run is, how it reports and shows progress. */
 const RESUME_OPTIONS = new Set(['out', 'resume', 'force', 'evalSamples', 'realData', 'realCache', 'judge', 'quiet', 'replay']);
 
+/** --resume's run folder, its checkpoint recovered from an interrupted save, refused when the other command wrote it. */
 function runToResume(o: { out: string; force?: boolean }, command: 'train' | 'cgan', cli: Command): TrainConfig | CganConfig {
   if (o.force) throw new Error('--resume continues the run and --force starts it over: pick one');
   // The run continues as its config.json has it: a training flag given now would be silently ignored.

@@ -261,16 +261,15 @@ async function cachedRealFeatures(
   const cached = existsSync(head) && existsSync(body) ? (JSON.parse(readFileSync(head, 'utf8')) as Omit<RealFigures, 'stats'> & { d: number }) : null;
   // A cache written before the nearest-neighbour figures is measured again.
   if (cached?.nearest) {
-    const h = cached;
     const buf = readFileSync(body);
     const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-    const d = h.d;
+    const d = cached.d;
     const stats = Array.from({ length: K }, (_, c) => {
       const at = c * (d + d * d);
       return { mean: all.slice(at, at + d), cov: all.slice(at + d, at + d + d * d) };
     });
     log(`real-image figures of ${relative(process.cwd(), path)} from the cache ${head}`);
-    return { spread: h.spread, nearest: h.nearest, accuracy: h.accuracy, perClassAccuracy: h.perClassAccuracy, counts: h.counts, stats };
+    return { spread: cached.spread, nearest: cached.nearest, accuracy: cached.accuracy, perClassAccuracy: cached.perClassAccuracy, counts: cached.counts, stats };
   }
   const real = await realFeatures(model, realData, K);
   const d = real.stats[0].mean.length;
