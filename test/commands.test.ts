@@ -152,7 +152,9 @@ describe.concurrent('missing paths are named with what belongs there', () => {
       refused(['eval', '--run', tmp, '--judge', `${judge},${missing()}`], /missing: no such file \(expected the judge \(2 of 2 in --judge\): a VGG or ResNet/),
       refused(['train', '--judge', judge, '--judge', missing()], /missing: no such file \(expected the judge \(2 of 2 in --judge\)/),
       refused(['eval', '--run', tmp, '--judge', 'none,x'], /--judge none grades with no judge; it cannot be combined with x/),
-      refused([...sample, '--sampler', 'posterior'], /--sampler must be one of input-generator, prior-filter, got posterior/),
+      refused([...sample, '--sampler', 'posterior'], /--sampler must be one of input-generator, prior-filter, latent-filter, got posterior/),
+      refused([...sample, '--sampler', 'latent-filter', '--screen', '0'], /--screen must be a probability in \(0, 1\], got 0/),
+      refused(['eval', '--run', tmp, '--sampler', 'latent-filter', '--latent-pool', '-3'], /--latent-pool must be a whole number of at least 1/),
       refused([...sample, '--sampler', 'prior-filter', '--confidence', '1.5'], /--confidence must be a probability in \(0, 1\], got 1\.5/),
       refused(['eval', '--run', tmp, '--sampler', 'prior-filter', '--budget', '0'], /--budget must be a whole number of at least 1/),
     ]);

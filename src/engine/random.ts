@@ -70,6 +70,15 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /** The first `count` (default all) places of `items` filled by a uniform draw without replacement, in place (Fisher-Yates). */
+  shuffle<T>(items: T[], count = items.length): T[] {
+    for (let k = 0; k < Math.min(count, items.length - 1); k++) {
+      const j = k + this.int(items.length - k);
+      [items[k], items[j]] = [items[j], items[k]];
+    }
+    return items;
+  }
+
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;

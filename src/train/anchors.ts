@@ -112,12 +112,7 @@ export async function chooseAnchors(
 export function randomPick(candidates: number[], count: number, sure: (i: number) => boolean, rng: Rng): number[] {
   const passing = candidates.filter(sure);
   if (passing.length <= count) return candidates.slice(0, count);
-  // Fisher-Yates, stopped after `count` draws.
-  for (let k = 0; k < count; k++) {
-    const j = k + rng.int(passing.length - k);
-    [passing[k], passing[j]] = [passing[j], passing[k]];
-  }
-  return passing.slice(0, count);
+  return rng.shuffle(passing, count).slice(0, count);
 }
 
 /** Greedy farthest-point selection, starting from the first (most confident) candidate. */

@@ -7,7 +7,7 @@ import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, 
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { cganGrader, collectJudges, gradeRun, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
+import { cganGrader, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentClassifierFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
 import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
@@ -15,7 +15,7 @@ import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
-import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
+import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
 import { parseRunFile } from './runFile.js';
 import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
@@ -41,7 +41,36 @@ const confidenceArg = (flag: string) => (v: string) => {
   return p;
 };
 
-const samplerArg = oneOf('--sampler', ['input-generator', 'prior-filter']);
+const samplerArg = oneOf('--sampler', ['input-generator', 'prior-filter', 'latent-filter']);
+const isFilter = (sampler: string) => sampler === 'prior-filter' || sampler === 'latent-filter';
+const SAMPLER_HELP =
+  "input-generator (the run's); prior-filter: G's prior N(0, I) (the run's --generator-class and truncation) kept where the frozen " +
+  'classifier (never a judge) gives the class >= --confidence, the posterior baseline and ceiling row; or latent-filter: the same ' +
+  "prior draws screened first by a classifier on z, distilled from the frozen classifier's labels of a pool of G's prior samples " +
+  '(trained once per run folder and kept there as latent-classifier_pool<N>.safetensors), so that only draws it gives the class ' +
+  '>= --screen go through G: about one G pass a sample';
+
+/** The filter sampler the flags ask for (undefined: the input generator), with each kind's default --confidence. */
+function filterSampler(o: { sampler: string; confidence?: number; budget?: number; screen: number; latentPool: number }): PriorFilterSampler | undefined {
+  if (o.sampler === 'prior-filter') return { kind: 'prior-filter', confidence: o.confidence ?? 0.9, budget: o.budget };
+  if (o.sampler === 'latent-filter') {
+    return { kind: 'latent-filter', confidence: o.confidence ?? LATENT_FILTER_DEFAULTS.confidence, budget: o.budget, screen: o.screen, pool: o.latentPool };
+  }
+  return undefined;
+}
+
+/** --confidence, --budget, --screen and --latent-pool, shared by eval and sample. */
+function filterOptions(command: Command, per: string): Command {
+  return command
+    .option(
+      '--confidence <p>',
+      `prior-filter / latent-filter: the probability the frozen classifier must give the class (default 0.9 / ${LATENT_FILTER_DEFAULTS.confidence})`,
+      confidenceArg('--confidence'),
+    )
+    .option('--budget <passes>', `prior-filter / latent-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per ${per})`, count('--budget'))
+    .option('--screen <q>', 'latent-filter: the probability the classifier on z must give the class', confidenceArg('--screen'), LATENT_FILTER_DEFAULTS.screen)
+    .option('--latent-pool <n>', "latent-filter: G's prior samples the frozen classifier labels to train the classifier on z", count('--latent-pool'), LATENT_FILTER_DEFAULTS.pool);
+}
 
 const float = nonNegative;
 const truncationArg = (v: string) => {
@@ -373,7 +402,7 @@ runFolderOptions(program
     console.log(`run folder: ${out}`);
   });
 
-program
+const evalCommand = program
   .command('eval')
   .description("grade a run's samples with the frozen classifier and a panel of independent judges; writes report.md / report.json in the run folder")
   .requiredOption('--run <dir>', 'run folder')
@@ -381,28 +410,21 @@ program
   .option('--eval-samples <n>', 'generated samples to grade', count('--eval-samples'))
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
   .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
-  .option(
-    '--sampler <kind>',
-    "input-generator (the run's), or prior-filter: G's prior N(0, I) kept where the frozen classifier gives the class >= --confidence " +
-      '(the ceiling row; writes report_prior-filter_<p>.md / .json and samples_prior-filter_<p>.png instead)',
-    samplerArg,
-    'input-generator',
-  )
-  .option('--confidence <p>', 'prior-filter: the probability the frozen classifier must give the class', confidenceArg('--confidence'), 0.9)
-  .option('--budget <passes>', `prior-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per graded sample)`, count('--budget'))
+  .option('--sampler <kind>', `${SAMPLER_HELP} (filters write report_prior-filter_<p> or report_latent-filter_<screen>_<p>_pool<N> .md / .json, and samples_ .png of the same name)`, samplerArg, 'input-generator');
+filterOptions(evalCommand, 'graded sample')
   .action(async (o) => {
     const dir = resolve(o.run);
     const judges = resolveJudges(o.judge);
     const realData = checkRealData(o.realData);
-    const sampler: PriorFilterSampler | undefined = o.sampler === 'prior-filter' ? { kind: 'prior-filter', confidence: o.confidence, budget: o.budget } : undefined;
+    const sampler = filterSampler(o);
     const config = readRun(dir, !sampler);
-    if (sampler && isCganRun(config)) throw new Error(`--sampler prior-filter: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
+    if (sampler && isCganRun(config)) throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     await init();
     await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler });
     console.log(`wrote ${shownPath(join(dir, reportStem(sampler)))}.md and .json`);
   });
 
-program
+const sampleCommand = program
   .command('sample')
   .description('generate images of one class from a trained run: a PNG grid, or raw float32 (N, 3, H, W) in [-1, 1] as .npy')
   .requiredOption('--run <dir or file>', "run folder, or the demo page's .safetensors download (npm run demo)")
@@ -412,19 +434,13 @@ program
   .option('--n <n>', 'number of images', count('--n'), 64)
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
-  .option(
-    '--sampler <kind>',
-    "input-generator (the run's), or prior-filter: z from G's prior N(0, I) (the run's --generator-class and truncation), " +
-      'kept where the frozen classifier (never a judge) gives the class probability >= --confidence; the posterior baseline',
-    samplerArg,
-    'input-generator',
-  )
-  .option('--confidence <p>', 'prior-filter: the probability the frozen classifier must give the class', confidenceArg('--confidence'), 0.9)
-  .option('--budget <passes>', `prior-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per requested image)`, count('--budget'))
+  .option('--sampler <kind>', SAMPLER_HELP, samplerArg, 'input-generator');
+filterOptions(sampleCommand, 'requested image')
   .action(async (o) => {
     const dir = resolve(o.run);
     const runFile = existsSync(dir) && statSync(dir).isFile() ? readRunFile(dir, o) : null;
-    const config = runFile?.config ?? readRun(dir, o.sampler !== 'prior-filter');
+    const sampler = filterSampler(o);
+    const config = runFile?.config ?? readRun(dir, !sampler);
     requireDir(dirname(resolve(o.out)), `the folder of --out ${o.out}`);
     const names = config.classNames ?? [];
     const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());
@@ -432,8 +448,8 @@ program
     const badClass = (numClasses: number | string) =>
       new Error(`--class ${o.class}: expected an index in [0, ${numClasses})${names.length ? ` or one of: ${names.join(', ')}` : ''}`);
     if (cls < 0 || (names.length && cls >= names.length)) throw badClass(names.length || 'the number of classes');
-    if (isCganRun(config) && o.sampler === 'prior-filter') {
-      throw new Error(`--sampler prior-filter: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
+    if (isCganRun(config) && sampler) {
+      throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     }
     await init();
     let pipeline: ConditioningPipeline<LatentSampler>;
@@ -441,7 +457,7 @@ program
     else {
       const built = await buildPipeline(config);
       if (runFile) built.inputGenerator.loadStateDict(runFile.weights, { source: dir });
-      else if (o.sampler !== 'prior-filter') restoreCheckpoint(dir, built);
+      else if (!sampler) restoreCheckpoint(dir, built);
       pipeline = built;
     }
     if (cls >= pipeline.numClasses) throw badClass(pipeline.numClasses);
@@ -449,19 +465,25 @@ program
     const className = names[cls] ?? `class ${cls}`;
     let images: Float32Array;
     let title = `${className}: ${o.n} samples, seed ${o.seed}`;
-    if (o.sampler === 'prior-filter') {
+    if (sampler) {
       const quota = new Array<number>(pipeline.numClasses).fill(0);
       quota[cls] = o.n;
-      const budget = o.budget ?? DEFAULT_PASSES_PER_SAMPLE * o.n;
-      const kept = await priorFilter(pipeline, quota, { confidence: o.confidence, budget, seed: o.seed, classNames: config.classNames });
+      const budget = sampler.budget ?? DEFAULT_PASSES_PER_SAMPLE * o.n;
+      let screen: LatentScreen | undefined;
+      if (sampler.kind === 'latent-filter') {
+        const onZ = await latentClassifierFor(dir, pipeline, sampler.pool!, config.seed, console.log);
+        screen = { probabilities: (z) => onZ.probabilities(z), threshold: sampler.screen! };
+      }
+      const kept = await priorFilter(pipeline, quota, { confidence: sampler.confidence, budget, seed: o.seed, screen, classNames: config.classNames });
       images = await generateLatents(pipeline, kept.z[cls]);
       const cost = kept.passes / o.n;
       const least = Math.min(...kept.probability[cls]);
+      const screened = screen ? ` after screening ${kept.draws} prior draws on z at >= ${screen.threshold}` : ' (prior draws)';
       console.log(
-        `prior-filter: ${kept.passes} G passes (prior draws) for ${o.n} samples of ${className} the frozen classifier gives >= ${o.confidence} ` +
+        `${sampler.kind}: ${kept.passes} G passes${screened} for ${o.n} samples of ${className} the frozen classifier gives >= ${sampler.confidence} ` +
           `(least: ${least.toFixed(4)}): ${cost.toFixed(2)} G passes per accepted sample; budget ${budget}`,
       );
-      title = `${className}: prior, p >= ${o.confidence}`;
+      title = screen ? `${className}: prior, screened on z >= ${screen.threshold}, p >= ${sampler.confidence}` : `${className}: prior, p >= ${sampler.confidence}`;
     } else {
       const rng = new Rng(o.seed);
       const eps = rng.fillNormal(new Float32Array(o.n * dimZ));

@@ -4,7 +4,7 @@
 // accuracy and its ratio to the judge's accuracy on real images, variety (mean pairwise distance
 // of the judge's penultimate features within a class, relative to real images) and, with real
 // data, a per-class Fréchet distance. Judges grade only: no judge is ever in a loss, chooses
-// anchors or picks samples (the prior-filter sampler keeps samples by the frozen classifier).
+// anchors or picks samples (the prior-filter and latent-filter samplers keep samples by the frozen classifier).
 import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
@@ -20,7 +20,7 @@ import type { PriorFilterResult } from './priorFilter.js';
 
 /** What the report says about the judges' role, in report.md and report.json. */
 export const JUDGES_GRADE_ONLY =
-  'Judges grade only: no judge is in any loss, chooses the anchors or picks samples (the prior-filter sampler keeps samples by the frozen classifier).';
+  'Judges grade only: no judge is in any loss, chooses the anchors or picks samples (the prior-filter and latent-filter samplers keep samples by the frozen classifier, and the classifier on z of the latter learns from it alone).';
 
 /** report.json's format: 2 adds `version`, `sampler`, `judges` (the panel) and `judgesRole`; version 1 (no field) had one judge. */
 export const REPORT_VERSION = 2;
@@ -138,13 +138,17 @@ export interface JudgeReport {
 export type SamplerReport =
   | { kind: 'input-generator' | 'cgan'; description: string }
   | {
-      kind: 'prior-filter';
+      /** latent-filter: the prior filter with a classifier on z screening draws before G. */
+      kind: 'prior-filter' | 'latent-filter';
       description: string;
       confidence: number;
       budget: number;
       /** G passes spent for all the graded samples together, and per graded sample. */
       passes: number;
       passesPerSample: number;
+      /** latent-filter: the screen's threshold, and the prior draws it looked at per graded sample. */
+      screen?: number;
+      drawsPerSample?: number;
     };
 
 export interface Report {
@@ -350,16 +354,22 @@ export async function evaluate(pipeline: ConditioningPipeline<LatentSampler>, op
   });
   const ratios = perClass.flatMap((c) => (c.realVariety ? [c.variety! / c.realVariety] : []));
   const frechets = perClass.flatMap((c) => (c.frechet !== undefined ? [c.frechet] : []));
+  const screen = filtered?.screenThreshold;
   const sampler: SamplerReport = filtered
     ? {
-        kind: 'prior-filter',
+        kind: screen === undefined ? 'prior-filter' : 'latent-filter',
         description:
-          `G's prior N(0, I), kept where the frozen classifier gives the class probability >= ${filtered.confidence} ` +
-          `(no training; the ceiling), budget ${filtered.budget} G passes`,
+          screen === undefined
+            ? `G's prior N(0, I), kept where the frozen classifier gives the class probability >= ${filtered.confidence} ` +
+              `(no training; the ceiling), budget ${filtered.budget} G passes`
+            : `G's prior N(0, I), screened by a classifier on z (distilled from the frozen classifier's labels of G's prior) at ` +
+              `>= ${screen}, then kept where the frozen classifier gives the class probability >= ${filtered.confidence}; ` +
+              `${(filtered.draws / options.samples).toFixed(0)} prior draws screened per sample, budget ${filtered.budget} G passes`,
         confidence: filtered.confidence,
         budget: filtered.budget,
         passes: filtered.passes,
         passesPerSample: filtered.passes / options.samples,
+        ...(screen === undefined ? {} : { screen, drawsPerSample: filtered.draws / options.samples }),
       }
     : (options.sampler ?? { kind: 'input-generator', description: `the trained input generator, z = mu + sigma * eps${await driftNote(pipeline.inputGenerator)}` });
   return {
@@ -501,11 +511,11 @@ export function formatReport(report: Report): string {
   const f = (v: number | undefined | null, digits = 3) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(digits));
   const judges = r.judges ?? [];
   const sampler = r.sampler!;
-  const filtered = sampler.kind === 'prior-filter';
+  const filtered = sampler.kind === 'prior-filter' || sampler.kind === 'latent-filter';
   const lines = [`# Conditioning report`, ''];
   lines.push(
     `Sampler: ${sampler.description}` +
-      (sampler.kind === 'prior-filter'
+      (filtered
         ? `; it spent ${sampler.passes} G passes for ${r.samples} samples, ${sampler.passesPerSample.toFixed(2)} per sample (per class below: what one kept sample of the class costs sampled alone).`
         : '.'),
   );
@@ -554,7 +564,7 @@ export function formatReport(report: Report): string {
   lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   r.perClass.forEach((c, k) => {
     const cells = [c.name, f(c.classifier.precision), f(c.classifier.recall), f(c.classifier.f1), String(c.classifier.support)];
-    if (filtered) cells.push(f(c.passesPerSample, 1));
+    if (filtered) cells.push(f(c.passesPerSample, sampler.kind === 'latent-filter' ? 2 : 1));
     if (judges.length) {
       for (const j of judges) {
         const g = j.perClass[k];

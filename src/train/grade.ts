@@ -22,12 +22,16 @@ import {
   type Yardsticks,
 } from './evaluate.js';
 import { fashionMnistFiles } from './fashionMnist.js';
-import { writeFileAtomic } from './files.js';
+import { shownPath, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
 import { cganPipeline, isCganRun, type CganConfig, type CganOptions } from './cgan.js';
 import { GeneratorPrior, type LatentSampler } from './inputGenerator.js';
 import { ConditioningPipeline } from './pipeline.js';
-import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
+import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
+import { labelPool } from './anchors.js';
+import { LATENT_CLASSIFIER_DEFAULTS, LatentClassifier, trainLatentClassifier, type LatentClassifierConfig } from './latentClassifier.js';
+import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
+import type { HostTensor } from '../models/checkpoint/hostTensor.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
 
 /** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
@@ -74,10 +78,77 @@ export function defaultEvalSamples(isSoftware: boolean, asked: number | undefine
 }
 
 export interface PriorFilterSampler {
-  kind: 'prior-filter';
+  /** latent-filter: prior draws screened on z by a classifier distilled from the frozen one (latentClassifier.ts). */
+  kind: 'prior-filter' | 'latent-filter';
   confidence: number;
   /** Most G passes; default DEFAULT_PASSES_PER_SAMPLE per graded sample. */
   budget?: number;
+  /** latent-filter: the probability the classifier on z must give the class for a draw to go through G. */
+  screen?: number;
+  /** latent-filter: prior samples the frozen classifier labels to train the classifier on z. */
+  pool?: number;
+}
+
+/** latent-filter's defaults: the screen's threshold and the labelled pool (docs/ablation.md, "A classifier on z"). */
+export const LATENT_FILTER_DEFAULTS = { screen: 0.7, confidence: 0.5, pool: 50000 };
+
+/**
+ * The run's classifier on z for the latent-filter sampler: read from <run folder>/latent-classifier_pool<N>.safetensors,
+ * or trained on a pool of N prior samples labelled by the frozen classifier and written there (atomically).
+ */
+export async function latentClassifierFor(
+  run: string,
+  pipeline: ConditioningPipeline<LatentSampler>,
+  pool: number,
+  seed: number,
+  log: (line: string) => void,
+): Promise<LatentClassifier> {
+  // A run file (the demo's download) keeps it beside itself: <file>_latent-classifier_pool<N>.safetensors.
+  const name = `latent-classifier_pool${pool}.safetensors`;
+  const path = statSync(run).isDirectory() ? join(run, name) : `${run.replace(/\.safetensors$/i, '')}_${name}`;
+  const { dimZ } = pipeline.inputGenerator.config;
+  const config = { dimZ, numClasses: pipeline.numClasses, hidden: LATENT_CLASSIFIER_DEFAULTS.hidden };
+  if (existsSync(path)) {
+    const { tensors, metadata } = readSafetensors(path);
+    if (metadata.format !== 'latent-classifier' || !metadata.config) throw new Error(`${path}: not a classifier on z (its metadata has no format 'latent-classifier' and config); move it aside`);
+    let saved: LatentClassifierConfig;
+    try {
+      saved = JSON.parse(metadata.config) as LatentClassifierConfig;
+    } catch (e) {
+      throw new Error(`${path}: its 'config' metadata is not valid JSON (${(e as Error).message}); move it aside`);
+    }
+    if (saved.dimZ !== dimZ || saved.numClasses !== config.numClasses) {
+      throw new Error(`${path}: a classifier on z of ${saved.dimZ} latent dims and ${saved.numClasses} classes, but this run's G has ${dimZ} and its classifier ${config.numClasses}; move it aside`);
+    }
+    const classifier = new LatentClassifier(saved);
+    classifier.loadStateDict(new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])), { source: path });
+    log(`latent-filter: the classifier on z from ${shownPath(path)}`);
+    return classifier;
+  }
+  const started = Date.now();
+  let shown = 0;
+  const labelled = await labelPool(pipeline as ConditioningPipeline, {
+    pool,
+    seed: seed + 4000,
+    batch: 100,
+    onProgress: (done, total) => {
+      if (done - shown >= total / 10 || done === total) {
+        log(`latent-filter: the frozen classifier labels G's prior, ${done}/${total} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+        shown = done;
+      }
+    },
+  });
+  const { classifier, agreement } = await trainLatentClassifier(labelled, pipeline.numClasses, {
+    ...LATENT_CLASSIFIER_DEFAULTS,
+    seed: seed + 5000,
+    onEpoch: (epoch, loss, held) =>
+      log(`latent-filter: classifier on z, epoch ${epoch}/${LATENT_CLASSIFIER_DEFAULTS.epochs}: loss ${loss.toFixed(3)}, agrees with the frozen classifier on ${held.toFixed(3)} of held-out latents`),
+  });
+  const host = new Map<string, HostTensor>();
+  for (const [k, t] of classifier.stateDict()) host.set(k, { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array });
+  writeFileAtomic(path, encodeSafetensors(host, { format: 'latent-classifier', config: JSON.stringify(config), pool: String(pool), agreement: agreement.toFixed(4) }));
+  log(`latent-filter: wrote ${shownPath(path)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  return classifier;
 }
 
 export interface GradeOptions {
@@ -96,9 +167,15 @@ export interface GradeOptions {
   pipeline?: ConditioningPipeline<LatentSampler>;
 }
 
-/** The report's file stem: report, or report_prior-filter_<p> for the prior-filter sampler. */
+/** The report's file stem: report, or report_<sampler tag> for a filter sampler. */
 export function reportStem(sampler?: PriorFilterSampler): string {
-  return sampler ? `report_prior-filter_${sampler.confidence}` : 'report';
+  return sampler ? `report_${samplerTag(sampler)}` : 'report';
+}
+
+/** prior-filter_<p>, or latent-filter_<screen>_<p>_pool<N>: what names the sampler's report and grid, so that no setting overwrites another's. */
+function samplerTag(sampler: PriorFilterSampler): string {
+  if (sampler.kind === 'prior-filter') return `prior-filter_${sampler.confidence}`;
+  return `latent-filter_${sampler.screen ?? LATENT_FILTER_DEFAULTS.screen}_${sampler.confidence}_pool${sampler.pool ?? LATENT_FILTER_DEFAULTS.pool}`;
 }
 
 /** Grade the run in `dir`; writes <stem>.json and <stem>.md there (and, for the prior filter, a grid of its samples). */
@@ -130,22 +207,31 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     const budget = sampler.budget ?? DEFAULT_PASSES_PER_SAMPLE * samples;
     const quotas = evalQuotas(samples, K);
     const each = Math.min(...quotas) === Math.max(...quotas) ? `${quotas[0]}` : `${Math.min(...quotas)}-${Math.max(...quotas)}`;
-    log(`prior-filter: drawing from G's prior until each class has ${each} samples the frozen classifier gives p >= ${sampler.confidence} (budget ${budget} G passes)`);
+    const kind = sampler.kind;
+    let screen: LatentScreen | undefined;
+    if (kind === 'latent-filter') {
+      const onZ = await latentClassifierFor(dir, pipeline, sampler.pool ?? LATENT_FILTER_DEFAULTS.pool, config.seed, log);
+      screen = { probabilities: (z) => onZ.probabilities(z), threshold: sampler.screen ?? LATENT_FILTER_DEFAULTS.screen };
+    }
+    const rule = screen ? `the classifier on z gives >= ${screen.threshold} and ` : '';
+    log(`${kind}: drawing from G's prior until each class has ${each} samples ${rule}the frozen classifier gives p >= ${sampler.confidence} (budget ${budget} G passes)`);
     let shown = 0;
     filtered = await priorFilter(pipeline, quotas, {
       confidence: sampler.confidence,
       budget,
       seed: config.seed + 3000,
       batch: 100,
+      screen,
       classNames: config.classNames,
       onProgress: (passes, kept, wanted) => {
-        if (passes - shown >= 10000) {
-          log(`prior-filter: ${passes} G passes, ${kept}/${wanted} kept`);
+        if (passes - shown >= (screen ? 1000 : 10000)) {
+          log(`${kind}: ${passes} G passes, ${kept}/${wanted} kept`);
           shown = passes;
         }
       },
     });
-    log(`prior-filter: ${filtered.passes} G passes for ${samples} samples (${(filtered.passes / samples).toFixed(2)} per sample)`);
+    const screened = screen ? `, ${filtered.draws} prior draws screened on z (${(filtered.draws / samples).toFixed(0)} per sample)` : '';
+    log(`${kind}: ${filtered.passes} G passes for ${samples} samples (${(filtered.passes / samples).toFixed(2)} per sample)${screened}`);
     const perClass = Math.min(config.gridPerClass ?? 8, ...filtered.accepted);
     if (perClass > 0) {
       const dimZ = pipeline.inputGenerator.config.dimZ;
@@ -154,7 +240,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
       const images = await generateLatents(pipeline, z);
       const r = pipeline.generator.resolution;
       const rowLabels = Array.from({ length: K }, (_, k) => config.classNames?.[k] ?? `class ${k}`);
-      writeImageGrid(join(dir, `samples_prior-filter_${sampler.confidence}.png`), images, [K * perClass, 3, r, r], perClass, { rowLabels });
+      writeImageGrid(join(dir, `samples_${samplerTag(sampler)}.png`), images, [K * perClass, 3, r, r], perClass, { rowLabels });
     }
   }
   let last = 0;
