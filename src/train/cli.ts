@@ -483,7 +483,7 @@ filterOptions(sampleCommand, 'requested image')
         `${sampler.kind}: ${kept.passes} G passes${screened} for ${o.n} samples of ${className} the frozen classifier gives >= ${sampler.confidence} ` +
           `(least: ${least.toFixed(4)}): ${cost.toFixed(2)} G passes per accepted sample; budget ${budget}`,
       );
-      title = screen ? `${className}: prior, screened on z >= ${screen.threshold}, p >= ${sampler.confidence}` : `${className}: prior, p >= ${sampler.confidence}`;
+      title = screen ? `${className}: screen ${screen.threshold}, p >= ${sampler.confidence}` : `${className}: prior, p >= ${sampler.confidence}`;
     } else {
       const rng = new Rng(o.seed);
       const eps = rng.fillNormal(new Float32Array(o.n * dimZ));
