@@ -27,7 +27,7 @@ export interface LatentScreen {
   maxDraws?: number;
 }
 
-/** The screen's default limit, per requested sample: about 25 times what the rarest class costs on the default pair at --screen 0.8. */
+/** The screen's default limit, per requested sample: far above what the rarest class costs on the default pair (a few hundred draws a kept sample at --screen 0.8). */
 export const SCREENED_DRAWS_PER_SAMPLE = 10000;
 
 export interface PriorFilterOptions {
