@@ -7,7 +7,7 @@ import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, 
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { cganGrader, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentClassifierFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
+import { cganGrader, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
 import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
@@ -15,7 +15,7 @@ import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
-import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
+import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
 import { parseRunFile } from './runFile.js';
 import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
@@ -42,7 +42,6 @@ const confidenceArg = (flag: string) => (v: string) => {
 };
 
 const samplerArg = oneOf('--sampler', ['input-generator', 'prior-filter', 'latent-filter']);
-const isFilter = (sampler: string) => sampler === 'prior-filter' || sampler === 'latent-filter';
 const SAMPLER_HELP =
   "input-generator (the run's); prior-filter: G's prior N(0, I) (the run's --generator-class and truncation) kept where the frozen " +
   'classifier (never a judge) gives the class >= --confidence, the posterior baseline and ceiling row; or latent-filter: the same ' +
@@ -469,11 +468,7 @@ filterOptions(sampleCommand, 'requested image')
       const quota = new Array<number>(pipeline.numClasses).fill(0);
       quota[cls] = o.n;
       const budget = sampler.budget ?? DEFAULT_PASSES_PER_SAMPLE * o.n;
-      let screen: LatentScreen | undefined;
-      if (sampler.kind === 'latent-filter') {
-        const onZ = await latentClassifierFor(dir, pipeline, sampler.pool!, config.seed, console.log);
-        screen = { probabilities: (z) => onZ.probabilities(z), threshold: sampler.screen! };
-      }
+      const screen = sampler.kind === 'latent-filter' ? await latentScreenFor(dir, pipeline, sampler, config.seed, console.log) : undefined;
       const kept = await priorFilter(pipeline, quota, { confidence: sampler.confidence, budget, seed: o.seed, screen, classNames: config.classNames });
       images = await generateLatents(pipeline, kept.z[cls]);
       const cost = kept.passes / o.n;

@@ -31,7 +31,7 @@ import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScr
 import { labelPool } from './anchors.js';
 import { LATENT_CLASSIFIER_DEFAULTS, LatentClassifier, trainLatentClassifier, type LatentClassifierConfig } from './latentClassifier.js';
 import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
-import type { HostTensor } from '../models/checkpoint/hostTensor.js';
+import { float32Values, type HostTensor } from '../models/checkpoint/hostTensor.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
 
 /** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
@@ -92,11 +92,23 @@ export interface PriorFilterSampler {
 /** latent-filter's defaults: the screen's threshold and the labelled pool (docs/ablation.md, "A classifier on z"). */
 export const LATENT_FILTER_DEFAULTS = { screen: 0.7, confidence: 0.5, pool: 50000 };
 
+/** The latent-filter sampler's screen for the run at `run` (folder or run file): its classifier on z at the sampler's threshold. */
+export async function latentScreenFor(
+  run: string,
+  pipeline: ConditioningPipeline<LatentSampler>,
+  sampler: PriorFilterSampler,
+  seed: number,
+  log: (line: string) => void,
+): Promise<LatentScreen> {
+  const onZ = await latentClassifierFor(run, pipeline, sampler.pool ?? LATENT_FILTER_DEFAULTS.pool, seed, log);
+  return { probabilities: (z) => onZ.probabilities(z), threshold: sampler.screen ?? LATENT_FILTER_DEFAULTS.screen };
+}
+
 /**
  * The run's classifier on z for the latent-filter sampler: read from <run folder>/latent-classifier_pool<N>.safetensors,
  * or trained on a pool of N prior samples labelled by the frozen classifier and written there (atomically).
  */
-export async function latentClassifierFor(
+async function latentClassifierFor(
   run: string,
   pipeline: ConditioningPipeline<LatentSampler>,
   pool: number,
@@ -121,7 +133,7 @@ export async function latentClassifierFor(
       throw new Error(`${path}: a classifier on z of ${saved.dimZ} latent dims and ${saved.numClasses} classes, but this run's G has ${dimZ} and its classifier ${config.numClasses}; move it aside`);
     }
     const classifier = new LatentClassifier(saved);
-    classifier.loadStateDict(new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])), { source: path });
+    classifier.loadStateDict(float32Values(tensors), { source: path });
     log(`latent-filter: the classifier on z from ${shownPath(path)}`);
     return classifier;
   }
@@ -178,7 +190,7 @@ function samplerTag(sampler: PriorFilterSampler): string {
   return `latent-filter_${sampler.screen ?? LATENT_FILTER_DEFAULTS.screen}_${sampler.confidence}_pool${sampler.pool ?? LATENT_FILTER_DEFAULTS.pool}`;
 }
 
-/** Grade the run in `dir`; writes <stem>.json and <stem>.md there (and, for the prior filter, a grid of its samples). */
+/** Grade the run in `dir`; writes <stem>.json and <stem>.md there (and, for a filter sampler, a grid of its samples). */
 export async function gradeRun(dir: string, config: TrainConfig | CganConfig, options: GradeOptions): Promise<Report> {
   const log = (line: string) => {
     if (!options.quiet) console.log(line);
@@ -208,11 +220,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     const quotas = evalQuotas(samples, K);
     const each = Math.min(...quotas) === Math.max(...quotas) ? `${quotas[0]}` : `${Math.min(...quotas)}-${Math.max(...quotas)}`;
     const kind = sampler.kind;
-    let screen: LatentScreen | undefined;
-    if (kind === 'latent-filter') {
-      const onZ = await latentClassifierFor(dir, pipeline, sampler.pool ?? LATENT_FILTER_DEFAULTS.pool, config.seed, log);
-      screen = { probabilities: (z) => onZ.probabilities(z), threshold: sampler.screen ?? LATENT_FILTER_DEFAULTS.screen };
-    }
+    const screen = kind === 'latent-filter' ? await latentScreenFor(dir, pipeline, sampler, config.seed, log) : undefined;
     const rule = screen ? `the classifier on z gives >= ${screen.threshold} and ` : '';
     log(`${kind}: drawing from G's prior until each class has ${each} samples ${rule}the frozen classifier gives p >= ${sampler.confidence} (budget ${budget} G passes)`);
     let shown = 0;

@@ -12,6 +12,7 @@ import { mean, sum } from '../kernels/reduce.js';
 import { logSoftmax, softmax } from '../kernels/softmax.js';
 import { Linear, Module } from '../models/module.js';
 import type { LabelledPool } from './anchors.js';
+import { argmaxRows } from './metrics.js';
 import { Adam } from './optim.js';
 
 export interface LatentClassifierConfig {
@@ -123,13 +124,8 @@ export async function trainLatentClassifier(
 
 async function agreementOn(classifier: LatentClassifier, pool: LabelledPool, from: number, K: number): Promise<number> {
   const dimZ = pool.z.length / pool.size;
-  const q = await classifier.probabilities(pool.z.subarray(from * dimZ));
-  const argmax = (p: Float32Array, row: number) => {
-    let best = 0;
-    for (let c = 1; c < K; c++) if (p[row * K + c] > p[row * K + best]) best = c;
-    return best;
-  };
-  let same = 0;
-  for (let i = 0; i < pool.size - from; i++) if (argmax(q, i) === argmax(pool.probs, from + i)) same++;
-  return same / (pool.size - from);
+  const rows = pool.size - from;
+  const predicted = argmaxRows(await classifier.probabilities(pool.z.subarray(from * dimZ)), rows, K);
+  const labelled = argmaxRows(pool.probs.subarray(from * K), rows, K);
+  return predicted.filter((c, i) => c === labelled[i]).length / rows;
 }

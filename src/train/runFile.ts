@@ -3,7 +3,7 @@
 // run's TrainConfig (`run`), with the generator and classifier named by file name.
 // `npm run sample -- --run FILE.safetensors` reads it as it reads a run folder. Node-free.
 import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
-import type { HostTensor } from '../models/checkpoint/hostTensor.js';
+import { float32Values, type HostTensor } from '../models/checkpoint/hostTensor.js';
 import type { InputGenerator } from './inputGenerator.js';
 import type { TrainConfig } from './trainer.js';
 
@@ -33,6 +33,5 @@ export function parseRunFile(
   } catch (e) {
     throw new Error(`${name}: its 'run' metadata is not valid JSON (${(e as Error).message})`);
   }
-  const weights = new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
-  return { config, weights };
+  return { config, weights: float32Values(tensors) };
 }

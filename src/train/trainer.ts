@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import { readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
+import { float32Values, readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
 import type { HostTensor } from '../models/checkpoint/index.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
 import { type AnchorChoice, chooseAnchors, labelPool } from './anchors.js';
@@ -194,8 +194,7 @@ export function recoverCheckpoint(dir: string): void {
 }
 
 export function loadValues(path: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const { tensors } = readSafetensors(path);
-  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
+  return float32Values(readSafetensors(path).tensors);
 }
 
 /** Restore the input generator (and optimizer, if given) from a run folder's checkpoint. */

@@ -111,6 +111,11 @@ export function toFloat32(t: HostTensor): Float32Array {
   return out;
 }
 
+/** Each tensor's shape and values as float32 (toFloat32): what a module's loadStateDict reads. */
+export function float32Values(tensors: Map<string, HostTensor>): Map<string, { shape: number[]; data: Float32Array }> {
+  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t) }]));
+}
+
 // Typed arrays use the host byte order; the file formats are little-endian.
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

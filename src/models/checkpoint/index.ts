@@ -3,6 +3,7 @@ export {
   CheckpointError,
   decodeTensor,
   encodeTensor,
+  float32Values,
   isHostTensor,
   numel,
   toFloat32,
