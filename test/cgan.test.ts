@@ -52,11 +52,16 @@ describe('cgan trainer', () => {
     await expect(trainCgan(config(out), { data: tinyData(), quiet: true })).rejects.toThrow(/already holds a run/);
   });
 
-  for (const spectralNorm of [false, true]) {
-    it(`--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through${spectralNorm ? ' (--spectral-norm: u and v in the checkpoint)' : ''}`, async () => {
-      const straight = join(tmp, `straight-${spectralNorm}`);
-      const resumed = join(tmp, `resumed-${spectralNorm}`);
-      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}) });
+  const variants = [
+    { name: '', spectralNorm: false },
+    { name: ' (--spectral-norm: u and v in the checkpoint)', spectralNorm: true },
+    { name: ' (--discriminator projection: its class vectors in the checkpoint)', spectralNorm: false, discriminator: 'projection' as const },
+  ];
+  for (const [v, { name, spectralNorm, discriminator }] of variants.entries()) {
+    it(`--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through${name}`, async () => {
+      const straight = join(tmp, `straight-${v}`);
+      const resumed = join(tmp, `resumed-${v}`);
+      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}), ...(discriminator ? { discriminator } : {}) });
       await trainCgan(config(straight), { data: tinyData(), quiet: true });
       const stopSignal = { stop: false };
       const first = await trainCgan(config(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
@@ -74,6 +79,8 @@ describe('cgan trainer', () => {
       const keys = [...readSafetensors(join(resumed, 'checkpoint', 'discriminator.safetensors')).tensors.keys()];
       expect(keys.includes('main.0.weight_u'), 'main.0.weight_u').toBe(spectralNorm);
       expect(keys.includes('main.0.weight'), 'main.0.weight').toBe(!spectralNorm);
+      expect(keys.includes('projection.weight'), 'projection.weight').toBe(discriminator === 'projection');
+      expect(keys.includes('embed.weight'), 'embed.weight').toBe(discriminator !== 'projection');
     });
   }
 

@@ -13,12 +13,12 @@ import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
 import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
 import { loadGenerator } from '../src/models/load.js';
 import { GAN_LOSSES } from '../src/train/ganLoss.js';
-import { ganStep } from '../src/train/ganStep.js';
-import { Adam } from '../src/train/optim.js';
+import { expectGanStepsMatch } from './ganFixture.js';
 import { expectClose, useFixture } from './helpers.js';
 import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
+const PROJECTION_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_projection_step.pth');
 const G_CONFIG = { dimZ: 8, numClasses: 3, embedDim: 4, channels: [8, 4], outChannels: 3, resolution: 16, eps: 1e-5 };
 const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8], resolution: 16, slope: 0.2, eps: 1e-5 };
 
@@ -27,36 +27,16 @@ const tmp = mkdtempSync(join(tmpdir(), 'dcgan-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const fixture = useFixture(FIXTURE);
-const under = fixture.under;
 const host = fixture.tensor;
+const projectionFixture = useFixture(PROJECTION_FIXTURE);
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {
     it(`${kind}: two alternating steps of G and D (Adam, betas 0.5 and 0.999) match PyTorch's, weights and running statistics`, async () => {
-      const G = new DCGANGenerator(G_CONFIG);
-      const D = new DCGANDiscriminator(D_CONFIG);
-      G.loadStateDict(under('G.'));
-      D.loadStateDict(under('D.'));
-      const gan = {
-        generator: G,
-        discriminator: D,
-        optimizerG: new Adam(G.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
-        optimizerD: new Adam(D.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
-        loss: kind,
-      };
-      const labels = Array.from(fixture.values('labels'));
-      const losses: number[] = [];
-      for (const z of ['z0', 'z1']) {
-        const [lossD, lossG] = await ganStep(gan, host('real'), labels, host(z));
-        losses.push(lossD, lossG);
-      }
-      expectClose(losses, fixture.values(`${kind}.losses`), FIXTURE_OUTPUT_REL, 'losses');
-      for (const [name, model] of [['G', G], ['D', D]] as const) {
-        const expected = under(`${kind}.${name}.`);
-        const state = model.stateDict();
-        expect([...state.keys()].sort()).toEqual([...expected.keys()].sort());
-        for (const [key, t] of state) expectClose(await t.data(), expected.get(key)!.data, FIXTURE_OUTPUT_REL, `${name}.${key}`);
-      }
+      await expectGanStepsMatch(fixture, new DCGANGenerator(G_CONFIG), new DCGANDiscriminator(D_CONFIG), kind);
+    });
+    it(`${kind}, projection discriminator: two alternating steps match PyTorch's`, async () => {
+      await expectGanStepsMatch(projectionFixture, new DCGANGenerator(G_CONFIG), new DCGANDiscriminator({ ...D_CONFIG, conditioning: 'projection' }), kind);
     });
   }
 

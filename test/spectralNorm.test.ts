@@ -10,8 +10,7 @@ import { mul } from '../src/kernels/elementwise.js';
 import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
 import { Conv2d, ConvTranspose2d, Linear } from '../src/models/module.js';
 import { divideBySigma, spectralNorm } from '../src/models/spectralNorm.js';
-import { ganStep } from '../src/train/ganStep.js';
-import { Adam } from '../src/train/optim.js';
+import { expectGanStepsMatch } from './ganFixture.js';
 import { checkOp, expectClose, FIXTURES, useFixture } from './helpers.js';
 import { FIXTURE_OUTPUT_REL, FORWARD_REL, GRAD_REL } from './tolerances.js';
 
@@ -142,30 +141,9 @@ describe('spectral norm', () => {
     for (const model of [G, D]) {
       for (const [, m] of model.namedModules()) if (m instanceof Conv2d || m instanceof ConvTranspose2d) spectralNorm(m);
     }
-    G.loadStateDict(fixture.under('G.'));
-    D.loadStateDict(fixture.under('D.'));
-    const gan = {
-      generator: G,
-      discriminator: D,
-      optimizerG: new Adam(G.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
-      optimizerD: new Adam(D.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }),
-      loss: 'hinge' as const,
-    };
-    const labels = Array.from(fixture.values('labels'));
-    const losses: number[] = [];
-    for (const z of ['z0', 'z1']) {
-      const [lossD, lossG] = await ganStep(gan, fixture.tensor('real'), labels, fixture.tensor(z));
-      losses.push(lossD, lossG);
-    }
-    expectClose(losses, fixture.values('hinge.losses'), FIXTURE_OUTPUT_REL, 'losses');
-    for (const [name, model] of [['G', G], ['D', D]] as const) {
-      const expected = fixture.under(`hinge.${name}.`);
-      const state = model.stateDict();
-      expect([...state.keys()].sort()).toEqual([...expected.keys()].sort());
-      for (const [key, t] of state) expectClose(await t.data(), expected.get(key)!.data, FIXTURE_OUTPUT_REL, `${name}.${key}`);
-    }
+    await expectGanStepsMatch(fixture, G, D, 'hinge');
     D.eval();
-    const logits = await noGrad(() => D.forward(fixture.tensor('real'), labels)).data();
+    const logits = await noGrad(() => D.forward(fixture.tensor('real'), Array.from(fixture.values('labels')))).data();
     expectClose(logits, fixture.values('hinge.evalLogits'), FIXTURE_OUTPUT_REL, 'eval logits');
   });
 });

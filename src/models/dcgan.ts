@@ -6,14 +6,18 @@
 // by batchnorm and relu, the last by tanh: images in [-1, 1].
 // Discriminator: the class's embedding is a map of the image's size, concatenated with the image
 // as one more channel; 4x4 stride-2 convolutions halve it down to 4x4 with leaky relus
-// (batchnorm on all but the first), and a 4x4 conv gives one logit per image.
+// (batchnorm on all but the first), and a 4x4 conv gives one logit per image. Or, with
+// `conditioning: 'projection'` (Miyato & Koyama 2018, "cGANs with projection discriminator"), the
+// convs see the image alone and the class enters at the end: the logit is the 4x4 conv's plus
+// the inner product of the class's embedding with the last features summed over space.
 //
 // The keys follow PyTorch's DCGAN example (an nn.Sequential `main`: conv at 0, 3, 6, ...,
 // batchnorm after each, activations in between) plus `embed`, so a PyTorch model of this layout
 // converts (families/dcgan.ts).
 import { Rng } from '../engine/random.js';
 import { formatShape, Tensor } from '../engine/tensor.js';
-import { leakyRelu, tanh } from '../kernels/elementwise.js';
+import { add, leakyRelu, mul, tanh } from '../kernels/elementwise.js';
+import { sum } from '../kernels/reduce.js';
 import { matmul } from '../kernels/matmul.js';
 import { concat } from '../kernels/shape.js';
 import { conv2dUnfold } from '../kernels/unfold.js';
@@ -43,7 +47,12 @@ export interface DCGANDiscriminatorConfig {
   /** Slope of the leaky relus (DCGAN: 0.2). */
   slope: number;
   eps: number;
+  /** How the class enters: 'concat' (an embedded map beside the image; the default) or 'projection'. */
+  conditioning?: DiscriminatorConditioning;
 }
+
+export const DISCRIMINATOR_CONDITIONINGS = ['concat', 'projection'] as const;
+export type DiscriminatorConditioning = (typeof DISCRIMINATOR_CONDITIONINGS)[number];
 
 /** The layers of an nn.Sequential, registered under their indices (activations leave gaps). */
 class Sequential extends Module {
@@ -128,7 +137,10 @@ export class DCGANGenerator extends Module implements ImageGenerator {
 }
 
 export class DCGANDiscriminator extends Module {
-  readonly embed: Embedding;
+  /** 'concat': the class's map beside the image. */
+  readonly embed: Embedding | null;
+  /** 'projection': the class's vector, dotted with the last features summed over space. */
+  readonly projection: Embedding | null;
   readonly main: Sequential;
   private readonly downs: { conv: Conv2d; bn: BatchNorm2d | null }[] = [];
   private readonly out: Conv2d;
@@ -138,9 +150,10 @@ export class DCGANDiscriminator extends Module {
     const c = config;
     const rng = new Rng(seed);
     const R = c.resolution;
-    this.embed = this.registerModule('embed', new Embedding(c.numClasses, R * R, { generator: rng }));
+    const projection = c.conditioning === 'projection';
+    this.embed = projection ? null : this.registerModule('embed', new Embedding(c.numClasses, R * R, { generator: rng }));
     this.main = this.registerModule('main', new Sequential());
-    const widths = [c.inChannels + 1, ...c.channels];
+    const widths = [c.inChannels + (projection ? 0 : 1), ...c.channels];
     let index = 0;
     for (let i = 0; i + 1 < widths.length; i++) {
       // No batchnorm on the first layer (DCGAN): it would normalise away the image's own statistics.
@@ -150,7 +163,10 @@ export class DCGANDiscriminator extends Module {
       this.downs.push({ conv, bn });
     }
     this.out = this.main.at(index, new Conv2d(widths.at(-1)!, 1, 4, { generator: rng }));
+    this.projection = projection ? this.registerModule('projection', new Embedding(c.numClasses, widths.at(-1)!)) : null;
     dcganInit(this, rng);
+    // Small, as DCGAN's other weights: the class term starts near 0 beside the conv's logit.
+    this.projection?.weight.copy_(rng.fillNormal(new Float32Array(this.projection.weight.size), 0, 0.02));
   }
 
   /** Images (B, inChannels, R, R) and a class index per image -> logits (B). */
@@ -161,13 +177,15 @@ export class DCGANDiscriminator extends Module {
       throw new Error(`DCGANDiscriminator: images must be (batch, ${c.inChannels}, ${R}, ${R}), got ${formatShape(images.shape)}`);
     }
     const B = images.shape[0];
-    let h = concat([images, this.embed.forward(classes).reshape(B, 1, R, R)], 1);
+    let h = this.embed ? concat([images, this.embed.forward(classes).reshape(B, 1, R, R)], 1) : images;
     // 4x4 kernels run as matrix products over unfolded patches (src/kernels/unfold.ts: why).
     const conv = (m: Conv2d, x: Tensor) => conv2dUnfold(x, m.weight, m.bias, { stride: m.options.stride, padding: m.options.padding });
     for (const { conv: m, bn } of this.downs) {
       h = conv(m, h);
       h = leakyRelu(bn ? bn.forward(h) : h, c.slope);
     }
-    return conv(this.out, h).reshape(B);
+    const logits = conv(this.out, h).reshape(B);
+    if (!this.projection) return logits;
+    return add(logits, sum(mul(this.projection.forward(classes), sum(h, [2, 3])), 1));
   }
 }

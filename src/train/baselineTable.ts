@@ -3,7 +3,8 @@
 // the default's flags), the paper's loss alone (runs/ablation/paper), the label-trained
 // conditional DCGAN with `npm run cgan` (runs/baseline/cgan; cgan-2epochs and cgan-3epochs: copies
 // trained on with --resume --epochs 2, then 3; cgan-5epochs: runs of --epochs 5, and cgan-6epochs
-// their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5), and the transfer question's runs of `npm run cgan -- --generator`
+// their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5; cgan-projection-2epochs and
+// cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
 // reads the runs' report.json, metrics.jsonl and last grid, keeping the report and minutes as a
 // record in docs/baseline/records that is read when the run folder is gone (a row with neither
@@ -73,6 +74,18 @@ const ROWS: BaselineRow[] = [
     label: "five epochs with SNGAN's recipe: spectral norm on D, the hinge loss",
     command: 'npm run cgan -- --spectral-norm --loss hinge --epochs 5 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-projection-2epochs',
+    label: 'two epochs with a projection discriminator (`--discriminator projection`)',
+    command: 'npm run cgan -- --discriminator projection --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-projection-sn-hinge-2epochs',
+    label: "two epochs, projection discriminator with SNGAN's recipe (`--discriminator projection --spectral-norm --loss hinge`)",
+    command: 'npm run cgan -- --discriminator projection --spectral-norm --loss hinge --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
   },
 ];
 

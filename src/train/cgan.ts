@@ -14,7 +14,7 @@ import { conversionMetadata } from '../models/convert.js';
 import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
 import { toFloat32 } from '../models/checkpoint/index.js';
 import type { ConvertedModel } from '../models/family.js';
-import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig } from '../models/dcgan.js';
+import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { Conv2d } from '../models/module.js';
 import { spectralNorm } from '../models/spectralNorm.js';
@@ -79,6 +79,8 @@ export interface CganConfig {
   trainImages?: number;
   /** Spectral norm on every convolution of D (Miyato et al. 2018; src/models/spectralNorm.ts). */
   spectralNorm?: boolean;
+  /** How the class enters D (absent: 'concat', as runs before the option). */
+  discriminator?: DiscriminatorConditioning;
   out: string;
 }
 
@@ -129,7 +131,7 @@ export function generatorConfig(c: CganConfig): DCGANGeneratorConfig {
 }
 
 export function discriminatorConfig(c: CganConfig): DCGANDiscriminatorConfig {
-  return { numClasses: c.classNames.length, inChannels: 3, channels: [c.width, 2 * c.width, 4 * c.width], resolution: 32, slope: 0.2, eps: 1e-5 };
+  return { numClasses: c.classNames.length, inChannels: 3, channels: [c.width, 2 * c.width, 4 * c.width], resolution: 32, slope: 0.2, eps: 1e-5, conditioning: c.discriminator ?? 'concat' };
 }
 
 /** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */

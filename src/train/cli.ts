@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DISCRIMINATOR_CONDITIONINGS } from '../models/dcgan.js';
 import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
@@ -316,6 +317,12 @@ runFolderOptions(program
   .option('--from-scratch', "with --generator: train that generator's architecture from fresh weights (the transfer question's comparison)")
   .option('--fresh-embedding', "when fine-tuning (--generator): draw the class embedding's rows fresh, N(0, 1) as from scratch, instead of copying the generator's own row")
   .option('--spectral-norm', "spectral norm on every convolution of the discriminator (Miyato et al. 2018, SNGAN's recipe)")
+  .option(
+    '--discriminator <conditioning>',
+    "how the class enters the discriminator: concat (an embedded map beside the image, as in Milosevic's CDCGAN) or projection (the inner product of the class's embedding with its last features, Miyato & Koyama 2018)",
+    oneOf('--discriminator', DISCRIMINATOR_CONDITIONINGS),
+    CGAN_DEFAULTS.discriminator,
+  )
   .option('--train-images <n>', "train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch keeps the whole set's number of batches, reading them as many times as that takes", count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
@@ -371,6 +378,7 @@ runFolderOptions(program
         ...(o.lrNew === undefined ? {} : { lrNew: o.lrNew }),
         ...(o.freshEmbedding ? { freshEmbedding: true } : {}),
         ...(o.spectralNorm ? { spectralNorm: true } : {}),
+        ...(o.discriminator === 'concat' ? {} : { discriminator: o.discriminator }),
         beta1: o.beta1,
         loss: o.loss,
         seed: o.seed,

@@ -1,6 +1,7 @@
 // The defaults of `npm run train`: the best configuration measured on the default pair
 // (docs/ablation.md). The CLI and the bench's training step both read them, so the bench times
 // exactly what a user runs.
+import type { DiscriminatorConditioning } from '../models/dcgan.js';
 import type { LossWeights } from './pipeline.js';
 
 export const TRAINING_DEFAULTS = {
@@ -38,6 +39,7 @@ export const CGAN_DEFAULTS = {
   lr: 2e-4,
   beta1: 0.5,
   loss: 'bce' as const,
+  discriminator: 'concat' as DiscriminatorConditioning,
   seed: 0,
   dimZ: 100,
   embedDim: 10,

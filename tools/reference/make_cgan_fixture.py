@@ -18,6 +18,11 @@ state dicts (`G.*`, `D.*`: weight_orig, weight_u, weight_v), the same batch,
 two hinge-loss steps as above (`hinge.G.*`, `hinge.D.*`, `hinge.losses`), and
 D's logits on the real batch in eval mode after them (`hinge.evalLogits`:
 u and v as stored, no power iteration).
+
+And test/data/fixtures/cgan_projection_step.pth, for test/dcgan.test.ts: the same
+generator with a projection discriminator (Miyato & Koyama 2018: no label channel;
+the logit is the final conv's plus <projection(y), features summed over space>), its
+initial state dicts, the same batch, and two steps for each loss as above.
 """
 
 import os
@@ -29,6 +34,7 @@ import torch.nn.functional as F
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "data", "fixtures")
 OUT = os.path.join(FIXTURES, "cgan_step.pth")
 OUT_SN = os.path.join(FIXTURES, "cgan_spectral_norm_step.pth")
+OUT_PROJECTION = os.path.join(FIXTURES, "cgan_projection_step.pth")
 Z, K, E, R = 8, 3, 4, 16
 
 
@@ -47,13 +53,15 @@ class G(nn.Module):
 
 
 class D(nn.Module):
-    """src/models/dcgan.ts's discriminator: 4x4 stride-2 convs of `widths` (batchnorm on all but the first)."""
+    """src/models/dcgan.ts's discriminator: 4x4 stride-2 convs of `widths` (batchnorm on all but the first).
+    The class enters as an embedded map beside the image, or with `projection` as <projection(y), the last features summed over space>."""
 
-    def __init__(self, r=R, widths=(4, 8), classes=K):
+    def __init__(self, r=R, widths=(4, 8), classes=K, projection=False):
         super().__init__()
         self.r = r
-        self.embed = nn.Embedding(classes, r * r)
-        layers, cin = [], 4
+        if not projection:
+            self.embed = nn.Embedding(classes, r * r)
+        layers, cin = [], 3 if projection else 4
         for i, w in enumerate(widths):
             layers.append(nn.Conv2d(cin, w, 4, 2, 1, bias=i == 0))
             if i > 0:
@@ -62,9 +70,13 @@ class D(nn.Module):
             cin = w
         layers.append(nn.Conv2d(cin, 1, 4, 1, 0, bias=True))
         self.main = nn.Sequential(*layers)
+        self.projection = nn.Embedding(classes, cin) if projection else None
 
     def forward(self, x, y):
-        return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, self.r, self.r)], 1)).view(-1)
+        if self.projection is None:
+            return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, self.r, self.r)], 1)).view(-1)
+        h = self.main[:-1](x)
+        return self.main[-1](h).view(-1) + (self.projection(y) * h.sum((2, 3))).sum(1)
 
 
 def d_loss(kind, real, fake):
@@ -149,6 +161,26 @@ def main():
         sn["hinge.evalLogits"] = d(sn["real"], sn["labels"]).clone()
     torch.save(sn, OUT_SN)
     print(f"wrote {OUT_SN}: {len(sn)} tensors")
+
+    # The projection discriminator, from its own seed too.
+    torch.manual_seed(2)
+    g, d = G(), D(projection=True)
+    for m in list(g.modules()) + list(d.modules()):
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.normal_(1, 0.2)
+            m.bias.data.normal_(0, 0.2)
+    proj = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}
+    proj.update({f"D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
+    for k in ["real", "labels", "z0", "z1"]:
+        proj[k] = out[k]
+    init_g, init_d = g.state_dict(), d.state_dict()
+    for kind in ["bce", "lsgan", "hinge"]:
+        g2, d2 = G(), D(projection=True)
+        g2.load_state_dict({k: v.clone() for k, v in init_g.items()})
+        d2.load_state_dict({k: v.clone() for k, v in init_d.items()})
+        proj.update(train_two_steps(kind, g2, d2, proj))
+    torch.save(proj, OUT_PROJECTION)
+    print(f"wrote {OUT_PROJECTION}: {len(proj)} tensors")
 
 
 if __name__ == "__main__":
