@@ -7,8 +7,16 @@ import { conv2d } from '../kernels/conv2d.js';
 import { convTranspose2d } from '../kernels/unfold.js';
 import { embedding } from '../kernels/gather.js';
 import { linear } from '../kernels/matmul.js';
+import type { HostTensor } from './checkpoint/hostTensor.js';
 
 export type StateDict = Map<string, Tensor>;
+
+/** A state dict read back from the device as float32 host tensors, as the safetensors writers take them. */
+export async function hostStateDict(state: StateDict): Promise<Map<string, HostTensor>> {
+  const host = new Map<string, HostTensor>();
+  for (const [key, t] of state) host.set(key, { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array });
+  return host;
+}
 
 /** Host-side values a state dict can be loaded from (a checkpoint's tensors). */
 export interface HostValues {

@@ -31,7 +31,8 @@ import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScr
 import { labelPool } from './anchors.js';
 import { LATENT_CLASSIFIER_DEFAULTS, LatentClassifier, trainLatentClassifier, type LatentClassifierConfig } from './latentClassifier.js';
 import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
-import { float32Values, type HostTensor } from '../models/checkpoint/hostTensor.js';
+import { float32Values } from '../models/checkpoint/hostTensor.js';
+import { hostStateDict } from '../models/module.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
 
 /** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
@@ -156,9 +157,7 @@ async function latentClassifierFor(
     onEpoch: (epoch, loss, held) =>
       log(`latent-filter: classifier on z, epoch ${epoch}/${LATENT_CLASSIFIER_DEFAULTS.epochs}: loss ${loss.toFixed(3)}, agrees with the frozen classifier on ${held.toFixed(3)} of held-out latents`),
   });
-  const host = new Map<string, HostTensor>();
-  for (const [k, t] of classifier.stateDict()) host.set(k, { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array });
-  writeFileAtomic(path, encodeSafetensors(host, { format: 'latent-classifier', config: JSON.stringify(config), pool: String(pool), agreement: agreement.toFixed(4) }));
+  writeFileAtomic(path, encodeSafetensors(await hostStateDict(classifier.stateDict()), { format: 'latent-classifier', config: JSON.stringify(config), pool: String(pool), agreement: agreement.toFixed(4) }));
   log(`latent-filter: wrote ${shownPath(path)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return classifier;
 }

@@ -3,7 +3,8 @@
 // run's TrainConfig (`run`), with the generator and classifier named by file name.
 // `npm run sample -- --run FILE.safetensors` reads it as it reads a run folder. Node-free.
 import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
-import { float32Values, type HostTensor } from '../models/checkpoint/hostTensor.js';
+import { float32Values } from '../models/checkpoint/hostTensor.js';
+import { hostStateDict } from '../models/module.js';
 import type { InputGenerator } from './inputGenerator.js';
 import type { TrainConfig } from './trainer.js';
 
@@ -11,11 +12,7 @@ export const RUN_FILE_FORMAT = 'input-generator';
 
 /** The bytes of a run file for this input generator and the config it was trained with. */
 export async function encodeRunFile(inputGenerator: InputGenerator, config: TrainConfig): Promise<Uint8Array> {
-  const weights = new Map<string, HostTensor>();
-  for (const [k, t] of inputGenerator.stateDict()) {
-    weights.set(k, { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array });
-  }
-  return encodeSafetensors(weights, { format: RUN_FILE_FORMAT, config: JSON.stringify(inputGenerator.config), run: JSON.stringify(config) });
+  return encodeSafetensors(await hostStateDict(inputGenerator.stateDict()), { format: RUN_FILE_FORMAT, config: JSON.stringify(inputGenerator.config), run: JSON.stringify(config) });
 }
 
 /** A run file's TrainConfig and input-generator weights; throws naming `name` if it is not one. */

@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { float32Values, readSafetensors, writeSafetensors } from '../models/checkpoint/index.js';
-import type { HostTensor } from '../models/checkpoint/index.js';
+import { hostStateDict } from '../models/module.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
 import { type AnchorChoice, chooseAnchors, labelPool } from './anchors.js';
 import { chooseComponents, COMPONENTS_FILE, readComponentChoice, writeComponentChoice } from './components.js';
@@ -120,10 +120,6 @@ export async function buildPipeline(config: TrainConfig): Promise<ConditioningPi
   return new ConditioningPipeline(generator, classifier, inputGenerator, config.classifierSize, config.generatorClass);
 }
 
-function toHost(values: Float32Array, shape: readonly number[]): HostTensor {
-  return { dtype: 'float32', shape: [...shape], data: values };
-}
-
 async function saveCheckpoint(dir: string, pipeline: ConditioningPipeline, optimizer: Adam, state: RunState): Promise<void> {
   await writeCheckpoint(dir, [
     { name: 'inputGenerator', tensors: pipeline.inputGenerator.stateDict(), metadata: { format: 'input-generator', config: JSON.stringify(pipeline.inputGenerator.config) } },
@@ -147,10 +143,8 @@ export async function writeCheckpoint(dir: string, files: CheckpointFile[], stat
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   for (const file of files) {
-    const host = new Map<string, HostTensor>();
-    for (const [k, t] of file.tensors) host.set(k, toHost((await t.data()) as Float32Array, t.shape));
     const path = join(tmp, `${file.name}.safetensors`);
-    writeSafetensors(path, host, file.metadata);
+    writeSafetensors(path, await hostStateDict(file.tensors), file.metadata);
     fsyncFile(path);
   }
   // state.json last, atomically: a checkpoint.tmp that has it is complete (recoverCheckpoint).
