@@ -10,12 +10,12 @@ import { Rng } from '../src/engine/random.js';
 import type { LabelledPool } from '../src/train/anchors.js';
 import { gradeRun, PUBLIC_JUDGES } from '../src/train/grade.js';
 import { softCrossEntropy, trainLatentClassifier } from '../src/train/latentClassifier.js';
-import { encodeSafetensors } from '../src/models/checkpoint/safetensors.js';
+import { encodeSafetensors, readSafetensors } from '../src/models/checkpoint/safetensors.js';
 import type { ConditioningPipeline } from '../src/train/pipeline.js';
 import { generateLatents, priorFilter, PriorFilterBudgetError } from '../src/train/priorFilter.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { softmax } from '../src/kernels/softmax.js';
-import { buildPipeline, type TrainConfig } from '../src/train/trainer.js';
+import { buildPipeline, train, type TrainConfig } from '../src/train/trainer.js';
 import { checkOp, setupGpu, tinyTrainConfig } from './helpers.js';
 
 beforeAll(setupGpu);
@@ -185,5 +185,29 @@ describe('the prior filter with a screen on z', () => {
     await expect(gradeRun(config.out, config, { pipeline, judges: [], evalSamples: 10, realData: null, quiet: true, sampler: { ...sampler, pool: 700 } })).rejects.toThrow(
       /latent-classifier_pool700\.safetensors: not a classifier on z/,
     );
+  });
+});
+
+describe('train --latent-pool', () => {
+  it("labels one pool for the anchors and the classifier on z: training is that of the same run without it, and eval's latent filter reads the classifier it wrote", async () => {
+    await setupGpu();
+    const tmp = mkdtempSync(join(tmpdir(), 'latent-pool-'));
+    const base = { components: 3, anchorPool: 40, anchorCandidates: 8, epochs: 1, weights: { variance: 0, kl: 0.2, shift: 2, priorRange: 1 } };
+    const without = tinyTrainConfig(join(tmp, 'without'), base);
+    const withPool = tinyTrainConfig(join(tmp, 'with'), { ...base, latentPool: 300 });
+    await train(without, { quiet: true });
+    await train(withPool, { quiet: true });
+    // The anchors and the prior range come from the pool's first 40 rows: the 40 draws and labels of the run without it.
+    for (const f of ['anchors.json', 'checkpoint/inputGenerator.safetensors', 'checkpoint/optimizer.safetensors']) {
+      expect(Buffer.compare(readFileSync(join(without.out, f)), readFileSync(join(withPool.out, f))), f).toBe(0);
+    }
+    const saved = join(withPool.out, 'latent-classifier_pool300.safetensors');
+    expect(existsSync(join(without.out, 'latent-classifier_pool300.safetensors'))).toBe(false);
+    expect(readSafetensors(saved).metadata).toMatchObject({ format: 'latent-classifier', pool: '300' });
+    const bytes = readFileSync(saved);
+    const sampler = { kind: 'latent-filter' as const, confidence: 1e-4, screen: 0.05, pool: 300, budget: 500 };
+    const report = await gradeRun(withPool.out, withPool, { judges: [], evalSamples: 10, realData: null, quiet: true, sampler });
+    expect(report.sampler).toMatchObject({ kind: 'latent-filter', screen: 0.05 });
+    expect(Buffer.compare(readFileSync(saved), bytes), 'the classifier on z is read, not trained again').toBe(0);
   });
 });

@@ -165,8 +165,9 @@ function runSeed(name: string, label: string, flags: string[], seed: number): st
     console.log(`\n== ${label}, seed ${seed}: resuming ${dir}`);
     cgan(['train', '--out', dir, '--resume', '--eval-samples', evalSamples, ...realData]);
   } else if (!existsSync(join(dir, 'checkpoint', 'state.json'))) {
-    console.log(`\n== ${label}, seed ${seed}: npm run train -- ${flags.join(' ')} --seed ${seed}`);
-    cgan(['train', '--out', dir, '--force', '--eval-samples', evalSamples, ...flags, '--seed', String(seed), ...realData]);
+    // --latent-pool 0: the rows compare input generators; the latent filter, which leaves their training as it was, has its own section.
+    console.log(`\n== ${label}, seed ${seed}: npm run train -- ${flags.join(' ')} --latent-pool 0 --seed ${seed}`);
+    cgan(['train', '--out', dir, '--force', '--eval-samples', evalSamples, ...flags, '--latent-pool', '0', '--seed', String(seed), ...realData]);
   } else if (!paneled(join(dir, 'report.json'))) {
     console.log(`\n== ${label}, seed ${seed}: npm run eval -- --run ${dir} (the judge panel)`);
     cgan(['eval', '--run', dir, '--eval-samples', evalSamples, ...realData]);

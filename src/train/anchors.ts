@@ -76,10 +76,19 @@ export async function labelPool(pipeline: ConditioningPipeline, options: Omit<An
   return { size: pool, z, probs, features };
 }
 
+/** The pool's first n rows: the same draws and labels as a pool of n labelled alone (labelPool draws z as one stream, in batches from row 0). */
+export function firstRows(pool: LabelledPool, n: number): LabelledPool {
+  if (n >= pool.size) return pool;
+  const per = (a: Float32Array) => a.length / pool.size;
+  return { size: n, z: pool.z.subarray(0, n * per(pool.z)), probs: pool.probs.subarray(0, n * per(pool.probs)), features: pool.features.subarray(0, n * per(pool.features)) };
+}
+
+/** `prelabelled`: the pool of options.pool already labelled (labelPool with these options); else it is labelled here. */
 export async function chooseAnchors(
   pipeline: ConditioningPipeline,
   components: number,
   options: AnchorOptions,
+  prelabelled?: LabelledPool,
 ): Promise<Anchors & { pool: LabelledPool }> {
   const K = pipeline.numClasses;
   const dimZ = pipeline.inputGenerator.config.dimZ;
@@ -87,7 +96,7 @@ export async function chooseAnchors(
   if (pool < components || candidates < components) {
     throw new Error(`anchors: a pool of ${pool} and ${candidates} candidates cannot give ${components} anchors per class`);
   }
-  const labelled = await labelPool(pipeline, options);
+  const labelled = prelabelled ?? (await labelPool(pipeline, options));
   const { z, probs } = labelled;
   const values = new Float32Array(K * components * dimZ);
   const confidence: number[][] = [];

@@ -50,8 +50,14 @@ const SAMPLER_HELP =
   '(trained once per run folder and kept there as latent-classifier_pool<N>.safetensors), so that only draws it gives the class ' +
   '>= --screen go through G: about one G pass a sample';
 
+/** A latent-filter without --latent-pool uses the pool its run's training labelled (train --latent-pool), else the default. */
+function withRunPool(sampler: PriorFilterSampler, config: TrainConfig | CganConfig): PriorFilterSampler {
+  if (sampler.kind !== 'latent-filter' || sampler.pool !== undefined) return sampler;
+  return { ...sampler, pool: ('latentPool' in config && config.latentPool) || LATENT_FILTER_DEFAULTS.pool };
+}
+
 /** The filter sampler the flags ask for (undefined: the input generator), with each kind's default --confidence. */
-function filterSampler(o: { sampler: string; confidence?: number; budget?: number; screen: number; latentPool: number }): PriorFilterSampler | undefined {
+function filterSampler(o: { sampler: string; confidence?: number; budget?: number; screen: number; latentPool?: number }): PriorFilterSampler | undefined {
   if (o.sampler === 'prior-filter') return { kind: 'prior-filter', confidence: o.confidence ?? 0.9, budget: o.budget };
   if (o.sampler === 'latent-filter') {
     return { kind: 'latent-filter', confidence: o.confidence ?? LATENT_FILTER_DEFAULTS.confidence, budget: o.budget, screen: o.screen, pool: o.latentPool };
@@ -69,7 +75,7 @@ function filterOptions(command: Command, per: string): Command {
     )
     .option('--budget <passes>', `prior-filter / latent-filter: most G passes to spend (default ${DEFAULT_PASSES_PER_SAMPLE} per ${per})`, count('--budget'))
     .option('--screen <q>', 'latent-filter: the probability the classifier on z must give the class', confidenceArg('--screen'), LATENT_FILTER_DEFAULTS.screen)
-    .option('--latent-pool <n>', "latent-filter: G's prior samples the frozen classifier labels to train the classifier on z", count('--latent-pool'), LATENT_FILTER_DEFAULTS.pool);
+    .option('--latent-pool <n>', `latent-filter: G's prior samples the frozen classifier labels to train the classifier on z (default: the run's own --latent-pool, else ${LATENT_FILTER_DEFAULTS.pool})`, count('--latent-pool'));
 }
 
 const float = nonNegative;
@@ -204,6 +210,12 @@ runFolderOptions(program
   .option('--hidden <n>', 'width of the input generator trunk', count('--hidden'), TRAINING_DEFAULTS.hidden)
   .option('--components <n>', 'Gaussians per class in the input generator, picked uniformly per sample (beyond the paper; 1 = the paper)', count('--components'), TRAINING_DEFAULTS.components)
   .option('--anchor-pool <n>', "with --components > 1: start the components at latents the classifier is sure of, among this many samples of G's prior (0 = off)", wholeNumber('--anchor-pool'), TRAINING_DEFAULTS.anchorPool)
+  .option(
+    '--latent-pool <n>',
+    "prior samples the frozen classifier labels to train a classifier on z (the anchors take the first --anchor-pool of them); the report then also grades the latent-filter sampler, G's prior screened by it (report_latent-filter_*.md; 0 = off)",
+    wholeNumber('--latent-pool'),
+    TRAINING_DEFAULTS.latentPool,
+  )
   .option('--anchor-candidates <n>', "the anchors of a class are picked among its this many most confident pool latents", count('--anchor-candidates'), TRAINING_DEFAULTS.anchorCandidates)
   .option('--initial-sigma <x>', "the input generator's sigma at the start (beyond the paper; default: its layer's initialisation, 0.69)", float('--initial-sigma'), TRAINING_DEFAULTS.initialSigma)
   .option('--free-components', "with --components > 1: each component's mean offset from its anchor and its sigma are its own parameters, with no shared trunk or heads (beyond the paper)")
@@ -245,6 +257,7 @@ runFolderOptions(program
         hidden: o.hidden,
         components: o.components,
         anchorPool: o.anchorPool,
+        latentPool: o.latentPool,
         anchorCandidates: o.anchorCandidates,
         anchorChoice: o.anchorChoice,
         keepComponentsAbove: o.keepComponentsAbove,
@@ -278,7 +291,13 @@ runFolderOptions(program
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
       return;
     }
-    await gradeRun(out, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache });
+    const grading = { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache };
+    await gradeRun(out, config, grading);
+    if (config.latentPool) {
+      // G's posterior at about one G pass a sample, beside the trained sampler (docs/ablation.md, "A classifier on z").
+      console.log('\nthe latent-filter sampler: prior draws screened by the classifier on z, then checked by the frozen classifier');
+      await gradeRun(out, config, { ...grading, sampler: { kind: 'latent-filter', confidence: LATENT_FILTER_DEFAULTS.confidence, pool: config.latentPool } });
+    }
     console.log(`run folder: ${out}`);
   });
 
@@ -423,8 +442,9 @@ filterOptions(evalCommand, 'graded sample')
     const dir = resolve(o.run);
     const judges = resolveJudges(o.judge);
     const realData = checkRealData(o.realData);
-    const sampler = filterSampler(o);
-    const config = readRun(dir, !sampler);
+    const asked = filterSampler(o);
+    const config = readRun(dir, !asked);
+    const sampler = asked && withRunPool(asked, config);
     if (sampler && isCganRun(config)) throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     await init();
     await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler });
@@ -446,8 +466,9 @@ filterOptions(sampleCommand, 'requested image')
   .action(async (o) => {
     const dir = resolve(o.run);
     const runFile = existsSync(dir) && statSync(dir).isFile() ? readRunFile(dir, o) : null;
-    const sampler = filterSampler(o);
-    const config = runFile?.config ?? readRun(dir, !sampler);
+    const asked = filterSampler(o);
+    const config = runFile?.config ?? readRun(dir, !asked);
+    const sampler = asked && withRunPool(asked, config);
     requireDir(dirname(resolve(o.out)), `the folder of --out ${o.out}`);
     const names = config.classNames ?? [];
     const byName = names.findIndex((n) => n.toLowerCase() === String(o.class).toLowerCase());

@@ -16,6 +16,9 @@ export const TRAINING_DEFAULTS = {
   hidden: 256,
   components: 16,
   anchorPool: 4096,
+  // The classifier on z of the latent-filter sampler, graded beside the input generator: 20,000
+  // fit the 10 minutes; 50,000 agree more with the frozen classifier (docs/ablation.md).
+  latentPool: 20000,
   anchorCandidates: 576,
   anchorChoice: 'farthest' as const,
   keepComponentsAbove: 0,

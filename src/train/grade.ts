@@ -29,10 +29,8 @@ import { GeneratorPrior, type LatentSampler } from './inputGenerator.js';
 import { ConditioningPipeline } from './pipeline.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
 import { labelPool } from './anchors.js';
-import { LATENT_CLASSIFIER_DEFAULTS, LatentClassifier, trainLatentClassifier, type LatentClassifierConfig } from './latentClassifier.js';
-import { encodeSafetensors, readSafetensors } from '../models/checkpoint/safetensors.js';
-import { float32Values } from '../models/checkpoint/hostTensor.js';
-import { hostStateDict } from '../models/module.js';
+import type { LatentClassifier } from './latentClassifier.js';
+import { latentClassifierPath, readLatentClassifier, writeLatentClassifier } from './latentClassifierFile.js';
 import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
 
 /** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
@@ -106,8 +104,9 @@ export async function latentScreenFor(
 }
 
 /**
- * The run's classifier on z for the latent-filter sampler: read from <run folder>/latent-classifier_pool<N>.safetensors,
- * or trained on a pool of N prior samples labelled by the frozen classifier and written there (atomically).
+ * The run's classifier on z for the latent-filter sampler: read from beside the run
+ * (latentClassifierFile.ts), or trained on a pool of N prior samples labelled by the frozen
+ * classifier and written there.
  */
 async function latentClassifierFor(
   run: string,
@@ -116,34 +115,18 @@ async function latentClassifierFor(
   seed: number,
   log: (line: string) => void,
 ): Promise<LatentClassifier> {
-  // A run file (the demo's download) keeps it beside itself: <file>_latent-classifier_pool<N>.safetensors.
-  const name = `latent-classifier_pool${pool}.safetensors`;
-  const path = statSync(run).isDirectory() ? join(run, name) : `${run.replace(/\.safetensors$/i, '')}_${name}`;
-  const { dimZ } = pipeline.inputGenerator.config;
-  const config = { dimZ, numClasses: pipeline.numClasses, hidden: LATENT_CLASSIFIER_DEFAULTS.hidden };
-  if (existsSync(path)) {
-    const { tensors, metadata } = readSafetensors(path);
-    if (metadata.format !== 'latent-classifier' || !metadata.config) throw new Error(`${path}: not a classifier on z (its metadata has no format 'latent-classifier' and config); move it aside`);
-    let saved: LatentClassifierConfig;
-    try {
-      saved = JSON.parse(metadata.config) as LatentClassifierConfig;
-    } catch (e) {
-      throw new Error(`${path}: its 'config' metadata is not valid JSON (${(e as Error).message}); move it aside`);
-    }
-    if (saved.dimZ !== dimZ || saved.numClasses !== config.numClasses) {
-      throw new Error(`${path}: a classifier on z of ${saved.dimZ} latent dims and ${saved.numClasses} classes, but this run's G has ${dimZ} and its classifier ${config.numClasses}; move it aside`);
-    }
-    const classifier = new LatentClassifier(saved);
-    classifier.loadStateDict(float32Values(tensors), { source: path });
+  const path = latentClassifierPath(run, pool);
+  const kept = readLatentClassifier(path, pipeline.inputGenerator.config.dimZ, pipeline.numClasses);
+  if (kept) {
     log(`latent-filter: the classifier on z from ${shownPath(path)}`);
-    return classifier;
+    return kept;
   }
   const started = Date.now();
   let shown = 0;
   const labelled = await labelPool(pipeline as ConditioningPipeline, {
     pool,
     seed: seed + 4000,
-    batch: 100,
+    batch: 256,
     onProgress: (done, total) => {
       if (done - shown >= total / 10 || done === total) {
         log(`latent-filter: the frozen classifier labels G's prior, ${done}/${total} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -151,15 +134,7 @@ async function latentClassifierFor(
       }
     },
   });
-  const { classifier, agreement } = await trainLatentClassifier(labelled, pipeline.numClasses, {
-    ...LATENT_CLASSIFIER_DEFAULTS,
-    seed: seed + 5000,
-    onEpoch: (epoch, loss, held) =>
-      log(`latent-filter: classifier on z, epoch ${epoch}/${LATENT_CLASSIFIER_DEFAULTS.epochs}: loss ${loss.toFixed(3)}, agrees with the frozen classifier on ${held.toFixed(3)} of held-out latents`),
-  });
-  writeFileAtomic(path, encodeSafetensors(await hostStateDict(classifier.stateDict()), { format: 'latent-classifier', config: JSON.stringify(config), pool: String(pool), agreement: agreement.toFixed(4) }));
-  log(`latent-filter: wrote ${shownPath(path)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  return classifier;
+  return writeLatentClassifier(path, labelled, pipeline.numClasses, seed, log);
 }
 
 export interface GradeOptions {
