@@ -55,6 +55,7 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['train', '--components', '-1'], /--components must be a whole number of at least 1/);
     await refused(['train', '--hidden', 'x'], /--hidden must be a whole number of at least 1/);
     await refused(['train', '--anchor-choice', 'nearest'], /--anchor-choice must be one of farthest, random, got nearest/);
+    await refused(['train', '--latent-pool', '200'], /--latent-pool 200: the classifier on z trains on 0\.9 of the pool in batches of 256; give a larger pool, or 0 for none/);
   });
 
   it('cgan --batch 0, --epochs 1.5, --steps-per-epoch -1, --width x, --dim-z 0; a --loss or --discriminator it does not know', async () => {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DISCRIMINATOR_CONDITIONINGS } from '../models/dcgan.js';
+import { LATENT_CLASSIFIER_DEFAULTS } from './latentClassifier.js';
 import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
@@ -276,6 +277,11 @@ runFolderOptions(program
           `--anchor-pool 0: the prior-range term (--prior-range-weight ${config.weights.priorRange}; on by default) measures its range on the anchor pool; ` +
             'give --anchor-pool a size, or --prior-range-weight 0',
         );
+      }
+      const latentPool = config.latentPool ?? 0;
+      const { batch: mlpBatch, heldOut } = LATENT_CLASSIFIER_DEFAULTS;
+      if (latentPool > 0 && latentPool - Math.floor(latentPool * heldOut) < mlpBatch) {
+        throw new Error(`--latent-pool ${latentPool}: the classifier on z trains on ${1 - heldOut} of the pool in batches of ${mlpBatch}; give a larger pool, or 0 for none`);
       }
       if ((config.weights.anchor ?? 0) > 0 && !((config.components ?? 1) > 1 && (config.anchorPool ?? 0) > 0)) {
         throw new Error(`--anchor-weight ${config.weights.anchor}: the anchor term needs anchored components (--components > 1 and an --anchor-pool); give them, or --anchor-weight 0`);
