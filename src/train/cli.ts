@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DISCRIMINATOR_CONDITIONINGS } from '../models/dcgan.js';
-import { LATENT_CLASSIFIER_DEFAULTS } from './latentClassifier.js';
+import { LATENT_CLASSIFIER_DEFAULTS, trainingRows } from './latentClassifier.js';
 import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
@@ -280,7 +280,7 @@ runFolderOptions(program
       }
       const latentPool = config.latentPool ?? 0;
       const { batch: mlpBatch, heldOut } = LATENT_CLASSIFIER_DEFAULTS;
-      if (latentPool > 0 && latentPool - Math.floor(latentPool * heldOut) < mlpBatch) {
+      if (latentPool > 0 && trainingRows(latentPool, heldOut) < mlpBatch) {
         throw new Error(`--latent-pool ${latentPool}: the classifier on z trains on ${1 - heldOut} of the pool in batches of ${mlpBatch}; give a larger pool, or 0 for none`);
       }
       if ((config.weights.anchor ?? 0) > 0 && !((config.components ?? 1) > 1 && (config.anchorPool ?? 0) > 0)) {
@@ -297,7 +297,10 @@ runFolderOptions(program
       console.log(`stopped; state saved in ${out}/checkpoint. Continue with: cgan train --out ${o.out} --resume (npm run train -- ... in a checkout)`);
       return;
     }
-    const grading = { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache };
+    // One pipeline for both reports: the trained input generator's, and the latent filter's (which uses only G and the classifier).
+    const pipeline = await buildPipeline(config);
+    restoreCheckpoint(out, pipeline);
+    const grading = { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, pipeline };
     await gradeRun(out, config, grading);
     if (config.latentPool) {
       // G's posterior at about one G pass a sample, beside the trained sampler (docs/ablation.md, "A classifier on z").

@@ -75,6 +75,11 @@ export interface LatentClassifierTraining {
 
 export const LATENT_CLASSIFIER_DEFAULTS = { hidden: 256, epochs: 10, batch: 256, lr: 1e-3, heldOut: 0.1 };
 
+/** The latents a pool of `size` leaves to train on once `heldOut` of it is held out for the agreement. */
+export function trainingRows(size: number, heldOut: number): number {
+  return size - Math.floor(size * heldOut);
+}
+
 /** Agreement: the share of held-out pool latents whose argmax is the frozen classifier's. */
 export async function trainLatentClassifier(
   pool: LabelledPool,
@@ -82,8 +87,8 @@ export async function trainLatentClassifier(
   options: LatentClassifierTraining,
 ): Promise<{ classifier: LatentClassifier; agreement: number }> {
   const dimZ = pool.z.length / pool.size;
-  const held = Math.floor(pool.size * options.heldOut);
-  const trainRows = pool.size - held;
+  const trainRows = trainingRows(pool.size, options.heldOut);
+  const held = pool.size - trainRows;
   if (trainRows < options.batch) {
     throw new Error(`latent classifier: a pool of ${pool.size} leaves ${trainRows} latents to train on, fewer than a batch of ${options.batch}`);
   }
