@@ -73,6 +73,32 @@ const mm = (where: string, M: number, K: number, N: number, extra: Partial<Row> 
 
 const nchw = (N: number, C: number, H: number, W: number) => `${N}x${C}x${H}x${W}`;
 
+/**
+ * The distinct convolutions of BigGAN-deep-256 (pytorch-pretrained-BigGAN's biggan-deep-256
+ * config: channel width 128, attention before layer 8, at 64x64): per GenBlock conv_0 1x1 in ->
+ * in/4 at the input's size, conv_1 and conv_2 3x3 and conv_3 1x1 -> out at the output's (conv_1
+ * reads the upsampled map), then the attention's 1x1s and conv_to_rgb (its 3 computed channels).
+ */
+function bigganDeep256Convs(): [number, number, number, number, string][] {
+  const layers: [boolean, number, number][] = [
+    [false, 16, 16], [true, 16, 16], [false, 16, 16], [true, 16, 8], [false, 8, 8], [true, 8, 8],
+    [false, 8, 8], [true, 8, 4], [false, 4, 4], [true, 4, 2], [false, 2, 2], [true, 2, 1],
+  ];
+  const out: [number, number, number, number, string][] = [];
+  let size = 4;
+  for (const [i, [up, cin, cout]] of layers.entries()) {
+    const [inC, outC, mid] = [128 * cin, 128 * cout, 32 * cin];
+    const outSize = up ? 2 * size : size;
+    const where = `BigGAN-deep-256 layer ${i}`;
+    out.push([inC, mid, size, 1, where], [mid, mid, outSize, 3, where], [mid, outC, outSize, 1, where]);
+    size = outSize;
+  }
+  out.push([512, 64, 64, 1, 'BigGAN-deep-256 attention theta/phi'], [512, 256, 64, 1, 'BigGAN-deep-256 attention g'], [256, 512, 64, 1, 'BigGAN-deep-256 attention o']);
+  out.push([128, 3, 256, 3, 'BigGAN-deep-256 conv_to_rgb']);
+  const seen = new Set<string>();
+  return out.filter(([C, O, HW, k]) => !seen.has(`${C} ${O} ${HW} ${k}`) && seen.add(`${C} ${O} ${HW} ${k}`));
+}
+
 export function allRows(): Row[] {
   const B = 64; // the default training batch: G, VGG and the input generator all run at it
   const COMPONENTS = TRAINING_DEFAULTS.components;
@@ -116,6 +142,9 @@ export function allRows(): Row[] {
       [3, 64, 224], [64, 64, 224], [64, 128, 112], [128, 128, 112], [128, 256, 56],
       [256, 256, 56], [256, 512, 28], [512, 512, 28], [512, 512, 14],
     ].flatMap(([C, O, HW]) => conv('VGG-16 @224', 1, C, O, HW, 3, { heavy: true })),
+
+    // BigGAN-deep-256 at batch 1 (heavy, hardware only: a repetition takes seconds on a CPU)
+    ...bigganDeep256Convs().flatMap(([C, O, HW, k, where]) => conv(where, 1, C, O, HW, k, { heavy: true, hardwareOnly: true })),
 
     // batchnorm (eval mode: running statistics): VGG-bn after each conv, BigGAN's output bn
     ...[

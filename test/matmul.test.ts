@@ -229,6 +229,38 @@ describe('matmul and linear, vec4 operands read as floats (matmulShared)', () =>
   vec4Suite();
 });
 
+// The workgroup-memory kernel of GPUs (shaders/matmulTiled.wgsl), forced on every product: sizes
+// past one 128 x 128 block of C, K not a multiple of its slices of 8, every transpose pair (each
+// reads its operands along k or along m/n), batches and the bias.
+const SIZES_TILED: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 17, 5],
+  [130, 9, 133], // just past one 128 x 128 block both ways, K past one slice of 8
+];
+
+describe('matmul and linear, tiled kernel (matmulTiled)', () => {
+  beforeAll(() => {
+    matmulSettings.tiled = true;
+    matmulSettings.tiledMinMacs = 0;
+  });
+  afterAll(() => {
+    matmulSettings.tiled = 'hardware';
+    matmulSettings.tiledMinMacs = 1 << 22;
+  });
+  describe('matmul', () => matmulSuite(SIZES_TILED));
+  describe('linear', linearSuite);
+  it('runs matmulTiled', () => {
+    const entries: string[] = [];
+    const stop = runtime().onLaunch((k) => entries.push(k.entry));
+    try {
+      ops.matmul(ops.zeros([2, 3]), ops.zeros([3, 4]));
+    } finally {
+      stop();
+    }
+    expect(entries.filter((e) => e.startsWith('matmul'))).toEqual(['matmulTiled']);
+  });
+});
+
 describe('chooseMatmulVariant', () => {
   it('reads vec4s where the operands allow: linear forward NT, its input gradient NN, its weight gradient TN', () => {
     const entries: string[] = [];

@@ -159,6 +159,10 @@ const subgroupKernels = plainKernels.with('matmulSubgroups', {
   prelude: [sharedMatmul('matmulShared', SHARED_BLOCK / 8), sharedMatmul('matmulShared64', (2 * SHARED_BLOCK) / 8), ...VEC4_LAYOUTS.map(sharedMatmul4)],
 });
 
+const tiledKernels = plainKernels.with('matmulTiled', { layouts: { matmulTiled: product } });
+/** matmulTiled: a 256-thread workgroup per 128 x 128 block of C. */
+const TILED_BLOCK = 128;
+
 /**
  * Use the subgroup variant (shaders/matmulSubgroups.wgsl) where the device has subgroups. The
  * suite switches this off to cover the plain kernel too.
@@ -179,6 +183,13 @@ export const matmulSettings = {
    * over any limit that would split the weight (launchSettings.maxBindingBytes splits everything).
    */
   maxBlockBytes: null as number | null,
+  /**
+   * The workgroup-memory kernel (shaders/matmulTiled.wgsl) for products of at least
+   * tiledMinMacs multiply-adds: 'hardware' on a GPU only (on a CPU adapter its barriers cost more
+   * than its sharing saves), or always / never. The suite and the bench force it either way.
+   */
+  tiled: 'hardware' as 'hardware' | boolean,
+  tiledMinMacs: 1 << 22,
 };
 
 export interface MatmulVariant {
@@ -197,8 +208,17 @@ export interface MatmulVariant {
  * matmulShared shares A's reads across a subgroup (8 reads per 128 multiply-adds per lane, the
  * plain kernel 8 per 16); it needs 'subgroups' at least 8 wide.
  */
-export function chooseMatmulVariant(features: { subgroups: boolean; rows64?: boolean }, hasBias: boolean, layout: Vec4Layout | null = null): MatmulVariant {
+export function chooseMatmulVariant(
+  features: { subgroups: boolean; rows64?: boolean; tiled?: boolean },
+  hasBias: boolean,
+  layout: Vec4Layout | null = null,
+  strides?: { aCol: number; bCol: number },
+): MatmulVariant {
   const bias = hasBias ? 1 : 0;
+  if (features.tiled) {
+    const along = { A_ALONG_K: strides?.aCol === 1 ? 1 : 0, B_ALONG_N: strides?.bCol === 1 ? 1 : 0 };
+    return { kernel: tiledKernels, entry: 'matmulTiled', constants: { ...along, HAS_BIAS: bias }, blockM: TILED_BLOCK, blockN: TILED_BLOCK };
+  }
   if (features.subgroups && layout) {
     return { kernel: subgroupKernels, entry: `matmulShared${layout}`, constants: { HAS_BIAS: bias }, blockM: SHARED_BLOCK, blockN: SHARED_BLOCK, vec4: true };
   }
@@ -276,8 +296,15 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
     aBatch: A.batch === 1 ? 0 : A.rows * A.cols, aRow, aCol,
     bBatch: B.batch === 1 ? 0 : B.rows * B.cols, bRow, bCol,
   };
-  const layout = batch * M * N * K >= matmulSettings.vec4MinMacs ? vec4Layout(strides) : null;
-  const v = chooseMatmulVariant({ subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64 }, !!bias, layout);
+  const macs = batch * M * N * K;
+  const layout = macs >= matmulSettings.vec4MinMacs ? vec4Layout(strides) : null;
+  const tiled = macs >= matmulSettings.tiledMinMacs && (matmulSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware : matmulSettings.tiled);
+  const v = chooseMatmulVariant(
+    { subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64, tiled },
+    !!bias,
+    layout,
+    strides,
+  );
   // A batched product over the binding-size limit goes in parts of the batch (src/engine/split.ts);
   // an operand shared by every batch is bound whole.
   const cut: Record<string, Tensor> = {};
