@@ -70,12 +70,16 @@ for (const r of process.argv.slice(2)) {
 }
 console.log([...seen].sort().join('\n'));
 JS
-# .bin/tsx so that `tsx ...` works on PATH as in the npm scripts
+# .bin/tsx so that `tsx ...` works on PATH as in the npm scripts; of the fonts only DejaVu Sans and
+# its bold (src/train/font.ts)
 tar -c --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' \
   --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/win32-*' \
   --exclude='node_modules/webgpu/dist/linux-arm64' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v*/linux/arm64' \
+  --exclude='node_modules/dejavu-fonts-ttf/fontconfig' --exclude='node_modules/dejavu-fonts-ttf/ttf/DejaVuMath*' --exclude='node_modules/dejavu-fonts-ttf/ttf/DejaVuSerif*' \
+  --exclude='node_modules/dejavu-fonts-ttf/ttf/DejaVuSansMono*' --exclude='node_modules/dejavu-fonts-ttf/ttf/DejaVuSansCondensed*' \
+  --exclude='node_modules/dejavu-fonts-ttf/ttf/*Oblique*' --exclude='node_modules/dejavu-fonts-ttf/ttf/*ExtraLight*' \
   -f - node_modules/.bin/tsx $(cat .gpu/packages.txt) | xz -9 -T2 > .gpu/nm.tar.xz
 
 # 3. The Vulkan loader (Dawn dlopens libvulkan.so.1); gpu-run.sh uses it only if the machine lacks one.
