@@ -22,7 +22,8 @@ const VARIANTS: { name: string; settings: Partial<typeof matmulSettings> }[] = [
   { name: 'plain (matmul)', settings: { subgroups: false, vec4MinMacs: Infinity, tiled: false } },
   { name: 'subgroups (matmulShared)', settings: { subgroups: true, vec4MinMacs: Infinity, tiled: false } },
   { name: 'subgroups, vec4 reads (matmulSharedNN)', settings: { subgroups: true, vec4MinMacs: 0, tiled: false } },
-  { name: 'workgroup memory (matmulTiled)', settings: { tiled: true, tiledMinMacs: 0 } },
+  { name: 'workgroup memory (matmulTiled)', settings: { tiled: true, tiledMinMacs: 0, tiledStep: 8 } },
+  { name: 'workgroup memory, 16 k a step (matmulTiled)', settings: { tiled: true, tiledMinMacs: 0, tiledStep: 16 } },
 ];
 
 const defaults = { ...matmulSettings };

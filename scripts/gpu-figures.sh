@@ -4,6 +4,7 @@
 #
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 1   # matmul, training step, PyTorch's step, npm run train
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 2   # the other kernel families (conv, BigGAN-deep-256, ...)
+#   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 3   # again after a kernel change: matmul, the step, conv
 #
 # Each step runs under a time limit inside the part's budget (GPU_FIGURES_BUDGET seconds, default
 # 540, under the run tool's 600), most important first; after each, everything so far is packed
@@ -12,7 +13,7 @@
 # GPU_FIGURES_TRAIN_ARGS adds arguments to the training run (a short one, to try this on lavapipe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PART=${1:?part 1 or 2}
+PART=${1:?part 1, 2 or 3}
 : "${OUT:?set OUT (the run tool sets it)}"
 RES=/tmp/gpu-figures-$PART
 rm -rf "$RES" && mkdir -p "$RES"
@@ -55,7 +56,17 @@ case "$PART" in
       --json "$RES/bench-kernels.json" --markdown "$RES/bench-kernels.md"
     step full-size 120 node --import tsx bench/fullSize.ts --reps=3
     ;;
-  *) echo "gpu-figures: part $PART? (1 or 2)" >&2; exit 2 ;;
+  3)
+    step matmul-variants 40 node --import tsx bench/matmulVariants.ts --sizes 2048,4096 --reps 10 --json "$RES/matmul-variants.json"
+    step bench-train 60 node --import tsx bench/index.ts --kernels train --budget 1500 \
+      --json "$RES/bench-train.json" --markdown "$RES/bench-train.md"
+    step torch-step 60 env PYTHONUNBUFFERED=1 "${PYTHON:-python3}" tools/reference/time_step.py --device cuda --batch 64 \
+      --steps 100 --warmup 10 --cuda-graph --json "$RES/torch-step.json"
+    step profile-step 40 node --import tsx bench/profileStep.ts
+    step bench-conv 200 node --import tsx bench/index.ts --reps 5 --kernels conv2d,conv2dInputGrad \
+      --json "$RES/bench-conv.json" --markdown "$RES/bench-conv.md"
+    ;;
+  *) echo "gpu-figures: part $PART? (1, 2 or 3)" >&2; exit 2 ;;
 esac
 echo "gpu-figures: part $PART done in $(($(date +%s) - START))s"
 cat "$RES/steps.txt"

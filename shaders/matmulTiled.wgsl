@@ -4,8 +4,8 @@
 //
 // Why: on a GPU the plain kernel (every thread reads its operands from global memory) and the
 // subgroup one (8-lane workgroups) leave the multiply-add units waiting on memory. Here a
-// workgroup of 256 threads computes a 128 x 128 block of C: per step of 8 along k it stages an
-// 8 x 128 slice of A and of B in workgroup memory (one global read per element per workgroup), and
+// workgroup of 256 threads computes a 128 x 128 block of C: per step of BK (8 or 16) along k it
+// stages a BK x 128 slice of A and of B in workgroup memory (one global read per element per workgroup), and
 // each thread keeps an 8 x 8 block of C in registers, so that per k it reads 2 + 2 vec4s of
 // workgroup memory for 64 multiply-adds. A thread's rows are ty*4 .. ty*4 + 3 and 64 + the same
 // (its columns likewise with tx): neighbouring threads read neighbouring vec4s. The next slice's
@@ -16,10 +16,11 @@
 override A_ALONG_K: bool = true;  // A's elements are contiguous along k (aCol == 1): read 4 k a thread
 override B_ALONG_N: bool = true;  // B's elements are contiguous along n (bCol == 1): read 4 n a thread
 // HAS_BIAS: matmul.wgsl's.
+override BK: u32 = 8u;            // k per step: 8 or 16 (each thread stages BK / 8 vec4s of A and of B)
 
-// [k][m / 4] and [k][n / 4] of the current slice: 8 rows of 32 vec4s.
-var<workgroup> aTile: array<vec4<f32>, 256>;
-var<workgroup> bTile: array<vec4<f32>, 256>;
+// [k][m / 4] and [k][n / 4] of the current slice: BK rows of 32 vec4s.
+var<workgroup> aTile: array<vec4<f32>, BK * 32u>;
+var<workgroup> bTile: array<vec4<f32>, BK * 32u>;
 
 fn readA(batch: u32, m: u32, k: u32) -> f32 {
   let v = a[batch * p.aBatch + min(m, p.M - 1u) * p.aRow + min(k, p.K - 1u) * p.aCol];
@@ -43,13 +44,14 @@ fn loadA(batch: u32, m0: u32, k0: u32, t: u32) -> vec4<f32> {
   return vec4<f32>(readA(batch, m, k), readA(batch, m + 1u, k), readA(batch, m + 2u, k), readA(batch, m + 3u, k));
 }
 
-fn storeA(v: vec4<f32>, t: u32) {
+// storeA and storeB: part j of the step (its k 8j .. 8j + 7).
+fn storeA(v: vec4<f32>, t: u32, j: u32) {
   if (A_ALONG_K) {
     let m = t / 2u;
-    let k = (t % 2u) * 4u;
+    let k = 8u * j + (t % 2u) * 4u;
     for (var i = 0u; i < 4u; i++) { aTile[(k + i) * 32u + m / 4u][m % 4u] = v[i]; }
   } else {
-    aTile[(t / 32u) * 32u + t % 32u] = v;
+    aTile[(8u * j + t / 32u) * 32u + t % 32u] = v;
   }
 }
 
@@ -64,12 +66,12 @@ fn loadB(batch: u32, n0: u32, k0: u32, t: u32) -> vec4<f32> {
   return vec4<f32>(readB(batch, k, n), readB(batch, k + 1u, n), readB(batch, k + 2u, n), readB(batch, k + 3u, n));
 }
 
-fn storeB(v: vec4<f32>, t: u32) {
+fn storeB(v: vec4<f32>, t: u32, j: u32) {
   if (B_ALONG_N) {
-    bTile[(t / 32u) * 32u + t % 32u] = v;
+    bTile[(8u * j + t / 32u) * 32u + t % 32u] = v;
   } else {
     let n = t / 2u;
-    let k = (t % 2u) * 4u;
+    let k = 8u * j + (t % 2u) * 4u;
     for (var i = 0u; i < 4u; i++) { bTile[(k + i) * 32u + n / 4u][n % 4u] = v[i]; }
   }
 }
@@ -96,17 +98,25 @@ fn matmulTiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   let batch = wg.z;
   // acc[2i + h]: row (i < 4 ? ty*4 + i : 64 + ty*4 + i - 4), columns h*64 + tx*4 .. + 3
   var acc: array<vec4<f32>, 16>;
-  var nextA = loadA(batch, m0, 0u, t);
-  var nextB = loadB(batch, n0, 0u, t);
-  for (var k0 = 0u; k0 < p.K; k0 += 8u) {
-    storeA(nextA, t);
-    storeB(nextB, t);
-    workgroupBarrier();
-    if (k0 + 8u < p.K) {
-      nextA = loadA(batch, m0, k0 + 8u, t);
-      nextB = loadB(batch, n0, k0 + 8u, t);
+  var nextA: array<vec4<f32>, 2>;
+  var nextB: array<vec4<f32>, 2>;
+  for (var j = 0u; j < BK / 8u; j++) {
+    nextA[j] = loadA(batch, m0, 8u * j, t);
+    nextB[j] = loadB(batch, n0, 8u * j, t);
+  }
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    for (var j = 0u; j < BK / 8u; j++) {
+      storeA(nextA[j], t, j);
+      storeB(nextB[j], t, j);
     }
-    for (var k = 0u; k < 8u; k++) {
+    workgroupBarrier();
+    if (k0 + BK < p.K) {
+      for (var j = 0u; j < BK / 8u; j++) {
+        nextA[j] = loadA(batch, m0, k0 + BK + 8u * j, t);
+        nextB[j] = loadB(batch, n0, k0 + BK + 8u * j, t);
+      }
+    }
+    for (var k = 0u; k < BK; k++) {
       let a0 = aTile[k * 32u + ty];
       let a1 = aTile[k * 32u + 16u + ty];
       let b0 = bTile[k * 32u + tx];

@@ -4,6 +4,7 @@ import {
 } from '../src/kernels/conv2d.js';
 import { launchSettings, MAX_WORKGROUPS_PER_DIM, runtime } from '../src/engine/runtime.js';
 import { tensor } from '../src/engine/tensor.js';
+import { zeros } from '../src/kernels/creation.js';
 import { checkOp, expectClose, randomValues, setupGpu } from './helpers.js';
 import { convRef, gradRef, outSize, type Case } from './reference/conv.js';
 import { upsampleNearestRef } from './reference/pool.js';
@@ -246,6 +247,39 @@ describe('conv2d, plain kernels (no subgroups)', () => {
     { B: 2, C: 70, H: 4, W: 8, O: 10, kh: 3, kw: 3, stride: 1, padding: 1, bias: false },
   ].forEach((c, i) => {
     it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, 10 + i));
+  });
+});
+
+// The workgroup-memory kernel of GPUs (shaders/conv2dTiled.wgsl), forced: every unit-stride case
+// above (3x3, 1x1, 5x5, paddings 0-2; forward and input gradient), the fused relu, and shapes past
+// one block of 64 positions and 64 channels with reductions past one step of 16.
+describe('conv2d, tiled kernel (convTiled)', () => {
+  beforeAll(() => {
+    convSettings.tiled = true;
+  });
+  afterAll(() => {
+    convSettings.tiled = 'hardware';
+  });
+  cases.filter((c) => c.stride === 1).forEach((c, i) => {
+    it(`forward and gradients: ${label(c)}`, () => check(c, 201 + i));
+  });
+  it('fused relu: forward and gradients', () => check({ ...base, B: 2, C: 3, O: 5, padding: 1, bias: true }, 231, true));
+  [
+    { B: 3, C: 20, H: 12, W: 10, O: 70, kh: 3, kw: 3, stride: 1, padding: 1, bias: true },
+    { B: 4, C: 12, H: 8, W: 8, O: 17, kh: 1, kw: 1, stride: 1, padding: 0, bias: true },
+    { B: 2, C: 6, H: 10, W: 8, O: 3, kh: 3, kw: 3, stride: 1, padding: 2, bias: true },
+  ].forEach((c, i) => {
+    it(`larger shapes match float64 references: ${label(c)}`, () => checkLarge(c, 240 + i));
+  });
+  it('runs convTiled', () => {
+    const entries: string[] = [];
+    const stop = runtime().onLaunch((k) => entries.push(k.entry));
+    try {
+      conv2d(zeros([1, 2, 4, 4]), zeros([3, 2, 3, 3]), null, { padding: 1 });
+    } finally {
+      stop();
+    }
+    expect(entries.filter((e) => e.startsWith('conv'))).toEqual(['convTiled']);
   });
 });
 

@@ -249,6 +249,15 @@ describe('matmul and linear, tiled kernel (matmulTiled)', () => {
   });
   describe('matmul', () => matmulSuite(SIZES_TILED));
   describe('linear', linearSuite);
+  describe('16 k a step', () => {
+    beforeAll(() => {
+      matmulSettings.tiledStep = 16;
+    });
+    afterAll(() => {
+      matmulSettings.tiledStep = 8;
+    });
+    describe('matmul', () => matmulSuite([[3, 17, 5], [130, 25, 133]], false));
+  });
   it('runs matmulTiled', () => {
     const entries: string[] = [];
     const stop = runtime().onLaunch((k) => entries.push(k.entry));

@@ -49,6 +49,7 @@ const convKernels = kernelFamily('conv2d', {
       quadsX: 'u32', // groups of 4 output columns across a row: ceil(Wo / 4)
       blocksY: 'u32', // conv3x3: ceil(Ho / 4); convGeneric: Ho
       quads: 'u32', // groups of 4 output positions in all (threads x groups per thread)
+      positions: 'u32', // convTiled: output positions in all (images x Ho x Wo)
       flags: 'u32', // 1: add bias, 2: relu; bit 31 is never set (kept() in the shader)
     },
     // weightGrad: as p, rows = B * Ho split into slices of rowsPerSplit.
@@ -88,6 +89,11 @@ const convSubgroupKernels = convKernels.with('conv2dSubgroups', {
   },
   prelude: CONV2D_SUBGROUPS_WGSL,
 });
+
+/** The workgroup-memory kernel of GPUs (shaders/conv2dTiled.wgsl): unit stride, any taps. */
+const convTiledKernels = convKernels.with('conv2dTiled', { layouts: { tiled: { entries: ['convTiled'], uniform: 'p', buffers: CONV_BUFFERS } } });
+/** convTiled: output positions and output channels per workgroup. */
+const TILED_BLOCK = 64;
 
 export interface Conv2dOptions {
   stride?: number;
@@ -147,7 +153,20 @@ function geometry(op: string, xShape: Shape, wShape: Shape, bias: Tensor | null,
  * patches: run the layers this file's kernels are not built for as unfold + matmul (viaPatches).
  * The suite switches each off to cover the kernels behind it too.
  */
-export const convSettings = { subgroups: true, patches: true };
+export const convSettings = {
+  subgroups: true,
+  patches: true,
+  /**
+   * The workgroup-memory kernel for unit-stride layers: 'hardware' on a GPU only (on a CPU adapter
+   * its barriers cost more than its sharing saves), or always / never (the suite forces both).
+   */
+  tiled: 'hardware' as 'hardware' | boolean,
+};
+
+/** Whether unit-stride layers run convTiled (convSettings.tiled). */
+function tiledOn(): boolean {
+  return convSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware : convSettings.tiled;
+}
 
 /** Threads along x (folded into z past the dispatch limit), blocks of `ob` output channels along y. */
 function convGrid(threads: number, outChannels: number, ob = OB): [number, number, number] {
@@ -218,6 +237,18 @@ function launchConv(op: string, k: ConvLaunch): void {
 function launchConvPart(k: ConvLaunch, batch: number, inp: Bound, out: Bound): void {
   const s = k.shape;
   const unit = s.S === 1 && s.D === 1;
+  if (unit && tiledOn()) {
+    const positions = batch * s.Ho * s.Wo;
+    const [x, z] = grid(positions, TILED_BLOCK);
+    runtime().launch({
+      kernel: convTiledKernels,
+      entry: 'convTiled',
+      params: { ...s, quadsX: 0, blocksY: 0, quads: 0, positions, flags: convFlags(k.bias, k.relu) },
+      buffers: { inp, w: k.weight.buffer, bias: (k.bias ?? k.weight).buffer, out },
+      workgroups: [x, Math.ceil(s.O / TILED_BLOCK), z],
+    });
+    return;
+  }
   const shared = convSettings.subgroups && runtime().ctx.hasSubgroups;
   let kernel = convKernels;
   let entry: string;
@@ -251,7 +282,7 @@ function launchConvPart(k: ConvLaunch, batch: number, inp: Bound, out: Bound): v
     kernel,
     entry,
     constants: { WORKGROUP },
-    params: { ...s, ...layout, flags: convFlags(k.bias, k.relu) },
+    params: { ...s, ...layout, positions: 0, flags: convFlags(k.bias, k.relu) },
     buffers: {
       // Without a bias the flags say not to read it: any buffer fills the binding.
       inp: entry === 'conv1x1Shared16' ? null : inp, w: k.weight.buffer, bias: (k.bias ?? k.weight).buffer, out,
@@ -385,7 +416,7 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
 function viaPatches(g: Geometry): boolean {
   const kernelsFit =
     g.stride === 1 &&
-    ((g.kh === 3 && g.kw === 3 && g.pad === 1 && g.W % 4 === 0) || (g.kh === 1 && g.kw === 1 && g.pad === 0 && (g.H * g.W) % 4 === 0));
+    (tiledOn() || (g.kh === 3 && g.kw === 3 && g.pad === 1 && g.W % 4 === 0) || (g.kh === 1 && g.kw === 1 && g.pad === 0 && (g.H * g.W) % 4 === 0));
   if (!convSettings.patches || kernelsFit || g.kh !== g.kw) return false;
   const rows = g.B * g.Ho * g.Wo;
   return 4 * rows * Math.max(g.C * g.kh * g.kw, g.O) <= runtime().bindingLimit;
@@ -464,7 +495,7 @@ function upConvForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | nul
       // p describes the source image and the conv's output (shaders/conv2dSubgroups.wgsl).
       params: {
         C, H, W, O: g.O, Ho: g.Ho, Wo: g.Wo, padY: 1, padX: 1, S: 1, D: 1, KH: 3, KW: 3, ...PW_STRIDES,
-        ...layout, flags: convFlags(bias, relu),
+        ...layout, positions: 0, flags: convFlags(bias, relu),
       },
       buffers: { inp, w: null, bias: (bias ?? x).buffer, out: part.write(out), inp4: inp, pw: pw.buffer },
       workgroups: [gx, phases, gz],
@@ -498,7 +529,7 @@ function upConvInputGrad(dy: Tensor, weight: Tensor, xShape: Shape, g: Geometry)
       // p describes the correlation of dy (C, H, W) with K into dx (O, Ho, Wo): a 4x4 kernel, no bias.
       params: {
         C: g.O, H: g.Ho, W: g.Wo, O: C, Ho: H, Wo: W, padY: 0, padX: 0, S: 1, D: 1, KH: 4, KW: 4, ...PW_STRIDES,
-        ...layout, flags: 0,
+        ...layout, positions: 0, flags: 0,
       },
       // No bias is read (flags 0), but the stores name the binding: dy fills it.
       buffers: { inp, w: null, bias: inp, out: part.write(dx), inp4: inp, pw: K.buffer },

@@ -190,6 +190,8 @@ export const matmulSettings = {
    */
   tiled: 'hardware' as 'hardware' | boolean,
   tiledMinMacs: 1 << 22,
+  /** matmulTiled's k per step (its override BK): 8 or 16. */
+  tiledStep: 8 as 8 | 16,
 };
 
 export interface MatmulVariant {
@@ -217,7 +219,7 @@ export function chooseMatmulVariant(
   const bias = hasBias ? 1 : 0;
   if (features.tiled) {
     const along = { A_ALONG_K: strides?.aCol === 1 ? 1 : 0, B_ALONG_N: strides?.bCol === 1 ? 1 : 0 };
-    return { kernel: tiledKernels, entry: 'matmulTiled', constants: { ...along, HAS_BIAS: bias }, blockM: TILED_BLOCK, blockN: TILED_BLOCK };
+    return { kernel: tiledKernels, entry: 'matmulTiled', constants: { ...along, BK: matmulSettings.tiledStep, HAS_BIAS: bias }, blockM: TILED_BLOCK, blockN: TILED_BLOCK };
   }
   if (features.subgroups && layout) {
     return { kernel: subgroupKernels, entry: `matmulShared${layout}`, constants: { HAS_BIAS: bias }, blockM: SHARED_BLOCK, blockN: SHARED_BLOCK, vec4: true };
