@@ -11,6 +11,8 @@
 #   nm.tar.xz           the node_modules packages the bench, the trainer and the CLIs import at
 #                       run time (tsx + esbuild included), linux-x64 binaries only, no source maps
 #   libvulkan1_*.deb    the Vulkan loader, in case the GPU machine has none
+#   gl/*.deb            libglvnd and its GL libraries: the NVIDIA Vulkan driver (libGLX_nvidia.so.0)
+#                       needs libGLdispatch, which the H200 machine lacked (2026-12-04)
 #   libstdc++.so.6.xz   this machine's libstdc++ (dawn.node needs GLIBCXX_3.4.30, i.e. GCC >= 12)
 #   manifest.txt        commit, date, node version, peers or not (gpu-run.sh prints it); packages.txt: the list
 set -euo pipefail
@@ -85,6 +87,8 @@ tar -c --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.c
 # 3. The Vulkan loader (Dawn dlopens libvulkan.so.1); gpu-run.sh uses it only if the machine lacks one.
 (cd .gpu && apt-get download libvulkan1 2>&1 >/dev/null | grep -v 'unsandboxed' >&2 || true)
 ls .gpu/libvulkan1_*.deb >/dev/null
+mkdir -p .gpu/gl && (cd .gpu/gl && apt-get download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 2>&1 >/dev/null | grep -v 'unsandboxed' >&2 || true)
+ls .gpu/gl/libglvnd0_*.deb >/dev/null
 
 # 4. libstdc++ from this machine, used there only if the system's is older than GCC 12.
 LIBSTDCXX=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !n++ {print $NF}')

@@ -50,6 +50,20 @@ if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null || [ "${GPU_RU
   say "using the packed Vulkan loader ($(basename .gpu/libvulkan1_*.deb))"
 fi
 
+# 3b. The NVIDIA Vulkan driver is libGLX_nvidia.so.0, which needs libglvnd's libGLdispatch: the H200
+#     machine had none (Dawn: "Could not get 'vkCreateInstance' ... for ICD libGLX_nvidia.so.0").
+#     As the device tool's notes advise, these few packages are unpacked into / (the machine is
+#     bare and runs us as root); elsewhere they would need root, so only a warning.
+if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch\.so\.0' && ls .gpu/gl/*.deb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    for deb in .gpu/gl/*.deb; do dpkg -x "$deb" /; done
+    ldconfig
+    say "unpacked libglvnd into / ($(ls .gpu/gl | tr '\n' ' '))"
+  else
+    say "WARNING: no libGLdispatch.so.0 and not root: the NVIDIA Vulkan driver may not load"
+  fi
+fi
+
 # 4. dawn.node needs libstdc++ from GCC >= 12 (GLIBCXX_3.4.30); use the packed one if the system's is older.
 SYS_CXX=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !n++ {print $NF}' || true)
 if [ -z "$SYS_CXX" ] || ! grep -qa GLIBCXX_3.4.30 "$SYS_CXX" || [ "${GPU_RUN_PACKED_LIBSTDCXX:-0}" = 1 ]; then

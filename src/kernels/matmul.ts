@@ -190,6 +190,8 @@ export const matmulSettings = {
    */
   tiled: 'hardware' as 'hardware' | boolean,
   tiledMinMacs: 1 << 22,
+  /** On a GPU, matmulTiled only from this many 128 x 128 blocks of C (a 1024^3 product has 64). */
+  tiledMinBlocks: 64,
   /** matmulTiled's k per step (its override BK): 8 or 16. */
   tiledStep: 8 as 8 | 16,
 };
@@ -300,7 +302,12 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
   };
   const macs = batch * M * N * K;
   const layout = macs >= matmulSettings.vec4MinMacs ? vec4Layout(strides) : null;
-  const tiled = macs >= matmulSettings.tiledMinMacs && (matmulSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware : matmulSettings.tiled);
+  // On a GPU only where there are blocks enough to fill it: on the H200 the training step's
+  // 64-row products ran as 2 workgroups of it, 0.4 ms each (bench/results/gpu-nvidia-h200-2026-12-04.md),
+  // and a matrix-vector product would compute 127 wasted rows in every block.
+  const blocks = batch * Math.ceil(M / TILED_BLOCK) * Math.ceil(N / TILED_BLOCK);
+  const tiled = macs >= matmulSettings.tiledMinMacs &&
+    (matmulSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware && blocks >= matmulSettings.tiledMinBlocks : matmulSettings.tiled);
   const v = chooseMatmulVariant(
     { subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64, tiled },
     !!bias,
