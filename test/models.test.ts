@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
-import { tensor } from '../src/engine/tensor.js';
+import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { batchNorm, conv2d, crossEntropy, maxPool2d, mean, mul, relu, sum } from '../src/kernels/index.js';
 import { readStateDict, toFloat32, writeSafetensors, type HostTensor } from '../src/models/checkpoint/index.js';
 import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
@@ -391,6 +391,39 @@ describe('VGG configurations beyond the fixture', () => {
     expect(fused.grads.length).toBe(9); // x, then weight, bias, gamma, beta of both layers
     fused.grads.forEach((g, i) => expectClose(g, composed.grads[i], GRAD_REL, `gradient ${i}`));
     V.dispose();
+  });
+
+  it('frozen, the batchnorms are folded once: later forwards launch no folding, and loading new weights folds again', async () => {
+    const sd = syntheticVGG({ cfg: [5, 'M', 7], batchNorm: true, avgPool: 1, hidden: [6, 6], numClasses: 3, seed: 5 });
+    const V = buildModel(convertStateDict(sd)) as VGG;
+    const x = tensor(new Rng(6).fillUniform(new Float32Array(2 * 3 * 10 * 9), -1, 1), [2, 3, 10, 9]);
+    const launches = (fn: () => unknown) => {
+      let n = 0;
+      const stop = runtime().onLaunch(() => n++);
+      try {
+        fn();
+      } finally {
+        stop();
+      }
+      return n;
+    };
+    let first!: Tensor;
+    let second!: Tensor;
+    const n1 = launches(() => (first = V.forward(x)));
+    const n2 = launches(() => (second = V.forward(x)));
+    expect(n2).toBeLessThan(n1); // the folding ran only in the first
+    expect(Array.from(await second.data())).toEqual(Array.from(await first.data()));
+    // New weights (a batchnorm's running variance scaled): the next forward folds them, as a model built from them computes.
+    const scaled = new Map(sd);
+    const key = 'features.1.running_var';
+    scaled.set(key, host(sd.get(key)!.shape, Float32Array.from(f64(sd.get(key)!), (v) => 4 * v)));
+    V.loadStateDict(new Map([...convertStateDict(scaled).tensors].map(([k, t]) => [k, { shape: [...t.shape], data: toFloat32(t) }])));
+    const W = buildModel(convertStateDict(scaled)) as VGG;
+    const n3 = launches(() => (first = V.forward(x)));
+    expect(n3).toBe(n1);
+    expect(Array.from(await first.data())).toEqual(Array.from(await W.forward(x).data()));
+    V.dispose();
+    W.dispose();
   });
 
   it('binds a classifier weight larger than the storage-binding limit as blocks of rows (VGG-16 on lavapipe)', async () => {

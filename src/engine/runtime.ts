@@ -224,6 +224,20 @@ export class Runtime {
   }
 
   /**
+   * Run `fn` now but leave its work off the tape being captured (outside a capture: just `fn`):
+   * for work whose results persist across replays, as a cache filled once (vgg.ts's FoldedBatchNorm).
+   */
+  untaped<T>(fn: () => T): T {
+    const tape = this.tape;
+    this.tape = null;
+    try {
+      return fn();
+    } finally {
+      this.tape = tape;
+    }
+  }
+
+  /**
    * Record a captured tape's work again: its writes, then its commands, segment by segment. Every
    * segment but the last is submitted, where the capture submitted; the last is left recorded, as
    * eager work is, so that the read-back of its output goes in the same submit (a second submit

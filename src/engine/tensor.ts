@@ -12,6 +12,8 @@ export type Shape = readonly number[];
 
 export class Storage {
   refs = 1;
+  /** Bumped by every write from the host (copy_): what is computed from these values once (a cache) is stale after it. */
+  version = 0;
   constructor(
     readonly buffer: GPUBuffer,
     readonly bytes: number,
@@ -136,6 +138,7 @@ export class Tensor {
     const rt = runtime();
     rt.flush();
     rt.write(this.buffer, 0, values);
+    this.storage.version++;
     return this;
   }
 

@@ -131,8 +131,12 @@ export class Module {
   }
 
   dispose(): void {
+    for (const [, m] of this.namedModules()) m.releaseCaches();
     for (const t of this.stateDict().values()) t.dispose();
   }
+
+  /** Give back what the module computed once from its tensors and keeps (e.g. vgg.ts's FoldedBatchNorm). */
+  protected releaseCaches(): void {}
 }
 
 /**

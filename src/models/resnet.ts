@@ -7,7 +7,7 @@ import { conv2d, conv2dRelu } from '../kernels/conv2d.js';
 import { add, relu } from '../kernels/elementwise.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { BatchNorm2d, Conv2d, Linear, Module } from './module.js';
-import { foldBatchNorm, ImageClassifier } from './vgg.js';
+import { FoldedBatchNorm, ImageClassifier } from './vgg.js';
 
 export type ResNetBlock = 'basic' | 'bottleneck';
 
@@ -49,22 +49,17 @@ class Children extends Module {
   }
 }
 
-/** A bias-free conv and its batchnorm, applied folded. */
-interface ConvBn {
-  conv: Conv2d;
-  bn: BatchNorm2d;
-}
-
-function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, withRelu: boolean): Tensor {
-  const [weight, bias] = foldBatchNorm(conv, bn);
-  const options = { stride: conv.options.stride ?? 1, padding: conv.options.padding ?? 0 };
+/** A bias-free conv and its batchnorm, applied folded (once while frozen: FoldedBatchNorm). */
+function convBn(stage: FoldedBatchNorm, x: Tensor, withRelu: boolean): Tensor {
+  const [weight, bias] = stage.get();
+  const options = { stride: stage.conv.options.stride ?? 1, padding: stage.conv.options.padding ?? 0 };
   return withRelu ? conv2dRelu(x, weight, bias, options) : conv2d(x, weight, bias, options);
 }
 
 /** A BasicBlock or a Bottleneck: convs conv1..convK with bn1..bnK, the stride on the 3x3. */
 class Block extends Module {
-  readonly stages: ConvBn[] = [];
-  readonly downsample: ConvBn | null = null;
+  readonly stages: FoldedBatchNorm[] = [];
+  readonly downsample: FoldedBatchNorm | null = null;
 
   constructor(kind: ResNetBlock, inChannels: number, width: number, outChannels: number, stride: number, downsample: boolean, eps: number) {
     super();
@@ -75,21 +70,25 @@ class Block extends Module {
         : [[inChannels, width, 1, 1], [width, width, 3, stride], [width, outChannels, 1, 1]];
     convs.forEach(([i, o, k, s], n) => {
       const conv = this.registerModule(`conv${n + 1}`, new Conv2d(i, o, k, { stride: s, padding: (k - 1) / 2, bias: false }));
-      this.stages.push({ conv, bn: this.registerModule(`bn${n + 1}`, new BatchNorm2d(o, { eps })) });
+      this.stages.push(new FoldedBatchNorm(conv, this.registerModule(`bn${n + 1}`, new BatchNorm2d(o, { eps }))));
     });
     if (downsample) {
       const seq = this.registerModule('downsample', new Children());
       const conv = seq.add('0', new Conv2d(inChannels, outChannels, 1, { stride, bias: false }));
-      this.downsample = { conv, bn: seq.add('1', new BatchNorm2d(outChannels, { eps })) };
+      this.downsample = new FoldedBatchNorm(conv, seq.add('1', new BatchNorm2d(outChannels, { eps })));
     }
+  }
+
+  protected override releaseCaches(): void {
+    for (const s of [...this.stages, this.downsample]) s?.dispose();
   }
 
   forward(x: Tensor): Tensor {
     let h = x;
-    this.stages.forEach(({ conv, bn }, n) => {
-      h = convBn(conv, bn, h, n < this.stages.length - 1);
+    this.stages.forEach((stage, n) => {
+      h = convBn(stage, h, n < this.stages.length - 1);
     });
-    const identity = this.downsample ? convBn(this.downsample.conv, this.downsample.bn, x, false) : x;
+    const identity = this.downsample ? convBn(this.downsample, x, false) : x;
     return relu(add(h, identity));
   }
 }
@@ -97,6 +96,7 @@ class Block extends Module {
 export class ResNet extends ImageClassifier<ResNetConfig> {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
+  private readonly stem: FoldedBatchNorm;
   readonly blocks: Block[] = [];
   readonly fc: Linear;
 
@@ -105,6 +105,7 @@ export class ResNet extends ImageClassifier<ResNetConfig> {
     const c = config;
     this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, c.stemWidth, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(c.stemWidth, { eps: c.eps }));
+    this.stem = new FoldedBatchNorm(this.conv1, this.bn1);
     let channels = c.stemWidth;
     c.layers.forEach((count, i) => {
       const layer = this.registerModule(`layer${i + 1}`, new Children());
@@ -119,9 +120,13 @@ export class ResNet extends ImageClassifier<ResNetConfig> {
     this.eval();
   }
 
+  protected override releaseCaches(): void {
+    this.stem.dispose();
+  }
+
   /** Logits and the penultimate features: the pooled output of the last layer, the input of fc. */
   forwardWithFeatures(x: Tensor): { logits: Tensor; features: Tensor } {
-    let h = maxPool2d(convBn(this.conv1, this.bn1, this.networkInput(x), true), 3, 2, 1);
+    let h = maxPool2d(convBn(this.stem, this.networkInput(x), true), 3, 2, 1);
     for (const block of this.blocks) h = block.forward(h);
     const features = adaptiveAvgPool2d(h, [1, 1]).reshape(h.shape[0], -1);
     return { logits: this.fc.forward(features), features };

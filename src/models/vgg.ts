@@ -1,7 +1,9 @@
 // A VGG classifier in torchvision's layout (MODELS.md), frozen and in eval mode:
 // features (3x3 convs, optional batchnorm, relu, 2x2 max-pools), adaptive average pool,
 // classifier (linear, relu, [dropout], linear, relu, [dropout], linear).
-import { formatShape, keep, tensor, type Tensor } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
+import { runtime } from '../engine/runtime.js';
+import { formatShape, keep, scope, tensor, type Tensor } from '../engine/tensor.js';
 import { conv2dRelu } from '../kernels/conv2d.js';
 import { full } from '../kernels/creation.js';
 import { add, div, mul, neg, relu, sqrt, sub } from '../kernels/elementwise.js';
@@ -47,7 +49,7 @@ export function vggFeatureIndices(cfg: VGGLayerSpec[], batchNorm: boolean): numb
   return convs;
 }
 
-type Stage = { kind: 'conv'; conv: Conv2d; bn: BatchNorm2d | null } | { kind: 'pool' };
+type Stage = { kind: 'conv'; conv: Conv2d; bn: BatchNorm2d | null; folded: FoldedBatchNorm | null } | { kind: 'pool' };
 
 /** `features`: children named by their torchvision index (relus and pools have no weights). */
 class Features extends Module {
@@ -66,9 +68,13 @@ class Features extends Module {
       const i = at[conv++];
       const layer = this.registerModule(String(i), new Conv2d(channels, v, 3, { padding: 1 }));
       const bn = config.batchNorm ? this.registerModule(String(i + 1), new BatchNorm2d(v, { eps: config.eps })) : null;
-      this.stages.push({ kind: 'conv', conv: layer, bn });
+      this.stages.push({ kind: 'conv', conv: layer, bn, folded: bn ? new FoldedBatchNorm(layer, bn) : null });
       channels = v;
     }
+  }
+
+  protected override releaseCaches(): void {
+    for (const s of this.stages) if (s.kind === 'conv') s.folded?.dispose();
   }
 
   forward(x: Tensor): Tensor {
@@ -76,7 +82,7 @@ class Features extends Module {
     for (const s of this.stages) {
       if (s.kind === 'pool') h = maxPool2d(h, 2, 2);
       // conv -> batchnorm (eval) -> relu, the batchnorm folded into the conv's weight and bias
-      else if (s.bn) h = conv2dRelu(h, ...foldBatchNorm(s.conv, s.bn), { padding: 1 });
+      else if (s.bn) h = conv2dRelu(h, ...s.folded!.get(), { padding: 1 });
       else h = conv2dRelu(h, s.conv.weight, s.conv.bias, { padding: 1 });
     }
     return h;
@@ -96,6 +102,59 @@ export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
   const centred = conv.bias ? sub(conv.bias, bn.runningMean) : neg(bn.runningMean);
   const bias = mul(centred, s);
   return [weight, bn.bias ? add(bias, bn.bias) : bias];
+}
+
+/**
+ * foldBatchNorm of one conv and its batchnorm, computed once while none of their tensors needs a
+ * gradient (a frozen classifier: 7 launches a layer saved on every forward pass), and again, into
+ * the same buffers, when one of them was written since (Storage.version: loadStateDict, copy_).
+ * With a gradient it folds anew each time, as the gradient needs the graph. The folding is left
+ * off a captured step's tape (Runtime.untaped): replays read the folded buffers, so weights
+ * written after a capture reach a replay only once a forward pass has run outside it.
+ */
+export class FoldedBatchNorm {
+  private cached: { from: Tensor[]; versions: number[]; weight: Tensor; bias: Tensor } | null = null;
+
+  constructor(
+    readonly conv: Conv2d,
+    readonly bn: BatchNorm2d,
+  ) {}
+
+  get(): [Tensor, Tensor] {
+    const from = [this.conv.weight, this.conv.bias, this.bn.weight, this.bn.bias, this.bn.runningMean, this.bn.runningVar].filter(
+      (t): t is Tensor => t !== null && t !== undefined,
+    );
+    if (from.some((t) => t.requiresGrad)) {
+      this.dispose();
+      return foldBatchNorm(this.conv, this.bn);
+    }
+    const c = this.cached;
+    const fresh = c && c.from.length === from.length && from.every((t, i) => t === c.from[i] && t.storage.version === c.versions[i]);
+    if (!fresh) {
+      const rt = runtime();
+      rt.untaped(() => {
+        const [weight, bias] = noGrad(() => scope(() => foldBatchNorm(this.conv, this.bn)));
+        if (c && c.weight.shape.join() === weight.shape.join()) {
+          // In place: a captured step's tape holds these buffers.
+          rt.copy(weight.buffer, 0, c.weight.buffer, 0, 4 * weight.size);
+          rt.copy(bias.buffer, 0, c.bias.buffer, 0, 4 * bias.size);
+          weight.dispose();
+          bias.dispose();
+        } else {
+          this.dispose();
+          this.cached = { from, versions: [], weight: keep(weight), bias: keep(bias) };
+        }
+      });
+      this.cached = { ...this.cached!, from, versions: from.map((t) => t.storage.version) };
+    }
+    return [this.cached!.weight, this.cached!.bias];
+  }
+
+  dispose(): void {
+    this.cached?.weight.dispose();
+    this.cached?.bias.dispose();
+    this.cached = null;
+  }
 }
 
 /** `classifier`: linear layers at indices 0, 3, 6 (relu and inactive dropout between). */
