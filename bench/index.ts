@@ -12,15 +12,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { create, globals } from 'webgpu';
-import { init, runtime } from '../src/engine/runtime.js';
+import { runtime } from '../src/engine/runtime.js';
 import { scope } from '../src/engine/tensor.js';
 import { createPeers, isUnsupported, specFlops, useGpu, type Peer, type PeerRun } from './peers/index.js';
 import { checkOutput } from './check.js';
 import { peerInputs, prepareOurs, rowInputs } from './ours.js';
 import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type PeerResult, type Report, type Result } from './report.js';
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
-import { batchFor, GpuRepetitions, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
+import { batchFor, GpuRepetitions, initTimedEngine, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
 import { timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
@@ -355,12 +354,7 @@ async function main(): Promise<void> {
   if (o.browser) return (await import('./browser/run.js')).browserBench(o.markdown);
   const started = performance.now();
 
-  // Our own Dawn instance without timestamp quantization (Dawn rounds timestamps to ~65 us by
-  // default); the engine and tfjs share it. It must stay referenced for the life of the process.
-  Object.assign(globalThis, globals);
-  const gpu = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
-  (globalThis as { __benchGpu?: GPU }).__benchGpu = gpu;
-  const rt = await init(gpu);
+  const { gpu, rt } = await initTimedEngine();
   console.log(`adapter: ${rt.adapterName}${rt.ctx.hasTimestamps ? '' : ' (no timestamp-query: wall-clock only)'}`);
 
   const peers: Peer[] = [];

@@ -6,13 +6,11 @@
 //     [--enable-dawn-features disable_robustness]   (Dawn's device toggles: what its bounds checks cost)
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { create, globals } from 'webgpu';
-import { init } from '../src/engine/runtime.js';
 import { matmulSettings } from '../src/kernels/matmul.js';
 import { checkOutput } from './check.js';
 import { prepareOurs, rowInputs } from './ours.js';
 import { allRows } from './rows.js';
-import { GpuRepetitions, spread } from './timing.js';
+import { GpuRepetitions, initTimedEngine, spread } from './timing.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1024,2048,4096' }, reps: { type: 'string', default: '10' }, json: { type: 'string' }, 'enable-dawn-features': { type: 'string' } } });
 const sizes = values.sizes.split(',').map(Number);
@@ -27,13 +25,8 @@ const VARIANTS: { name: string; settings: Partial<typeof matmulSettings> }[] = [
 ];
 
 const defaults = { ...matmulSettings };
-Object.assign(globalThis, globals);
-// Dawn rounds timestamps to ~65 us unless told not to (as bench/index.ts does).
-// The instance must stay referenced for the life of the process.
 const toggles = values['enable-dawn-features'];
-const gpu = create(['disable-dawn-features=timestamp_quantization', ...(toggles ? [`enable-dawn-features=${toggles}`] : [])]) as unknown as GPU;
-(globalThis as { __benchGpu?: GPU }).__benchGpu = gpu;
-const rt = await init(gpu);
+const { rt } = await initTimedEngine(toggles ? [`enable-dawn-features=${toggles}`] : []);
 console.log(`adapter: ${rt.adapterName}${toggles ? `, Dawn toggles ${toggles}` : ''}`);
 const results = [];
 for (const n of sizes) {

@@ -6,8 +6,21 @@
 // Wall-clock (the comparison with the peers, which have no GPU timer): k executions recorded back
 // to back, one submit, one wait, divided by k (k > 1 for short ops, as the peers' runMany(k)),
 // sampled round-robin with the peers.
-import { runtime, type Runtime } from '../src/engine/runtime.js';
+import { create, globals } from 'webgpu';
+import { init, runtime, type Runtime } from '../src/engine/runtime.js';
 import { scope, type Tensor } from '../src/engine/tensor.js';
+
+/**
+ * Opens the engine on a Dawn instance of its own without timestamp quantization (Dawn rounds
+ * timestamps to ~65 us by default), with Dawn's `flags` besides; the instance stays referenced for
+ * the life of the process (the engine and tfjs share it).
+ */
+export async function initTimedEngine(flags: string[] = []): Promise<{ gpu: GPU; rt: Runtime }> {
+  Object.assign(globalThis, globals);
+  const gpu = create(['disable-dawn-features=timestamp_quantization', ...flags]) as unknown as GPU;
+  (globalThis as { __benchGpu?: GPU }).__benchGpu = gpu;
+  return { gpu, rt: await init(gpu) };
+}
 
 export interface Spread {
   median: number;

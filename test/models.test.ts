@@ -373,7 +373,7 @@ describe('VGG configurations beyond the fixture', () => {
         for (const st of V.features.stages) {
           if (st.kind === 'pool') h = maxPool2d(h, 2, 2);
           else {
-            const bn = st.bn!;
+            const bn = st.folded!.bn;
             h = conv2d(h, st.conv.weight, st.conv.bias, { padding: 1 });
             h = relu(batchNorm(h, bn.runningMean, bn.runningVar, bn.weight, bn.bias, { training: false, eps: 1e-5 }));
           }

@@ -340,6 +340,14 @@ export function init(gpu?: Pick<GPU, 'requestAdapter'>): Promise<Runtime> {
   return opening;
 }
 
+/** A kernel switch: 'hardware' (on a GPU, not on a software adapter such as lavapipe), or always / never. */
+export type KernelChoice = 'hardware' | boolean;
+
+/** Whether a KernelChoice is on for this runtime's adapter. */
+export function chosen(choice: KernelChoice): boolean {
+  return choice === 'hardware' ? !runtime().ctx.info.isSoftware : choice;
+}
+
 export function runtime(): Runtime {
   if (!current) throw new Error('The engine is not initialised: `await init()` before creating tensors.');
   return current;

@@ -15,7 +15,7 @@
 // at batch 16: forward 13-21 GFLOP/s, input gradient 14-16 GFLOP/s (bench/conv-try.ts).
 import { record } from './grad.js';
 import { kernelFamily, type Bound } from '../engine/kernelFamily.js';
-import { grid, MAX_WORKGROUPS_PER_DIM, runtime } from '../engine/runtime.js';
+import { chosen, grid, MAX_WORKGROUPS_PER_DIM, runtime, type KernelChoice } from '../engine/runtime.js';
 import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, type Shape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
@@ -160,13 +160,8 @@ export const convSettings = {
    * The workgroup-memory kernel for unit-stride layers: 'hardware' on a GPU only (on a CPU adapter
    * its barriers cost more than its sharing saves), or always / never (the suite forces both).
    */
-  tiled: 'hardware' as 'hardware' | boolean,
+  tiled: 'hardware' as KernelChoice,
 };
-
-/** Whether unit-stride layers run convTiled (convSettings.tiled). */
-function tiledOn(): boolean {
-  return convSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware : convSettings.tiled;
-}
 
 /** Threads along x (folded into z past the dispatch limit), blocks of `ob` output channels along y. */
 function convGrid(threads: number, outChannels: number, ob = OB): [number, number, number] {
@@ -237,7 +232,7 @@ function launchConv(op: string, k: ConvLaunch): void {
 function launchConvPart(k: ConvLaunch, batch: number, inp: Bound, out: Bound): void {
   const s = k.shape;
   const unit = s.S === 1 && s.D === 1;
-  if (unit && tiledOn()) {
+  if (unit && chosen(convSettings.tiled)) {
     const positions = batch * s.Ho * s.Wo;
     const [x, z] = grid(positions, TILED_BLOCK);
     runtime().launch({
@@ -416,7 +411,7 @@ function weightGradPart(x: Bound, dy: Bound, batch: number, g: Geometry): Tensor
 function viaPatches(g: Geometry): boolean {
   const kernelsFit =
     g.stride === 1 &&
-    (tiledOn() || (g.kh === 3 && g.kw === 3 && g.pad === 1 && g.W % 4 === 0) || (g.kh === 1 && g.kw === 1 && g.pad === 0 && (g.H * g.W) % 4 === 0));
+    (chosen(convSettings.tiled) || (g.kh === 3 && g.kw === 3 && g.pad === 1 && g.W % 4 === 0) || (g.kh === 1 && g.kw === 1 && g.pad === 0 && (g.H * g.W) % 4 === 0));
   if (!convSettings.patches || kernelsFit || g.kh !== g.kw) return false;
   const rows = g.B * g.Ho * g.Wo;
   return 4 * rows * Math.max(g.C * g.kh * g.kw, g.O) <= runtime().bindingLimit;

@@ -2,7 +2,7 @@
 // linear (x W^T + b with the bias fused), each with its backward rule.
 import { record } from './grad.js';
 import { kernelFamily, type KernelFamily, type LayoutDeclaration } from '../engine/kernelFamily.js';
-import { runtime } from '../engine/runtime.js';
+import { chosen, runtime, type KernelChoice } from '../engine/runtime.js';
 import { splitUnits } from '../engine/split.js';
 import { assertFloat, empty, formatShape, Tensor, type Shape } from '../engine/tensor.js';
 import { add } from './elementwise.js';
@@ -188,7 +188,7 @@ export const matmulSettings = {
    * tiledMinMacs multiply-adds: 'hardware' on a GPU only (on a CPU adapter its barriers cost more
    * than its sharing saves), or always / never. The suite and the bench force it either way.
    */
-  tiled: 'hardware' as 'hardware' | boolean,
+  tiled: 'hardware' as KernelChoice,
   tiledMinMacs: 1 << 22,
   /** On a GPU, matmulTiled only from this many 128 x 128 blocks of C (a 1024^3 product has 64). */
   tiledMinBlocks: 64,
@@ -306,8 +306,8 @@ export function mmKernel(a: Tensor, b: Tensor | RowBlock, transA: boolean, trans
   // 64-row products ran as 2 workgroups of it, 0.4 ms each (bench/results/gpu-nvidia-h200-2026-12-04.md),
   // and a matrix-vector product would compute 127 wasted rows in every block.
   const blocks = batch * Math.ceil(M / TILED_BLOCK) * Math.ceil(N / TILED_BLOCK);
-  const tiled = macs >= matmulSettings.tiledMinMacs &&
-    (matmulSettings.tiled === 'hardware' ? !runtime().ctx.info.isSoftware && blocks >= matmulSettings.tiledMinBlocks : matmulSettings.tiled);
+  const tiled = macs >= matmulSettings.tiledMinMacs && chosen(matmulSettings.tiled) &&
+    (matmulSettings.tiled !== 'hardware' || blocks >= matmulSettings.tiledMinBlocks);
   const v = chooseMatmulVariant(
     { subgroups: matmulSettings.subgroups && runtime().ctx.hasSubgroups, rows64: matmulSettings.rows64, tiled },
     !!bias,

@@ -49,7 +49,8 @@ export function vggFeatureIndices(cfg: VGGLayerSpec[], batchNorm: boolean): numb
   return convs;
 }
 
-type Stage = { kind: 'conv'; conv: Conv2d; bn: BatchNorm2d | null; folded: FoldedBatchNorm | null } | { kind: 'pool' };
+/** A conv stage: its batchnorm, where it has one, is in `folded` (folded.bn). */
+type Stage = { kind: 'conv'; conv: Conv2d; folded: FoldedBatchNorm | null } | { kind: 'pool' };
 
 /** `features`: children named by their torchvision index (relus and pools have no weights). */
 class Features extends Module {
@@ -68,7 +69,7 @@ class Features extends Module {
       const i = at[conv++];
       const layer = this.registerModule(String(i), new Conv2d(channels, v, 3, { padding: 1 }));
       const bn = config.batchNorm ? this.registerModule(String(i + 1), new BatchNorm2d(v, { eps: config.eps })) : null;
-      this.stages.push({ kind: 'conv', conv: layer, bn, folded: bn ? new FoldedBatchNorm(layer, bn) : null });
+      this.stages.push({ kind: 'conv', conv: layer, folded: bn ? new FoldedBatchNorm(layer, bn) : null });
       channels = v;
     }
   }
@@ -82,7 +83,7 @@ class Features extends Module {
     for (const s of this.stages) {
       if (s.kind === 'pool') h = maxPool2d(h, 2, 2);
       // conv -> batchnorm (eval) -> relu, the batchnorm folded into the conv's weight and bias
-      else if (s.bn) h = conv2dRelu(h, ...s.folded!.get(), { padding: 1 });
+      else if (s.folded) h = conv2dRelu(h, ...s.folded.get(), { padding: 1 });
       else h = conv2dRelu(h, s.conv.weight, s.conv.bias, { padding: 1 });
     }
     return h;
@@ -131,6 +132,7 @@ export class FoldedBatchNorm {
     const c = this.cached;
     const fresh = c && c.from.length === from.length && from.every((t, i) => t === c.from[i] && t.storage.version === c.versions[i]);
     if (!fresh) {
+      const versions = from.map((t) => t.storage.version);
       const rt = runtime();
       rt.untaped(() => {
         const [weight, bias] = noGrad(() => scope(() => foldBatchNorm(this.conv, this.bn)));
@@ -140,12 +142,12 @@ export class FoldedBatchNorm {
           rt.copy(bias.buffer, 0, c.bias.buffer, 0, 4 * bias.size);
           weight.dispose();
           bias.dispose();
+          this.cached = { ...c, from, versions };
         } else {
           this.dispose();
-          this.cached = { from, versions: [], weight: keep(weight), bias: keep(bias) };
+          this.cached = { from, versions, weight: keep(weight), bias: keep(bias) };
         }
       });
-      this.cached = { ...this.cached!, from, versions: from.map((t) => t.storage.version) };
     }
     return [this.cached!.weight, this.cached!.bias];
   }
