@@ -2,14 +2,14 @@
 // classifier on z learns a labelling of z; the prior filter with a screen sends only the draws the
 // screen passes through G, counts them, and stops at its limit of screened draws; graded on the
 // tiny fixture pair, its classifier on z is trained once, kept in the run folder and read again.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import type { LabelledPool } from '../src/train/anchors.js';
 import { gradeRun, PUBLIC_JUDGES } from '../src/train/grade.js';
-import { softCrossEntropy, trainLatentClassifier } from '../src/train/latentClassifier.js';
+import { LatentClassifier, softCrossEntropy, trainLatentClassifier } from '../src/train/latentClassifier.js';
 import { encodeSafetensors, readSafetensors } from '../src/models/checkpoint/safetensors.js';
 import type { ConditioningPipeline } from '../src/train/pipeline.js';
 import { generateLatents, priorFilter, PriorFilterBudgetError } from '../src/train/priorFilter.js';
@@ -209,5 +209,55 @@ describe('train --latent-pool', () => {
     const report = await gradeRun(withPool.out, withPool, { judges: [], evalSamples: 10, realData: null, quiet: true, sampler });
     expect(report.sampler).toMatchObject({ kind: 'latent-filter', screen: 0.05 });
     expect(Buffer.compare(readFileSync(saved), bytes), 'the classifier on z is read, not trained again').toBe(0);
+  });
+});
+
+describe('train --latent-class-weight', () => {
+  it('adds w * -log q(c | z) at the input generator draws, and a run with it resumes bit for bit', async () => {
+    await setupGpu();
+    const tmp = mkdtempSync(join(tmpdir(), 'latent-class-'));
+    const config = (out: string) =>
+      tinyTrainConfig(join(tmp, out), { components: 3, anchorPool: 40, anchorCandidates: 8, latentPool: 300, epochs: 2, weights: { variance: 0, kl: 0.2, shift: 2, latentClass: 0.5 } });
+    // The term's value: the loss with it, less the loss without it, on the same draws.
+    const pipeline = await buildPipeline(config('value'));
+    const classes = [0, 3, 7, 3];
+    const draws = pipeline.drawInputs(classes, new Rng(1), config('value').weights);
+    const inputs = () => Object.fromEntries(Object.entries(draws).map(([k, v]) => [k, tensor(v)])) as never;
+    const weights = config('value').weights;
+    expect(() => scope(() => pipeline.lossOf(inputs(), weights))).toThrow(/the latent-class term needs the classifier on z/);
+    const onZ = new LatentClassifier({ dimZ: pipeline.inputGenerator.config.dimZ, numClasses: pipeline.numClasses, hidden: 8 }, 4).requiresGrad_(false);
+    pipeline.latentClassifier = onZ;
+    const [withTerm, without, z] = scope(() => {
+      const a = pipeline.lossOf(inputs(), weights).loss;
+      const b = pipeline.lossOf(inputs(), { ...weights, latentClass: 0 }).loss;
+      const eps = tensor(draws.eps, [classes.length, pipeline.inputGenerator.config.dimZ]);
+      return [a, b, pipeline.inputGenerator.sample(classes, eps, draws.pick ? { pick: tensor(draws.pick), anchorRows: tensor(draws.anchorRows!) } : undefined).z];
+    });
+    const logits = await onZ.forward(z).data();
+    let ce = 0;
+    classes.forEach((c, i) => {
+      const row = Array.from(logits.subarray(i * 10, (i + 1) * 10));
+      const top = Math.max(...row);
+      ce += top + Math.log(row.reduce((s, v) => s + Math.exp(v - top), 0)) - row[c];
+    });
+    expect((await withTerm.item()) - (await without.item())).toBeCloseTo((0.5 * ce) / classes.length, 4);
+    // Trained with it: the classifier on z the run wrote is read back on resume, so the halves match the whole.
+    const whole = config('whole');
+    await train(whole, { quiet: true });
+    const split = config('split');
+    const stop = { stop: false };
+    expect((await train(split, { quiet: true, stopSignal: stop, onStep: (r) => (stop.stop = r.step === 3) })).interrupted).toBe(true);
+    await train(split, { quiet: true, resume: true });
+    const a = readSafetensors(join(whole.out, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    const b = readSafetensors(join(split.out, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    for (const [k, t] of a) expect(Array.from(b.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
+    // ... and the term moved training: without it the input generator ends elsewhere.
+    const plain = tinyTrainConfig(join(tmp, 'plain'), { ...whole, out: join(tmp, 'plain'), weights: { ...whole.weights, latentClass: 0 } });
+    await train(plain, { quiet: true });
+    const c = readSafetensors(join(plain.out, 'checkpoint', 'inputGenerator.safetensors')).tensors;
+    expect([...a].some(([k, t]) => Buffer.compare(Buffer.from((t.data as Float32Array).buffer), Buffer.from((c.get(k)!.data as Float32Array).buffer)) !== 0)).toBe(true);
+    // A resume whose classifier on z is gone says so.
+    rmSync(join(split.out, 'latent-classifier_pool300.safetensors'));
+    await expect(train(split, { quiet: true, resume: true })).rejects.toThrow(/latent-classifier_pool300\.safetensors: missing; the run cannot resume with the latent-class term/);
   });
 });

@@ -229,6 +229,7 @@ runFolderOptions(program
   .option('--confidence <p>', "stop pushing a sample once the frozen classifier gives it this probability (hinged cross-entropy; beyond the paper; 0 = off)", float('--confidence'), TRAINING_DEFAULTS.weights.confidence)
   .option('--shift <px>', 'random shift of the classifier input, in pixels (beyond the paper; 0 = off)', wholeNumber('--shift'), TRAINING_DEFAULTS.weights.shift)
   .option('--prior-range-weight <x>', "weight of the penalty on samples whose classifier features leave the range G's own prior samples of their class span, measured on the anchor pool (beyond the paper; 0 = off)", float('--prior-range-weight'), TRAINING_DEFAULTS.weights.priorRange)
+  .option('--latent-class-weight <x>', "weight of -log q(c | z), the classifier on z's probability of the requested class at the input generator's draws: pulls them toward where G's prior samples of the class lie (beyond the paper; needs --latent-pool; 0 = off)", float('--latent-class-weight'), TRAINING_DEFAULTS.weights.latentClass)
   .option('--anchor-weight <x>', "weight of the mean square distance of each component's mean from its anchor, holding each component near where it started (beyond the paper; needs --components > 1 and an --anchor-pool; 0 = off)", float('--anchor-weight'), TRAINING_DEFAULTS.weights.anchor),
   { logEvery: TRAINING_DEFAULTS.logEvery, gridPerClass: TRAINING_DEFAULTS.gridPerClass, out: 'runs/default' })
   .option('--no-replay', 'record every training step anew instead of recording it once and replaying it (the same numbers either way)')
@@ -266,12 +267,15 @@ runFolderOptions(program
         initialSigma: o.initialSigma,
         freeComponents: Boolean(o.freeComponents),
         fixedMeans: Boolean(o.fixedMeans),
-        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight, anchor: o.anchorWeight },
+        weights: { variance: o.varianceWeight, kl: o.klWeight, shift: o.shift, diversity: o.diversityWeight, confidence: o.confidence, priorRange: o.priorRangeWeight, anchor: o.anchorWeight, latentClass: o.latentClassWeight },
         logEvery: o.logEvery,
         gridPerClass: o.gridPerClass,
         out,
       };
       checkModels(config);
+      if ((config.weights.latentClass ?? 0) > 0 && !(config.latentPool ?? 0)) {
+        throw new Error(`--latent-pool 0: the latent-class term (--latent-class-weight ${config.weights.latentClass}) needs the classifier on z trained on that pool; give --latent-pool a size, or --latent-class-weight 0`);
+      }
       if ((config.weights.priorRange ?? 0) > 0 && !(config.anchorPool ?? 0)) {
         throw new Error(
           `--anchor-pool 0: the prior-range term (--prior-range-weight ${config.weights.priorRange}; on by default) measures its range on the anchor pool; ` +

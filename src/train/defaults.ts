@@ -24,7 +24,7 @@ export const TRAINING_DEFAULTS = {
   keepComponentsAbove: 0,
   minSigma: 1e-3,
   initialSigma: undefined as number | undefined,
-  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9, priorRange: 1, anchor: 0 } satisfies LossWeights,
+  weights: { variance: 0, kl: 0.2, shift: 4, diversity: 0, confidence: 0.9, priorRange: 1, anchor: 0, latentClass: 0 } satisfies LossWeights,
   logEvery: 1,
   gridPerClass: 8,
 };

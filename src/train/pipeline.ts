@@ -12,6 +12,7 @@ import { translate, translateBy } from '../kernels/translate.js';
 import { resizeBilinear, upsampleNearest } from '../kernels/upsample.js';
 import type { FrozenClassifier, FrozenGenerator } from '../models/family.js';
 import { InputGenerator, type ComponentRows, type LatentSampler } from './inputGenerator.js';
+import type { LatentClassifier } from './latentClassifier.js';
 import { priorRangePenalty, type PriorRangeTensors } from './priorRange.js';
 
 export interface LossWeights {
@@ -45,6 +46,14 @@ export interface LossWeights {
    * On seed 1 it does not keep the judges' variety (docs/ablation.md, screens of 2026-12-03).
    */
   anchor?: number;
+  /**
+   * Beyond the paper: weight on -log q(c | z), the probability the classifier on z (latentClassifier.ts,
+   * distilled from the frozen classifier's labels of G's prior samples) gives the requested class at
+   * the input generator's draw z. It is high only where G's prior samples of the class lie, so it pulls
+   * draws toward them rather than toward images that merely fool the frozen classifier; with the KL
+   * term it is the posterior's objective, KL(q || p(z) q(c | z)^w). Needs the classifier on z (a --latent-pool).
+   */
+  latentClass?: number;
 }
 
 /**
@@ -79,6 +88,8 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   readonly upsampleFactor: number;
   /** Where G's prior samples of each class lie in the classifier's features (for weights.priorRange). */
   priorRange: PriorRangeTensors | null = null;
+  /** The classifier on z, frozen, for weights.latentClass. */
+  latentClassifier: LatentClassifier | null = null;
 
   constructor(
     /** Frozen modules of any generator and classifier family (models/families). */
@@ -112,9 +123,9 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
   }
 
   /** G's images for classes of the classifier, through the input generator, with z = mu + sigma * eps. */
-  imagesFor(classes: number[] | Tensor, eps: Tensor, component?: number[] | ComponentRows): { images: Tensor; mu: Tensor; sigma: Tensor; anchorOffset?: Tensor } {
+  imagesFor(classes: number[] | Tensor, eps: Tensor, component?: number[] | ComponentRows): { images: Tensor; z: Tensor; mu: Tensor; sigma: Tensor; anchorOffset?: Tensor } {
     const { z, mu, sigma, classVector, anchorOffset } = this.inputGenerator.sample(classes, eps, component);
-    return { images: this.generate(z, classVector), mu, sigma, anchorOffset };
+    return { images: this.generate(z, classVector), z, mu, sigma, anchorOffset };
   }
 
   /** Resize to the classifier's size (see resize), shift (by numbers, or a (dy, dx) int32 tensor), classify. */
@@ -165,7 +176,7 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
     const target = inputs.target;
     const eps = inputs.eps.reshape(target.size, this.inputGenerator.config.dimZ);
     const rows = inputs.pick && inputs.anchorRows ? { pick: inputs.pick, anchorRows: inputs.anchorRows } : undefined;
-    const { images, mu, sigma, anchorOffset } = this.imagesFor(target, eps, rows);
+    const { images, z, mu, sigma, anchorOffset } = this.imagesFor(target, eps, rows);
     const { logits, features } = this.classify(images, inputs.translation ?? [0, 0]);
     const ce = crossEntropy(logits, target);
     let loss = weights.confidence ? hingedCrossEntropy(logits, target, this.numClasses, weights.confidence) : ce;
@@ -177,6 +188,10 @@ export class ConditioningPipeline<S extends LatentSampler = InputGenerator> {
     if (weights.anchor) {
       if (!anchorOffset) throw new Error('the anchor term needs anchored components (--components > 1 and an --anchor-pool)');
       loss = add(loss, mul(mean(square(anchorOffset)), weights.anchor));
+    }
+    if (weights.latentClass) {
+      if (!this.latentClassifier) throw new Error('the latent-class term needs the classifier on z, trained on the labelled pool (a --latent-pool)');
+      loss = add(loss, mul(crossEntropy(this.latentClassifier.forward(z), target), weights.latentClass));
     }
     if (weights.variance > 0) loss = add(loss, mul(mean(log(sigma)), -weights.variance));
     if (weights.kl > 0) {

@@ -10,7 +10,7 @@ import { float32Values, readSafetensors, writeSafetensors } from '../models/chec
 import { hostStateDict } from '../models/module.js';
 import { loadClassifier, loadGenerator } from '../models/load.js';
 import { type AnchorChoice, chooseAnchors, firstRows, labelPool } from './anchors.js';
-import { latentClassifierPath, writeLatentClassifier } from './latentClassifierFile.js';
+import { latentClassifierPath, readLatentClassifier, writeLatentClassifier } from './latentClassifierFile.js';
 import { chooseComponents, COMPONENTS_FILE, readComponentChoice, writeComponentChoice } from './components.js';
 import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
@@ -288,7 +288,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const metricsPath = join(config.out, 'metrics.jsonl');
   if (options.resume) {
     state = restoreCheckpoint(config.out, pipeline, optimizer);
-    restorePriorRange(config, pipeline);
+    restorePlacement(config, pipeline);
     rng.setState(state.rng);
     // Keep only the metrics up to the checkpoint: the resumed run rewrites what came after.
     const kept = readMetrics(metricsPath).filter((r) => r.step <= state.step);
@@ -433,12 +433,19 @@ async function placeComponents(config: TrainConfig, pipeline: ConditioningPipeli
   }
   if (latentPool > 0) {
     const log = quiet ? () => {} : (line: string) => console.log(line);
-    await writeLatentClassifier(latentClassifierPath(config.out, latentPool), firstRows(labelledAll, latentPool), pipeline.numClasses, config.seed, log);
+    const onZ = await writeLatentClassifier(latentClassifierPath(config.out, latentPool), firstRows(labelledAll, latentPool), pipeline.numClasses, config.seed, log);
+    if ((config.weights.latentClass ?? 0) > 0) pipeline.latentClassifier = onZ.requiresGrad_(false);
   }
 }
 
-/** A resumed run's prior range, as placeComponents saved it. */
-function restorePriorRange(config: TrainConfig, pipeline: ConditioningPipeline): void {
+/** A resumed run's prior range and classifier on z, as placeComponents saved them. */
+function restorePlacement(config: TrainConfig, pipeline: ConditioningPipeline): void {
+  if ((config.weights.latentClass ?? 0) > 0) {
+    const path = latentClassifierPath(config.out, config.latentPool ?? 0);
+    const onZ = readLatentClassifier(path, pipeline.inputGenerator.config.dimZ, pipeline.numClasses);
+    if (!onZ) throw new Error(`${path}: missing; the run cannot resume with the latent-class term (--latent-class-weight) without its classifier on z`);
+    pipeline.latentClassifier = onZ.requiresGrad_(false);
+  }
   if (!((config.weights.priorRange ?? 0) > 0)) return;
   const path = join(config.out, ANCHORS);
   const saved = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { priorRange?: PriorRange }) : {};
