@@ -5,6 +5,7 @@
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 1   # matmul, training step, PyTorch's step, npm run train
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 2   # the other kernel families (conv, BigGAN-deep-256, ...)
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 3   # again after a kernel change: matmul, the step, conv
+#   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 4   # VGG-16 full size, the step's profile, train seeds 1 and 2
 #
 # Each step runs under a time limit inside the part's budget (GPU_FIGURES_BUDGET seconds, default
 # 540, under the run tool's 600), most important first; after each, everything so far is packed
@@ -13,7 +14,7 @@
 # GPU_FIGURES_TRAIN_ARGS adds arguments to the training run (a short one, to try this on lavapipe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PART=${1:?part 1, 2 or 3}
+PART=${1:?part 1, 2, 3 or 4}
 : "${OUT:?set OUT (the run tool sets it)}"
 RES=/tmp/gpu-figures-$PART
 rm -rf "$RES" && mkdir -p "$RES"
@@ -66,7 +67,19 @@ case "$PART" in
     step bench-conv 200 node --import tsx bench/index.ts --reps 5 --kernels conv2d,conv2dInputGrad \
       --json "$RES/bench-conv.json" --markdown "$RES/bench-conv.md"
     ;;
-  *) echo "gpu-figures: part $PART? (1, 2 or 3)" >&2; exit 2 ;;
+  4)
+    # What the first lent GPU left open (docs/gpu.md): the VGG-16 figure again, the step's profile
+    # after the folded batchnorms, and seeds 1 and 2 of the default command (issue 15's seeds).
+    step full-size 90 node --import tsx bench/fullSize.ts --reps=3
+    step profile-step 40 node --import tsx bench/profileStep.ts
+    step bench-train 60 node --import tsx bench/index.ts --kernels train --budget 1500 \
+      --json "$RES/bench-train.json" --markdown "$RES/bench-train.md"
+    for seed in 1 2; do
+      # shellcheck disable=SC2086
+      step "train-seed$seed" 170 node bin/cgan.js train --seed "$seed" --out "$RES/run-seed$seed" ${GPU_FIGURES_TRAIN_ARGS:-}
+    done
+    ;;
+  *) echo "gpu-figures: part $PART? (1, 2, 3 or 4)" >&2; exit 2 ;;
 esac
 echo "gpu-figures: part $PART done in $(($(date +%s) - START))s"
 cat "$RES/steps.txt"
