@@ -52,6 +52,8 @@ export interface LossWeights {
    * the input generator's draw z. It is high only where G's prior samples of the class lie, so it pulls
    * draws toward them rather than toward images that merely fool the frozen classifier; with the KL
    * term it is the posterior's objective, KL(q || p(z) q(c | z)^w). Needs the classifier on z (a --latent-pool).
+   * On seeds 0 and 1 it trades variety for recognisability as the other knobs do (docs/ablation.md,
+   * "The classifier on z inside the input generator"), so it is off by default.
    */
   latentClass?: number;
 }
