@@ -254,7 +254,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
  * real-image figures `real` gives it (gradeRun's, from --real-data). One whose classes differ from
  * the classifier's is an error, or left out with a note from the default panel.
  */
-async function loadJudges(
+export async function loadJudges(
   paths: string[],
   K: number,
   classifier: string,

@@ -6,18 +6,16 @@
 //   npx tsx tools/screens/screenedInputGenerator.ts <run folder of npm run train> <threshold, 0 = no screen>
 //
 // The run needs its classifier on z (latent-classifier_pool<N>.safetensors, written by train's --latent-pool).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../src/engine/packageRoot.js';
 import { init } from '../../src/engine/runtime.js';
 import { noGrad } from '../../src/engine/autograd.js';
 import { Rng } from '../../src/engine/random.js';
 import { scope, tensor } from '../../src/engine/tensor.js';
-import { loadClassifier } from '../../src/models/load.js';
 import { buildPipeline, restoreCheckpoint } from '../../src/train/trainer.js';
 import { readLatentClassifier, latentClassifierPath } from '../../src/train/latentClassifierFile.js';
-import { evaluate, evalQuotas, formatReport, type JudgeSpec } from '../../src/train/evaluate.js';
-import { judgeYardsticks } from '../../src/train/grade.js';
+import { evaluate, evalQuotas, formatReport } from '../../src/train/evaluate.js';
+import { loadJudges, resolveJudges } from '../../src/train/grade.js';
 import type { PriorFilterResult } from '../../src/train/priorFilter.js';
 
 await init();
@@ -56,12 +54,8 @@ while (got.some((g, c) => g < quotas[c])) {
   }
 }
 console.log(`draws per sample: ${(drawn / samples).toFixed(2)} (input-generator draws screened)`);
-const judges: JudgeSpec[] = [];
-for (const p of ['models/fmnist_vgg_judge32.safetensors', 'models/fmnist_resnet_judge32.safetensors']) {
-  const path = join(PACKAGE_ROOT, p);
-  const y = judgeYardsticks(path);
-  judges.push({ model: await loadClassifier(path), name: p, yardsticks: existsSync(y) ? JSON.parse(readFileSync(y, 'utf8')) : null });
-}
+// The public panel, each judge with its yardsticks, loaded as gradeRun loads it.
+const judges = await loadJudges(resolveJudges(undefined), K, config.classifier, true, (line) => console.log(line));
 // The kept latents go to evaluate as a filter's result (a latent per graded sample, in class order), so
 // they are graded exactly as the prior filter's are; the report's "G passes" read 1 a sample.
 const filtered: PriorFilterResult = { confidence: 0, budget: samples, z, probability: z.map(() => []), passes: samples, draws: drawn, accepted: quotas, hits: quotas, passesPerAccepted: quotas.map(() => 1) };
