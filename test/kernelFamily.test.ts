@@ -1,6 +1,8 @@
 // Kernel interfaces declared once (src/engine/kernelFamily.ts): the generated WGSL, packing by
 // name with its errors, binding by name with its errors, and every declared family's module and
 // entry points accepted by the device's compiler.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { declaredFamilies, KernelFamily } from '../src/engine/kernelFamily.js';
 import { init, runtime } from '../src/engine/runtime.js';
@@ -86,5 +88,19 @@ describe('kernel families', () => {
         expect(error?.message ?? null, entry).toBeNull();
       }
     });
+  });
+
+  it("the browser build bundles every shader file, each family's included (shaderFiles.browser.ts)", () => {
+    const root = join(import.meta.dirname, '..');
+    const twin = readFileSync(join(root, 'src', 'engine', 'shaderFiles.browser.ts'), 'utf8');
+    const imported = [...twin.matchAll(/^import (\w+) from '\.\.\/\.\.\/shaders\/(\w+)\.wgsl';$/gm)].map((m) => {
+      expect(m[1], `the import of ${m[2]}.wgsl`).toBe(m[2]);
+      return m[2];
+    });
+    const record = /const SHADERS: Record<string, string> = \{ ([^}]*) \};/.exec(twin)?.[1].split(', ') ?? [];
+    const files = readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -'.wgsl'.length));
+    expect(imported.sort()).toEqual([...files].sort());
+    expect(record.sort()).toEqual([...files].sort());
+    for (const family of declaredFamilies) for (const file of family.files) expect(files, family.name).toContain(file);
   });
 });
