@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
-import { readSafetensors } from '../src/models/checkpoint/index.js';
+import { readSafetensors, toFloat32 } from '../src/models/checkpoint/index.js';
 import { loadGenerator } from '../src/models/load.js';
-import { CGAN_GENERATOR, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
+import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
 import { cganGrader, PUBLIC_JUDGES } from '../src/train/grade.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { setupGpu } from './helpers.js';
@@ -92,6 +92,34 @@ describe('cgan trainer', () => {
     await trainCgan(config(extended), { data: tinyData(), quiet: true, resume: true });
     for (const f of files) expect(Buffer.compare(readFileSync(join(two, f)), readFileSync(join(extended, f))), f).toBe(0);
     expect((lines(join(extended, 'metrics.jsonl')) as { step: number }[]).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("--ema: training is the same bytes as without; the average of G's weights is kept beside G, resumes bit for bit and is what the run samples", async () => {
+    const averaged = (out: string): CganConfig => ({ ...config(out), emaDecay: 0.9 });
+    const plain = join(tmp, 'ema-plain');
+    const straight = join(tmp, 'ema-straight');
+    const resumed = join(tmp, 'ema-resumed');
+    await trainCgan(config(plain), { data: tinyData(), quiet: true });
+    await trainCgan(averaged(straight), { data: tinyData(), quiet: true });
+    for (const f of files) expect(Buffer.compare(readFileSync(join(plain, f)), readFileSync(join(straight, f))), f).toBe(0);
+    const stopSignal = { stop: false };
+    await trainCgan(averaged(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
+    expect(JSON.parse(readFileSync(join(resumed, 'checkpoint', 'state.json'), 'utf8')).emaUpdates).toBe(4);
+    await trainCgan(averaged(resumed), { data: tinyData(), quiet: true, resume: true });
+    expect(Buffer.compare(readFileSync(join(straight, CGAN_GENERATOR_AVERAGE)), readFileSync(join(resumed, CGAN_GENERATOR_AVERAGE)))).toBe(0);
+    const G = readSafetensors(join(straight, CGAN_GENERATOR)).tensors;
+    const average = readSafetensors(join(straight, CGAN_GENERATOR_AVERAGE)).tensors;
+    expect([...average.keys()]).toEqual([...G.keys()]);
+    // Six updates at the warm-up's decays (0.1, 0.18, ...): the average is not G, and not the start either.
+    const differs = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).some((x, i) => x !== b[i]);
+    expect(differs(toFloat32(average.get('main.0.weight')!), toFloat32(G.get('main.0.weight')!))).toBe(true);
+    const model = await loadGenerator(join(straight, CGAN_GENERATOR_AVERAGE));
+    expect([model.dimZ, model.numClasses]).toEqual([4, 10]);
+    expect(cganSamplingGenerator(averaged(straight))).toBe(CGAN_GENERATOR_AVERAGE);
+    expect(cganSamplingGenerator(config(plain))).toBe(CGAN_GENERATOR);
+    // A run that averages, resumed from a checkpoint without the average, says which file is missing.
+    rmSync(join(resumed, CGAN_GENERATOR_AVERAGE));
+    await expect(trainCgan({ ...averaged(resumed), epochs: 3 }, { data: tinyData(), quiet: true, resume: true })).rejects.toThrow(/generator_ema\.safetensors/);
   });
 
   it('--grade-every grades G during training (grades.jsonl, judge-curve.png), leaves training as it was, and resumes', async () => {

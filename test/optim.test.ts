@@ -1,7 +1,9 @@
 // Adam against a float64 CPU implementation of PyTorch's update rule.
 import { beforeAll, expect, it } from 'vitest';
 import { tensor } from '../src/engine/tensor.js';
-import { Adam } from '../src/train/optim.js';
+import { lerp_ } from '../src/kernels/average.js';
+import { BatchNorm2d, Linear, Module } from '../src/models/module.js';
+import { Adam, ExponentialAverage } from '../src/train/optim.js';
 import { expectClose, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL } from './tolerances.js';
 
@@ -48,4 +50,45 @@ it("parameter groups: each group steps at its own learning rate, as Adams of the
   const state = grouped.stateTensors();
   expect([...state.keys()]).toEqual(['state.0.exp_avg', 'state.0.exp_avg_sq', 'state.1.exp_avg', 'state.1.exp_avg_sq']);
   expect(Array.from(await state.get('state.1.exp_avg')!.data())).toEqual(Array.from(await alone[1].stateTensors().get('state.0.exp_avg')!.data()));
+});
+
+it('lerp_ moves a tensor toward another in place, as float64 math does', async () => {
+  const n = 1000;
+  const a = Float32Array.from(randomValues(n, 3));
+  const b = Float32Array.from(randomValues(n, 4));
+  const t = tensor(a, [10, 100]);
+  const same = lerp_(t, tensor(b, [10, 100]), 0.3);
+  expect(same).toBe(t);
+  expectClose(await t.data(), Float64Array.from(a, (x, i) => x + 0.3 * (b[i] - x)), FORWARD_REL, 'lerp_');
+  expect(() => lerp_(t, tensor(b, [100, 10]), 0.5)).toThrow(/lerp_: shapes .* differ/);
+});
+
+/** A layer with parameters and one with buffers (batchnorm's running statistics). */
+class Tiny extends Module {
+  readonly fc = this.registerModule('fc', new Linear(5, 3));
+  readonly bn = this.registerModule('bn', new BatchNorm2d(4));
+}
+
+it("ExponentialAverage follows torch's EMA of parameters and buffers, with TensorFlow's warm-up of the decay", async () => {
+  const model = new Tiny();
+  const average = new Tiny();
+  average.loadStateDict(new Map(await Promise.all([...model.stateDict()].map(async ([k, t]) => [k, { shape: t.shape, data: (await t.data()) as Float32Array }] as const))));
+  const ema = new ExponentialAverage(model, average, 0.9);
+  const keys = [...model.stateDict().keys()];
+  const ref = new Map(await Promise.all(keys.map(async (k) => [k, Float64Array.from((await model.stateDict().get(k)!.data()) as Float32Array)] as const)));
+  for (let step = 0; step < 6; step++) {
+    // The model "trains": new weights every step.
+    for (const [i, k] of keys.entries()) model.stateDict().get(k)!.copy_(Float32Array.from(randomValues(model.stateDict().get(k)!.size, 100 * step + i)));
+    const d = Math.min(0.9, (1 + step) / (10 + step));
+    expect(ema.currentDecay).toBeCloseTo(d, 12);
+    ema.update();
+    for (const k of keys) {
+      const w = (await model.stateDict().get(k)!.data()) as Float32Array;
+      const r = ref.get(k)!;
+      for (let i = 0; i < r.length; i++) r[i] = d * r[i] + (1 - d) * w[i];
+    }
+  }
+  expect(ema.updates).toBe(6);
+  for (const k of keys) expectClose(await average.stateDict().get(k)!.data(), ref.get(k)!, FORWARD_REL, `average ${k}`);
+  expect(() => new ExponentialAverage(model, average, 1)).toThrow(/decay must be in \[0, 1\)/);
 });

@@ -3,6 +3,7 @@
 import adam from '../../shaders/adam.wgsl';
 import attention from '../../shaders/attention.wgsl';
 import attentionSubgroups from '../../shaders/attentionSubgroups.wgsl';
+import average from '../../shaders/average.wgsl';
 import batchnorm from '../../shaders/batchnorm.wgsl';
 import conv2d from '../../shaders/conv2d.wgsl';
 import conv2dSubgroups from '../../shaders/conv2dSubgroups.wgsl';
@@ -19,7 +20,7 @@ import softmax from '../../shaders/softmax.wgsl';
 import unfold from '../../shaders/unfold.wgsl';
 import upsample from '../../shaders/upsample.wgsl';
 
-const SHADERS: Record<string, string> = { adam, attention, attentionSubgroups, batchnorm, conv2d, conv2dSubgroups, conv2dTiled, copy, elementwise, gather, matmul, matmulSubgroups, matmulTiled, pool, reduce, softmax, unfold, upsample };
+const SHADERS: Record<string, string> = { adam, attention, attentionSubgroups, average, batchnorm, conv2d, conv2dSubgroups, conv2dTiled, copy, elementwise, gather, matmul, matmulSubgroups, matmulTiled, pool, reduce, softmax, unfold, upsample };
 
 export function readShader(name: string): string {
   const source = SHADERS[name];

@@ -9,6 +9,7 @@ export * from './loss.js';
 export * from './gather.js';
 export * from './translate.js';
 export * from './adam.js';
+export * from './average.js';
 export * from './conv2d.js';
 export * from './unfold.js';
 export * from './batchnorm.js';

@@ -3,8 +3,10 @@
 // the default's flags), the paper's loss alone (runs/ablation/paper), the label-trained
 // conditional DCGAN with `npm run cgan` (runs/baseline/cgan; cgan-2epochs and cgan-3epochs: copies
 // trained on with --resume --epochs 2, then 3; cgan-5epochs: runs of --epochs 5, and cgan-6epochs
-// their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5; cgan-projection-2epochs and
-// cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
+// their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5;
+// cgan-ema-5epochs: runs of --epochs 5 --ema 0.999; cgan-projection-2epochs and
+// cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with
+// --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
 // reads the runs' report.json, metrics.jsonl and last grid, keeping the report and minutes as a
 // record in docs/baseline/records that is read when the run folder is gone (a row with neither
@@ -73,6 +75,12 @@ const ROWS: BaselineRow[] = [
     dir: 'runs/baseline/cgan-sn-hinge-5epochs',
     label: "five epochs with SNGAN's recipe: spectral norm on D, the hinge loss",
     command: 'npm run cgan -- --spectral-norm --loss hinge --epochs 5 --seed <s>',
+    images: '60,000 / 60,000 (five epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-ema-5epochs',
+    label: "five epochs, sampled from an average of G's weights (`--ema 0.999`; training the same as five epochs')",
+    command: 'npm run cgan -- --epochs 5 --ema 0.999 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
   },
   {

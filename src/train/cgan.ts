@@ -24,7 +24,7 @@ import type { GanLoss } from './ganLoss.js';
 import { ganStep, type Gan, type TrainableGenerator } from './ganStep.js';
 import { writeImageGrid } from './images.js';
 import { GeneratorPrior } from './inputGenerator.js';
-import { Adam } from './optim.js';
+import { Adam, ExponentialAverage } from './optim.js';
 import { ConditioningPipeline } from './pipeline.js';
 import { plotCurves } from './plot.js';
 import { loadValues, readMetrics, recoverCheckpoint, restoreOptimizer, writeCheckpoint } from './trainer.js';
@@ -81,6 +81,12 @@ export interface CganConfig {
   spectralNorm?: boolean;
   /** How the class enters D (absent: 'concat', as runs before the option). */
   discriminator?: DiscriminatorConditioning;
+  /**
+   * Sample from an exponential moving average of G's weights with this decay (optim.ts,
+   * ExponentialAverage), kept beside G in the checkpoint: the grids, gradings, report, `sample`
+   * and `eval` use it. Training itself is unchanged. Absent or 0: G's own weights.
+   */
+  emaDecay?: number;
   out: string;
 }
 
@@ -113,11 +119,20 @@ interface CganState {
   adamStepsD: number;
   /** The noise generator; the data order is a function of the seed and the epoch. */
   rng: number[];
+  /** With emaDecay: the average's updates so far (its warm-up). */
+  emaUpdates?: number;
 }
 
 const CHECKPOINT = 'checkpoint';
 /** Where a cGAN run keeps its generator: a converted model file (`cgan convert`'s format). */
 export const CGAN_GENERATOR = join(CHECKPOINT, 'generator.safetensors');
+/** With --ema: the average of G's weights, in the same format; what the run samples from. */
+export const CGAN_GENERATOR_AVERAGE = join(CHECKPOINT, 'generator_ema.safetensors');
+
+/** The generator file a run samples from: the average of G's weights where it keeps one. */
+export function cganSamplingGenerator(config: CganConfig): string {
+  return config.emaDecay ? CGAN_GENERATOR_AVERAGE : CGAN_GENERATOR;
+}
 
 export function isCganRun(config: object): config is CganConfig {
   return (config as { method?: string }).method === 'cgan';
@@ -136,7 +151,7 @@ export function discriminatorConfig(c: CganConfig): DCGANDiscriminatorConfig {
 
 /** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */
 export async function cganPipeline(dir: string, config: CganConfig): Promise<ConditioningPipeline<GeneratorPrior>> {
-  const generator = await loadGenerator(join(dir, CGAN_GENERATOR));
+  const generator = await loadGenerator(join(dir, cganSamplingGenerator(config)));
   const classifier = await loadClassifier(config.classifier);
   if (classifier.numClasses !== generator.numClasses) {
     throw new Error(`the classifier ${config.classifier} has ${classifier.numClasses} classes, the run's generator ${generator.numClasses}`);
@@ -262,24 +277,31 @@ export function buildGan(config: CganConfig): Gan {
   };
 }
 
-async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState): Promise<void> {
+async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState, average: ExponentialAverage | null): Promise<void> {
   const G = gan.generator;
   const converted = { format: G instanceof BigGANGenerator ? 'biggan-generator' : 'dcgan-generator', config: G.config, tensors: new Map() };
   await writeCheckpoint(dir, [
     { name: 'generator', tensors: G.stateDict(), metadata: conversionMetadata(converted) },
+    ...(average ? [{ name: 'generator_ema', tensors: average.average.stateDict(), metadata: conversionMetadata(converted) }] : []),
     { name: 'discriminator', tensors: gan.discriminator.stateDict(), metadata: { format: 'dcgan-discriminator', config: JSON.stringify(gan.discriminator.config) } },
     { name: 'optimizerG', tensors: gan.optimizerG.stateTensors(), metadata: { format: 'adam' } },
     { name: 'optimizerD', tensors: gan.optimizerD.stateTensors(), metadata: { format: 'adam' } },
   ], state);
 }
 
-function restoreCganCheckpoint(dir: string, gan: Gan): CganState {
+function restoreCganCheckpoint(dir: string, gan: Gan, average: ExponentialAverage | null): CganState {
   recoverCheckpoint(dir);
   const at = join(dir, CHECKPOINT);
   if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
   const state = JSON.parse(readFileSync(join(at, 'state.json'), 'utf8')) as CganState;
   gan.generator.loadStateDict(loadValues(join(at, 'generator.safetensors')), { source: at });
   gan.discriminator.loadStateDict(loadValues(join(at, 'discriminator.safetensors')), { source: at });
+  if (average) {
+    const file = join(dir, CGAN_GENERATOR_AVERAGE);
+    if (!existsSync(file) || state.emaUpdates === undefined) throw new Error(`--resume: the run averages G's weights (emaDecay ${average.decay}) but its checkpoint has no average (${file})`);
+    average.average.loadStateDict(loadValues(file), { source: file });
+    average.updates = state.emaUpdates;
+  }
   restoreOptimizer(join(at, 'optimizerG.safetensors'), gan.optimizerG, state.adamStepsG);
   restoreOptimizer(join(at, 'optimizerD.safetensors'), gan.optimizerD, state.adamStepsD);
   return state;
@@ -291,9 +313,10 @@ async function cganGrid(G: TrainableGenerator, config: CganConfig, path: string)
   const n = K * config.gridPerClass;
   const z = new Rng(config.seed + 1).fillNormal(new Float32Array(n * config.dimZ));
   const classes = Array.from({ length: n }, (_, i) => Math.floor(i / config.gridPerClass));
+  const training = G.training;
   G.eval();
   const images = noGrad(() => scope(() => G.forward(tensor(z, [n, config.dimZ]), classes)));
-  G.train();
+  G.train(training);
   const values = (await images.data()) as Float32Array;
   images.dispose();
   writeImageGrid(path, values, [n, 3, 32, 32], config.gridPerClass, { rowLabels: config.classNames });
@@ -352,12 +375,15 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
   const perPass = Math.min(config.stepsPerEpoch, Math.floor(data.labels.length / config.batch));
   if (perPass < 1) throw new Error(`--batch ${config.batch}: more than the ${data.labels.length} training images`);
   const gan = buildGan(config);
+  // The average starts as G's copy: the same file or seed gives the same initial weights. It only samples.
+  const average = config.emaDecay ? new ExponentialAverage(gan.generator, buildGenerator(config).eval(), config.emaDecay) : null;
+  const sampler = average ? (average.average as TrainableGenerator) : gan.generator;
   const rng = new Rng(config.seed);
   let state: CganState = { step: 0, adamStepsG: 0, adamStepsD: 0, rng: rng.getState() };
   const metricsPath = join(config.out, 'metrics.jsonl');
   const gradesPath = join(config.out, 'grades.jsonl');
   if (options.resume) {
-    state = restoreCganCheckpoint(config.out, gan);
+    state = restoreCganCheckpoint(config.out, gan, average);
     rng.setState(state.rng);
     for (const path of [metricsPath, gradesPath]) {
       if (!existsSync(path)) continue;
@@ -388,6 +414,7 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
     const real = tensor(imagesOf(data, picked), [config.batch, 3, 32, 32]);
     const z = tensor(rng.fillNormal(new Float32Array(config.batch * config.dimZ)), [config.batch, config.dimZ]);
     const [lossD, lossG, dReal, dFake] = await ganStep(gan, real, labels, z);
+    average?.update();
     real.dispose();
     z.dispose();
     if (![lossD, lossG].every(Number.isFinite)) {
@@ -410,17 +437,19 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
       state.rng = rng.getState();
       state.adamStepsG = gan.optimizerG.stepCount;
       state.adamStepsD = gan.optimizerD.stepCount;
-      await saveCganCheckpoint(config.out, gan, state);
+      if (average) state.emaUpdates = average.updates;
+      await saveCganCheckpoint(config.out, gan, state, average);
     }
     if (epochEnd) {
-      await cganGrid(gan.generator, config, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
+      await cganGrid(sampler, config, join(config.out, `samples_epoch${String(record.epoch).padStart(2, '0')}.png`));
       writeCganCurves(config.out, history, config.stepsPerEpoch);
     }
     if (gradeEvery > 0 && (state.step % gradeEvery === 0 || state.step === total)) {
       const samples = config.gradeSamples ?? 500;
-      gan.generator.eval();
-      const graded = await options.grade!(gan.generator, samples);
-      gan.generator.train();
+      const training = sampler.training;
+      sampler.eval();
+      const graded = await options.grade!(sampler, samples);
+      sampler.train(training);
       const trainMinutes = history.reduce((t, h) => t + h.seconds, 0) / 60;
       const grade: CganGrade = { step: state.step, epoch: record.epoch, trainMinutes, samples, ...graded };
       grades.push(grade);
@@ -435,7 +464,7 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
     }
   }
   writeCganCurves(config.out, history, config.stepsPerEpoch);
-  for (const m of [gan.generator, gan.discriminator]) m.dispose();
+  for (const m of [gan.generator, gan.discriminator, ...(average ? [average.average] : [])]) m.dispose();
   gan.optimizerG.dispose();
   gan.optimizerD.dispose();
   return { history, interrupted };

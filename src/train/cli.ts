@@ -12,7 +12,7 @@ import { init } from '../engine/runtime.js';
 import { cganGrader, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
-import { CGAN_GENERATOR, cganPipeline, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
+import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
 import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
@@ -80,6 +80,11 @@ function filterOptions(command: Command, per: string): Command {
 }
 
 const float = nonNegative;
+const decayArg = (v: string) => {
+  const d = Number(v);
+  if (!(d >= 0 && d < 1)) throw new InvalidArgumentError(`--ema must be in [0, 1), got ${v}`);
+  return d;
+};
 const truncationArg = (v: string) => {
   const t = Number(v);
   if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`--truncation must be in (0, 1], got ${v}`);
@@ -115,7 +120,7 @@ function readRun(dir: string, checkpoint = true): TrainConfig | CganConfig {
   }
   if (checkpoint) requireFile(join(dir, 'checkpoint', 'state.json'), `the checkpoint of ${what}; this run has not saved one yet`);
   if (isCganRun(config)) {
-    if (checkpoint) requireCheckpoint(join(dir, CGAN_GENERATOR), "the cGAN run's generator");
+    if (checkpoint) requireCheckpoint(join(dir, cganSamplingGenerator(config)), "the cGAN run's generator");
     requireCheckpoint(config.classifier, 'the frozen classifier that grades the run');
   } else checkModels(config);
   return config;
@@ -355,6 +360,12 @@ runFolderOptions(program
     oneOf('--discriminator', DISCRIMINATOR_CONDITIONINGS),
     CGAN_DEFAULTS.discriminator,
   )
+  .option(
+    '--ema <decay>',
+    "sample from an exponential moving average of G's weights with this decay (0.999: about the last thousand steps), kept beside G in the checkpoint; grids, gradings, the report, sample and eval use it, training is unchanged; 0 for G's own weights",
+    decayArg,
+    CGAN_DEFAULTS.emaDecay,
+  )
   .option('--train-images <n>', "train on this many labelled images, an equal share a class (a multiple of 10), drawn with the seed; an epoch keeps the whole set's number of batches, reading them as many times as that takes", count('--train-images')),
   { logEvery: CGAN_DEFAULTS.logEvery, gridPerClass: CGAN_DEFAULTS.gridPerClass, out: 'runs/cgan' })
   .action(async (o, command: Command) => {
@@ -411,6 +422,7 @@ runFolderOptions(program
         ...(o.freshEmbedding ? { freshEmbedding: true } : {}),
         ...(o.spectralNorm ? { spectralNorm: true } : {}),
         ...(o.discriminator === 'concat' ? {} : { discriminator: o.discriminator }),
+        ...(o.ema ? { emaDecay: o.ema } : {}),
         beta1: o.beta1,
         loss: o.loss,
         seed: o.seed,

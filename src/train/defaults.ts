@@ -43,6 +43,8 @@ export const CGAN_DEFAULTS = {
   beta1: 0.5,
   loss: 'bce' as const,
   discriminator: 'concat' as DiscriminatorConditioning,
+  /** Off: the grids and report use G's own weights (an average of them: --ema). */
+  emaDecay: 0,
   seed: 0,
   dimZ: 100,
   embedDim: 10,

@@ -1,7 +1,10 @@
-// Optimizers (PyTorch's torch.optim in camelCase). Only Adam is needed by the trainer.
+// Optimizers (PyTorch's torch.optim in camelCase): Adam, which the trainers need, and the
+// exponential moving average of weights (torch.optim.swa_utils), which the cGAN samples from.
 import { keep, tensor, type Tensor } from '../engine/tensor.js';
 import { adamStepKernel, biasCorrections, type AdamHyper } from '../kernels/adam.js';
+import { lerp_ } from '../kernels/average.js';
 import { zeros } from '../kernels/creation.js';
+import type { Module } from '../models/module.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -86,5 +89,40 @@ export class Adam {
       v.dispose();
     }
     this.moments = [];
+  }
+}
+
+/**
+ * An exponential moving average of a model's weights: torch.optim.swa_utils.AveragedModel with
+ * get_ema_multi_avg_fn(decay) and use_buffers=True, so batchnorm's running statistics are
+ * averaged with the parameters. `average` is a second model of the same layout that starts as a
+ * copy of `model`; update() after each optimizer step moves it toward `model` by 1 - d, where d
+ * warms up as TensorFlow's ExponentialMovingAverage with num_updates, min(decay, (1 + n) / (10 + n))
+ * for the n-th update from 0, so the first updates are not held at the initial weights.
+ */
+export class ExponentialAverage {
+  /** Updates so far: what a checkpoint keeps to continue the warm-up where it was. */
+  updates = 0;
+  private readonly pairs: [Tensor, Tensor][];
+
+  constructor(readonly model: Module, readonly average: Module, readonly decay: number) {
+    if (!(decay >= 0 && decay < 1)) throw new Error(`ExponentialAverage: the decay must be in [0, 1), got ${decay}`);
+    const averaged = average.stateDict();
+    this.pairs = [...model.stateDict()].flatMap(([key, t]): [Tensor, Tensor][] => {
+      const a = averaged.get(key);
+      if (!a) throw new Error(`ExponentialAverage: the average has no '${key}'`);
+      return t.dtype === 'float32' ? [[a, t]] : [];
+    });
+  }
+
+  /** The decay of the next update. */
+  get currentDecay(): number {
+    return Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
+  }
+
+  update(): void {
+    const weight = 1 - this.currentDecay;
+    for (const [a, t] of this.pairs) lerp_(a, t, weight);
+    this.updates++;
   }
 }
