@@ -84,6 +84,24 @@ export async function runSuite(): Promise<{ adapter: string; results: BrowserRes
     [W([2, 3, 9, 12]), W([5, 3, 3, 3]), W([5])],
     3,
   );
+  // The workgroup-memory kernels a GPU runs (conv2dTiled, matmulTiled), forced here: SwiftShader
+  // would not pick them, and a page on a real GPU needs them bundled.
+  const tiled = { conv: ops.convSettings.tiled, matmul: ops.matmulSettings.tiled, minMacs: ops.matmulSettings.tiledMinMacs };
+  Object.assign(ops.convSettings, { tiled: true });
+  Object.assign(ops.matmulSettings, { tiled: true, tiledMinMacs: 0 });
+  try {
+    await kernel('matmul, the GPU kernel (matmulTiled), 33x9 by 9x35', ([a, b]) => ops.matmul(a, b), ([a, b]) => matmulRef(a, [33, 9], b, [9, 35], false, false), [W([33, 9]), W([9, 35])], 11);
+    await kernel(
+      'conv2d 3x3 padding 1, the GPU kernel (conv2dTiled), B2 C3 9x12 -> O5',
+      ([x, w, b]) => ops.conv2d(x, w, b, { padding: 1 }),
+      ([x, w, b]) => conv2dRef(x, [2, 3, 9, 12], w, [5, 3, 3, 3], b, 1),
+      [W([2, 3, 9, 12]), W([5, 3, 3, 3]), W([5])],
+      12,
+    );
+  } finally {
+    Object.assign(ops.convSettings, { tiled: tiled.conv });
+    Object.assign(ops.matmulSettings, { tiled: tiled.matmul, tiledMinMacs: tiled.minMacs });
+  }
   await kernel('log-softmax over 13 columns', ([x]) => ops.logSoftmax(x), ([x]) => softmaxRef(x, 13, true), [W([5, 13])], 4);
   const targets = [3, 0, 12, 7, 7];
   await kernel('cross-entropy, 5 rows of 13', ([x]) => ops.crossEntropy(x, targets), ([x]) => crossEntropyRef(x, 13, targets), [W([5, 13])], 5);
