@@ -1,10 +1,10 @@
 // `cgan cgan`: the baseline the paper's method claims to match, a conditional DCGAN trained on
 // Fashion-MNIST's 60,000 labelled training images (src/models/dcgan.ts), on the same engine. Its
 // run folder follows `cgan train`'s: config.json, a checkpoint every epoch and on Ctrl-C (G and D
-// with their Adam moments and batchnorm statistics, and the noise generator's state, so --resume
-// continues bit for bit), metrics.jsonl, a grid per epoch, curves.png, and the same report
-// (grade.ts) from the generator saved as a converted model file (models/families/dcgan.ts), which
-// `cgan sample` and `cgan eval` read like any run.
+// with their Adam moments and batchnorm statistics, the average of G's weights with --ema, and
+// the noise generator's state, so --resume continues bit for bit), metrics.jsonl, a grid per
+// epoch, curves.png, and the same report (grade.ts) from the generator saved as a converted model
+// file (models/families/dcgan.ts), which `cgan sample` and `cgan eval` read like any run.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
