@@ -58,7 +58,7 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['train', '--latent-pool', '200'], /--latent-pool 200: the classifier on z trains on 0\.9 of the pool in batches of 256; give a larger pool, or 0 for none/);
   });
 
-  it('cgan --batch 0, --epochs 1.5, --steps-per-epoch -1, --width x, --dim-z 0; a --loss or --discriminator it does not know', async () => {
+  it('cgan --batch 0, --epochs 1.5, --steps-per-epoch -1, --width x, --dim-z 0, --ema 1; a --loss or --discriminator it does not know', async () => {
     await refused(['cgan', '--batch', '0'], /--batch must be a whole number of at least 1/);
     await refused(['cgan', '--epochs', '1.5'], /--epochs must be a whole number of at least 1/);
     await refused(['cgan', '--steps-per-epoch', '-1'], /--steps-per-epoch must be a whole number of at least 1/);
@@ -66,6 +66,7 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['cgan', '--dim-z', '0'], /--dim-z must be a whole number of at least 1/);
     await refused(['cgan', '--loss', 'wgan'], /--loss must be one of bce, lsgan, hinge, got wgan/);
     await refused(['cgan', '--discriminator', 'sum'], /--discriminator must be one of concat, projection, got sum/);
+    await refused(['cgan', '--ema', '1'], /--ema must be in \[0, 1\), got 1/);
     await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
   });
 
