@@ -6,22 +6,25 @@
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 2   # the other kernel families (conv, BigGAN-deep-256, ...)
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 3   # again after a kernel change: matmul, the step, conv
 #   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 4   # VGG-16 full size, the step's profile, train seeds 1 and 2
+#   bash scripts/gpu-run.sh bash scripts/gpu-figures.sh 5   # issue 17: the cGAN as a GPU allows (needs .data/, gpu-data.sh)
 #
 # Each step runs under a time limit inside the part's budget (GPU_FIGURES_BUDGET seconds, default
 # 540, under the run tool's 600), most important first; after each, everything so far is packed
 # into $OUT/figures-<part>.tar.gz (so a call stopped at its limit still returns what it finished;
 # without the run's optimizer state, which only resuming needs).
-# GPU_FIGURES_TRAIN_ARGS adds arguments to the training run (a short one, to try this on lavapipe).
+# GPU_FIGURES_TRAIN_ARGS adds arguments to the training run (a short one, to try this on lavapipe),
+# GPU_FIGURES_CGAN_ARGS to part 5's cGAN run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PART=${1:?part 1, 2, 3 or 4}
+PART=${1:?part 1, 2, 3, 4 or 5}
 : "${OUT:?set OUT (the run tool sets it)}"
 RES=/tmp/gpu-figures-$PART
 rm -rf "$RES" && mkdir -p "$RES"
 START=$(date +%s)
 BUDGET=${GPU_FIGURES_BUDGET:-540}
 
-pack() { tar -C "$RES" --exclude=optimizer.safetensors -czf "$OUT/figures-$PART.tar.gz.part" . && mv "$OUT/figures-$PART.tar.gz.part" "$OUT/figures-$PART.tar.gz"; }
+# Without optimizer state and the cGAN's discriminator: only resuming needs them.
+pack() { tar -C "$RES" --exclude='optimizer*.safetensors' --exclude=discriminator.safetensors -czf "$OUT/figures-$PART.tar.gz.part" . && mv "$OUT/figures-$PART.tar.gz.part" "$OUT/figures-$PART.tar.gz"; }
 # step NAME LIMIT CMD...: CMD's output to NAME.log, at most LIMIT seconds and never past the budget.
 step() {
   local name=$1 limit=$2; shift 2
@@ -79,7 +82,16 @@ case "$PART" in
       step "train-seed$seed" 170 node bin/cgan.js train --seed "$seed" --out "$RES/run-seed$seed" ${GPU_FIGURES_TRAIN_ARGS:-}
     done
     ;;
-  *) echo "gpu-figures: part $PART? (1, 2, 3 or 4)" >&2; exit 2 ;;
+  5)
+    # Issue 17's "what a GPU would allow": the cGAN at four times the width, for as many epochs as
+    # the limit holds (a checkpoint every epoch: a run stopped at the limit keeps its last epoch),
+    # sampled from the average of G's weights. The judges grade it here afterwards (docs/gpu.md).
+    [ -f .data/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "gpu-figures: no .data/fashion-mnist (bash scripts/gpu-data.sh, carried in a second call)" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    step cgan-width64 420 node bin/cgan.js cgan --data .data/fashion-mnist --width 64 --epochs 30 --ema 0.999 \
+      --judge models/fmnist_vgg_judge32.safetensors --real-data .data/fashion-mnist --out "$RES/cgan-width64" ${GPU_FIGURES_CGAN_ARGS:-}
+    ;;
+  *) echo "gpu-figures: part $PART? (1, 2, 3, 4 or 5)" >&2; exit 2 ;;
 esac
 echo "gpu-figures: part $PART done in $(($(date +%s) - START))s"
 cat "$RES/steps.txt"
