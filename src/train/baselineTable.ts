@@ -4,7 +4,8 @@
 // conditional DCGAN with `npm run cgan` (runs/baseline/cgan; cgan-2epochs and cgan-3epochs: copies
 // trained on with --resume --epochs 2, then 3; cgan-5epochs: runs of --epochs 5, and cgan-6epochs
 // their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5;
-// cgan-ema-5epochs: runs of --epochs 5 --ema 0.999; cgan-projection-2epochs and
+// cgan-ema-5epochs: runs of --epochs 5 --ema 0.999, and cgan-ema-2epochs their copies at the end of
+// epoch 2 (the default command's bytes); cgan-projection-2epochs and
 // cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with
 // --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
@@ -43,13 +44,13 @@ const ROWS: BaselineRow[] = [
   {
     dir: 'runs/baseline/cgan',
     label: 'the label-trained conditional DCGAN, one epoch (`npm run cgan -- --epochs 1`)',
-    command: 'npm run cgan -- --epochs 1 --seed <s>',
+    command: 'npm run cgan -- --epochs 1 --ema 0 --seed <s>',
     images: '60,000 / 60,000 (one epoch)',
   },
   {
     // Copies of the 1-epoch runs trained on: the same bytes as runs started with --epochs 2.
     dir: 'runs/baseline/cgan-2epochs',
-    label: 'the same, two epochs: the default `npm run cgan`',
+    label: 'the same, two epochs, sampled from G\'s own weights (the default `npm run cgan` until 2026-12-04, `--ema 0`)',
     command: 'npm run cgan -- --out <a copy of the 1-epoch seed s> --resume --epochs 2',
     images: '60,000 / 60,000 (two epochs)',
   },
@@ -62,7 +63,7 @@ const ROWS: BaselineRow[] = [
   {
     dir: 'runs/baseline/cgan-5epochs',
     label: 'the same, five epochs (the 30 minutes of an AVX-512 machine)',
-    command: 'npm run cgan -- --epochs 5 --seed <s>',
+    command: 'npm run cgan -- --epochs 5 --ema 0 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
   },
   {
@@ -74,25 +75,39 @@ const ROWS: BaselineRow[] = [
   {
     dir: 'runs/baseline/cgan-sn-hinge-5epochs',
     label: "five epochs with SNGAN's recipe: spectral norm on D, the hinge loss",
-    command: 'npm run cgan -- --spectral-norm --loss hinge --epochs 5 --seed <s>',
+    command: 'npm run cgan -- --spectral-norm --loss hinge --epochs 5 --ema 0 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
   },
   {
+    // Copies of the 5-epoch runs with --ema 0.999 at the end of epoch 2: the same bytes as runs of the default command.
+    dir: 'runs/baseline/cgan-ema-2epochs',
+    label: "two epochs, sampled from the average of G's weights: the default `npm run cgan` (`--ema 0.999`, since 2026-12-04)",
+    command: 'npm run cgan -- --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    // The same folders as cgan-ema-2epochs with emaDecay dropped from config.json: G's own weights of the same runs.
+    dir: 'runs/baseline/cgan-own-2epochs',
+    label: "the same two-epoch runs, sampled from G's own weights (`--ema 0`)",
+    command: 'npm run cgan -- --ema 0 --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
     dir: 'runs/baseline/cgan-ema-5epochs',
-    label: "five epochs, sampled from an average of G's weights (`--ema 0.999`; training the same as five epochs')",
+    label: "five epochs, sampled from the average of G's weights (`--ema 0.999`)",
     command: 'npm run cgan -- --epochs 5 --ema 0.999 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
   },
   {
     dir: 'runs/baseline/cgan-projection-2epochs',
     label: 'two epochs with a projection discriminator (`--discriminator projection`)',
-    command: 'npm run cgan -- --discriminator projection --seed <s>',
+    command: 'npm run cgan -- --discriminator projection --ema 0 --seed <s>',
     images: '60,000 / 60,000 (two epochs)',
   },
   {
     dir: 'runs/baseline/cgan-projection-sn-hinge-2epochs',
     label: "two epochs, projection discriminator with SNGAN's recipe (`--discriminator projection --spectral-norm --loss hinge`)",
-    command: 'npm run cgan -- --discriminator projection --spectral-norm --loss hinge --seed <s>',
+    command: 'npm run cgan -- --discriminator projection --spectral-norm --loss hinge --ema 0 --seed <s>',
     images: '60,000 / 60,000 (two epochs)',
   },
 ];
@@ -103,7 +118,7 @@ const ROWS: BaselineRow[] = [
  * architecture trained from scratch on the same images, at one budget of steps.
  */
 const TRANSFER_IMAGES = [100, 1000, 10000];
-const TRANSFER_FLAGS = '--batch 32 --epochs 4 --steps-per-epoch 250 --grade-every 125 --grade-samples 200';
+const TRANSFER_FLAGS = '--batch 32 --epochs 4 --steps-per-epoch 250 --grade-every 125 --grade-samples 200 --ema 0';
 const TRANSFER_GENERATOR = '--generator models/fmnist_biggan32_G.safetensors';
 const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
   const count = n.toLocaleString('en-US');

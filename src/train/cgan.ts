@@ -307,8 +307,8 @@ function restoreCganCheckpoint(dir: string, gan: Gan, average: ExponentialAverag
   return state;
 }
 
-/** A row per class, fixed noise, G in eval mode (running statistics), as `sample` will draw it. */
-async function cganGrid(G: TrainableGenerator, config: CganConfig, path: string): Promise<void> {
+/** A row per class, fixed noise (the seed's), G in eval mode (running statistics), as `sample` will draw it: every epoch's grid of a run draws the same z. */
+export async function cganGrid(G: TrainableGenerator, config: CganConfig, path: string): Promise<void> {
   const K = config.classNames.length;
   const n = K * config.gridPerClass;
   const z = new Rng(config.seed + 1).fillNormal(new Float32Array(n * config.dimZ));

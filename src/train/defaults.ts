@@ -43,8 +43,8 @@ export const CGAN_DEFAULTS = {
   beta1: 0.5,
   loss: 'bce' as const,
   discriminator: 'concat' as DiscriminatorConditioning,
-  /** Off: the grids and report use G's own weights (an average of them: --ema). */
-  emaDecay: 0,
+  /** Grids, gradings and the report sample from an exponential moving average of G's weights (docs/baseline.md); 0: G's own. */
+  emaDecay: 0.999,
   seed: 0,
   dimZ: 100,
   embedDim: 10,
