@@ -3,7 +3,7 @@
 // training left.
 import { kernelFamily } from '../engine/kernelFamily.js';
 import { grid, runtime } from '../engine/runtime.js';
-import { formatShape, type Tensor } from '../engine/tensor.js';
+import { assertFloat, assertSameShape, type Tensor } from '../engine/tensor.js';
 import { flatIndex } from '../engine/wgsl.js';
 
 const average = kernelFamily('average', {
@@ -16,10 +16,9 @@ const WORKGROUP = 256;
 
 /** average += weight * (value - average), in place (torch's average.lerp_(value, weight)); returns average. */
 export function lerp_(average_: Tensor, value: Tensor, weight: number): Tensor {
-  if (average_.size !== value.size || average_.ndim !== value.ndim || average_.shape.some((d, i) => d !== value.shape[i])) {
-    throw new Error(`lerp_: shapes ${formatShape(average_.shape)} and ${formatShape(value.shape)} differ`);
-  }
-  if (average_.dtype !== 'float32' || value.dtype !== 'float32') throw new Error(`lerp_: float32 tensors only, got ${average_.dtype} and ${value.dtype}`);
+  assertSameShape(average_, value, 'lerp_');
+  assertFloat(average_, 'lerp_');
+  assertFloat(value, 'lerp_');
   if (average_.size === 0) return average_;
   runtime().launch({
     kernel: average,

@@ -277,7 +277,7 @@ export function buildGan(config: CganConfig): Gan {
   };
 }
 
-async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState, average: ExponentialAverage | null): Promise<void> {
+async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState, average: ExponentialAverage<TrainableGenerator> | null): Promise<void> {
   const G = gan.generator;
   const converted = { format: G instanceof BigGANGenerator ? 'biggan-generator' : 'dcgan-generator', config: G.config, tensors: new Map() };
   await writeCheckpoint(dir, [
@@ -289,7 +289,7 @@ async function saveCganCheckpoint(dir: string, gan: Gan, state: CganState, avera
   ], state);
 }
 
-function restoreCganCheckpoint(dir: string, gan: Gan, average: ExponentialAverage | null): CganState {
+function restoreCganCheckpoint(dir: string, gan: Gan, average: ExponentialAverage<TrainableGenerator> | null): CganState {
   recoverCheckpoint(dir);
   const at = join(dir, CHECKPOINT);
   if (!existsSync(join(at, 'state.json'))) throw new Error(`no checkpoint in ${dir} (expected ${at}/state.json)`);
@@ -377,7 +377,7 @@ export async function trainCgan(config: CganConfig, options: CganOptions = {}): 
   const gan = buildGan(config);
   // The average starts as G's copy: the same file or seed gives the same initial weights. It only samples.
   const average = config.emaDecay ? new ExponentialAverage(gan.generator, buildGenerator(config).eval(), config.emaDecay) : null;
-  const sampler = average ? (average.average as TrainableGenerator) : gan.generator;
+  const sampler = average?.average ?? gan.generator;
   const rng = new Rng(config.seed);
   let state: CganState = { step: 0, adamStepsG: 0, adamStepsD: 0, rng: rng.getState() };
   const metricsPath = join(config.out, 'metrics.jsonl');

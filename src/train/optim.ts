@@ -100,12 +100,12 @@ export class Adam {
  * warms up as TensorFlow's ExponentialMovingAverage with num_updates, min(decay, (1 + n) / (10 + n))
  * for the n-th update from 0, so the first updates are not held at the initial weights.
  */
-export class ExponentialAverage {
+export class ExponentialAverage<M extends Module = Module> {
   /** Updates so far: what a checkpoint keeps to continue the warm-up where it was. */
   updates = 0;
   private readonly pairs: [Tensor, Tensor][];
 
-  constructor(readonly model: Module, readonly average: Module, readonly decay: number) {
+  constructor(readonly model: Module, readonly average: M, readonly decay: number) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`ExponentialAverage: the decay must be in [0, 1), got ${decay}`);
     const averaged = average.stateDict();
     this.pairs = [...model.stateDict()].flatMap(([key, t]): [Tensor, Tensor][] => {
