@@ -56,12 +56,14 @@ describe('cgan trainer', () => {
     { name: '', spectralNorm: false },
     { name: ' (--spectral-norm: u and v in the checkpoint)', spectralNorm: true },
     { name: ' (--discriminator projection: its class vectors in the checkpoint)', spectralNorm: false, discriminator: 'projection' as const },
+    { name: ' (--discriminator auxiliary: its classifier in the checkpoint)', spectralNorm: false, discriminator: 'auxiliary' as const },
+    { name: ' (--upsampling nearest: 3x3 convs in the generator)', spectralNorm: false, upsampling: 'nearest' as const },
   ];
-  for (const [v, { name, spectralNorm, discriminator }] of variants.entries()) {
+  for (const [v, { name, spectralNorm, discriminator, upsampling }] of variants.entries()) {
     it(`--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through${name}`, async () => {
       const straight = join(tmp, `straight-${v}`);
       const resumed = join(tmp, `resumed-${v}`);
-      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}), ...(discriminator ? { discriminator } : {}) });
+      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}), ...(discriminator ? { discriminator } : {}), ...(upsampling ? { upsampling } : {}) });
       await trainCgan(config(straight), { data: tinyData(), quiet: true });
       const stopSignal = { stop: false };
       const first = await trainCgan(config(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
@@ -80,7 +82,13 @@ describe('cgan trainer', () => {
       expect(keys.includes('main.0.weight_u'), 'main.0.weight_u').toBe(spectralNorm);
       expect(keys.includes('main.0.weight'), 'main.0.weight').toBe(!spectralNorm);
       expect(keys.includes('projection.weight'), 'projection.weight').toBe(discriminator === 'projection');
-      expect(keys.includes('embed.weight'), 'embed.weight').toBe(discriminator !== 'projection');
+      expect(keys.includes('classifier.weight'), 'classifier.weight').toBe(discriminator === 'auxiliary');
+      expect(keys.includes('embed.weight'), 'embed.weight').toBe(discriminator === undefined);
+      const generatorWeights = readSafetensors(join(resumed, CGAN_GENERATOR)).tensors;
+      // Transposed: 4x4 convs at main.0, 3, 6, 9 and batchnorms between. Nearest: 3x3 convs at main.4, 8, 12 after upsamples.
+      expect(generatorWeights.get('main.3.weight')?.shape, 'main.3.weight').toEqual(upsampling ? undefined : [8, 4, 4, 4]);
+      expect(generatorWeights.get('main.4.weight')?.shape, 'main.4.weight').toEqual(upsampling ? [4, 8, 3, 3] : [4]);
+      expect((await loadGenerator(join(resumed, CGAN_GENERATOR))).resolution).toBe(32);
     });
   }
 

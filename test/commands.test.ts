@@ -65,8 +65,10 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['cgan', '--width', 'x'], /--width must be a whole number of at least 1/);
     await refused(['cgan', '--dim-z', '0'], /--dim-z must be a whole number of at least 1/);
     await refused(['cgan', '--loss', 'wgan'], /--loss must be one of bce, lsgan, hinge, got wgan/);
-    await refused(['cgan', '--discriminator', 'sum'], /--discriminator must be one of concat, projection, got sum/);
+    await refused(['cgan', '--discriminator', 'sum'], /--discriminator must be one of concat, projection, auxiliary, got sum/);
     await refused(['cgan', '--ema', '1'], /--ema must be in \[0, 1\), got 1/);
+    await refused(['cgan', '--upsampling', 'bilinear'], /--upsampling must be one of transposed, nearest, got bilinear/);
+    await refused(['cgan', '--generator', 'models/fmnist_biggan32_G.safetensors', '--upsampling', 'nearest'], /--upsampling: for the DCGAN generator/);
     await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
   });
 

@@ -19,6 +19,8 @@ import { FIXTURE_OUTPUT_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
 const PROJECTION_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_projection_step.pth');
+const AUXILIARY_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_auxiliary_step.pth');
+const UPSAMPLE_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_upsample_step.pth');
 const G_CONFIG = { dimZ: 8, numClasses: 3, embedDim: 4, channels: [8, 4], outChannels: 3, resolution: 16, eps: 1e-5 };
 const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8], resolution: 16, slope: 0.2, eps: 1e-5 };
 
@@ -29,6 +31,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const fixture = useFixture(FIXTURE);
 const host = fixture.tensor;
 const projectionFixture = useFixture(PROJECTION_FIXTURE);
+const auxiliaryFixture = useFixture(AUXILIARY_FIXTURE);
+const upsampleFixture = useFixture(UPSAMPLE_FIXTURE);
+const UPSAMPLING_G_CONFIG = { ...G_CONFIG, upsampling: 'nearest' as const };
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {
@@ -37,6 +42,12 @@ describe('conditional DCGAN', () => {
     });
     it(`${kind}, projection discriminator: two alternating steps match PyTorch's`, async () => {
       await expectGanStepsMatch(projectionFixture, new DCGANGenerator(G_CONFIG), new DCGANDiscriminator({ ...D_CONFIG, conditioning: 'projection' }), kind);
+    });
+    it(`${kind}, auxiliary classifier (AC-GAN): two alternating steps, each loss with its classes' cross-entropy, match PyTorch's`, async () => {
+      await expectGanStepsMatch(auxiliaryFixture, new DCGANGenerator(G_CONFIG), new DCGANDiscriminator({ ...D_CONFIG, conditioning: 'auxiliary' }), kind);
+    });
+    it(`${kind}, generator upsampling by nearest neighbour and 3x3 convs: two alternating steps match PyTorch's`, async () => {
+      await expectGanStepsMatch(upsampleFixture, new DCGANGenerator(UPSAMPLING_G_CONFIG), new DCGANDiscriminator(D_CONFIG), kind);
     });
   }
 
@@ -62,5 +73,23 @@ describe('conditional DCGAN', () => {
     expectClose(alone, values.slice(0, 3 * 16 * 16), FIXTURE_OUTPUT_REL, 'one sample alone');
     // A one-hot class vector picks the same embedding rows as the indices.
     expect(Array.from(await noGrad(() => G.forward(z, oneHot(labels, 3))).data())).toEqual(Array.from(values));
+  });
+
+  it('an upsampling generator converts (its convs at main.4 and main.8 say so) and loads to the images of the model it was converted from', async () => {
+    const state = new Map([...upsampleFixture.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
+    const converted = convertStateDict(state);
+    expect(converted.config).toEqual(UPSAMPLING_G_CONFIG);
+    const path = join(tmp, 'G-upsampling.safetensors');
+    writeSafetensors(path, converted.tensors, conversionMetadata(converted));
+    const G = await loadGenerator(path);
+    const trained = new DCGANGenerator(UPSAMPLING_G_CONFIG).eval();
+    trained.loadStateDict(upsampleFixture.under('G.'));
+    const z = upsampleFixture.tensor('z0');
+    const labels = [0, 2, 1, 1, 0, 2];
+    expect(Array.from(await noGrad(() => G.forward(z, labels)).data())).toEqual(Array.from(await noGrad(() => trained.forward(z, labels)).data()));
+    // A 3x3 conv where a transposed conv's 4x4 belongs names the key.
+    const mixed = new Map(state);
+    mixed.set('main.3.weight', state.get('main.4.weight')!);
+    expect(() => convertStateDict(mixed)).toThrow(/main\.3\.weight/);
   });
 });

@@ -3,13 +3,18 @@
 //
 // Generator: the class's embedding is concatenated with z, seen as a 1x1 image, and transposed
 // convolutions (4x4, stride 2, padding 1) double it from 4x4 to the resolution, each followed
-// by batchnorm and relu, the last by tanh: images in [-1, 1].
+// by batchnorm and relu, the last by tanh: images in [-1, 1]. Or, with `upsampling: 'nearest'`,
+// each doubling is a nearest-neighbour upsample and a 3x3 conv (Odena et al. 2016, "Deconvolution
+// and checkerboard artifacts": every output pixel sees as many weights, so no checkerboard).
 // Discriminator: the class's embedding is a map of the image's size, concatenated with the image
 // as one more channel; 4x4 stride-2 convolutions halve it down to 4x4 with leaky relus
 // (batchnorm on all but the first), and a 4x4 conv gives one logit per image. Or, with
 // `conditioning: 'projection'` (Miyato & Koyama 2018, "cGANs with projection discriminator"), the
 // convs see the image alone and the class enters at the end: the logit is the 4x4 conv's plus
-// the inner product of the class's embedding with the last features summed over space.
+// the inner product of the class's embedding with the last features summed over space. Or, with
+// `conditioning: 'auxiliary'` (Odena et al. 2017, AC-GAN), the convs see the image alone, the
+// class not at all: a second 4x4 conv on the last features, `classifier`, gives class logits,
+// and both networks learn to make them name the class (src/train/ganStep.ts).
 //
 // The keys follow PyTorch's DCGAN example (an nn.Sequential `main`: conv at 0, 3, 6, ...,
 // batchnorm after each, activations in between) plus `embed`, so a PyTorch model of this layout
@@ -21,6 +26,7 @@ import { sum } from '../kernels/reduce.js';
 import { matmul } from '../kernels/matmul.js';
 import { concat } from '../kernels/shape.js';
 import { conv2dUnfold } from '../kernels/unfold.js';
+import { upsampleConv2d } from '../kernels/conv2d.js';
 import type { ImageGenerator } from './family.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Module } from './module.js';
 
@@ -35,7 +41,12 @@ export interface DCGANGeneratorConfig {
   /** 4 * 2^channels.length. */
   resolution: number;
   eps: number;
+  /** How each layer after the first doubles the side (absent: 'transposed', as runs before the option). */
+  upsampling?: GeneratorUpsampling;
 }
+
+export const GENERATOR_UPSAMPLINGS = ['transposed', 'nearest'] as const;
+export type GeneratorUpsampling = (typeof GENERATOR_UPSAMPLINGS)[number];
 
 export interface DCGANDiscriminatorConfig {
   numClasses: number;
@@ -47,11 +58,11 @@ export interface DCGANDiscriminatorConfig {
   /** Slope of the leaky relus (DCGAN: 0.2). */
   slope: number;
   eps: number;
-  /** How the class enters: 'concat' (an embedded map beside the image; the default) or 'projection'. */
+  /** How the class enters: 'concat' (an embedded map beside the image; the default), 'projection' or 'auxiliary'. */
   conditioning?: DiscriminatorConditioning;
 }
 
-export const DISCRIMINATOR_CONDITIONINGS = ['concat', 'projection'] as const;
+export const DISCRIMINATOR_CONDITIONINGS = ['concat', 'projection', 'auxiliary'] as const;
 export type DiscriminatorConditioning = (typeof DISCRIMINATOR_CONDITIONINGS)[number];
 
 /** The layers of an nn.Sequential, registered under their indices (activations leave gaps). */
@@ -77,7 +88,7 @@ function dcganInit(model: Module, rng: Rng): void {
 export class DCGANGenerator extends Module implements ImageGenerator {
   readonly embed: Embedding;
   readonly main: Sequential;
-  private readonly ups: { conv: ConvTranspose2d; bn: BatchNorm2d | null }[] = [];
+  private readonly ups: { conv: ConvTranspose2d | Conv2d; bn: BatchNorm2d | null }[] = [];
 
   /** In training mode; `seed` draws the initial weights. */
   constructor(readonly config: DCGANGeneratorConfig, seed = 0) {
@@ -87,12 +98,21 @@ export class DCGANGenerator extends Module implements ImageGenerator {
     this.embed = this.registerModule('embed', new Embedding(c.numClasses, c.embedDim, { generator: rng }));
     this.main = this.registerModule('main', new Sequential());
     const widths = [c.dimZ + c.embedDim, ...c.channels, c.outChannels];
+    const nearest = c.upsampling === 'nearest';
+    let index = 0;
     for (let i = 0; i + 1 < widths.length; i++) {
       const last = i + 2 === widths.length;
       // 1x1 -> 4x4 first (kernel 4, no padding), then each layer doubles the side.
-      const geometry = i === 0 ? { stride: 1, padding: 0 } : { stride: 2, padding: 1 };
-      const conv = this.main.at(3 * i, new ConvTranspose2d(widths[i], widths[i + 1], 4, { ...geometry, bias: last, generator: rng }));
-      const bn = last ? null : this.main.at(3 * i + 1, new BatchNorm2d(widths[i + 1], { eps: c.eps }));
+      let conv: ConvTranspose2d | Conv2d;
+      if (i === 0 || !nearest) {
+        const geometry = i === 0 ? { stride: 1, padding: 0 } : { stride: 2, padding: 1 };
+        conv = this.main.at(index++, new ConvTranspose2d(widths[i], widths[i + 1], 4, { ...geometry, bias: last, generator: rng }));
+      } else {
+        index++; // nn.Upsample(scale_factor=2)
+        conv = this.main.at(index++, new Conv2d(widths[i], widths[i + 1], 3, { padding: 1, bias: last, generator: rng }));
+      }
+      const bn = last ? null : this.main.at(index++, new BatchNorm2d(widths[i + 1], { eps: c.eps }));
+      index++; // the relu, or the tanh
       this.ups.push({ conv, bn });
     }
     dcganInit(this, rng);
@@ -131,7 +151,11 @@ export class DCGANGenerator extends Module implements ImageGenerator {
       y = this.embed.forward(classes);
     }
     let h = concat([z, y], 1).reshape(B, c.dimZ + c.embedDim, 1, 1);
-    for (const { conv, bn } of this.ups) h = bn ? bn.forwardRelu(conv.forward(h)) : tanh(conv.forward(h));
+    for (const { conv, bn } of this.ups) {
+      // The upsample and the 3x3 conv as one kernel (kernels/conv2d.ts), the conv reading at half the position.
+      const y = conv instanceof Conv2d ? upsampleConv2d(h, conv.weight, conv.bias, 2) : conv.forward(h);
+      h = bn ? bn.forwardRelu(y) : tanh(y);
+    }
     return h;
   }
 }
@@ -141,6 +165,8 @@ export class DCGANDiscriminator extends Module {
   readonly embed: Embedding | null;
   /** 'projection': the class's vector, dotted with the last features summed over space. */
   readonly projection: Embedding | null;
+  /** 'auxiliary': class logits from the last features (AC-GAN's auxiliary classifier). */
+  readonly classifier: Conv2d | null;
   readonly main: Sequential;
   private readonly downs: { conv: Conv2d; bn: BatchNorm2d | null }[] = [];
   private readonly out: Conv2d;
@@ -151,9 +177,11 @@ export class DCGANDiscriminator extends Module {
     const rng = new Rng(seed);
     const R = c.resolution;
     const projection = c.conditioning === 'projection';
-    this.embed = projection ? null : this.registerModule('embed', new Embedding(c.numClasses, R * R, { generator: rng }));
+    const auxiliary = c.conditioning === 'auxiliary';
+    // Only the concatenating D sees the class beside the image: an auxiliary classifier that did could read it off.
+    this.embed = projection || auxiliary ? null : this.registerModule('embed', new Embedding(c.numClasses, R * R, { generator: rng }));
     this.main = this.registerModule('main', new Sequential());
-    const widths = [c.inChannels + (projection ? 0 : 1), ...c.channels];
+    const widths = [c.inChannels + (this.embed ? 1 : 0), ...c.channels];
     let index = 0;
     for (let i = 0; i + 1 < widths.length; i++) {
       // No batchnorm on the first layer (DCGAN): it would normalise away the image's own statistics.
@@ -164,6 +192,7 @@ export class DCGANDiscriminator extends Module {
     }
     this.out = this.main.at(index, new Conv2d(widths.at(-1)!, 1, 4, { generator: rng }));
     this.projection = projection ? this.registerModule('projection', new Embedding(c.numClasses, widths.at(-1)!)) : null;
+    this.classifier = auxiliary ? this.registerModule('classifier', new Conv2d(widths.at(-1)!, c.numClasses, 4, { generator: rng })) : null;
     dcganInit(this, rng);
     // Small, as DCGAN's other weights: the class term starts near 0 beside the conv's logit.
     this.projection?.weight.copy_(rng.fillNormal(new Float32Array(this.projection.weight.size), 0, 0.02));
@@ -171,6 +200,14 @@ export class DCGANDiscriminator extends Module {
 
   /** Images (B, inChannels, R, R) and a class index per image -> logits (B). */
   forward(images: Tensor, classes: Tensor | ArrayLike<number>): Tensor {
+    return this.forwardWithClasses(images, classes).logits;
+  }
+
+  /**
+   * The real-or-generated logits (B) and, with an auxiliary classifier, its class logits
+   * (B, numClasses), from one pass through the convs.
+   */
+  forwardWithClasses(images: Tensor, classes: Tensor | ArrayLike<number>): { logits: Tensor; classLogits: Tensor | null } {
     const c = this.config;
     const R = c.resolution;
     if (images.ndim !== 4 || images.shape[1] !== c.inChannels || images.shape[2] !== R || images.shape[3] !== R) {
@@ -185,7 +222,8 @@ export class DCGANDiscriminator extends Module {
       h = leakyRelu(bn ? bn.forward(h) : h, c.slope);
     }
     const logits = conv(this.out, h).reshape(B);
-    if (!this.projection) return logits;
-    return add(logits, sum(mul(this.projection.forward(classes), sum(h, [2, 3])), 1));
+    if (this.classifier) return { logits, classLogits: conv(this.classifier, h).reshape(B, c.numClasses) };
+    if (!this.projection) return { logits, classLogits: null };
+    return { logits: add(logits, sum(mul(this.projection.forward(classes), sum(h, [2, 3])), 1)), classLogits: null };
   }
 }

@@ -7,7 +7,9 @@
 // cgan-ema-5epochs: runs of --epochs 5 --ema 0.999, and cgan-ema-2epochs their copies at the end of
 // epoch 2 (the default command's bytes); cgan-projection-2epochs and
 // cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with
-// --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
+// --spectral-norm --loss hinge; cgan-acgan-2epochs: runs of --discriminator auxiliary --epochs 5
+// copied at the end of epoch 2 and stopped; cgan-nearest-5epochs: runs of --upsampling nearest
+// --epochs 5, and cgan-nearest-2epochs their copies at the end of epoch 2), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
 // reads the runs' report.json, metrics.jsonl and last grid, keeping the report and minutes as a
 // record in docs/baseline/records that is read when the run folder is gone (a row with neither
@@ -109,6 +111,26 @@ const ROWS: BaselineRow[] = [
     label: "two epochs, projection discriminator with SNGAN's recipe (`--discriminator projection --spectral-norm --loss hinge`)",
     command: 'npm run cgan -- --discriminator projection --spectral-norm --loss hinge --ema 0 --seed <s>',
     images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    // Copies of runs of --epochs 5 at the end of epoch 2, stopped there: every class had collapsed to one image.
+    dir: 'runs/baseline/cgan-acgan-2epochs',
+    label: 'two epochs with an auxiliary classifier in D (AC-GAN, `--discriminator auxiliary`)',
+    command: 'npm run cgan -- --discriminator auxiliary --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    // Copies of the 5-epoch runs below at the end of epoch 2: the same bytes as runs of this command.
+    dir: 'runs/baseline/cgan-nearest-2epochs',
+    label: 'two epochs, G upsampling by nearest neighbour and 3x3 convs (`--upsampling nearest`)',
+    command: 'npm run cgan -- --upsampling nearest --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-nearest-5epochs',
+    label: 'five epochs, G upsampling by nearest neighbour and 3x3 convs (`--upsampling nearest`)',
+    command: 'npm run cgan -- --upsampling nearest --epochs 5 --seed <s>',
+    images: '60,000 / 60,000 (five epochs)',
   },
 ];
 

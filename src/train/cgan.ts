@@ -14,7 +14,7 @@ import { conversionMetadata } from '../models/convert.js';
 import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
 import { toFloat32 } from '../models/checkpoint/index.js';
 import type { ConvertedModel } from '../models/family.js';
-import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning } from '../models/dcgan.js';
+import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning, type GeneratorUpsampling } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { Conv2d } from '../models/module.js';
 import { spectralNorm } from '../models/spectralNorm.js';
@@ -81,6 +81,8 @@ export interface CganConfig {
   spectralNorm?: boolean;
   /** How the class enters D (absent: 'concat', as runs before the option). */
   discriminator?: DiscriminatorConditioning;
+  /** How the DCGAN generator doubles the side (absent: 'transposed', as runs before the option). */
+  upsampling?: GeneratorUpsampling;
   /**
    * Sample from an exponential moving average of G's weights with this decay (optim.ts,
    * ExponentialAverage), kept beside G in the checkpoint: the grids, gradings, report, `sample`
@@ -142,6 +144,7 @@ export function generatorConfig(c: CganConfig): DCGANGeneratorConfig {
   return {
     dimZ: c.dimZ, numClasses: c.classNames.length, embedDim: c.embedDim,
     channels: [4 * c.width, 2 * c.width, c.width], outChannels: 3, resolution: 32, eps: 1e-5,
+    ...(c.upsampling && c.upsampling !== 'transposed' ? { upsampling: c.upsampling } : {}),
   };
 }
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DISCRIMINATOR_CONDITIONINGS } from '../models/dcgan.js';
+import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '../models/dcgan.js';
 import { LATENT_CLASSIFIER_DEFAULTS, trainingRows } from './latentClassifier.js';
 import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
@@ -356,9 +356,15 @@ runFolderOptions(program
   .option('--spectral-norm', "spectral norm on every convolution of the discriminator (Miyato et al. 2018, SNGAN's recipe)")
   .option(
     '--discriminator <conditioning>',
-    "how the class enters the discriminator: concat (an embedded map beside the image, as in Milosevic's CDCGAN) or projection (the inner product of the class's embedding with its last features, Miyato & Koyama 2018)",
+    "how the class enters the discriminator: concat (an embedded map beside the image, as in Milosevic's CDCGAN), projection (the inner product of the class's embedding with its last features, Miyato & Koyama 2018) or auxiliary (D sees the image alone and also classifies it; both networks learn to make it name the class: AC-GAN, Odena et al. 2017)",
     oneOf('--discriminator', DISCRIMINATOR_CONDITIONINGS),
     CGAN_DEFAULTS.discriminator,
+  )
+  .option(
+    '--upsampling <how>',
+    "how the DCGAN generator doubles the side: transposed (4x4 stride-2 transposed convs, DCGAN's) or nearest (nearest-neighbour upsampling and a 3x3 conv, free of the transposed convs' checkerboard: Odena et al. 2016)",
+    oneOf('--upsampling', GENERATOR_UPSAMPLINGS),
+    CGAN_DEFAULTS.upsampling,
   )
   .option(
     '--ema <decay>',
@@ -389,6 +395,7 @@ runFolderOptions(program
       requireCheckpoint(o.classifier, 'the frozen classifier that grades the report: a VGG or ResNet .pth or .safetensors');
       if (o.fromScratch && !o.generator) throw new Error('--from-scratch: give the generator whose architecture to train (--generator <path>)');
       if (o.freshEmbedding && (!o.generator || o.fromScratch)) throw new Error('--fresh-embedding: only when fine-tuning (--generator without --from-scratch)');
+      if (o.generator && o.upsampling !== CGAN_DEFAULTS.upsampling) throw new Error('--upsampling: for the DCGAN generator; --generator brings its own architecture');
       if (o.lrNew !== undefined && (!o.generator || o.fromScratch)) {
         throw new Error('--lr-new: only when fine-tuning (--generator without --from-scratch); otherwise every weight starts fresh: use --lr');
       }
@@ -422,6 +429,7 @@ runFolderOptions(program
         ...(o.freshEmbedding ? { freshEmbedding: true } : {}),
         ...(o.spectralNorm ? { spectralNorm: true } : {}),
         ...(o.discriminator === 'concat' ? {} : { discriminator: o.discriminator }),
+        ...(o.upsampling === 'transposed' ? {} : { upsampling: o.upsampling }),
         ...(o.ema ? { emaDecay: o.ema } : {}),
         beta1: o.beta1,
         loss: o.loss,

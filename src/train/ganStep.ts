@@ -4,8 +4,10 @@ import { scope, type Tensor } from '../engine/tensor.js';
 import type { DCGANDiscriminator } from '../models/dcgan.js';
 import type { ImageGenerator } from '../models/family.js';
 import type { Module } from '../models/module.js';
+import { add } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { concat } from '../kernels/shape.js';
+import { crossEntropy } from '../kernels/softmax.js';
 import { discriminatorLoss, generatorLoss, type GanLoss } from './ganLoss.js';
 import type { Adam } from './optim.js';
 
@@ -25,15 +27,22 @@ export interface Gan {
  * statistics); D learns to tell the real batch from it (G's images detached), then G learns from
  * the updated D's view of the same images. Both networks stay in training mode, so batchnorm
  * uses batch statistics and updates its running statistics in each forward pass.
+ * With an auxiliary classifier in D (AC-GAN, Odena et al. 2017), both losses add its
+ * cross-entropy against the labels: D's on the real and the generated batch, G's on its own.
  * Returns [D's loss, G's loss, D's mean logit on real, on fake] with one read-back.
  */
 export async function ganStep(gan: Gan, real: Tensor, labels: ArrayLike<number>, z: Tensor): Promise<Float32Array> {
   const { generator: G, discriminator: D, optimizerG, optimizerD } = gan;
   const stats = scope(() => {
     const fake = G.forward(z, labels);
-    const realLogits = D.forward(real, labels);
-    const fakeLogits = D.forward(fake.detach(), labels);
-    const lossD = discriminatorLoss(gan.loss, realLogits, fakeLogits);
+    const onReal = D.forwardWithClasses(real, labels);
+    const onFake = D.forwardWithClasses(fake.detach(), labels);
+    const realLogits = onReal.logits;
+    const fakeLogits = onFake.logits;
+    let lossD = discriminatorLoss(gan.loss, realLogits, fakeLogits);
+    if (onReal.classLogits && onFake.classLogits) {
+      lossD = add(lossD, add(crossEntropy(onReal.classLogits, labels), crossEntropy(onFake.classLogits, labels)));
+    }
     lossD.backward();
     optimizerD.step();
     optimizerD.zeroGrad();
@@ -41,7 +50,9 @@ export async function ganStep(gan: Gan, real: Tensor, labels: ArrayLike<number>,
     D.requiresGrad_(false);
     let lossG: Tensor;
     try {
-      lossG = generatorLoss(gan.loss, D.forward(fake, labels));
+      const seen = D.forwardWithClasses(fake, labels);
+      lossG = generatorLoss(gan.loss, seen.logits);
+      if (seen.classLogits) lossG = add(lossG, crossEntropy(seen.classLogits, labels));
       lossG.backward();
     } finally {
       D.requiresGrad_(true);

@@ -23,6 +23,16 @@ And test/data/fixtures/cgan_projection_step.pth, for test/dcgan.test.ts: the sam
 generator with a projection discriminator (Miyato & Koyama 2018: no label channel;
 the logit is the final conv's plus <projection(y), features summed over space>), its
 initial state dicts, the same batch, and two steps for each loss as above.
+
+And test/data/fixtures/cgan_auxiliary_step.pth: the same generator with an
+auxiliary-classifier discriminator (AC-GAN, Odena et al. 2017: no label channel; a
+second 4x4 conv on the last features, `classifier`, gives class logits), and two
+steps for each loss as above, where D's loss adds the cross-entropy of its class
+logits on the real and the generated batch, and G's on its own batch.
+
+And test/data/fixtures/cgan_upsample_step.pth: a generator that doubles the side by
+nearest upsampling and a 3x3 conv (nn.Upsample then nn.Conv2d, so its convs sit at
+main.0, 4, 8) with the first discriminator, and two steps for each loss as above.
 """
 
 import os
@@ -35,17 +45,25 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", 
 OUT = os.path.join(FIXTURES, "cgan_step.pth")
 OUT_SN = os.path.join(FIXTURES, "cgan_spectral_norm_step.pth")
 OUT_PROJECTION = os.path.join(FIXTURES, "cgan_projection_step.pth")
+OUT_AUXILIARY = os.path.join(FIXTURES, "cgan_auxiliary_step.pth")
+OUT_UPSAMPLE = os.path.join(FIXTURES, "cgan_upsample_step.pth")
 Z, K, E, R = 8, 3, 4, 16
 
 
 class G(nn.Module):
-    def __init__(self):
+    """With `upsample`, each doubling after the first layer is nn.Upsample and a 3x3 conv."""
+
+    def __init__(self, upsample=False):
         super().__init__()
         self.embed = nn.Embedding(K, E)
+        if upsample:
+            up = lambda cin, cout, bias: [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias)]
+        else:
+            up = lambda cin, cout, bias: [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)]
         self.main = nn.Sequential(
             nn.ConvTranspose2d(Z + E, 8, 4, 1, 0, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.ConvTranspose2d(8, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-            nn.ConvTranspose2d(4, 3, 4, 2, 1, bias=True), nn.Tanh(),
+            *up(8, 4, False), nn.BatchNorm2d(4), nn.ReLU(),
+            *up(4, 3, True), nn.Tanh(),
         )
 
     def forward(self, z, y):
@@ -54,14 +72,16 @@ class G(nn.Module):
 
 class D(nn.Module):
     """src/models/dcgan.ts's discriminator: 4x4 stride-2 convs of `widths` (batchnorm on all but the first).
-    The class enters as an embedded map beside the image, or with `projection` as <projection(y), the last features summed over space>."""
+    The class enters as an embedded map beside the image, or with `projection` as <projection(y), the last features summed over space>,
+    or with `auxiliary` not at all: a class-logit head on the last features."""
 
-    def __init__(self, r=R, widths=(4, 8), classes=K, projection=False):
+    def __init__(self, r=R, widths=(4, 8), classes=K, projection=False, auxiliary=False):
         super().__init__()
         self.r = r
-        if not projection:
+        sees_label = not (projection or auxiliary)
+        if sees_label:
             self.embed = nn.Embedding(classes, r * r)
-        layers, cin = [], 3 if projection else 4
+        layers, cin = [], 4 if sees_label else 3
         for i, w in enumerate(widths):
             layers.append(nn.Conv2d(cin, w, 4, 2, 1, bias=i == 0))
             if i > 0:
@@ -71,8 +91,16 @@ class D(nn.Module):
         layers.append(nn.Conv2d(cin, 1, 4, 1, 0, bias=True))
         self.main = nn.Sequential(*layers)
         self.projection = nn.Embedding(classes, cin) if projection else None
+        self.classifier = nn.Conv2d(cin, classes, 4, 1, 0, bias=True) if auxiliary else None
+
+    def with_classes(self, x, y):
+        """The logits and the auxiliary classifier's class logits."""
+        h = self.main[:-1](x)
+        return self.main[-1](h).view(-1), self.classifier(h).view(x.shape[0], -1)
 
     def forward(self, x, y):
+        if self.classifier is not None:
+            return self.with_classes(x, y)[0]
         if self.projection is None:
             return self.main(torch.cat([x, self.embed(y).view(x.shape[0], 1, self.r, self.r)], 1)).view(-1)
         h = self.main[:-1](x)
@@ -100,13 +128,22 @@ def train_two_steps(kind, g, d, batch):
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     losses = []
+    y = batch["labels"]
     for step in range(2):
-        fake = g(batch[f"z{step}"], batch["labels"])
-        loss_d = d_loss(kind, d(batch["real"], batch["labels"]), d(fake.detach(), batch["labels"]))
+        fake = g(batch[f"z{step}"], y)
+        if d.classifier is None:
+            loss_d = d_loss(kind, d(batch["real"], y), d(fake.detach(), y))
+        else:
+            (real_logits, real_classes), (fake_logits, fake_classes) = d.with_classes(batch["real"], y), d.with_classes(fake.detach(), y)
+            loss_d = d_loss(kind, real_logits, fake_logits) + F.cross_entropy(real_classes, y) + F.cross_entropy(fake_classes, y)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = g_loss(kind, d(fake, batch["labels"]))
+        if d.classifier is None:
+            loss_g = g_loss(kind, d(fake, y))
+        else:
+            logits, classes = d.with_classes(fake, y)
+            loss_g = g_loss(kind, logits) + F.cross_entropy(classes, y)
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -162,26 +199,32 @@ def main():
     torch.save(sn, OUT_SN)
     print(f"wrote {OUT_SN}: {len(sn)} tensors")
 
-    # The projection discriminator, from its own seed too.
-    torch.manual_seed(2)
-    g, d = G(), D(projection=True)
+    # The variants, each from its own seed so that the files above stay as they were.
+    write_variant(OUT_PROJECTION, 2, G, lambda: D(projection=True), out)
+    write_variant(OUT_AUXILIARY, 3, G, lambda: D(auxiliary=True), out)
+    write_variant(OUT_UPSAMPLE, 4, lambda: G(upsample=True), D, out)
+
+
+def write_variant(path, seed, make_g, make_d, batch):
+    """Initial state dicts (batchnorm affine parameters off their defaults), the shared batch, and two steps of each loss."""
+    torch.manual_seed(seed)
+    g, d = make_g(), make_d()
     for m in list(g.modules()) + list(d.modules()):
         if isinstance(m, nn.BatchNorm2d):
             m.weight.data.normal_(1, 0.2)
             m.bias.data.normal_(0, 0.2)
-    proj = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}
-    proj.update({f"D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
+    variant = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}
+    variant.update({f"D.{k}": v.clone() for k, v in d.state_dict().items() if not k.endswith("num_batches_tracked")})
     for k in ["real", "labels", "z0", "z1"]:
-        proj[k] = out[k]
+        variant[k] = batch[k]
     init_g, init_d = g.state_dict(), d.state_dict()
     for kind in ["bce", "lsgan", "hinge"]:
-        g2, d2 = G(), D(projection=True)
+        g2, d2 = make_g(), make_d()
         g2.load_state_dict({k: v.clone() for k, v in init_g.items()})
         d2.load_state_dict({k: v.clone() for k, v in init_d.items()})
-        proj.update(train_two_steps(kind, g2, d2, proj))
-    torch.save(proj, OUT_PROJECTION)
-    print(f"wrote {OUT_PROJECTION}: {len(proj)} tensors")
-
+        variant.update(train_two_steps(kind, g2, d2, variant))
+    torch.save(variant, path)
+    print(f"wrote {path}: {len(variant)} tensors")
 
 if __name__ == "__main__":
     main()
