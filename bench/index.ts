@@ -20,7 +20,7 @@ import { peerInputs, prepareOurs, rowInputs } from './ours.js';
 import { familySummary, formatMarkdown, formatTable, rates, slowerRows, type PeerResult, type Report, type Result } from './report.js';
 import { allRows, FAMILIES, rowBytes, type Family, type Row } from './rows.js';
 import { batchFor, GpuRepetitions, initTimedEngine, interleaved, ourSampler, spread, type Sampler, type TimingBudget } from './timing.js';
-import { timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
+import { type GanStepGenerator, timeGanStep, timeTrainSteps, trainStepMissing } from './trainStep.js';
 import { describeHeld, runBigGANDeep256, runVgg16, type FullSizeResult } from './fullSize.js';
 import { formatCompile, measureCompileCold } from './compile.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from '../src/train/defaults.js';
@@ -296,16 +296,26 @@ async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[
   return results;
 }
 
+/** The GAN training steps the bench times (GanStepGenerator in trainStep.ts). */
+const GAN_STEPS: GanStepGenerator[] = ['dcgan', 'dcgan-nearest', 'transfer'];
+
+const GAN_STEP_ROWS: Record<GanStepGenerator, { kernel: string; where: string }> = {
+  dcgan: { kernel: 'GAN training step', where: 'npm run cgan, defaults (both networks)' },
+  'dcgan-nearest': { kernel: 'GAN training step, G upsampling by nearest + 3x3 conv', where: 'npm run cgan -- --upsampling nearest' },
+  transfer: { kernel: 'GAN training step, BigGAN G', where: 'npm run cgan -- --generator <the default G> --batch 32 (fine-tuning)' },
+};
+
 /**
- * A step of `npm run cgan` at its defaults (both networks), wall-clock; 'transfer': the same with
- * the default BigGAN generator fine-tuned (cgan --generator, the transfer table's batch 32).
+ * A step of `npm run cgan` at its defaults (both networks), wall-clock; 'dcgan-nearest': its G
+ * upsampling by nearest neighbour and 3x3 convs; 'transfer': the same with the default BigGAN
+ * generator fine-tuned (cgan --generator, the transfer table's batch 32).
  */
-async function benchGanStep(o: Options, peerNames: string[], generator: 'dcgan' | 'transfer'): Promise<Result> {
+async function benchGanStep(o: Options, peerNames: string[], generator: GanStepGenerator): Promise<Result> {
   const transfer = generator === 'transfer';
   const batch = transfer ? 32 : CGAN_DEFAULTS.batch;
   const result: Result = {
-    family: 'train', kernel: transfer ? 'GAN training step, BigGAN G' : 'GAN training step', shape: `batch ${batch}`,
-    where: transfer ? 'npm run cgan -- --generator <the default G> --batch 32 (fine-tuning)' : 'npm run cgan, defaults (both networks)', heavy: false,
+    family: 'train', kernel: GAN_STEP_ROWS[generator].kernel, shape: `batch ${batch}`,
+    where: GAN_STEP_ROWS[generator].where, heavy: false,
     ms: null, gflops: null, gbps: null, timing: 'wall-clock', wallMs: null, gpuSpread: null, wallSpread: null, perRepWallSpread: null, batch: 1,
     flop: 0, bytes: 0, bound: 'compute', check: null, peers: {}, bestPeer: null, ratio: null,
     notes: [
@@ -375,7 +385,7 @@ async function main(): Promise<void> {
 
   const rows = selectRows(o);
   const wantTrain = (!o.kernels || o.kernels.includes('train'));
-  const total = rows.length + (wantTrain ? 4 : 0);
+  const total = rows.length + (wantTrain ? 2 + GAN_STEPS.length : 0);
   console.log(`${total} rows${o.quick ? ' (quick)' : ''}; ${rt.ctx.hasTimestamps ? 'GPU time from timestamp queries' : 'wall-clock'}; budget per row and engine: ${o.reps ? `${o.reps} reps` : `${budgetFor(o, null).budgetMs} ms`}\n`);
 
   const report: Report = {
@@ -408,14 +418,14 @@ async function main(): Promise<void> {
     for (const [i, r] of (await benchTrainSteps(o, peers.map((p) => p.name))).entries()) {
       report.results.push(r);
       console.log(
-        `[${total - 3 + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
+        `[${total - 1 - GAN_STEPS.length + i}/${total}] ${r.kernel}: ${r.error ? `skipped: ${r.error}` : `${r.ms?.toFixed(1)} ms, host ${r.hostMs?.toFixed(1)} ms, ` +
           `${r.dispatchesPerStep} dispatches, ${r.imagesPerSec?.toFixed(1)} images/s`}`,
       );
     }
-    for (const [i, generator] of (['dcgan', 'transfer'] as const).entries()) {
+    for (const [i, generator] of GAN_STEPS.entries()) {
       const g = await benchGanStep(o, peers.map((p) => p.name), generator);
       report.results.push(g);
-      console.log(`[${total - 1 + i}/${total}] ${g.kernel}: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
+      console.log(`[${total - GAN_STEPS.length + 1 + i}/${total}] ${g.kernel}: ${g.error ? `ERROR ${g.error}` : `${g.ms?.toFixed(1)} ms, ${g.imagesPerSec?.toFixed(1)} images/s`}`);
     }
     // The full-size networks people hold (heavy: the full run only; the rows to run on a GPU).
     if (o.heavy && !o.quick) {

@@ -168,14 +168,17 @@ export function fullGc(): () => void {
  * with its own Adam, then the losses' read-back (src/train/ganStep.ts). Random "real" images: the
  * step costs the same on any data.
  */
+/** The cGAN's DCGAN at its defaults, with `--upsampling nearest`, or the default BigGAN G fine-tuned. */
+export type GanStepGenerator = 'dcgan' | 'dcgan-nearest' | 'transfer';
+
 export async function timeGanStep(
-  budget: TimingBudget, batch = CGAN_DEFAULTS.batch, generator: 'dcgan' | 'transfer' = 'dcgan',
+  budget: TimingBudget, batch = CGAN_DEFAULTS.batch, generator: GanStepGenerator = 'dcgan',
 ): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {
   // 'transfer': the default pair's BigGAN generator fine-tuned (cgan --generator, with the transfer
   // table's learning rates) instead of the DCGAN; built as the command builds it.
   const transfer = generator === 'transfer'
     ? { generator: DEFAULT_PAIR.generator, generatorInit: 'pretrained' as const, lr: 5e-5, lrNew: 2e-4, dimZ: generatorDimZ(DEFAULT_PAIR.generator, FASHION_MNIST_CLASSES.length) }
-    : {};
+    : generator === 'dcgan-nearest' ? { upsampling: 'nearest' as const } : {};
   const config: CganConfig = {
     ...CGAN_DEFAULTS, method: 'cgan', data: '', classifier: '', classNames: FASHION_MNIST_CLASSES,
     stepsPerEpoch: 1, batch, out: '', ...transfer,
