@@ -296,14 +296,13 @@ async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[
   return results;
 }
 
-/** The GAN training steps the bench times (GanStepGenerator in trainStep.ts). */
-const GAN_STEPS: GanStepGenerator[] = ['dcgan', 'dcgan-nearest', 'transfer'];
-
+/** The GAN training steps the bench times, in this order (GanStepGenerator in trainStep.ts). */
 const GAN_STEP_ROWS: Record<GanStepGenerator, { kernel: string; where: string }> = {
   dcgan: { kernel: 'GAN training step', where: 'npm run cgan, defaults (both networks)' },
   'dcgan-nearest': { kernel: 'GAN training step, G upsampling by nearest + 3x3 conv', where: 'npm run cgan -- --upsampling nearest' },
   transfer: { kernel: 'GAN training step, BigGAN G', where: 'npm run cgan -- --generator <the default G> --batch 32 (fine-tuning)' },
 };
+const GAN_STEPS = Object.keys(GAN_STEP_ROWS) as GanStepGenerator[];
 
 /**
  * A step of `npm run cgan` at its defaults (both networks), wall-clock; 'dcgan-nearest': its G

@@ -162,15 +162,15 @@ export function fullGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+/** The cGAN's DCGAN at its defaults, with `--upsampling nearest`, or the default BigGAN G fine-tuned. */
+export type GanStepGenerator = 'dcgan' | 'dcgan-nearest' | 'transfer';
+
 /**
  * One training step of `npm run cgan` at its defaults (src/train/defaults.ts CGAN_DEFAULTS): G
  * draws a batch, D learns from it and a real batch, G learns through the updated D, each network
  * with its own Adam, then the losses' read-back (src/train/ganStep.ts). Random "real" images: the
  * step costs the same on any data.
  */
-/** The cGAN's DCGAN at its defaults, with `--upsampling nearest`, or the default BigGAN G fine-tuned. */
-export type GanStepGenerator = 'dcgan' | 'dcgan-nearest' | 'transfer';
-
 export async function timeGanStep(
   budget: TimingBudget, batch = CGAN_DEFAULTS.batch, generator: GanStepGenerator = 'dcgan',
 ): Promise<Omit<TrainStepResult, 'mode' | 'host'>> {

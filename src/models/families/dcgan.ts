@@ -63,11 +63,10 @@ function checkConfig(c: DCGANGeneratorConfig, source: string): DCGANGeneratorCon
 
 function summarize(model: ConvertedModel): string[] {
   const c = model.config as DCGANGeneratorConfig;
+  const convs = c.upsampling === 'nearest' ? 'a transposed conv to 4x4, then nearest upsampling and 3x3 convs:' : 'transposed convs';
   return [
     `conditional DCGAN generator: ${c.resolution}x${c.resolution}, z ${c.dimZ}, ${c.numClasses} classes embedded in ${c.embedDim}`,
-    c.upsampling === 'nearest'
-      ? `  a transposed conv to 4x4, then nearest upsampling and 3x3 convs: ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (batchnorm and relu between, tanh last)`
-      : `  transposed convs ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (batchnorm and relu between, tanh last)`,
+    `  ${convs} ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (batchnorm and relu between, tanh last)`,
   ];
 }
 
