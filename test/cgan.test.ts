@@ -8,8 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { readSafetensors, toFloat32 } from '../src/models/checkpoint/index.js';
 import { loadGenerator } from '../src/models/load.js';
-import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
-import { cganGrader, PUBLIC_JUDGES } from '../src/train/grade.js';
+import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganPipeline, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
+import { cganGrader, gradeRun, PUBLIC_JUDGES, reportStem } from '../src/train/grade.js';
+import { GeneratorPrior } from '../src/train/inputGenerator.js';
+import { generateImages } from '../src/train/step.js';
+import type { Report } from '../src/train/evaluate.js';
+import { tensor } from '../src/engine/tensor.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { setupGpu } from './helpers.js';
 
@@ -128,6 +132,44 @@ describe('cgan trainer', () => {
     // A run that averages, resumed from a checkpoint without the average, says which file is missing.
     rmSync(join(resumed, CGAN_GENERATOR_AVERAGE));
     await expect(trainCgan({ ...averaged(resumed), epochs: 3 }, { data: tinyData(), quiet: true, resume: true })).rejects.toThrow(/generator_ema\.safetensors/);
+  });
+
+  it("--temperature T draws z = T * eps: a report and grid of their own names, the grid the training grids' noise scaled", async () => {
+    const eps = new Rng(9).fillNormal(new Float32Array(3 * 4));
+    const z = new GeneratorPrior({ numClasses: 10, dimZ: 4, temperature: 0.5 }).sample([0, 1, 2], tensor(eps, [3, 4]));
+    expect(Array.from((await z.z.data()) as Float32Array)).toEqual(Array.from(eps, (e) => Math.fround(e * 0.5)));
+    expect(Array.from((await z.sigma.data()) as Float32Array)).toEqual(new Array(12).fill(0.5));
+    for (const t of [0, 1.5, Number.NaN]) expect(() => new GeneratorPrior({ numClasses: 10, dimZ: 4, temperature: t })).toThrow(/temperature must be in \(0, 1\]/);
+
+    const out = join(tmp, 'temperature');
+    const run = { ...config(out), classifier: join('models', 'fmnist_vgg_bn64.safetensors') };
+    await trainCgan(run, { data: tinyData(), quiet: true });
+    const grade = (temperature?: number) => gradeRun(out, run, { judges: [], evalSamples: 20, realData: null, quiet: true, temperature });
+    const report = await grade(0.5);
+    expect(reportStem(undefined, 0.5)).toBe('report_temperature0.5');
+    const saved = JSON.parse(readFileSync(join(out, 'report_temperature0.5.json'), 'utf8')) as Report;
+    expect(saved.sampler).toEqual({ kind: 'cgan', description: expect.stringMatching(/z from N\(0, 0\.5\^2 I\) \(temperature 0\.5\)/), temperature: 0.5 });
+    expect(saved.classifierAccuracy).toBe(report.classifierAccuracy);
+    expect(existsSync(join(out, 'report.json'))).toBe(false);
+    // At temperature 1 the grid is the last epoch's, byte for byte: the same G, the same noise.
+    await grade(1);
+    expect(Buffer.compare(readFileSync(join(out, 'samples_temperature1.png')), readFileSync(join(out, 'samples_epoch02.png')))).toBe(0);
+    // The run's pipeline at 0.5 draws G(0.5 * eps): the images of the untempered pipeline at the scaled noise, not at eps.
+    const classes = [0, 3, 7];
+    const noise = new Rng(11).fillNormal(new Float32Array(3 * 4));
+    const tempered = await generateImages(await cganPipeline(out, run, 0.5), classes, noise);
+    const untemperedPipeline = await cganPipeline(out, run);
+    expect(Array.from(tempered)).toEqual(Array.from(await generateImages(untemperedPipeline, classes, noise.map((e) => e * 0.5))));
+    expect(Array.from(tempered)).not.toEqual(Array.from(await generateImages(untemperedPipeline, classes, noise)));
+    const untempered = await grade();
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).sampler).toEqual({ kind: 'cgan', description: expect.stringMatching(/z from N\(0, I\)/) });
+    expect(untempered.perClass.map((c) => c.classifier.recall)).toEqual(
+      (JSON.parse(readFileSync(join(out, 'report_temperature1.json'), 'utf8')) as Report).perClass.map((c) => c.classifier.recall),
+    );
+    // A train run's input generator sets z's spread itself.
+    await expect(gradeRun(out, { ...run, method: undefined } as unknown as CganConfig, { judges: [], realData: null, quiet: true, temperature: 0.5 })).rejects.toThrow(
+      /--temperature: for a cGAN run's prior; .* is a train run/,
+    );
   });
 
   it('--grade-every grades G during training (grades.jsonl, judge-curve.png), leaves training as it was, and resumes', async () => {

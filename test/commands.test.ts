@@ -135,6 +135,9 @@ describe.concurrent('missing paths are named with what belongs there', () => {
     mkdirSync(join(run, 'checkpoint'), { recursive: true });
     writeFileSync(join(run, 'checkpoint', 'state.json'), '{}');
     await refused(['sample', '--run', run, '--class', '1', '--out', join(missing(), 'x.png')], /missing: no such folder \(expected the folder of --out/);
+    // --temperature is a cGAN run's: a train run's input generator sets z's spread itself.
+    await refused(['sample', '--run', run, '--class', '1', '--out', join(tmp, 'x.png'), '--temperature', '0.5'], /--temperature: for a cGAN run \(npm run cgan\); .*run is a train run/);
+    await refused(['eval', '--run', run, '--temperature', '0.5'], /--temperature: for a cGAN run \(npm run cgan\); .*run is a train run/);
     writeFileSync(join(run, 'config.json'), JSON.stringify({ generator: missing(), classifier: G }));
     await refused(['eval', '--run', run], /missing: no such file \(expected the generator/);
   });
@@ -162,6 +165,8 @@ describe.concurrent('missing paths are named with what belongs there', () => {
       refused(['eval', '--run', tmp, '--sampler', 'latent-filter', '--latent-pool', '-3'], /--latent-pool must be a whole number of at least 1/),
       refused([...sample, '--sampler', 'prior-filter', '--confidence', '1.5'], /--confidence must be a probability in \(0, 1\], got 1\.5/),
       refused(['eval', '--run', tmp, '--sampler', 'prior-filter', '--budget', '0'], /--budget must be a whole number of at least 1/),
+      refused([...sample, '--temperature', '0'], /--temperature must be in \(0, 1\], got 0/),
+      refused(['eval', '--run', tmp, '--temperature', '1.5'], /--temperature must be in \(0, 1\], got 1\.5/),
     ]);
   });
 

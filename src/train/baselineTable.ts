@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Report } from './evaluate.js';
 import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
+import { writeFileAtomic } from './files.js';
+import { plotTradeoff, type TradeoffPoint } from './plot.js';
 import { documentedRows, END, figures, keptRun, lastGrid, overSeeds, PANEL, replaceGenerated, type RunRecord, SHORT, trainMinutes } from './seedTable.js';
 
 interface BaselineRow {
@@ -28,6 +30,11 @@ interface BaselineRow {
   command: string;
   /** Training images (and as many labels) a run reads. */
   images: string;
+  /**
+   * The runs graded at this sampling temperature (`npm run eval -- --temperature T`): the row reads
+   * their report_temperature<T>.json and shows samples_temperature<T>.png. Absent: as trained.
+   */
+  temperature?: number;
 }
 
 const ROWS: BaselineRow[] = [
@@ -168,6 +175,26 @@ const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
   ];
 });
 
+/**
+ * Sampling temperature (GeneratorPrior): the cGAN runs graded again with z from N(0, T^2 I), each
+ * T for every seed (`npm run eval -- --run <seed folder> --eval-samples 1000 --real-data ...
+ * --temperature T`): how much variety buys how much recognisability. Nothing is chosen here.
+ */
+const TEMPERATURES = [1, 0.9, 0.8, 0.7, 0.6, 0.5];
+const TEMPERATURE_SETS = [
+  { dir: 'runs/baseline/cgan-ema-2epochs', label: 'the default `npm run cgan` (two epochs)', short: 'the default (two epochs)', images: '60,000 / 60,000 (two epochs)' },
+  { dir: 'runs/baseline/cgan-ema-5epochs', label: 'five epochs (`--epochs 5`)', short: 'five epochs', images: '60,000 / 60,000 (five epochs)' },
+];
+const TEMPERATURE_ROWS: BaselineRow[] = TEMPERATURE_SETS.flatMap((set) =>
+  TEMPERATURES.map((T) => ({
+    dir: set.dir,
+    label: `${set.label}, temperature ${T}${T === 1 ? ' (as trained)' : ''}`,
+    command: `npm run eval -- --run <the run of seed s> --eval-samples 1000 --real-data ... ${T === 1 ? '' : `--temperature ${T}`}`,
+    images: set.images,
+    ...(T === 1 ? {} : { temperature: T }),
+  })),
+);
+
 const options = new Command('cgan baseline')
   .description('write the table of docs/baseline.md from the runs of its rows (see src/train/baselineTable.ts); trains nothing')
   .option('--seeds <list>', 'comma-separated seeds to look for', '0,1,2')
@@ -190,13 +217,19 @@ function perClassFrechet(reports: Report[], label: string): string[] {
  * The rows of one table and of its per-class Fréchet table, from the runs that are here: in
  * runs/, or as the records kept in docs/baseline/records (keptRun). A row with neither keeps its lines.
  */
-function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[] } {
+function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[]; reports: Report[][] } {
   const main: string[] = [];
   const frechet: string[] = [];
+  const reportsByRow: Report[][] = [];
   for (const row of rows) {
-    const name = row.dir.split('/').pop();
-    const kept = seeds.map((s) => keptRun(join(row.dir, `seed-${s}`), join(docs, 'records', `${name}-seed${s}.json`), (dir) => ({ trainMinutes: trainMinutes(dir) })));
+    const T = row.temperature;
+    const name = `${row.dir.split('/').pop()}${T === undefined ? '' : `-temperature${T}`}`;
+    const report = T === undefined ? 'report.json' : `report_temperature${T}.json`;
+    const kept = seeds.map((s) =>
+      keptRun(join(row.dir, `seed-${s}`), join(docs, 'records', `${name}-seed${s}.json`), (dir) => ({ trainMinutes: trainMinutes(dir) }), report),
+    );
     const found = seeds.filter((_, k) => kept[k]);
+    reportsByRow.push(kept.filter((r): r is RunRecord => r !== undefined).map((r) => r.report));
     if (!found.length) {
       const documented = documentedRows(DOC, row.label, END);
       const isFrechet = (line: string) => SHORT.includes(line.split('|')[2].trim());
@@ -213,11 +246,11 @@ function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[] } {
         const file = `${name}-seed${seed}.png`;
         const curveFile = file.replace(/\.png$/, '-judge-curve.png');
         if (existsSync(dir)) {
-          copyFileSync(lastGrid(dir), join(docs, file));
+          copyFileSync(T === undefined ? lastGrid(dir) : join(dir, `samples_temperature${T}.png`), join(docs, file));
           // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
-          if (existsSync(join(dir, 'judge-curve.png'))) copyFileSync(join(dir, 'judge-curve.png'), join(docs, curveFile));
+          if (T === undefined && existsSync(join(dir, 'judge-curve.png'))) copyFileSync(join(dir, 'judge-curve.png'), join(docs, curveFile));
         }
-        const curve = existsSync(join(docs, curveFile)) ? ` ([curve](baseline/${curveFile}))` : '';
+        const curve = T === undefined && existsSync(join(docs, curveFile)) ? ` ([curve](baseline/${curveFile}))` : '';
         return `[seed ${seed}](baseline/${file})${curve}`;
       })
       .join(' ');
@@ -225,7 +258,7 @@ function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[] } {
     main.push(`| ${row.label} | ${found.join(', ')} | ${figures(reports).join(' | ')} | ${row.images} | ${minutes} | ${grids} |`);
     for (const label of PANEL) frechet.push(`| ${row.label} | ${SHORT[PANEL.indexOf(label)]} | ${perClassFrechet(reports, label).join(' | ')} |`);
   }
-  return { main, frechet };
+  return { main, frechet, reports: reportsByRow };
 }
 
 const HEADER = `| row | seeds | frozen-classifier acc. | ${SHORT.map((l) => `${l} acc. | ${l} acc. of real | ${l} variety of real | ${l} Fréchet`).join(' | ')} | training images / labels | train minutes | grids |
@@ -234,6 +267,56 @@ const FRECHET_HEADER = `| row | judge | ${FASHION_MNIST_CLASSES.join(' | ')} |
 | --- | --- | ${FASHION_MNIST_CLASSES.map(() => '---').join(' | ')} |`;
 const baseline = tableRows(ROWS);
 const transfer = tableRows(TRANSFER_ROWS);
+const tempered = tableRows(TEMPERATURE_ROWS);
+
+/** A judge's accuracy (of real) against variety (of real) over the seeds' reports: means and half spreads. */
+function tradeoffPoint(reports: Report[], label: string, tag?: string): TradeoffPoint[] {
+  const js = reports.map((r) => r.judges?.find((j) => j.label === label)).filter((j) => j?.accuracyRatio !== undefined && j.meanVarietyRatio !== undefined);
+  if (!js.length) return [];
+  const stats = (v: number[]) => ({ mean: v.reduce((a, b) => a + b, 0) / v.length, half: (Math.max(...v) - Math.min(...v)) / 2 });
+  const x = stats(js.map((j) => j!.meanVarietyRatio!));
+  const y = stats(js.map((j) => j!.accuracyRatio!));
+  return [{ x: x.mean, y: y.mean, xSpread: x.half, ySpread: y.half, tag }];
+}
+
+/**
+ * The same point from a row's documented line, for a row whose runs and records are gone (the
+ * data-free rows predate the records): its "acc. of real" and "variety of real" cells, `mean ± half`.
+ */
+function documentedPoint(label: string, judge: number): TradeoffPoint[] {
+  const line = documentedRows(DOC, label, END).find((l) => !SHORT.includes(l.split('|')[2].trim()));
+  if (!line) return [];
+  const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+  // | row | seeds | frozen | then per judge: acc. | acc. of real | variety of real | Fréchet |
+  const cell = (k: number) => /^([\d.]+)(?: ± ([\d.]+))?/.exec(cells[3 + 4 * judge + k]);
+  const [y, x] = [cell(1), cell(2)];
+  if (!x || !y) return [];
+  return [{ x: Number(x[1]), y: Number(y[1]), xSpread: Number(x[2] ?? 0), ySpread: Number(y[2] ?? 0) }];
+}
+
+const TRADEOFF = 'temperature-tradeoff.png';
+if (tempered.reports.some((r) => r.length)) {
+  const panels = PANEL.map((label, k) => ({
+    title: `${SHORT[k]} judge: recognised against varied`,
+    xLabel: 'variety, of real test images',
+    yLabel: 'accuracy, of real test images',
+    series: [
+      ...TEMPERATURE_SETS.map((set) => ({
+        label: `cGAN, ${set.short}: temperature ${TEMPERATURES[0]} to ${TEMPERATURES[TEMPERATURES.length - 1]}`,
+        points: TEMPERATURE_ROWS.flatMap((row, i) => (row.dir === set.dir ? tradeoffPoint(tempered.reports[i], label, `${row.temperature ?? 1}`) : [])),
+      })),
+      {
+        label: 'data-free conditioning (the default npm run train)',
+        points: baseline.reports[0].length ? tradeoffPoint(baseline.reports[0], label) : documentedPoint(ROWS[0].label, k),
+      },
+    ],
+    guides: [
+      { y: 1, label: 'as recognisable as real' },
+      { x: 0.8, label: '0.8 of real variety' },
+    ],
+  }));
+  writeFileAtomic(join(docs, TRADEOFF), plotTradeoff(panels));
+}
 
 const generated = `<!-- generated by npm run baseline -->
 # Data-free conditioning against a conditional GAN trained on the labels
@@ -285,5 +368,26 @@ Fréchet distance by class:
 
 ${FRECHET_HEADER}
 ${transfer.frechet.join('\n')}
+
+## Sampling temperature: recognisability against variety
+
+The cGAN runs above (the default, and five epochs), each seed graded again with z drawn from
+N(0, T^2 I) instead of N(0, I): \`npm run eval -- --run <seed folder> --eval-samples 1000 --real-data
+/usr/share/datasets/fashion-mnist --temperature T\` (report_temperature<T>.json). A lower temperature
+keeps G's draws nearer the centre of its prior: more typical images, less variety (Kingma &
+Dhariwal's reduced temperature, the smooth form of BigGAN's truncation). Every temperature is
+shown; none is chosen by a judge. Grids: the training grids' noise at that temperature, so each
+row compares with the run's last epoch image by image. The curves: each judge's accuracy against
+its variety, both over real test images, mean over seeds with their half spread as a cross.
+
+![The judges' accuracy against variety as the temperature falls](baseline/${TRADEOFF})
+
+${HEADER}
+${tempered.main.join('\n')}
+
+Fréchet distance by class:
+
+${FRECHET_HEADER}
+${tempered.frechet.join('\n')}
 ${END}`;
 replaceGenerated(DOC, generated, END);

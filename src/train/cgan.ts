@@ -152,14 +152,14 @@ export function discriminatorConfig(c: CganConfig): DCGANDiscriminatorConfig {
   return { numClasses: c.classNames.length, inChannels: 3, channels: [c.width, 2 * c.width, 4 * c.width], resolution: 32, slope: 0.2, eps: 1e-5, conditioning: c.discriminator ?? 'concat' };
 }
 
-/** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */
-export async function cganPipeline(dir: string, config: CganConfig): Promise<ConditioningPipeline<GeneratorPrior>> {
+/** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run; z = temperature * eps (GeneratorPrior). */
+export async function cganPipeline(dir: string, config: CganConfig, temperature = 1): Promise<ConditioningPipeline<GeneratorPrior>> {
   const generator = await loadGenerator(join(dir, cganSamplingGenerator(config)));
   const classifier = await loadClassifier(config.classifier);
   if (classifier.numClasses !== generator.numClasses) {
     throw new Error(`the classifier ${config.classifier} has ${classifier.numClasses} classes, the run's generator ${generator.numClasses}`);
   }
-  const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ });
+  const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ, temperature });
   return new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
 }
 

@@ -85,11 +85,22 @@ const decayArg = (v: string) => {
   if (!(d >= 0 && d < 1)) throw new InvalidArgumentError(`--ema must be in [0, 1), got ${v}`);
   return d;
 };
-const truncationArg = (v: string) => {
+const unitInterval = (flag: string) => (v: string) => {
   const t = Number(v);
-  if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`--truncation must be in (0, 1], got ${v}`);
+  if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`${flag} must be in (0, 1], got ${v}`);
   return t;
 };
+const truncationArg = unitInterval('--truncation');
+const TEMPERATURE_HELP =
+  "a cGAN run: draw z from N(0, T^2 I) instead of N(0, I), T in (0, 1]: nearer the prior's centre, more typical images and less variety " +
+  '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
+
+/** --temperature belongs to a cGAN run's prior: a train run's input generator sets z's spread itself. */
+function checkTemperature(temperature: number | undefined, config: TrainConfig | CganConfig, run: string): void {
+  if (temperature !== undefined && !isCganRun(config)) {
+    throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
+  }
+}
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
 function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>): void {
@@ -469,7 +480,8 @@ const evalCommand = program
   .option('--eval-samples <n>', 'generated samples to grade', count('--eval-samples'))
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
   .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
-  .option('--sampler <kind>', `${SAMPLER_HELP} (filters write report_prior-filter_<p> or report_latent-filter_<screen>_<p>_pool<N> .md / .json, and samples_ .png of the same name)`, samplerArg, 'input-generator');
+  .option('--sampler <kind>', `${SAMPLER_HELP} (filters write report_prior-filter_<p> or report_latent-filter_<screen>_<p>_pool<N> .md / .json, and samples_ .png of the same name)`, samplerArg, 'input-generator')
+  .option('--temperature <T>', `${TEMPERATURE_HELP}; writes report_temperature<T> .md / .json and samples_temperature<T>.png`, unitInterval('--temperature'));
 filterOptions(evalCommand, 'graded sample')
   .action(async (o) => {
     const dir = resolve(o.run);
@@ -479,9 +491,10 @@ filterOptions(evalCommand, 'graded sample')
     const config = readRun(dir, !asked);
     const sampler = asked && withRunPool(asked, config);
     if (sampler && isCganRun(config)) throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
+    checkTemperature(o.temperature, config, o.run);
     await init();
-    await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler });
-    console.log(`wrote ${shownPath(join(dir, reportStem(sampler)))}.md and .json`);
+    await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler, temperature: o.temperature });
+    console.log(`wrote ${shownPath(join(dir, reportStem(sampler, o.temperature)))}.md and .json`);
   });
 
 const sampleCommand = program
@@ -494,7 +507,8 @@ const sampleCommand = program
   .option('--n <n>', 'number of images', count('--n'), 64)
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
-  .option('--sampler <kind>', SAMPLER_HELP, samplerArg, 'input-generator');
+  .option('--sampler <kind>', SAMPLER_HELP, samplerArg, 'input-generator')
+  .option('--temperature <T>', TEMPERATURE_HELP, unitInterval('--temperature'));
 filterOptions(sampleCommand, 'requested image')
   .action(async (o) => {
     const dir = resolve(o.run);
@@ -512,9 +526,10 @@ filterOptions(sampleCommand, 'requested image')
     if (isCganRun(config) && sampler) {
       throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     }
+    checkTemperature(o.temperature, config, o.run);
     await init();
     let pipeline: ConditioningPipeline<LatentSampler>;
-    if (isCganRun(config)) pipeline = await cganPipeline(dir, config);
+    if (isCganRun(config)) pipeline = await cganPipeline(dir, config, o.temperature);
     else {
       const built = await buildPipeline(config);
       if (runFile) built.inputGenerator.loadStateDict(runFile.weights, { source: dir });
@@ -525,7 +540,7 @@ filterOptions(sampleCommand, 'requested image')
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const className = names[cls] ?? `class ${cls}`;
     let images: Float32Array;
-    let title = `${className}: ${o.n} samples, seed ${o.seed}`;
+    let title = `${className}: ${o.n} samples, seed ${o.seed}${o.temperature === undefined ? '' : `, temperature ${o.temperature}`}`;
     if (sampler) {
       const quota = new Array<number>(pipeline.numClasses).fill(0);
       quota[cls] = o.n;

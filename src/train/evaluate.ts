@@ -59,7 +59,7 @@ export interface EvalOptions {
    */
   priorFilter?: PriorFilterResult;
   /** What drew the samples otherwise, for the report (default: the trained input generator). */
-  sampler?: { kind: 'input-generator' | 'cgan'; description: string };
+  sampler?: { kind: 'input-generator' | 'cgan'; description: string; temperature?: number };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -136,7 +136,7 @@ export interface JudgeReport {
 }
 
 export type SamplerReport =
-  | { kind: 'input-generator' | 'cgan'; description: string }
+  | { kind: 'input-generator' | 'cgan'; description: string; /** cgan: z = temperature * eps (absent: 1). */ temperature?: number }
   | {
       /** latent-filter: the prior filter with a classifier on z screening draws before G. */
       kind: 'prior-filter' | 'latent-filter';

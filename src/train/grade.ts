@@ -31,7 +31,7 @@ import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScr
 import { labelPool } from './anchors.js';
 import type { LatentClassifier } from './latentClassifier.js';
 import { latentClassifierPath, readLatentClassifier, writeLatentClassifier } from './latentClassifierFile.js';
-import { buildPipeline, restoreCheckpoint, type TrainConfig } from './trainer.js';
+import { buildPipeline, restoreCheckpoint, sampleGrid, type TrainConfig } from './trainer.js';
 
 /** The public judges (models/README.md): the panel every report grades with unless --judge says otherwise. */
 export const PUBLIC_JUDGES = [
@@ -151,11 +151,14 @@ export interface GradeOptions {
   quiet?: boolean;
   /** An already built pipeline of this run (tests); default: built from config and the run's checkpoint. */
   pipeline?: ConditioningPipeline<LatentSampler>;
+  /** A cGAN run: draw z = temperature * eps, in (0, 1] (GeneratorPrior); absent: 1, G's prior as trained. */
+  temperature?: number;
 }
 
-/** The report's file stem: report, or report_<sampler tag> for a filter sampler. */
-export function reportStem(sampler?: PriorFilterSampler): string {
-  return sampler ? `report_${samplerTag(sampler)}` : 'report';
+/** The report's file stem: report, report_<sampler tag> for a filter sampler, or report_temperature<T> for a cGAN drawn at temperature T. */
+export function reportStem(sampler?: PriorFilterSampler, temperature?: number): string {
+  if (sampler) return `report_${samplerTag(sampler)}`;
+  return temperature === undefined ? 'report' : `report_temperature${temperature}`;
 }
 
 /** prior-filter_<p>, or latent-filter_<screen>_<p>_pool<N>: what names the sampler's report and grid, so that no setting overwrites another's. */
@@ -172,9 +175,11 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
   const rt = runtime();
   const cgan = isCganRun(config);
   if (cgan && options.sampler) throw new Error(`--sampler ${options.sampler.kind}: ${dir} is a cGAN run, whose own generator is graded`);
+  const temperature = options.temperature;
+  if (temperature !== undefined && !cgan) throw new Error(`--temperature: for a cGAN run's prior; ${dir} is a train run, whose input generator sets z's spread`);
   let pipeline: ConditioningPipeline<LatentSampler>;
   if (options.pipeline) pipeline = options.pipeline;
-  else if (cgan) pipeline = await cganPipeline(dir, config);
+  else if (cgan) pipeline = await cganPipeline(dir, config, temperature);
   else {
     const built = await buildPipeline(config);
     // The prior filter never uses the input generator: a run folder's config is all it needs.
@@ -235,7 +240,13 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     classNames: config.classNames,
     priorFilter: filtered,
     sampler: cgan
-      ? { kind: 'cgan', description: "the conditional DCGAN's generator, trained on the labelled training images: z from N(0, I) and the class" }
+      ? {
+          kind: 'cgan',
+          description:
+            "the conditional DCGAN's generator, trained on the labelled training images: " +
+            (temperature === undefined ? 'z from N(0, I) and the class' : `z from N(0, ${temperature}^2 I) (temperature ${temperature}) and the class`),
+          ...(temperature === undefined ? {} : { temperature }),
+        }
       : undefined,
     onProgress: (done, total) => {
       if (done - last >= total / 10 || done === total) {
@@ -244,7 +255,10 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
       }
     },
   });
-  writeReport(dir, report, reportStem(sampler));
+  const stem = reportStem(sampler, temperature);
+  writeReport(dir, report, stem);
+  // The training grids' noise (cganGrid's) at this temperature: the same images, drawn nearer the prior's centre.
+  if (cgan && temperature !== undefined) await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(dir, `samples_temperature${temperature}.png`), config.classNames);
   log(formatReport(report));
   return report;
 }

@@ -87,12 +87,23 @@ export interface LatentSampler {
 /**
  * A class-conditional G sampled as it was trained: z = eps from N(0, I), and the requested class
  * as G's one-hot class vector (a run of `cgan cgan`, whose G learned the classes from labels).
+ * With a temperature T below 1, z = T * eps from N(0, T^2 I) (Kingma & Dhariwal's reduced
+ * temperature, the smooth form of BigGAN's truncation): draws nearer the prior's centre, which
+ * trades variety for typical images.
  */
 export class GeneratorPrior implements LatentSampler {
-  constructor(readonly config: { numClasses: number; dimZ: number }) {}
+  readonly temperature: number;
+
+  constructor(readonly config: { numClasses: number; dimZ: number; temperature?: number }) {
+    this.temperature = config.temperature ?? 1;
+    if (!(this.temperature > 0 && this.temperature <= 1)) throw new Error(`temperature must be in (0, 1], got ${config.temperature}`);
+  }
 
   sample(classes: Tensor | ArrayLike<number>, eps: Tensor): LatentParameters & { z: Tensor } {
-    return { z: eps, mu: zeros(eps.shape), sigma: ones(eps.shape), classVector: oneHot(classes, this.config.numClasses) };
+    const T = this.temperature;
+    const classVector = oneHot(classes, this.config.numClasses);
+    if (T === 1) return { z: eps, mu: zeros(eps.shape), sigma: ones(eps.shape), classVector };
+    return { z: mul(eps, T), mu: zeros(eps.shape), sigma: full(eps.shape, T), classVector };
   }
 
   drawComponents(): undefined {

@@ -163,3 +163,125 @@ function polyline(ctx: SKRSContext2D, pts: number[][], px: (x: number) => number
 function formatTick(v: number, spacing = 1): string {
   return v.toFixed(Math.max(0, -Math.floor(Math.log10(spacing || 1))));
 }
+
+/** A point of a trade-off curve: means over seeds, with half their spread, and what set it (a temperature). */
+export interface TradeoffPoint {
+  x: number;
+  y: number;
+  xSpread?: number;
+  ySpread?: number;
+  tag?: string;
+}
+
+export interface TradeoffPanel {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: { label: string; points: TradeoffPoint[] }[];
+  /** Dashed lines marking targets, with their labels. */
+  guides?: { x?: number; y?: number; label: string }[];
+}
+
+/**
+ * Trade-off curves, side by side, one panel each (e.g. a judge's accuracy against variety as a
+ * sampling temperature moves): every series a line through its points, each point with its spread
+ * over seeds as a cross and its tag beside it, a legend under the panels, and dashed target lines.
+ */
+export function plotTradeoff(panels: TradeoffPanel[], { panelWidth = 480, height = 440 } = {}): Buffer {
+  const legendRows = Math.max(...panels.map((p) => p.series.length + (p.guides?.length ? 1 : 0)));
+  const canvas = createCanvas(panelWidth * panels.length, height + 22 * legendRows + 16);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = 'white';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  panels.forEach((panel, k) => {
+    const [left, right, top, bottom] = [k * panelWidth + 70, (k + 1) * panelWidth - 16, 40, height - 50];
+    const points = panel.series.flatMap((s) => s.points);
+    const xs = [...points.flatMap((p) => [p.x - (p.xSpread ?? 0), p.x + (p.xSpread ?? 0)]), ...(panel.guides ?? []).flatMap((g) => (g.x === undefined ? [] : [g.x]))];
+    const ys = [...points.flatMap((p) => [p.y - (p.ySpread ?? 0), p.y + (p.ySpread ?? 0)]), ...(panel.guides ?? []).flatMap((g) => (g.y === undefined ? [] : [g.y]))];
+    const [x0, x1] = fittedRange(xs);
+    const [y0, y1] = fittedRange(ys);
+    const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (right - left);
+    const py = (y: number) => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
+    ctx.fillStyle = '#111';
+    ctx.font = font(15, 'bold');
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
+    ctx.fillText(panel.title, left, top - 14);
+    gridAndTicks(ctx, niceTicks(y0, y1), py, left, right);
+    const xTicks = niceTicks(x0, x1);
+    ctx.font = font(12);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    for (const t of xTicks) ctx.fillText(formatTick(t, xTicks[1] - xTicks[0]), px(t), bottom + 4);
+    ctx.font = font(13);
+    ctx.fillText(panel.xLabel, (left + right) / 2, bottom + 24);
+    ctx.save();
+    ctx.translate(k * panelWidth + 18, (top + bottom) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = 'alphabetic';
+    ctx.fillText(panel.yLabel, 0, 0);
+    ctx.restore();
+    ctx.strokeStyle = '#333';
+    ctx.strokeRect(left + 0.5, top + 0.5, right - left, bottom - top);
+    // Targets: dashed lines, named in the legend (labels on the plot would cover points).
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = '#888';
+    for (const g of panel.guides ?? []) {
+      ctx.beginPath();
+      if (g.x !== undefined) {
+        ctx.moveTo(px(g.x), top);
+        ctx.lineTo(px(g.x), bottom);
+      } else if (g.y !== undefined) {
+        ctx.moveTo(left, py(g.y));
+        ctx.lineTo(right, py(g.y));
+      }
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    panel.series.forEach((s, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      polyline(ctx, s.points.map((p) => [p.x, p.y]), px, py, color, 2, 0.8);
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      for (const p of s.points) {
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(px(p.x - (p.xSpread ?? 0)), py(p.y));
+        ctx.lineTo(px(p.x + (p.xSpread ?? 0)), py(p.y));
+        ctx.moveTo(px(p.x), py(p.y - (p.ySpread ?? 0)));
+        ctx.lineTo(px(p.x), py(p.y + (p.ySpread ?? 0)));
+        ctx.stroke();
+        ctx.beginPath();
+        ctx.arc(px(p.x), py(p.y), 3.5, 0, 2 * Math.PI);
+        ctx.fill();
+        if (p.tag) {
+          ctx.font = font(11);
+          ctx.textAlign = 'left';
+          ctx.textBaseline = 'bottom';
+          ctx.fillText(p.tag, px(p.x) + 5, py(p.y) - 3);
+        }
+      }
+      // The legend, under the panels.
+      const y = height + 8 + 22 * i;
+      ctx.fillRect(left, y + 5, 18, 4);
+      ctx.fillStyle = '#111';
+      ctx.font = font(12);
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'top';
+      ctx.fillText(s.label, left + 26, y);
+    });
+    if (panel.guides?.length) {
+      const y = height + 8 + 22 * panel.series.length;
+      ctx.setLineDash([5, 4]);
+      ctx.strokeStyle = '#888';
+      ctx.beginPath();
+      ctx.moveTo(left, y + 7);
+      ctx.lineTo(left + 18, y + 7);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = '#111';
+      ctx.fillText(`targets: ${panel.guides.map((g) => g.label).join('; ')}`, left + 26, y);
+    }
+  });
+  return canvas.toBuffer('image/png');
+}

@@ -14,7 +14,7 @@ import { latentClassifierPath, readLatentClassifier, writeLatentClassifier } fro
 import { chooseComponents, COMPONENTS_FILE, readComponentChoice, writeComponentChoice } from './components.js';
 import { fsyncFile, prepareRunFolder, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
-import { InputGenerator } from './inputGenerator.js';
+import { InputGenerator, type LatentSampler } from './inputGenerator.js';
 import { Adam } from './optim.js';
 import { ConditioningPipeline, type LossWeights } from './pipeline.js';
 import { plotCurves } from './plot.js';
@@ -227,7 +227,7 @@ export function restoreOptimizer(path: string, optimizer: Adam, steps: number): 
 
 /** Fixed noise per class so that the grids of successive epochs compare; a row per class, named. */
 export async function sampleGrid(
-  pipeline: ConditioningPipeline,
+  pipeline: ConditioningPipeline<LatentSampler>,
   perClass: number,
   seed: number,
   path: string,
