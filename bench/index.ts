@@ -300,13 +300,15 @@ async function benchTrainSteps(o: Options, peerNames: string[]): Promise<Result[
 const GAN_STEP_ROWS: Record<GanStepGenerator, { kernel: string; where: string }> = {
   dcgan: { kernel: 'GAN training step', where: 'npm run cgan, defaults (both networks)' },
   'dcgan-nearest': { kernel: 'GAN training step, G upsampling by nearest + 3x3 conv', where: 'npm run cgan -- --upsampling nearest' },
+  'dcgan-batchnorm': { kernel: 'GAN training step, G conditioned by batchnorm', where: 'npm run cgan -- --generator-conditioning batchnorm' },
   transfer: { kernel: 'GAN training step, BigGAN G', where: 'npm run cgan -- --generator <the default G> --batch 32 (fine-tuning)' },
 };
 const GAN_STEPS = Object.keys(GAN_STEP_ROWS) as GanStepGenerator[];
 
 /**
  * A step of `npm run cgan` at its defaults (both networks), wall-clock; 'dcgan-nearest': its G
- * upsampling by nearest neighbour and 3x3 convs; 'transfer': the same with the default BigGAN
+ * upsampling by nearest neighbour and 3x3 convs; 'dcgan-batchnorm': its G conditioned by
+ * batchnorm; 'transfer': the same with the default BigGAN
  * generator fine-tuned (cgan --generator, the transfer table's batch 32).
  */
 async function benchGanStep(o: Options, peerNames: string[], generator: GanStepGenerator): Promise<Result> {

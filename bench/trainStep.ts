@@ -162,8 +162,8 @@ export function fullGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-/** The cGAN's DCGAN at its defaults, with `--upsampling nearest`, or the default BigGAN G fine-tuned. */
-export type GanStepGenerator = 'dcgan' | 'dcgan-nearest' | 'transfer';
+/** The cGAN's DCGAN at its defaults, with `--upsampling nearest` or `--generator-conditioning batchnorm`, or the default BigGAN G fine-tuned. */
+export type GanStepGenerator = 'dcgan' | 'dcgan-nearest' | 'dcgan-batchnorm' | 'transfer';
 
 /**
  * One training step of `npm run cgan` at its defaults (src/train/defaults.ts CGAN_DEFAULTS): G
@@ -178,7 +178,8 @@ export async function timeGanStep(
   // table's learning rates) instead of the DCGAN; built as the command builds it.
   const transfer = generator === 'transfer'
     ? { generator: DEFAULT_PAIR.generator, generatorInit: 'pretrained' as const, lr: 5e-5, lrNew: 2e-4, dimZ: generatorDimZ(DEFAULT_PAIR.generator, FASHION_MNIST_CLASSES.length) }
-    : generator === 'dcgan-nearest' ? { upsampling: 'nearest' as const } : {};
+    : generator === 'dcgan-nearest' ? { upsampling: 'nearest' as const }
+    : generator === 'dcgan-batchnorm' ? { generatorConditioning: 'batchnorm' as const } : {};
   const config: CganConfig = {
     ...CGAN_DEFAULTS, method: 'cgan', data: '', classifier: '', classNames: FASHION_MNIST_CLASSES,
     stepsPerEpoch: 1, batch, out: '', ...transfer,

@@ -62,12 +62,13 @@ describe('cgan trainer', () => {
     { name: ' (--discriminator projection: its class vectors in the checkpoint)', spectralNorm: false, discriminator: 'projection' as const },
     { name: ' (--discriminator auxiliary: its classifier in the checkpoint)', spectralNorm: false, discriminator: 'auxiliary' as const },
     { name: ' (--upsampling nearest: 3x3 convs in the generator)', spectralNorm: false, upsampling: 'nearest' as const },
+    { name: " (--generator-conditioning batchnorm: each class's gains and biases in the generator)", spectralNorm: false, generatorConditioning: 'batchnorm' as const },
   ];
-  for (const [v, { name, spectralNorm, discriminator, upsampling }] of variants.entries()) {
+  for (const [v, { name, spectralNorm, discriminator, upsampling, generatorConditioning }] of variants.entries()) {
     it(`--resume after a Ctrl-C at step 4 ends with the same bytes as the run that went through${name}`, async () => {
       const straight = join(tmp, `straight-${v}`);
       const resumed = join(tmp, `resumed-${v}`);
-      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}), ...(discriminator ? { discriminator } : {}), ...(upsampling ? { upsampling } : {}) });
+      const config = (out: string): CganConfig => ({ ...baseConfig(out), ...(spectralNorm ? { spectralNorm } : {}), ...(discriminator ? { discriminator } : {}), ...(upsampling ? { upsampling } : {}), ...(generatorConditioning ? { generatorConditioning } : {}) });
       await trainCgan(config(straight), { data: tinyData(), quiet: true });
       const stopSignal = { stop: false };
       const first = await trainCgan(config(resumed), { data: tinyData(), quiet: true, stopSignal, onStep: (r) => (stopSignal.stop = r.step === 4) });
@@ -91,7 +92,11 @@ describe('cgan trainer', () => {
       const generatorWeights = readSafetensors(join(resumed, CGAN_GENERATOR)).tensors;
       // Transposed: 4x4 convs at main.0, 3, 6, 9 and batchnorms between. Nearest: 3x3 convs at main.4, 8, 12 after upsamples.
       expect(generatorWeights.get('main.3.weight')?.shape, 'main.3.weight').toEqual(upsampling ? undefined : [8, 4, 4, 4]);
-      expect(generatorWeights.get('main.4.weight')?.shape, 'main.4.weight').toEqual(upsampling ? [4, 8, 3, 3] : [4]);
+      expect(generatorWeights.get('main.4.weight')?.shape, 'main.4.weight').toEqual(upsampling ? [4, 8, 3, 3] : generatorConditioning ? undefined : [4]);
+      // Conditioned by batchnorm: no embedding beside z, a gain and a bias table (10 classes) per batchnorm.
+      expect(generatorWeights.has('embed.weight'), 'embed.weight').toBe(!generatorConditioning);
+      expect(generatorWeights.get('class_gain.1.weight')?.shape, 'class_gain.1.weight').toEqual(generatorConditioning ? [10, 8] : undefined);
+      expect(generatorWeights.get('main.1.weight')?.shape, 'main.1.weight').toEqual(generatorConditioning ? undefined : [8]);
       expect((await loadGenerator(join(resumed, CGAN_GENERATOR))).resolution).toBe(32);
     });
   }

@@ -69,6 +69,9 @@ describe.concurrent('counts are whole numbers of at least 1', () => {
     await refused(['cgan', '--ema', '1'], /--ema must be in \[0, 1\), got 1/);
     await refused(['cgan', '--upsampling', 'bilinear'], /--upsampling must be one of transposed, nearest, got bilinear/);
     await refused(['cgan', '--generator', 'models/fmnist_biggan32_G.safetensors', '--upsampling', 'nearest'], /--upsampling: for the DCGAN generator/);
+    await refused(['cgan', '--generator-conditioning', 'film'], /--generator-conditioning must be one of concat, batchnorm, got film/);
+    await refused(['cgan', '--generator', 'models/fmnist_biggan32_G.safetensors', '--generator-conditioning', 'batchnorm'], /--generator-conditioning: for the DCGAN generator/);
+    await refused(['cgan', '--generator-conditioning', 'batchnorm', '--embed-dim', '8'], /--embed-dim: the width of the class embedding beside z, which --generator-conditioning batchnorm does not have/);
     await refused(['cgan', '--batch', '1000', '--steps-per-epoch', '61'], /--steps-per-epoch 61: 60,000 training images make 60 batches of 1000/);
   });
 

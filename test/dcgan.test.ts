@@ -21,6 +21,7 @@ const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_step.pth');
 const PROJECTION_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_projection_step.pth');
 const AUXILIARY_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_auxiliary_step.pth');
 const UPSAMPLE_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_upsample_step.pth');
+const BATCHNORM_FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'cgan_batchnorm_step.pth');
 const G_CONFIG = { dimZ: 8, numClasses: 3, embedDim: 4, channels: [8, 4], outChannels: 3, resolution: 16, eps: 1e-5 };
 const D_CONFIG = { numClasses: 3, inChannels: 3, channels: [4, 8], resolution: 16, slope: 0.2, eps: 1e-5 };
 
@@ -34,6 +35,8 @@ const projectionFixture = useFixture(PROJECTION_FIXTURE);
 const auxiliaryFixture = useFixture(AUXILIARY_FIXTURE);
 const upsampleFixture = useFixture(UPSAMPLE_FIXTURE);
 const UPSAMPLING_G_CONFIG = { ...G_CONFIG, upsampling: 'nearest' as const };
+const batchnormFixture = useFixture(BATCHNORM_FIXTURE);
+const BATCHNORM_G_CONFIG = { ...G_CONFIG, embedDim: 0, conditioning: 'batchnorm' as const };
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {
@@ -48,6 +51,9 @@ describe('conditional DCGAN', () => {
     });
     it(`${kind}, generator upsampling by nearest neighbour and 3x3 convs: two alternating steps match PyTorch's`, async () => {
       await expectGanStepsMatch(upsampleFixture, new DCGANGenerator(UPSAMPLING_G_CONFIG), new DCGANDiscriminator(D_CONFIG), kind);
+    });
+    it(`${kind}, generator conditioned by batchnorm (each class its gains and biases): two alternating steps match PyTorch's`, async () => {
+      await expectGanStepsMatch(batchnormFixture, new DCGANGenerator(BATCHNORM_G_CONFIG), new DCGANDiscriminator(D_CONFIG), kind);
     });
   }
 
@@ -91,5 +97,31 @@ describe('conditional DCGAN', () => {
     const mixed = new Map(state);
     mixed.set('main.3.weight', state.get('main.4.weight')!);
     expect(() => convertStateDict(mixed)).toThrow(/main\.3\.weight/);
+  });
+
+  it('a generator conditioned by batchnorm converts (class_gain.1 without embed says so), loads to the same images, and mixes class vectors', async () => {
+    const state = new Map([...batchnormFixture.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
+    const converted = convertStateDict(state);
+    expect(converted.config).toEqual(BATCHNORM_G_CONFIG);
+    const path = join(tmp, 'G-batchnorm.safetensors');
+    writeSafetensors(path, converted.tensors, conversionMetadata(converted));
+    const G = await loadGenerator(path);
+    const trained = new DCGANGenerator(BATCHNORM_G_CONFIG).eval();
+    trained.loadStateDict(batchnormFixture.under('G.'));
+    const z = batchnormFixture.tensor('z0');
+    const labels = [0, 2, 1, 1, 0, 2];
+    const images = Array.from(await noGrad(() => trained.forward(z, labels)).data());
+    expect(Array.from(await noGrad(() => G.forward(z, labels)).data())).toEqual(images);
+    expect(Array.from(await noGrad(() => G.forward(z, oneHot(labels, 3))).data())).toEqual(images);
+    // The classes differ: the same z under another class is another image.
+    expect(Array.from(await noGrad(() => G.forward(z, [1, 0, 2, 0, 1, 0])).data())).not.toEqual(images);
+    // A gain table of the wrong width names its key.
+    const wrong = new Map(state);
+    wrong.set('class_gain.4.weight', state.get('class_gain.1.weight')!);
+    expect(() => convertStateDict(wrong)).toThrow(/class_gain\.4\.weight/);
+    // A fresh one starts as the plain batchnorm: every class the same image.
+    const fresh = new DCGANGenerator(BATCHNORM_G_CONFIG, 7).eval();
+    const first = Array.from(await noGrad(() => fresh.forward(z, [0, 0, 0, 0, 0, 0])).data());
+    expect(Array.from(await noGrad(() => fresh.forward(z, [2, 2, 2, 2, 2, 2])).data())).toEqual(first);
   });
 });

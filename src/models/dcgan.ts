@@ -6,6 +6,10 @@
 // by batchnorm and relu, the last by tanh: images in [-1, 1]. Or, with `upsampling: 'nearest'`,
 // each doubling is a nearest-neighbour upsample and a 3x3 conv (Odena et al. 2016, "Deconvolution
 // and checkerboard artifacts": every output pixel sees as many weights, so no checkerboard).
+// Or, with `conditioning: 'batchnorm'`, z enters alone and the class sets each batchnorm's gain
+// and bias instead (conditional batchnorm, as in SNGAN's and BigGAN's generators): out =
+// norm(x) * (1 + gain[class]) + bias[class], both tables starting at 0, so every class starts as
+// the same unconditional G.
 // Discriminator: the class's embedding is a map of the image's size, concatenated with the image
 // as one more channel; 4x4 stride-2 convolutions halve it down to 4x4 with leaky relus
 // (batchnorm on all but the first), and a 4x4 conv gives one logit per image. Or, with
@@ -28,6 +32,7 @@ import { concat } from '../kernels/shape.js';
 import { conv2dUnfold } from '../kernels/unfold.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import type { ImageGenerator } from './family.js';
+import { conditionalBatchNormRelu } from '../kernels/batchnorm.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Module } from './module.js';
 
 export interface DCGANGeneratorConfig {
@@ -43,10 +48,14 @@ export interface DCGANGeneratorConfig {
   eps: number;
   /** How each layer after the first doubles the side (absent: 'transposed', as runs before the option). */
   upsampling?: GeneratorUpsampling;
+  /** How the class enters (absent: 'concat', its embedding beside z; 'batchnorm': each batchnorm's gain and bias; embedDim is then 0). */
+  conditioning?: GeneratorConditioning;
 }
 
 export const GENERATOR_UPSAMPLINGS = ['transposed', 'nearest'] as const;
 export type GeneratorUpsampling = (typeof GENERATOR_UPSAMPLINGS)[number];
+export const GENERATOR_CONDITIONINGS = ['concat', 'batchnorm'] as const;
+export type GeneratorConditioning = (typeof GENERATOR_CONDITIONINGS)[number];
 
 export interface DCGANDiscriminatorConfig {
   numClasses: number;
@@ -86,17 +95,25 @@ function dcganInit(model: Module, rng: Rng): void {
 }
 
 export class DCGANGenerator extends Module implements ImageGenerator {
-  readonly embed: Embedding;
+  /** 'concat': the class's embedding, beside z. */
+  readonly embed: Embedding | null;
   readonly main: Sequential;
-  private readonly ups: { conv: ConvTranspose2d | Conv2d; bn: BatchNorm2d | null }[] = [];
+  /** 'batchnorm': per class, each batchnorm's gain and bias, under that batchnorm's index in main. */
+  readonly classGain: Sequential | null;
+  readonly classBias: Sequential | null;
+  private readonly ups: { conv: ConvTranspose2d | Conv2d; bn: BatchNorm2d | null; gain: Embedding | null; bias: Embedding | null }[] = [];
 
   /** In training mode; `seed` draws the initial weights. */
   constructor(readonly config: DCGANGeneratorConfig, seed = 0) {
     super();
     const c = config;
     const rng = new Rng(seed);
-    this.embed = this.registerModule('embed', new Embedding(c.numClasses, c.embedDim, { generator: rng }));
+    const byBatchnorm = c.conditioning === 'batchnorm';
+    if (byBatchnorm && c.embedDim !== 0) throw new Error(`DCGANGenerator: conditioning by batchnorm has no embedding beside z (embedDim 0, got ${c.embedDim})`);
+    this.embed = byBatchnorm ? null : this.registerModule('embed', new Embedding(c.numClasses, c.embedDim, { generator: rng }));
     this.main = this.registerModule('main', new Sequential());
+    this.classGain = byBatchnorm ? this.registerModule('class_gain', new Sequential()) : null;
+    this.classBias = byBatchnorm ? this.registerModule('class_bias', new Sequential()) : null;
     const widths = [c.dimZ + c.embedDim, ...c.channels, c.outChannels];
     const nearest = c.upsampling === 'nearest';
     let index = 0;
@@ -111,11 +128,16 @@ export class DCGANGenerator extends Module implements ImageGenerator {
         index++; // nn.Upsample(scale_factor=2)
         conv = this.main.at(index++, new Conv2d(widths[i], widths[i + 1], 3, { padding: 1, bias: last, generator: rng }));
       }
-      const bn = last ? null : this.main.at(index++, new BatchNorm2d(widths[i + 1], { eps: c.eps }));
+      const bn = last ? null : this.main.at(index, new BatchNorm2d(widths[i + 1], { eps: c.eps, affine: !byBatchnorm }));
+      // Zeros (below): (1 + gain) = 1 and bias 0, the plain batchnorm at the start.
+      const table = (of: Sequential | null) => (bn && of ? of.at(index, new Embedding(c.numClasses, widths[i + 1], { generator: rng })) : null);
+      const [gain, bias] = [table(this.classGain), table(this.classBias)];
+      if (bn) index++;
       index++; // the relu, or the tanh
-      this.ups.push({ conv, bn });
+      this.ups.push({ conv, bn, gain, bias });
     }
     dcganInit(this, rng);
+    for (const { gain, bias } of this.ups) for (const t of [gain, bias]) t?.weight.copy_(new Float32Array(t.weight.size));
   }
 
   get dimZ(): number {
@@ -139,22 +161,22 @@ export class DCGANGenerator extends Module implements ImageGenerator {
     if (z.ndim !== 2 || z.shape[1] !== c.dimZ) throw new Error(`DCGANGenerator: z must be (batch, ${c.dimZ}), got ${formatShape(z.shape)}`);
     const B = z.shape[0];
     if (classes === undefined) throw new Error(`DCGANGenerator: a class-conditional generator (${c.numClasses} classes) needs a class per sample`);
-    let y: Tensor;
-    if (classes instanceof Tensor && classes.ndim === 2) {
-      if (classes.shape[0] !== B || classes.shape[1] !== c.numClasses) {
-        throw new Error(`DCGANGenerator: the class vector must be (${B}, ${c.numClasses}), got ${formatShape(classes.shape)}`);
-      }
-      y = matmul(classes, this.embed.weight);
-    } else {
-      const count = classes instanceof Tensor ? classes.size : classes.length;
-      if (count !== B) throw new Error(`DCGANGenerator: ${count} classes for a batch of ${B}`);
-      y = this.embed.forward(classes);
+    const vectors = classes instanceof Tensor && classes.ndim === 2;
+    if (vectors && (classes.shape[0] !== B || classes.shape[1] !== c.numClasses)) {
+      throw new Error(`DCGANGenerator: the class vector must be (${B}, ${c.numClasses}), got ${formatShape(classes.shape)}`);
     }
-    let h = concat([z, y], 1).reshape(B, c.dimZ + c.embedDim, 1, 1);
-    for (const { conv, bn } of this.ups) {
+    const count = classes instanceof Tensor ? (vectors ? B : classes.size) : classes.length;
+    if (count !== B) throw new Error(`DCGANGenerator: ${count} classes for a batch of ${B}`);
+    // A table's rows for the batch: by index, or mixed by the class vectors.
+    const rows = (table: Embedding) => (vectors ? matmul(classes as Tensor, table.weight) : table.forward(classes));
+    let h = this.embed ? concat([z, rows(this.embed)], 1).reshape(B, c.dimZ + c.embedDim, 1, 1) : z.reshape(B, c.dimZ, 1, 1);
+    const settings = () => ({ training: this.training, momentum: 0.1, eps: c.eps });
+    for (const { conv, bn, gain, bias } of this.ups) {
       // The upsample and the 3x3 conv as one kernel (kernels/conv2d.ts), the conv reading at half the position.
       const y = conv instanceof Conv2d ? upsampleConv2d(h, conv.weight, conv.bias, 2) : conv.forward(h);
-      h = bn ? bn.forwardRelu(y) : tanh(y);
+      if (!bn) h = tanh(y);
+      else if (gain && bias) h = conditionalBatchNormRelu(y, rows(gain), rows(bias), bn.runningMean, bn.runningVar, settings());
+      else h = bn.forwardRelu(y);
     }
     return h;
   }

@@ -14,7 +14,7 @@ import { conversionMetadata } from '../models/convert.js';
 import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
 import { toFloat32 } from '../models/checkpoint/index.js';
 import type { ConvertedModel } from '../models/family.js';
-import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning, type GeneratorUpsampling } from '../models/dcgan.js';
+import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning, type GeneratorConditioning, type GeneratorUpsampling } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { Conv2d } from '../models/module.js';
 import { spectralNorm } from '../models/spectralNorm.js';
@@ -83,6 +83,8 @@ export interface CganConfig {
   discriminator?: DiscriminatorConditioning;
   /** How the DCGAN generator doubles the side (absent: 'transposed', as runs before the option). */
   upsampling?: GeneratorUpsampling;
+  /** How the class enters the DCGAN generator (absent: 'concat', its embedding beside z; 'batchnorm': each batchnorm's gain and bias, embedDim unused). */
+  generatorConditioning?: GeneratorConditioning;
   /**
    * Sample from an exponential moving average of G's weights with this decay (optim.ts,
    * ExponentialAverage), kept beside G in the checkpoint: the grids, gradings, report, `sample`
@@ -141,10 +143,12 @@ export function isCganRun(config: object): config is CganConfig {
 }
 
 export function generatorConfig(c: CganConfig): DCGANGeneratorConfig {
+  const byBatchnorm = c.generatorConditioning === 'batchnorm';
   return {
-    dimZ: c.dimZ, numClasses: c.classNames.length, embedDim: c.embedDim,
+    dimZ: c.dimZ, numClasses: c.classNames.length, embedDim: byBatchnorm ? 0 : c.embedDim,
     channels: [4 * c.width, 2 * c.width, c.width], outChannels: 3, resolution: 32, eps: 1e-5,
     ...(c.upsampling && c.upsampling !== 'transposed' ? { upsampling: c.upsampling } : {}),
+    ...(byBatchnorm ? { conditioning: 'batchnorm' as const } : {}),
   };
 }
 

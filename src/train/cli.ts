@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '../models/dcgan.js';
+import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '../models/dcgan.js';
 import { LATENT_CLASSIFIER_DEFAULTS, trainingRows } from './latentClassifier.js';
 import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
@@ -378,6 +378,12 @@ runFolderOptions(program
     CGAN_DEFAULTS.upsampling,
   )
   .option(
+    '--generator-conditioning <how>',
+    "how the class enters the DCGAN generator: concat (its embedding beside z, as in Milosevic's CDCGAN) or batchnorm (z alone; the class sets each batchnorm's gain and bias, conditional batchnorm as in SNGAN's and BigGAN's generators; --embed-dim unused)",
+    oneOf('--generator-conditioning', GENERATOR_CONDITIONINGS),
+    CGAN_DEFAULTS.generatorConditioning,
+  )
+  .option(
     '--ema <decay>',
     "sample from an exponential moving average of G's weights with this decay (0.999: about the last thousand steps), kept beside G in the checkpoint; grids, gradings, the report, sample and eval use it, training is unchanged; 0 for G's own weights",
     decayArg,
@@ -407,6 +413,12 @@ runFolderOptions(program
       if (o.fromScratch && !o.generator) throw new Error('--from-scratch: give the generator whose architecture to train (--generator <path>)');
       if (o.freshEmbedding && (!o.generator || o.fromScratch)) throw new Error('--fresh-embedding: only when fine-tuning (--generator without --from-scratch)');
       if (o.generator && o.upsampling !== CGAN_DEFAULTS.upsampling) throw new Error('--upsampling: for the DCGAN generator; --generator brings its own architecture');
+      if (o.generator && o.generatorConditioning !== CGAN_DEFAULTS.generatorConditioning) {
+        throw new Error('--generator-conditioning: for the DCGAN generator; --generator brings its own (a BigGAN conditions its batchnorms already)');
+      }
+      if (o.generatorConditioning === 'batchnorm' && command.getOptionValueSource('embedDim') === 'cli') {
+        throw new Error("--embed-dim: the width of the class embedding beside z, which --generator-conditioning batchnorm does not have");
+      }
       if (o.lrNew !== undefined && (!o.generator || o.fromScratch)) {
         throw new Error('--lr-new: only when fine-tuning (--generator without --from-scratch); otherwise every weight starts fresh: use --lr');
       }
@@ -441,6 +453,7 @@ runFolderOptions(program
         ...(o.spectralNorm ? { spectralNorm: true } : {}),
         ...(o.discriminator === 'concat' ? {} : { discriminator: o.discriminator }),
         ...(o.upsampling === 'transposed' ? {} : { upsampling: o.upsampling }),
+        ...(o.generatorConditioning === 'concat' ? {} : { generatorConditioning: o.generatorConditioning }),
         ...(o.ema ? { emaDecay: o.ema } : {}),
         beta1: o.beta1,
         loss: o.loss,

@@ -1,7 +1,7 @@
 // The defaults of `npm run train`: the best configuration measured on the default pair
 // (docs/ablation.md). The CLI and the bench's training step both read them, so the bench times
 // exactly what a user runs.
-import type { DiscriminatorConditioning, GeneratorUpsampling } from '../models/dcgan.js';
+import type { DiscriminatorConditioning, GeneratorConditioning, GeneratorUpsampling } from '../models/dcgan.js';
 import type { LossWeights } from './pipeline.js';
 
 export const TRAINING_DEFAULTS = {
@@ -44,6 +44,7 @@ export const CGAN_DEFAULTS = {
   loss: 'bce' as const,
   discriminator: 'concat' as DiscriminatorConditioning,
   upsampling: 'transposed' as GeneratorUpsampling,
+  generatorConditioning: 'concat' as GeneratorConditioning,
   /** Grids, gradings and the report sample from an exponential moving average of G's weights (docs/baseline.md); 0: G's own. */
   emaDecay: 0.999,
   seed: 0,

@@ -33,6 +33,12 @@ logits on the real and the generated batch, and G's on its own batch.
 And test/data/fixtures/cgan_upsample_step.pth: a generator that doubles the side by
 nearest upsampling and a 3x3 conv (nn.Upsample then nn.Conv2d, so its convs sit at
 main.0, 4, 8) with the first discriminator, and two steps for each loss as above.
+
+And test/data/fixtures/cgan_batchnorm_step.pth: a generator conditioned by
+batchnorm (z alone enters; each batchnorm main.<i> is affine-free and followed by
+its class's gain and bias, x * (1 + class_gain.<i>(y)) + class_bias.<i>(y), the
+tables drawn N(0, 0.2) so that they matter) with the first discriminator, and two
+steps for each loss as above.
 """
 
 import os
@@ -47,6 +53,7 @@ OUT_SN = os.path.join(FIXTURES, "cgan_spectral_norm_step.pth")
 OUT_PROJECTION = os.path.join(FIXTURES, "cgan_projection_step.pth")
 OUT_AUXILIARY = os.path.join(FIXTURES, "cgan_auxiliary_step.pth")
 OUT_UPSAMPLE = os.path.join(FIXTURES, "cgan_upsample_step.pth")
+OUT_BATCHNORM = os.path.join(FIXTURES, "cgan_batchnorm_step.pth")
 Z, K, E, R = 8, 3, 4, 16
 
 
@@ -68,6 +75,30 @@ class G(nn.Module):
 
     def forward(self, z, y):
         return self.main(torch.cat([z, self.embed(y)], 1).view(z.shape[0], Z + E, 1, 1))
+
+
+class BatchnormG(nn.Module):
+    """The class as each batchnorm's gain and bias (conditional batchnorm); z enters alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(Z, 8, 4, 1, 0, bias=False), nn.BatchNorm2d(8, affine=False), nn.ReLU(),
+            nn.ConvTranspose2d(8, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4, affine=False), nn.ReLU(),
+            nn.ConvTranspose2d(4, 3, 4, 2, 1, bias=True), nn.Tanh(),
+        )
+        self.class_gain = nn.ModuleDict({"1": nn.Embedding(K, 8), "4": nn.Embedding(K, 4)})
+        self.class_bias = nn.ModuleDict({"1": nn.Embedding(K, 8), "4": nn.Embedding(K, 4)})
+        for table in list(self.class_gain.values()) + list(self.class_bias.values()):
+            table.weight.data.normal_(0, 0.2)
+
+    def forward(self, z, y):
+        h = z.view(z.shape[0], Z, 1, 1)
+        for i, layer in enumerate(self.main):
+            h = layer(h)
+            if str(i) in self.class_gain:
+                h = h * (1 + self.class_gain[str(i)](y))[:, :, None, None] + self.class_bias[str(i)](y)[:, :, None, None]
+        return h
 
 
 class D(nn.Module):
@@ -203,6 +234,7 @@ def main():
     write_variant(OUT_PROJECTION, 2, G, lambda: D(projection=True), out)
     write_variant(OUT_AUXILIARY, 3, G, lambda: D(auxiliary=True), out)
     write_variant(OUT_UPSAMPLE, 4, lambda: G(upsample=True), D, out)
+    write_variant(OUT_BATCHNORM, 5, BatchnormG, D, out)
 
 
 def write_variant(path, seed, make_g, make_d, batch):
@@ -210,7 +242,7 @@ def write_variant(path, seed, make_g, make_d, batch):
     torch.manual_seed(seed)
     g, d = make_g(), make_d()
     for m in list(g.modules()) + list(d.modules()):
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d) and m.affine:
             m.weight.data.normal_(1, 0.2)
             m.bias.data.normal_(0, 0.2)
     variant = {f"G.{k}": v.clone() for k, v in g.state_dict().items() if not k.endswith("num_batches_tracked")}

@@ -2,16 +2,21 @@
 // any PyTorch generator of the same layout (DCGAN example's `main` plus a class embedding
 // `embed`). Its architecture is read back from the shapes: the embedding gives the classes and
 // its width, main.0 z's length, the chain of transposed convs the channels (or of 3x3 convs each
-// after an nn.Upsample, which shifts their indices by one: upsampling 'nearest').
-import { DCGANGenerator, GENERATOR_UPSAMPLINGS, type DCGANGeneratorConfig } from '../dcgan.js';
+// after an nn.Upsample, which shifts their indices by one: upsampling 'nearest'). Without `embed`,
+// per-class tables `class_gain.<i>` and `class_bias.<i>` beside each affine-free batchnorm
+// main.<i> say the class sets the batchnorms instead (conditioning 'batchnorm').
+import { DCGANGenerator, GENERATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS, type DCGANGeneratorConfig } from '../dcgan.js';
 import { ConversionError, fitsAny, isCount, Keys, type ConvertedModel, type ModelFamily } from '../family.js';
 import type { HostTensor } from '../checkpoint/index.js';
 
-const DCGAN_KEYS: RegExp[] = [/^embed\.weight$/, /^main\.\d+\.(?:weight|bias|running_mean|running_var|num_batches_tracked)$/];
+const DCGAN_KEYS: RegExp[] = [/^embed\.weight$/, /^class_(?:gain|bias)\.\d+\.weight$/, /^main\.\d+\.(?:weight|bias|running_mean|running_var|num_batches_tracked)$/];
 
 export function convertDCGAN(state: Map<string, HostTensor>): ConvertedModel {
   const keys = new Keys(state);
-  const [numClasses, embedDim] = keys.copy('embed.weight', [null, null], 'the class embedding (classes, width)').shape;
+  const byBatchnorm = !state.has('embed.weight') && state.has('class_gain.1.weight');
+  const [numClasses, embedDim] = byBatchnorm
+    ? [keys.copy('class_gain.1.weight', [null, null], "the first batchnorm's gain per class (classes, channels)").shape[0], 0]
+    : keys.copy('embed.weight', [null, null], 'the class embedding (classes, width)').shape;
   // Transposed convs at 0, 3, 6, ... each followed by a batchnorm but the last; or, upsampling
   // first, 3x3 convs at 4, 8, 12, ... (an nn.Upsample before each).
   const first = keys.copy('main.0.weight', [null, null, 4, 4], 'a 4x4 transposed conv from z and the embedding');
@@ -22,7 +27,8 @@ export function convertDCGAN(state: Map<string, HostTensor>): ConvertedModel {
   let width = first.shape[1];
   let at = 0;
   while (state.has(`main.${at + 1}.running_mean`)) {
-    for (const part of ['weight', 'bias', 'running_mean', 'running_var']) keys.copy(`main.${at + 1}.${part}`, [width]);
+    for (const part of byBatchnorm ? ['running_mean', 'running_var'] : ['weight', 'bias', 'running_mean', 'running_var']) keys.copy(`main.${at + 1}.${part}`, [width]);
+    if (byBatchnorm) for (const table of ['class_gain', 'class_bias']) keys.copy(`${table}.${at + 1}.weight`, [numClasses, width], `a ${table.slice(6)} per class`);
     channels.push(width);
     const from = channels.at(-1)!;
     if (nearest) {
@@ -39,6 +45,7 @@ export function convertDCGAN(state: Map<string, HostTensor>): ConvertedModel {
   const config: DCGANGeneratorConfig = {
     dimZ, numClasses, embedDim, channels, outChannels: width, resolution: 4 * 2 ** channels.length, eps: 1e-5,
     ...(nearest ? { upsampling: 'nearest' as const } : {}),
+    ...(byBatchnorm ? { conditioning: 'batchnorm' as const } : {}),
   };
   return { format: 'dcgan-generator', config, tensors: withOutputBias(keys.copied, at, width) };
 }
@@ -52,11 +59,13 @@ function withOutputBias(tensors: Map<string, HostTensor>, at: number, width: num
 
 function checkConfig(c: DCGANGeneratorConfig, source: string): DCGANGeneratorConfig {
   const ok =
-    [c.dimZ, c.numClasses, c.embedDim, c.outChannels, c.resolution].every(isCount) &&
+    [c.dimZ, c.numClasses, c.outChannels, c.resolution].every(isCount) &&
     Array.isArray(c.channels) && c.channels.length >= 1 && c.channels.every(isCount) &&
     c.resolution === 4 * 2 ** c.channels.length &&
     typeof c.eps === 'number' && c.eps > 0 &&
-    (c.upsampling === undefined || GENERATOR_UPSAMPLINGS.includes(c.upsampling));
+    (c.upsampling === undefined || GENERATOR_UPSAMPLINGS.includes(c.upsampling)) &&
+    (c.conditioning === undefined || GENERATOR_CONDITIONINGS.includes(c.conditioning)) &&
+    (c.conditioning === 'batchnorm' ? c.embedDim === 0 : isCount(c.embedDim));
   if (!ok) throw new ConversionError(`${source}: the DCGAN config in the metadata is inconsistent: ${JSON.stringify(c)}`);
   return c;
 }
@@ -64,9 +73,10 @@ function checkConfig(c: DCGANGeneratorConfig, source: string): DCGANGeneratorCon
 function summarize(model: ConvertedModel): string[] {
   const c = model.config as DCGANGeneratorConfig;
   const convs = c.upsampling === 'nearest' ? 'a transposed conv to 4x4, then nearest upsampling and 3x3 convs:' : 'transposed convs';
+  const byBatchnorm = c.conditioning === 'batchnorm';
   return [
-    `conditional DCGAN generator: ${c.resolution}x${c.resolution}, z ${c.dimZ}, ${c.numClasses} classes embedded in ${c.embedDim}`,
-    `  ${convs} ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (batchnorm and relu between, tanh last)`,
+    `conditional DCGAN generator: ${c.resolution}x${c.resolution}, z ${c.dimZ}, ${c.numClasses} classes ${byBatchnorm ? "as each batchnorm's gain and bias" : `embedded in ${c.embedDim}`}`,
+    `  ${convs} ${[c.dimZ + c.embedDim, ...c.channels, c.outChannels].join(' -> ')} (${byBatchnorm ? 'class-conditional batchnorm' : 'batchnorm'} and relu between, tanh last)`,
   ];
 }
 
