@@ -9,7 +9,9 @@
 // cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with
 // --spectral-norm --loss hinge; cgan-acgan-2epochs: runs of --discriminator auxiliary --epochs 5
 // copied at the end of epoch 2 and stopped; cgan-nearest-5epochs: runs of --upsampling nearest
-// --epochs 5, and cgan-nearest-2epochs their copies at the end of epoch 2), and the transfer question's runs of `npm run cgan -- --generator`
+// --epochs 5, and cgan-nearest-2epochs their copies at the end of epoch 2; cgan-width32-3epochs: runs
+// of --width 32 --epochs 3, and cgan-width32-2epochs their copies at the end of epoch 2;
+// cgan-batchnorm-2epochs: runs of --generator-conditioning batchnorm), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
 // reads the runs' report.json, metrics.jsonl and last grid, keeping the report and minutes as a
 // record in docs/baseline/records that is read when the run folder is gone (a row with neither
@@ -138,6 +140,25 @@ const ROWS: BaselineRow[] = [
     label: 'five epochs, G upsampling by nearest neighbour and 3x3 convs (`--upsampling nearest`)',
     command: 'npm run cgan -- --upsampling nearest --epochs 5 --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
+  },
+  {
+    // Copies of the 3-epoch runs below at the end of epoch 2: the same bytes as runs of this command.
+    dir: 'runs/baseline/cgan-width32-2epochs',
+    label: 'two epochs at width 32 (`--width 32`)',
+    command: 'npm run cgan -- --width 32 --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-width32-3epochs',
+    label: 'three epochs at width 32 (`--width 32 --epochs 3`)',
+    command: 'npm run cgan -- --width 32 --epochs 3 --seed <s>',
+    images: '60,000 / 60,000 (three epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-batchnorm-2epochs',
+    label: "two epochs, G conditioned by batchnorm: each class its batchnorms' gains and biases (`--generator-conditioning batchnorm`)",
+    command: 'npm run cgan -- --generator-conditioning batchnorm --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
   },
 ];
 
