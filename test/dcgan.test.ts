@@ -10,7 +10,7 @@ import { tensor } from '../src/engine/tensor.js';
 import { oneHot } from '../src/kernels/gather.js';
 import { writeSafetensors } from '../src/models/checkpoint/index.js';
 import { conversionMetadata, convertStateDict } from '../src/models/convert.js';
-import { DCGANDiscriminator, DCGANGenerator } from '../src/models/dcgan.js';
+import { DCGANDiscriminator, DCGANGenerator, type DCGANGeneratorConfig } from '../src/models/dcgan.js';
 import { loadGenerator } from '../src/models/load.js';
 import { GAN_LOSSES } from '../src/train/ganLoss.js';
 import { expectGanStepsMatch } from './ganFixture.js';
@@ -37,6 +37,21 @@ const upsampleFixture = useFixture(UPSAMPLE_FIXTURE);
 const UPSAMPLING_G_CONFIG = { ...G_CONFIG, upsampling: 'nearest' as const };
 const batchnormFixture = useFixture(BATCHNORM_FIXTURE);
 const BATCHNORM_G_CONFIG = { ...G_CONFIG, embedDim: 0, conditioning: 'batchnorm' as const };
+
+/**
+ * A fixture's PyTorch generator converted (its config read back from the keys must be `config`)
+ * and loaded from a file, beside the same weights loaded straight into a model of that config.
+ */
+async function convertedBeside(f: ReturnType<typeof useFixture>, config: DCGANGeneratorConfig, file: string) {
+  const state = new Map([...f.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
+  const converted = convertStateDict(state);
+  expect(converted.config).toEqual(config);
+  const path = join(tmp, file);
+  writeSafetensors(path, converted.tensors, conversionMetadata(converted));
+  const trained = new DCGANGenerator(config).eval();
+  trained.loadStateDict(f.under('G.'));
+  return { state, G: await loadGenerator(path), trained };
+}
 
 describe('conditional DCGAN', () => {
   for (const kind of GAN_LOSSES) {
@@ -82,14 +97,7 @@ describe('conditional DCGAN', () => {
   });
 
   it('an upsampling generator converts (its convs at main.4 and main.8 say so) and loads to the images of the model it was converted from', async () => {
-    const state = new Map([...upsampleFixture.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
-    const converted = convertStateDict(state);
-    expect(converted.config).toEqual(UPSAMPLING_G_CONFIG);
-    const path = join(tmp, 'G-upsampling.safetensors');
-    writeSafetensors(path, converted.tensors, conversionMetadata(converted));
-    const G = await loadGenerator(path);
-    const trained = new DCGANGenerator(UPSAMPLING_G_CONFIG).eval();
-    trained.loadStateDict(upsampleFixture.under('G.'));
+    const { state, G, trained } = await convertedBeside(upsampleFixture, UPSAMPLING_G_CONFIG, 'G-upsampling.safetensors');
     const z = upsampleFixture.tensor('z0');
     const labels = [0, 2, 1, 1, 0, 2];
     expect(Array.from(await noGrad(() => G.forward(z, labels)).data())).toEqual(Array.from(await noGrad(() => trained.forward(z, labels)).data()));
@@ -100,14 +108,7 @@ describe('conditional DCGAN', () => {
   });
 
   it('a generator conditioned by batchnorm converts (class_gain.1 without embed says so), loads to the same images, and mixes class vectors', async () => {
-    const state = new Map([...batchnormFixture.all()].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]));
-    const converted = convertStateDict(state);
-    expect(converted.config).toEqual(BATCHNORM_G_CONFIG);
-    const path = join(tmp, 'G-batchnorm.safetensors');
-    writeSafetensors(path, converted.tensors, conversionMetadata(converted));
-    const G = await loadGenerator(path);
-    const trained = new DCGANGenerator(BATCHNORM_G_CONFIG).eval();
-    trained.loadStateDict(batchnormFixture.under('G.'));
+    const { state, G, trained } = await convertedBeside(batchnormFixture, BATCHNORM_G_CONFIG, 'G-batchnorm.safetensors');
     const z = batchnormFixture.tensor('z0');
     const labels = [0, 2, 1, 1, 0, 2];
     const images = Array.from(await noGrad(() => trained.forward(z, labels)).data());

@@ -205,6 +205,7 @@ const TEMPERATURES = [1, 0.9, 0.8, 0.7, 0.6, 0.5];
 const TEMPERATURE_SETS = [
   { dir: 'runs/baseline/cgan-ema-2epochs', label: 'the default `npm run cgan` (two epochs)', short: 'the default (two epochs)', images: '60,000 / 60,000 (two epochs)' },
   { dir: 'runs/baseline/cgan-ema-5epochs', label: 'five epochs (`--epochs 5`)', short: 'five epochs', images: '60,000 / 60,000 (five epochs)' },
+  { dir: 'runs/baseline/cgan-width32-3epochs', label: 'three epochs at width 32 (`--width 32 --epochs 3`)', short: 'width 32, three epochs', images: '60,000 / 60,000 (three epochs)' },
 ];
 const TEMPERATURE_ROWS: BaselineRow[] = TEMPERATURE_SETS.flatMap((set) =>
   TEMPERATURES.map((T) => ({
@@ -392,7 +393,7 @@ ${transfer.frechet.join('\n')}
 
 ## Sampling temperature: recognisability against variety
 
-The cGAN runs above (the default, and five epochs), each seed graded again with z drawn from
+The cGAN runs above (the default, five epochs, and width 32 for three), each seed graded again with z drawn from
 N(0, T^2 I) instead of N(0, I): \`npm run eval -- --run <seed folder> --eval-samples 1000 --real-data
 /usr/share/datasets/fashion-mnist --temperature T\` (report_temperature<T>.json). A lower temperature
 keeps G's draws nearer the centre of its prior: more typical images, less variety (Kingma &
