@@ -11,7 +11,8 @@
 // copied at the end of epoch 2 and stopped; cgan-nearest-5epochs: runs of --upsampling nearest
 // --epochs 5, and cgan-nearest-2epochs their copies at the end of epoch 2; cgan-width32-3epochs: runs
 // of --width 32 --epochs 3, and cgan-width32-2epochs their copies at the end of epoch 2;
-// cgan-batchnorm-2epochs: runs of --generator-conditioning batchnorm), and the transfer question's runs of `npm run cgan -- --generator`
+// cgan-batchnorm-2epochs: runs of --generator-conditioning batchnorm, and
+// cgan-batchnorm-projection-2epochs the same with --discriminator projection --spectral-norm --loss hinge), and the transfer question's runs of `npm run cgan -- --generator`
 // (runs/transfer), each seed a run folder seed-<s> graded with --real-data. It trains nothing: it
 // reads the runs' report.json, metrics.jsonl and last grid, keeping the report and minutes as a
 // record in docs/baseline/records that is read when the run folder is gone (a row with neither
@@ -158,6 +159,12 @@ const ROWS: BaselineRow[] = [
     dir: 'runs/baseline/cgan-batchnorm-2epochs',
     label: "two epochs, G conditioned by batchnorm: each class its batchnorms' gains and biases (`--generator-conditioning batchnorm`)",
     command: 'npm run cgan -- --generator-conditioning batchnorm --seed <s>',
+    images: '60,000 / 60,000 (two epochs)',
+  },
+  {
+    dir: 'runs/baseline/cgan-batchnorm-projection-2epochs',
+    label: "two epochs, G conditioned by batchnorm with the projection discriminator and SNGAN's recipe (`--generator-conditioning batchnorm --discriminator projection --spectral-norm --loss hinge`)",
+    command: 'npm run cgan -- --generator-conditioning batchnorm --discriminator projection --spectral-norm --loss hinge --seed <s>',
     images: '60,000 / 60,000 (two epochs)',
   },
 ];
