@@ -173,7 +173,7 @@ describe('cgan trainer', () => {
     );
     // A train run's input generator sets z's spread itself.
     await expect(gradeRun(out, { ...run, method: undefined } as unknown as CganConfig, { judges: [], realData: null, quiet: true, temperature: 0.5 })).rejects.toThrow(
-      /--temperature: for a cGAN run's prior; .* is a train run/,
+      /--temperature: for a cGAN run \(npm run cgan\); .* is a train run/,
     );
   });
 

@@ -24,6 +24,13 @@ export const oneOf =
     return v as T;
   };
 
+/** A number in (0, 1]: a probability (`what` 'a probability '), a truncation, a temperature. */
+export const unitInterval = (flag: string, what = '') => (v: string) => {
+  const t = Number(v);
+  if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`${flag} must be ${what}in (0, 1], got ${v}`);
+  return t;
+};
+
 export const nonNegative = (flag: string) => (v: string) => {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number of at least 0`);

@@ -5,11 +5,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DISCRIMINATOR_CONDITIONINGS, GENERATOR_CONDITIONINGS, GENERATOR_UPSAMPLINGS } from '../models/dcgan.js';
 import { LATENT_CLASSIFIER_DEFAULTS, trainingRows } from './latentClassifier.js';
-import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, wholeNumber } from '../cli/options.js';
+import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, unitInterval, wholeNumber } from '../cli/options.js';
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { cganGrader, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
+import { cganGrader, checkTemperature, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
 import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
@@ -37,11 +37,7 @@ const JUDGE_HELP =
   PUBLIC_JUDGES.map((j) => relative(process.cwd(), j)).join(',') +
   ')';
 
-const confidenceArg = (flag: string) => (v: string) => {
-  const p = Number(v);
-  if (!(p > 0 && p <= 1)) throw new InvalidArgumentError(`${flag} must be a probability in (0, 1], got ${v}`);
-  return p;
-};
+const confidenceArg = (flag: string) => unitInterval(flag, 'a probability ');
 
 const samplerArg = oneOf('--sampler', ['input-generator', 'prior-filter', 'latent-filter']);
 const SAMPLER_HELP =
@@ -85,22 +81,10 @@ const decayArg = (v: string) => {
   if (!(d >= 0 && d < 1)) throw new InvalidArgumentError(`--ema must be in [0, 1), got ${v}`);
   return d;
 };
-const unitInterval = (flag: string) => (v: string) => {
-  const t = Number(v);
-  if (!(t > 0 && t <= 1)) throw new InvalidArgumentError(`${flag} must be in (0, 1], got ${v}`);
-  return t;
-};
 const truncationArg = unitInterval('--truncation');
 const TEMPERATURE_HELP =
   "a cGAN run: draw z from N(0, T^2 I) instead of N(0, I), T in (0, 1]: nearer the prior's centre, more typical images and less variety " +
   '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
-
-/** --temperature belongs to a cGAN run's prior: a train run's input generator sets z's spread itself. */
-function checkTemperature(temperature: number | undefined, config: TrainConfig | CganConfig, run: string): void {
-  if (temperature !== undefined && !isCganRun(config)) {
-    throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
-  }
-}
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
 function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>): void {

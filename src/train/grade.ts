@@ -155,6 +155,13 @@ export interface GradeOptions {
   temperature?: number;
 }
 
+/** --temperature belongs to a cGAN run's prior: a train run's input generator sets z's spread itself. */
+export function checkTemperature(temperature: number | undefined, config: TrainConfig | CganConfig, run: string): void {
+  if (temperature !== undefined && !isCganRun(config)) {
+    throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
+  }
+}
+
 /** The report's file stem: report, report_<sampler tag> for a filter sampler, or report_temperature<T> for a cGAN drawn at temperature T. */
 export function reportStem(sampler?: PriorFilterSampler, temperature?: number): string {
   if (sampler) return `report_${samplerTag(sampler)}`;
@@ -176,7 +183,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
   const cgan = isCganRun(config);
   if (cgan && options.sampler) throw new Error(`--sampler ${options.sampler.kind}: ${dir} is a cGAN run, whose own generator is graded`);
   const temperature = options.temperature;
-  if (temperature !== undefined && !cgan) throw new Error(`--temperature: for a cGAN run's prior; ${dir} is a train run, whose input generator sets z's spread`);
+  checkTemperature(temperature, config, dir);
   let pipeline: ConditioningPipeline<LatentSampler>;
   if (options.pipeline) pipeline = options.pipeline;
   else if (cgan) pipeline = await cganPipeline(dir, config, temperature);
