@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { readSafetensors, toFloat32 } from '../src/models/checkpoint/index.js';
 import { loadGenerator } from '../src/models/load.js';
-import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganPipeline, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade } from '../src/train/cgan.js';
+import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganPipeline, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade, type CganSampling } from '../src/train/cgan.js';
 import { cganGrader, gradeRun, PUBLIC_JUDGES, reportStem } from '../src/train/grade.js';
 import { GeneratorPrior } from '../src/train/inputGenerator.js';
 import { generateImages } from '../src/train/step.js';
@@ -151,7 +151,7 @@ describe('cgan trainer', () => {
     await trainCgan(run, { data: tinyData(), quiet: true });
     const grade = (temperature?: number) => gradeRun(out, run, { judges: [], evalSamples: 20, realData: null, quiet: true, temperature });
     const report = await grade(0.5);
-    expect(reportStem(undefined, 0.5)).toBe('report_temperature0.5');
+    expect(reportStem(undefined, { temperature: 0.5 })).toBe('report_temperature0.5');
     const saved = JSON.parse(readFileSync(join(out, 'report_temperature0.5.json'), 'utf8')) as Report;
     expect(saved.sampler).toEqual({ kind: 'cgan', description: expect.stringMatching(/z from N\(0, 0\.5\^2 I\) \(temperature 0\.5\)/), temperature: 0.5 });
     expect(saved.classifierAccuracy).toBe(report.classifierAccuracy);
@@ -162,7 +162,7 @@ describe('cgan trainer', () => {
     // The run's pipeline at 0.5 draws G(0.5 * eps): the images of the untempered pipeline at the scaled noise, not at eps.
     const classes = [0, 3, 7];
     const noise = new Rng(11).fillNormal(new Float32Array(3 * 4));
-    const tempered = await generateImages(await cganPipeline(out, run, 0.5), classes, noise);
+    const tempered = await generateImages(await cganPipeline(out, run, { temperature: 0.5 }), classes, noise);
     const untemperedPipeline = await cganPipeline(out, run);
     expect(Array.from(tempered)).toEqual(Array.from(await generateImages(untemperedPipeline, classes, noise.map((e) => e * 0.5))));
     expect(Array.from(tempered)).not.toEqual(Array.from(await generateImages(untemperedPipeline, classes, noise)));
@@ -174,6 +174,50 @@ describe('cgan trainer', () => {
     // A train run's input generator sets z's spread itself.
     await expect(gradeRun(out, { ...run, method: undefined } as unknown as CganConfig, { judges: [], realData: null, quiet: true, temperature: 0.5 })).rejects.toThrow(
       /--temperature: for a cGAN run \(npm run cgan\); .* is a train run/,
+    );
+  });
+
+  it("--standing-stats N measures G's batchnorm statistics on N batches of its prior's draws, at the temperature; the run's file is untouched; a report and grid of their own names", async () => {
+    const out = join(tmp, 'standing');
+    const run = { ...config(out), classifier: join('models', 'fmnist_vgg_bn64.safetensors'), emaDecay: 0.9 };
+    await trainCgan(run, { data: tinyData(), quiet: true });
+    const stored = readFileSync(join(out, CGAN_GENERATOR_AVERAGE));
+    const statistics = async (sampling: CganSampling) => {
+      const G = (await cganPipeline(out, run, sampling)).generator;
+      expect(G.training).toBe(false);
+      const values = new Map<string, number[]>();
+      for (const [key, t] of G.stateDict()) if (/running_(mean|var)$/.test(key)) values.set(key, Array.from((await t.data()) as Float32Array));
+      return values;
+    };
+    const asStored = await statistics({});
+    expect([...asStored.keys()]).toEqual(['main.1.running_mean', 'main.1.running_var', 'main.4.running_mean', 'main.4.running_var', 'main.7.running_mean', 'main.7.running_var']);
+    const standing = await statistics({ standingStats: 2 });
+    for (const [key, v] of standing) expect(v, key).not.toEqual(asStored.get(key));
+    expect(await statistics({ standingStats: 2 })).toEqual(standing);
+    // Measured on the draws at the temperature: narrower z, other statistics.
+    const cooled = await statistics({ standingStats: 2, temperature: 0.5 });
+    for (const [key, v] of cooled) expect(v, key).not.toEqual(standing.get(key));
+    expect(Buffer.compare(readFileSync(join(out, CGAN_GENERATOR_AVERAGE)), stored)).toBe(0);
+
+    // The graded samples' noise is the same: only the statistics differ, so the images do.
+    const classes = [0, 3, 7];
+    const noise = new Rng(11).fillNormal(new Float32Array(3 * 4));
+    const images = async (sampling: CganSampling) => Array.from(await generateImages(await cganPipeline(out, run, sampling), classes, noise));
+    expect(await images({ standingStats: 2 })).not.toEqual(await images({}));
+
+    const report = await gradeRun(out, run, { judges: [], evalSamples: 20, realData: null, quiet: true, temperature: 0.5, standingStats: 2 });
+    expect(reportStem(undefined, { temperature: 0.5, standingStats: 2 })).toBe('report_temperature0.5_standing2');
+    const saved = JSON.parse(readFileSync(join(out, 'report_temperature0.5_standing2.json'), 'utf8')) as Report;
+    expect(saved.sampler).toEqual({
+      kind: 'cgan', description: expect.stringMatching(/temperature 0\.5\), batchnorm statistics standing on 2 x 256 such draws/), temperature: 0.5, standingStats: 2,
+    });
+    expect(saved.classifierAccuracy).toBe(report.classifierAccuracy);
+    expect(existsSync(join(out, 'samples_temperature0.5_standing2.png'))).toBe(true);
+    expect(existsSync(join(out, 'report.json'))).toBe(false);
+    await gradeRun(out, run, { judges: [], evalSamples: 20, realData: null, quiet: true, standingStats: 2 });
+    expect(existsSync(join(out, 'report_standing2.json')) && existsSync(join(out, 'samples_standing2.png'))).toBe(true);
+    await expect(gradeRun(out, { ...run, method: undefined } as unknown as CganConfig, { judges: [], realData: null, quiet: true, standingStats: 2 })).rejects.toThrow(
+      /--standing-stats: for a cGAN run \(npm run cgan\); .* is a train run/,
     );
   });
 

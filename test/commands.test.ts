@@ -141,6 +141,7 @@ describe.concurrent('missing paths are named with what belongs there', () => {
     // --temperature is a cGAN run's: a train run's input generator sets z's spread itself.
     await refused(['sample', '--run', run, '--class', '1', '--out', join(tmp, 'x.png'), '--temperature', '0.5'], /--temperature: for a cGAN run \(npm run cgan\); .*run is a train run/);
     await refused(['eval', '--run', run, '--temperature', '0.5'], /--temperature: for a cGAN run \(npm run cgan\); .*run is a train run/);
+    await refused(['eval', '--run', run, '--standing-stats', '16'], /--standing-stats: for a cGAN run \(npm run cgan\); .*run is a train run, whose generator keeps the statistics/);
     writeFileSync(join(run, 'config.json'), JSON.stringify({ generator: missing(), classifier: G }));
     await refused(['eval', '--run', run], /missing: no such file \(expected the generator/);
   });
@@ -170,6 +171,7 @@ describe.concurrent('missing paths are named with what belongs there', () => {
       refused(['eval', '--run', tmp, '--sampler', 'prior-filter', '--budget', '0'], /--budget must be a whole number of at least 1/),
       refused([...sample, '--temperature', '0'], /--temperature must be in \(0, 1\], got 0/),
       refused(['eval', '--run', tmp, '--temperature', '1.5'], /--temperature must be in \(0, 1\], got 1\.5/),
+      refused([...sample, '--standing-stats', '0'], /--standing-stats must be a whole number of at least 1/),
     ]);
   });
 

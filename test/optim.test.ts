@@ -3,7 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { tensor } from '../src/engine/tensor.js';
 import { lerp_ } from '../src/kernels/average.js';
 import { BatchNorm2d, Linear, Module } from '../src/models/module.js';
-import { Adam, ExponentialAverage } from '../src/train/optim.js';
+import { Adam, ExponentialAverage, updateBn } from '../src/train/optim.js';
 import { expectClose, randomValues, setupGpu } from './helpers.js';
 import { FORWARD_REL } from './tolerances.js';
 
@@ -91,4 +91,33 @@ it("ExponentialAverage follows torch's EMA of parameters and buffers, with Tenso
   expect(ema.updates).toBe(6);
   for (const k of keys) expectClose(await average.stateDict().get(k)!.data(), ref.get(k)!, FORWARD_REL, `average ${k}`);
   expect(() => new ExponentialAverage(model, average, 1)).toThrow(/decay must be in \[0, 1\)/);
+});
+
+it("updateBn measures each batchnorm's statistics afresh, the plain average over its batches (torch's update_bn), and restores momentum and mode", async () => {
+  const model = new Tiny().eval();
+  const bn = model.bn;
+  const [N, C, H, W] = [3, 4, 2, 5];
+  // Statistics from elsewhere, which updateBn must replace, not blend with.
+  bn.runningMean.copy_(Float32Array.from(randomValues(C, 1)));
+  bn.runningVar.copy_(new Float32Array(C).fill(7));
+  const batches = [0, 1, 2].map((k) => Float32Array.from(randomValues(N * C * H * W, 50 + k), (x) => 2 * x + k));
+  expect(updateBn(model, batches.length, (k) => bn.forward(tensor(batches[k], [N, C, H, W])))).toBe(1);
+  const n = N * H * W;
+  const mean = new Float64Array(C);
+  const variance = new Float64Array(C);
+  for (const x of batches) {
+    for (let c = 0; c < C; c++) {
+      const values: number[] = [];
+      for (let b = 0; b < N; b++) for (let i = 0; i < H * W; i++) values.push(x[(b * C + c) * H * W + i]);
+      const m = values.reduce((a, v) => a + v, 0) / n;
+      mean[c] += m / batches.length;
+      // The running variance is the unbiased one, as torch keeps it.
+      variance[c] += values.reduce((a, v) => a + (v - m) ** 2, 0) / (n - 1) / batches.length;
+    }
+  }
+  expectClose(await bn.runningMean.data(), mean, FORWARD_REL, 'running mean');
+  expectClose(await bn.runningVar.data(), variance, FORWARD_REL, 'running variance');
+  expect([bn.momentum, model.training, bn.training]).toEqual([0.1, false, false]);
+  expect(updateBn(new Module(), 2, () => {})).toBe(0);
+  expect(() => updateBn(model, 0, () => {})).toThrow(/batches must be a whole number of at least 1, got 0/);
 });

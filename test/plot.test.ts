@@ -38,4 +38,18 @@ describe('plotTradeoff', () => {
     // Where no point or line is: the background.
     expect(at(...place(0, 0.85, 1.08))).toEqual([255, 255, 255]);
   });
+
+  it('draws a series in the colour it names, and a dashed one with gaps along its line', async () => {
+    const line = (dashed: boolean) => ({ label: 'c', color: '#00ff00', dashed, points: [{ x: 0, y: 0 }, { x: 1, y: 0 }] });
+    const along = async (dashed: boolean) => {
+      const { at } = await pixels(plotTradeoff([{ title: 't', xLabel: 'x', yLabel: 'y', series: [line(dashed)] }], { panelWidth: 400, height: 300 }));
+      // y = 0 is the middle of the fitted range [-1, 1]; between the points, away from their dots and crosses.
+      return Array.from({ length: 200 }, (_, i) => at(120 + i, 145)).map(([r, g, b]) => r < 200 && g > 150 && b < 200);
+    };
+    const solid = await along(false);
+    const dashed = await along(true);
+    expect(solid.every(Boolean)).toBe(true);
+    expect(dashed.filter(Boolean).length).toBeGreaterThan(80);
+    expect(dashed.filter((green) => !green).length).toBeGreaterThan(40);
+  });
 });

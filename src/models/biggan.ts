@@ -13,7 +13,7 @@ import { concat, split } from '../kernels/shape.js';
 import { upsampleConv2d } from '../kernels/conv2d.js';
 import { upsampleNearest } from '../kernels/upsample.js';
 import type { ImageGenerator } from './family.js';
-import { Conv2d, Linear, Module } from './module.js';
+import { Conv2d, Linear, Module, NormBase } from './module.js';
 
 export interface AttentionConfig {
   /** Index of the block the attention follows (its key prefix is blocks.{block}.1). */
@@ -43,8 +43,6 @@ export interface BigGANConfig {
   eps: number;
 }
 
-/** Eval: the stored statistics. Training: batch statistics, the stored ones updated (BigGAN-PyTorch's momentum). */
-const batchNormSettings = (training: boolean, eps: number) => ({ training, eps, momentum: 0.1 });
 
 /** Uninitialised-looking zeros; loadStateDict fills every parameter. */
 const zeros = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
@@ -77,22 +75,22 @@ class Embedding extends Module {
  * and bias are linear maps (no bias) of the conditioning vector y.
  *   out = (x - mean) / sqrt(var + eps) * (1 + gain(y)) + bias(y)
  */
-class ConditionalBatchNorm extends Module {
+class ConditionalBatchNorm extends NormBase {
   readonly gain: Linear;
   readonly bias: Linear;
   readonly storedMean: Tensor;
   readonly storedVar: Tensor;
 
-  constructor(channels: number, condDim: number, readonly eps: number) {
-    super();
+  constructor(channels: number, condDim: number, eps: number) {
+    super(eps);
     this.gain = this.registerModule('gain', new Linear(condDim, channels, { bias: false }));
     this.bias = this.registerModule('bias', new Linear(condDim, channels, { bias: false }));
     this.storedMean = this.registerBuffer('stored_mean', zeros([channels]));
     this.storedVar = this.registerBuffer('stored_var', zeros([channels]));
   }
 
-  settings() {
-    return batchNormSettings(this.training, this.eps);
+  get runningStatistics(): [Tensor, Tensor] {
+    return [this.storedMean, this.storedVar];
   }
 
   forward(x: Tensor, y: Tensor): Tensor {
@@ -106,22 +104,22 @@ class ConditionalBatchNorm extends Module {
 }
 
 /** BigGAN-PyTorch's plain `bn`: affine parameters named gain and bias. */
-class OutputBatchNorm extends Module {
+class OutputBatchNorm extends NormBase {
   readonly gain: Tensor;
   readonly bias: Tensor;
   readonly storedMean: Tensor;
   readonly storedVar: Tensor;
 
-  constructor(channels: number, readonly eps: number) {
-    super();
+  constructor(channels: number, eps: number) {
+    super(eps);
     this.gain = this.registerParameter('gain', zeros([channels]));
     this.bias = this.registerParameter('bias', zeros([channels]));
     this.storedMean = this.registerBuffer('stored_mean', zeros([channels]));
     this.storedVar = this.registerBuffer('stored_var', zeros([channels]));
   }
 
-  settings() {
-    return batchNormSettings(this.training, this.eps);
+  get runningStatistics(): [Tensor, Tensor] {
+    return [this.storedMean, this.storedVar];
   }
 
   forward(x: Tensor): Tensor {

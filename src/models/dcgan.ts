@@ -170,12 +170,11 @@ export class DCGANGenerator extends Module implements ImageGenerator {
     // A table's rows for the batch: by index, or mixed by the class vectors.
     const rows = (table: Embedding) => (vectors ? matmul(classes as Tensor, table.weight) : table.forward(classes));
     let h = this.embed ? concat([z, rows(this.embed)], 1).reshape(B, c.dimZ + c.embedDim, 1, 1) : z.reshape(B, c.dimZ, 1, 1);
-    const settings = () => ({ training: this.training, momentum: 0.1, eps: c.eps });
     for (const { conv, bn, gain, bias } of this.ups) {
       // The upsample and the 3x3 conv as one kernel (kernels/conv2d.ts), the conv reading at half the position.
       const y = conv instanceof Conv2d ? upsampleConv2d(h, conv.weight, conv.bias, 2) : conv.forward(h);
       if (!bn) h = tanh(y);
-      else if (gain && bias) h = conditionalBatchNormRelu(y, rows(gain), rows(bias), bn.runningMean, bn.runningVar, settings());
+      else if (gain && bias) h = conditionalBatchNormRelu(y, rows(gain), rows(bias), bn.runningMean, bn.runningVar, bn.settings());
       else h = bn.forwardRelu(y);
     }
     return h;

@@ -275,19 +275,56 @@ export class Embedding extends Module {
   }
 }
 
-export class BatchNorm2d extends Module {
+/**
+ * What keeps batchnorm's running statistics (torch's _NormBase): their momentum, and the count of
+ * training batches that momentum null (torch's momentum=None) averages over, as
+ * torch.optim.swa_utils.update_bn (optim.ts updateBn) uses it.
+ */
+export abstract class NormBase extends Module {
+  /** running = (1 - momentum) * running + momentum * batch; null: the plain average of every training batch since resetRunningStats. */
+  momentum: number | null;
+  private batchesTracked = 0;
+
+  constructor(readonly eps: number, momentum: number | null = 0.1) {
+    super();
+    this.momentum = momentum;
+  }
+
+  /** The mean and variance buffers a training pass updates. */
+  abstract get runningStatistics(): [mean: Tensor, variance: Tensor];
+
+  /** Mean 0, variance 1, no batch tracked (torch's reset_running_stats). */
+  resetRunningStats(): void {
+    const [mean, variance] = this.runningStatistics;
+    mean.copy_(new Float32Array(mean.size));
+    variance.copy_(new Float32Array(variance.size).fill(1));
+    this.batchesTracked = 0;
+  }
+
+  /** The batchnorm kernels' settings for one forward pass; a training pass counts as a tracked batch. */
+  settings(): { training: boolean; momentum: number; eps: number } {
+    if (this.training) this.batchesTracked++;
+    return { training: this.training, momentum: this.momentum ?? 1 / Math.max(this.batchesTracked, 1), eps: this.eps };
+  }
+}
+
+export class BatchNorm2d extends NormBase {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
 
-  constructor(readonly channels: number, readonly options: { affine?: boolean; eps?: number; momentum?: number } = {}) {
-    super();
+  constructor(readonly channels: number, options: { affine?: boolean; eps?: number; momentum?: number | null } = {}) {
+    super(options.eps ?? 1e-5, options.momentum === undefined ? 0.1 : options.momentum);
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', tensor(new Float32Array(channels).fill(1), [channels])) : null;
     this.bias = affine ? this.registerParameter('bias', tensor(new Float32Array(channels), [channels])) : null;
     this.runningMean = this.registerBuffer('running_mean', tensor(new Float32Array(channels), [channels]));
     this.runningVar = this.registerBuffer('running_var', tensor(new Float32Array(channels).fill(1), [channels]));
+  }
+
+  get runningStatistics(): [Tensor, Tensor] {
+    return [this.runningMean, this.runningVar];
   }
 
   forward(x: Tensor): Tensor {
@@ -297,9 +334,5 @@ export class BatchNorm2d extends Module {
   /** relu(forward(x)) in one pass (batchNormRelu). */
   forwardRelu(x: Tensor): Tensor {
     return batchNormRelu(x, this.runningMean, this.runningVar, this.weight, this.bias, this.settings());
-  }
-
-  private settings() {
-    return { training: this.training, momentum: this.options.momentum ?? 0.1, eps: this.options.eps ?? 1e-5 };
   }
 }

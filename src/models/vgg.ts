@@ -97,7 +97,7 @@ class Features extends Module {
  */
 export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
   const channels = conv.weight.shape[0];
-  const std = sqrt(add(bn.runningVar, bn.options.eps ?? 1e-5));
+  const std = sqrt(add(bn.runningVar, bn.eps));
   const s = div(bn.weight ?? full([channels], 1), std);
   const weight = mul(conv.weight, s.reshape(channels, 1, 1, 1));
   const centred = conv.bias ? sub(conv.bias, bn.runningMean) : neg(bn.runningMean);

@@ -21,10 +21,11 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { samplingTag, type CganSampling } from './cgan.js';
 import type { Report } from './evaluate.js';
 import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
-import { plotTradeoff, type TradeoffPoint } from './plot.js';
+import { PALETTE, plotTradeoff, type TradeoffPoint } from './plot.js';
 import { documentedRows, END, figures, keptRun, lastGrid, overSeeds, PANEL, replaceGenerated, type RunRecord, SHORT, trainMinutes } from './seedTable.js';
 
 interface BaselineRow {
@@ -34,10 +35,10 @@ interface BaselineRow {
   /** Training images (and as many labels) a run reads. */
   images: string;
   /**
-   * The runs graded at this sampling temperature (`npm run eval -- --temperature T`): the row reads
-   * their report_temperature<T>.json and shows samples_temperature<T>.png. Absent: as trained.
+   * The runs graded again, drawn otherwise (`npm run eval -- --temperature T --standing-stats N`):
+   * the row reads their report_<samplingTag>.json and shows samples_<samplingTag>.png. Absent: as trained.
    */
-  temperature?: number;
+  sampling?: CganSampling;
 }
 
 const ROWS: BaselineRow[] = [
@@ -210,19 +211,28 @@ const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
  */
 const TEMPERATURES = [1, 0.9, 0.8, 0.7, 0.6, 0.5];
 const TEMPERATURE_SETS = [
-  { dir: 'runs/baseline/cgan-ema-2epochs', label: 'the default `npm run cgan` (two epochs)', short: 'the default (two epochs)', images: '60,000 / 60,000 (two epochs)' },
-  { dir: 'runs/baseline/cgan-ema-5epochs', label: 'five epochs (`--epochs 5`)', short: 'five epochs', images: '60,000 / 60,000 (five epochs)' },
-  { dir: 'runs/baseline/cgan-width32-3epochs', label: 'three epochs at width 32 (`--width 32 --epochs 3`)', short: 'width 32, three epochs', images: '60,000 / 60,000 (three epochs)' },
+  { dir: 'runs/baseline/cgan-ema-2epochs', label: 'the default `npm run cgan` (two epochs)', short: 'the default (2 epochs)', images: '60,000 / 60,000 (two epochs)' },
+  { dir: 'runs/baseline/cgan-ema-5epochs', label: 'five epochs (`--epochs 5`)', short: '5 epochs', images: '60,000 / 60,000 (five epochs)' },
+  { dir: 'runs/baseline/cgan-width32-3epochs', label: 'three epochs at width 32 (`--width 32 --epochs 3`)', short: 'width 32, 3 epochs', images: '60,000 / 60,000 (three epochs)' },
 ];
-const TEMPERATURE_ROWS: BaselineRow[] = TEMPERATURE_SETS.flatMap((set) =>
-  TEMPERATURES.map((T) => ({
-    dir: set.dir,
-    label: `${set.label}, temperature ${T}${T === 1 ? ' (as trained)' : ''}`,
-    command: `npm run eval -- --run <the run of seed s> --eval-samples 1000 --real-data ... ${T === 1 ? '' : `--temperature ${T}`}`,
-    images: set.images,
-    ...(T === 1 ? {} : { temperature: T }),
-  })),
-);
+/** The same runs and temperatures with G's batchnorm statistics measured at each (`--standing-stats`, BigGAN's standing statistics). */
+const STANDING_STATS = 16;
+const temperatureRows = (standingStats?: number): BaselineRow[] =>
+  TEMPERATURE_SETS.flatMap((set) =>
+    TEMPERATURES.map((T) => {
+      const sampling: CganSampling = { ...(T === 1 ? {} : { temperature: T }), ...(standingStats ? { standingStats } : {}) };
+      const flags = `${T === 1 ? '' : ` --temperature ${T}`}${standingStats ? ` --standing-stats ${standingStats}` : ''}`;
+      return {
+        dir: set.dir,
+        label: `${set.label}, temperature ${T}${T === 1 && !standingStats ? ' (as trained)' : ''}${standingStats ? `, standing statistics (${standingStats} batches)` : ''}`,
+        command: `npm run eval -- --run <the run of seed s> --eval-samples 1000 --real-data ...${flags}`,
+        images: set.images,
+        ...(samplingTag(sampling) ? { sampling } : {}),
+      };
+    }),
+  );
+const TEMPERATURE_ROWS = temperatureRows();
+const STANDING_ROWS = temperatureRows(STANDING_STATS);
 
 const options = new Command('cgan baseline')
   .description('write the table of docs/baseline.md from the runs of its rows (see src/train/baselineTable.ts); trains nothing')
@@ -251,9 +261,9 @@ function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[]; re
   const frechet: string[] = [];
   const reportsByRow: Report[][] = [];
   for (const row of rows) {
-    const T = row.temperature;
-    const name = `${row.dir.split('/').pop()}${T === undefined ? '' : `-temperature${T}`}`;
-    const report = T === undefined ? 'report.json' : `report_temperature${T}.json`;
+    const tag = row.sampling ? samplingTag(row.sampling) : '';
+    const name = `${row.dir.split('/').pop()}${tag ? `-${tag}` : ''}`;
+    const report = tag ? `report_${tag}.json` : 'report.json';
     const kept = seeds.map((s) =>
       keptRun(join(row.dir, `seed-${s}`), join(docs, 'records', `${name}-seed${s}.json`), (dir) => ({ trainMinutes: trainMinutes(dir) }), report),
     );
@@ -275,11 +285,11 @@ function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[]; re
         const file = `${name}-seed${seed}.png`;
         const curveFile = file.replace(/\.png$/, '-judge-curve.png');
         if (existsSync(dir)) {
-          copyFileSync(T === undefined ? lastGrid(dir) : join(dir, `samples_temperature${T}.png`), join(docs, file));
+          copyFileSync(tag ? join(dir, `samples_${tag}.png`) : lastGrid(dir), join(docs, file));
           // A cGAN run's judge accuracy against training time (cgan --grade-every), where it has one.
-          if (T === undefined && existsSync(join(dir, 'judge-curve.png'))) copyFileSync(join(dir, 'judge-curve.png'), join(docs, curveFile));
+          if (!tag && existsSync(join(dir, 'judge-curve.png'))) copyFileSync(join(dir, 'judge-curve.png'), join(docs, curveFile));
         }
-        const curve = T === undefined && existsSync(join(docs, curveFile)) ? ` ([curve](baseline/${curveFile}))` : '';
+        const curve = !tag && existsSync(join(docs, curveFile)) ? ` ([curve](baseline/${curveFile}))` : '';
         return `[seed ${seed}](baseline/${file})${curve}`;
       })
       .join(' ');
@@ -297,6 +307,7 @@ const FRECHET_HEADER = `| row | judge | ${FASHION_MNIST_CLASSES.join(' | ')} |
 const baseline = tableRows(ROWS);
 const transfer = tableRows(TRANSFER_ROWS);
 const tempered = tableRows(TEMPERATURE_ROWS);
+const standing = tableRows(STANDING_ROWS);
 
 /** A judge's accuracy (of real) against variety (of real) over the seeds' reports: means and half spreads. */
 function tradeoffPoint(reports: Report[], label: string, tag?: string): TradeoffPoint[] {
@@ -330,12 +341,20 @@ if (tempered.reports.some((r) => r.length)) {
     xLabel: 'variety, of real test images',
     yLabel: 'accuracy, of real test images',
     series: [
-      ...TEMPERATURE_SETS.map((set) => ({
-        label: `cGAN, ${set.short}: temperature ${TEMPERATURES[0]} to ${TEMPERATURES[TEMPERATURES.length - 1]}`,
-        points: TEMPERATURE_ROWS.flatMap((row, i) => (row.dir === set.dir ? tradeoffPoint(tempered.reports[i], label, `${row.temperature ?? 1}`) : [])),
-      })),
+      ...TEMPERATURE_SETS.flatMap((set, j) =>
+        [
+          { rows: TEMPERATURE_ROWS, table: tempered, what: '' },
+          { rows: STANDING_ROWS, table: standing, what: ', standing statistics' },
+        ].map(({ rows, table, what }) => ({
+          label: `cGAN, ${set.short}${what}: T ${TEMPERATURES[0]} to ${TEMPERATURES[TEMPERATURES.length - 1]}`,
+          color: PALETTE[j],
+          dashed: what !== '',
+          points: rows.flatMap((row, i) => (row.dir === set.dir ? tradeoffPoint(table.reports[i], label, `${row.sampling?.temperature ?? 1}`) : [])),
+        })),
+      ),
       {
         label: 'data-free conditioning (the default npm run train)',
+        color: PALETTE[TEMPERATURE_SETS.length],
         points: baseline.reports[0].length ? tradeoffPoint(baseline.reports[0], label) : documentedPoint(ROWS[0].label, k),
       },
     ],
@@ -418,5 +437,23 @@ Fréchet distance by class:
 
 ${FRECHET_HEADER}
 ${tempered.frechet.join('\n')}
+
+### With standing statistics
+
+The same runs and temperatures with \`--standing-stats ${STANDING_STATS}\` added: before sampling, G's
+batchnorm statistics are measured afresh on ${STANDING_STATS} batches of 256 of its own draws at that
+temperature, an equal share a class (BigGAN's standing statistics, Brock et al. 2019; PyTorch's
+\`torch.optim.swa_utils.update_bn\`), instead of the ones the run stored. Those are the average of
+weights' own average of G's running statistics (\`--ema\`), measured on other weights' batches at
+temperature 1. The dashed curves in the picture above. The graded noise is the same as in the table above; only the
+statistics differ.
+
+${HEADER}
+${standing.main.join('\n')}
+
+Fréchet distance by class:
+
+${FRECHET_HEADER}
+${standing.frechet.join('\n')}
 ${END}`;
 replaceGenerated(DOC, generated, END);

@@ -13,7 +13,7 @@ import { scope, tensor } from '../engine/tensor.js';
 import { conversionMetadata } from '../models/convert.js';
 import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
 import { toFloat32 } from '../models/checkpoint/index.js';
-import type { ConvertedModel } from '../models/family.js';
+import type { ConvertedModel, FrozenGenerator } from '../models/family.js';
 import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning, type GeneratorConditioning, type GeneratorUpsampling } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { Conv2d } from '../models/module.js';
@@ -24,7 +24,7 @@ import type { GanLoss } from './ganLoss.js';
 import { ganStep, type Gan, type TrainableGenerator } from './ganStep.js';
 import { writeImageGrid } from './images.js';
 import { GeneratorPrior } from './inputGenerator.js';
-import { Adam, ExponentialAverage } from './optim.js';
+import { Adam, ExponentialAverage, updateBn } from './optim.js';
 import { ConditioningPipeline } from './pipeline.js';
 import { plotCurves } from './plot.js';
 import { loadValues, readMetrics, recoverCheckpoint, restoreOptimizer, writeCheckpoint } from './trainer.js';
@@ -156,15 +156,58 @@ export function discriminatorConfig(c: CganConfig): DCGANDiscriminatorConfig {
   return { numClasses: c.classNames.length, inChannels: 3, channels: [c.width, 2 * c.width, 4 * c.width], resolution: 32, slope: 0.2, eps: 1e-5, conditioning: c.discriminator ?? 'concat' };
 }
 
-/** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run; z = temperature * eps (GeneratorPrior). */
-export async function cganPipeline(dir: string, config: CganConfig, temperature = 1): Promise<ConditioningPipeline<GeneratorPrior>> {
+/** How `sample` and `eval` draw from a cGAN run. */
+export interface CganSampling {
+  /** z = temperature * eps, in (0, 1] (GeneratorPrior); absent: 1, G's prior as trained. */
+  temperature?: number;
+  /**
+   * Batches of STANDING_BATCH prior draws (at the temperature) on which G's batchnorm statistics
+   * are measured before sampling (BigGAN's standing statistics, updateBn); absent: those G stored.
+   */
+  standingStats?: number;
+}
+
+/** The draws in each batch of standing statistics. */
+export const STANDING_BATCH = 256;
+
+/** What names a report and grid drawn so: '' as trained, else e.g. temperature0.8, standing16 or temperature0.8_standing16. */
+export function samplingTag(s: CganSampling): string {
+  return [s.temperature === undefined ? '' : `temperature${s.temperature}`, s.standingStats ? `standing${s.standingStats}` : ''].filter(Boolean).join('_');
+}
+
+/** In words, for a report and a grid's title. */
+export function describeSampling(s: CganSampling): string {
+  const z = s.temperature === undefined ? 'z from N(0, I)' : `z from N(0, ${s.temperature}^2 I) (temperature ${s.temperature})`;
+  return s.standingStats ? `${z}, batchnorm statistics standing on ${s.standingStats} x ${STANDING_BATCH} such draws` : z;
+}
+
+/** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */
+export async function cganPipeline(dir: string, config: CganConfig, sampling: CganSampling = {}): Promise<ConditioningPipeline<GeneratorPrior>> {
   const generator = await loadGenerator(join(dir, cganSamplingGenerator(config)));
   const classifier = await loadClassifier(config.classifier);
   if (classifier.numClasses !== generator.numClasses) {
     throw new Error(`the classifier ${config.classifier} has ${classifier.numClasses} classes, the run's generator ${generator.numClasses}`);
   }
-  const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ, temperature });
+  const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ, temperature: sampling.temperature });
+  if (sampling.standingStats) standingStatistics(generator, prior, sampling.standingStats, config.seed);
   return new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
+}
+
+/**
+ * BigGAN's standing statistics (Brock et al. 2019): G's batchnorm statistics measured on its own
+ * prior's draws, an equal share a class, rather than the ones it stored. Those of an average of
+ * weights (--ema) are themselves averaged from other weights' batches; at a temperature below 1
+ * they were measured on wider draws. The draws come from a stream of the seed of their own, so
+ * the graded samples' noise is as without them.
+ */
+function standingStatistics(G: FrozenGenerator, prior: GeneratorPrior, batches: number, seed: number): void {
+  const rng = new Rng(seed * 7919 + 4001);
+  const classes = Array.from({ length: STANDING_BATCH }, (_, i) => i % G.numClasses);
+  const layers = updateBn(G, batches, () => {
+    const { z, classVector } = prior.sample(classes, tensor(rng.fillNormal(new Float32Array(STANDING_BATCH * G.dimZ)), [STANDING_BATCH, G.dimZ]));
+    G.forward(z, classVector);
+  });
+  if (layers === 0) throw new Error(`--standing-stats: the run's generator (${G.constructor.name}) keeps no batchnorm statistics`);
 }
 
 /** A fixed shuffle of 0 .. n-1 for a seed (Fisher-Yates). */

@@ -9,10 +9,10 @@ import { count, nonNegative, oneOf, requireCheckpoint, requireDir, requireFile, 
 import { PACKAGE_ROOT } from '../engine/packageRoot.js';
 import { Rng } from '../engine/random.js';
 import { init } from '../engine/runtime.js';
-import { cganGrader, checkTemperature, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
+import { cganGrader, checkCganSampling, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
-import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, trainCgan, type CganConfig } from './cgan.js';
+import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, trainCgan, type CganConfig, type CganSampling } from './cgan.js';
 import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
@@ -85,6 +85,9 @@ const truncationArg = unitInterval('--truncation');
 const TEMPERATURE_HELP =
   "a cGAN run: draw z from N(0, T^2 I) instead of N(0, I), T in (0, 1]: nearer the prior's centre, more typical images and less variety " +
   '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
+const STANDING_HELP =
+  "a cGAN run: first measure G's batchnorm statistics on <batches> batches of 256 draws at the sampling temperature, instead of those it stored " +
+  "(BigGAN's standing statistics, torch.optim.swa_utils.update_bn; BigGAN's default is 16)";
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
 function checkModels(config: Pick<TrainConfig, 'generator' | 'classifier'>): void {
@@ -478,7 +481,8 @@ const evalCommand = program
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
   .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
   .option('--sampler <kind>', `${SAMPLER_HELP} (filters write report_prior-filter_<p> or report_latent-filter_<screen>_<p>_pool<N> .md / .json, and samples_ .png of the same name)`, samplerArg, 'input-generator')
-  .option('--temperature <T>', `${TEMPERATURE_HELP}; writes report_temperature<T> .md / .json and samples_temperature<T>.png`, unitInterval('--temperature'));
+  .option('--temperature <T>', `${TEMPERATURE_HELP}; writes report_temperature<T> .md / .json and samples_temperature<T>.png`, unitInterval('--temperature'))
+  .option('--standing-stats <batches>', `${STANDING_HELP}; writes report_standing<batches> (report_temperature<T>_standing<batches> with --temperature) and a grid of the same name`, count('--standing-stats'));
 filterOptions(evalCommand, 'graded sample')
   .action(async (o) => {
     const dir = resolve(o.run);
@@ -488,10 +492,11 @@ filterOptions(evalCommand, 'graded sample')
     const config = readRun(dir, !asked);
     const sampler = asked && withRunPool(asked, config);
     if (sampler && isCganRun(config)) throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
-    checkTemperature(o.temperature, config, o.run);
+    const sampling = { temperature: o.temperature, standingStats: o.standingStats };
+    checkCganSampling(sampling, config, o.run);
     await init();
-    await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler, temperature: o.temperature });
-    console.log(`wrote ${shownPath(join(dir, reportStem(sampler, o.temperature)))}.md and .json`);
+    await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler, ...sampling });
+    console.log(`wrote ${shownPath(join(dir, reportStem(sampler, sampling)))}.md and .json`);
   });
 
 const sampleCommand = program
@@ -505,7 +510,8 @@ const sampleCommand = program
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
   .option('--sampler <kind>', SAMPLER_HELP, samplerArg, 'input-generator')
-  .option('--temperature <T>', TEMPERATURE_HELP, unitInterval('--temperature'));
+  .option('--temperature <T>', TEMPERATURE_HELP, unitInterval('--temperature'))
+  .option('--standing-stats <batches>', STANDING_HELP, count('--standing-stats'));
 filterOptions(sampleCommand, 'requested image')
   .action(async (o) => {
     const dir = resolve(o.run);
@@ -523,10 +529,11 @@ filterOptions(sampleCommand, 'requested image')
     if (isCganRun(config) && sampler) {
       throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     }
-    checkTemperature(o.temperature, config, o.run);
+    const sampling: CganSampling = { temperature: o.temperature, standingStats: o.standingStats };
+    checkCganSampling(sampling, config, o.run);
     await init();
     let pipeline: ConditioningPipeline<LatentSampler>;
-    if (isCganRun(config)) pipeline = await cganPipeline(dir, config, o.temperature);
+    if (isCganRun(config)) pipeline = await cganPipeline(dir, config, sampling);
     else {
       const built = await buildPipeline(config);
       if (runFile) built.inputGenerator.loadStateDict(runFile.weights, { source: dir });
@@ -537,7 +544,7 @@ filterOptions(sampleCommand, 'requested image')
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const className = names[cls] ?? `class ${cls}`;
     let images: Float32Array;
-    let title = `${className}: ${o.n} samples, seed ${o.seed}${o.temperature === undefined ? '' : `, temperature ${o.temperature}`}`;
+    let title = `${className}: ${o.n} samples, seed ${o.seed}${o.temperature === undefined ? '' : `, temperature ${o.temperature}`}${o.standingStats ? `, standing statistics ${o.standingStats}` : ''}`;
     if (sampler) {
       const quota = new Array<number>(pipeline.numClasses).fill(0);
       quota[cls] = o.n;

@@ -59,7 +59,7 @@ export interface EvalOptions {
    */
   priorFilter?: PriorFilterResult;
   /** What drew the samples otherwise, for the report (default: the trained input generator). */
-  sampler?: { kind: 'input-generator' | 'cgan'; description: string; temperature?: number };
+  sampler?: DrawnSampler;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -135,8 +135,18 @@ export interface JudgeReport {
   perClass: JudgeClassReport[];
 }
 
+/** A sampler that draws each sample with one G pass: the input generator, or a cGAN's prior. */
+export interface DrawnSampler {
+  kind: 'input-generator' | 'cgan';
+  description: string;
+  /** cgan: z = temperature * eps (absent: 1). */
+  temperature?: number;
+  /** cgan: batches of draws G's batchnorm statistics were measured on (absent: those it stored). */
+  standingStats?: number;
+}
+
 export type SamplerReport =
-  | { kind: 'input-generator' | 'cgan'; description: string; /** cgan: z = temperature * eps (absent: 1). */ temperature?: number }
+  | DrawnSampler
   | {
       /** latent-filter: the prior filter with a classifier on z screening draws before G. */
       kind: 'prior-filter' | 'latent-filter';

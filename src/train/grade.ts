@@ -24,7 +24,7 @@ import {
 import { fashionMnistFiles } from './fashionMnist.js';
 import { shownPath, writeFileAtomic } from './files.js';
 import { writeImageGrid } from './images.js';
-import { cganPipeline, isCganRun, type CganConfig, type CganOptions } from './cgan.js';
+import { cganPipeline, describeSampling, isCganRun, samplingTag, type CganConfig, type CganOptions, type CganSampling } from './cgan.js';
 import { GeneratorPrior, type LatentSampler } from './inputGenerator.js';
 import { ConditioningPipeline } from './pipeline.js';
 import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
@@ -137,7 +137,7 @@ async function latentClassifierFor(
   return writeLatentClassifier(path, labelled, pipeline.numClasses, seed, log);
 }
 
-export interface GradeOptions {
+export interface GradeOptions extends CganSampling {
   /** Judge files (absolute); [] grades with the frozen classifier only. */
   judges: string[];
   /** Whether `judges` is the default panel: then a judge whose classes differ from the classifier's is left out with a note, not an error. */
@@ -151,21 +151,20 @@ export interface GradeOptions {
   quiet?: boolean;
   /** An already built pipeline of this run (tests); default: built from config and the run's checkpoint. */
   pipeline?: ConditioningPipeline<LatentSampler>;
-  /** A cGAN run: draw z = temperature * eps, in (0, 1] (GeneratorPrior); absent: 1, G's prior as trained. */
-  temperature?: number;
 }
 
-/** --temperature belongs to a cGAN run's prior: a train run's input generator sets z's spread itself. */
-export function checkTemperature(temperature: number | undefined, config: TrainConfig | CganConfig, run: string): void {
-  if (temperature !== undefined && !isCganRun(config)) {
-    throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
-  }
+/** --temperature and --standing-stats belong to a cGAN run's prior: a train run's input generator sets z's spread, and its G is the pretrained one. */
+export function checkCganSampling(sampling: CganSampling, config: TrainConfig | CganConfig, run: string): void {
+  if (isCganRun(config)) return;
+  if (sampling.temperature !== undefined) throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
+  if (sampling.standingStats !== undefined) throw new Error(`--standing-stats: for a cGAN run (npm run cgan); ${run} is a train run, whose generator keeps the statistics it was trained with`);
 }
 
-/** The report's file stem: report, report_<sampler tag> for a filter sampler, or report_temperature<T> for a cGAN drawn at temperature T. */
-export function reportStem(sampler?: PriorFilterSampler, temperature?: number): string {
+/** The report's file stem: report, report_<sampler tag> for a filter sampler, or report_<samplingTag> for a cGAN drawn otherwise than as trained. */
+export function reportStem(sampler?: PriorFilterSampler, sampling: CganSampling = {}): string {
   if (sampler) return `report_${samplerTag(sampler)}`;
-  return temperature === undefined ? 'report' : `report_temperature${temperature}`;
+  const tag = samplingTag(sampling);
+  return tag ? `report_${tag}` : 'report';
 }
 
 /** prior-filter_<p>, or latent-filter_<screen>_<p>_pool<N>: what names the sampler's report and grid, so that no setting overwrites another's. */
@@ -182,11 +181,11 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
   const rt = runtime();
   const cgan = isCganRun(config);
   if (cgan && options.sampler) throw new Error(`--sampler ${options.sampler.kind}: ${dir} is a cGAN run, whose own generator is graded`);
-  const temperature = options.temperature;
-  checkTemperature(temperature, config, dir);
+  const sampling: CganSampling = { temperature: options.temperature, standingStats: options.standingStats };
+  checkCganSampling(sampling, config, dir);
   let pipeline: ConditioningPipeline<LatentSampler>;
   if (options.pipeline) pipeline = options.pipeline;
-  else if (cgan) pipeline = await cganPipeline(dir, config, temperature);
+  else if (cgan) pipeline = await cganPipeline(dir, config, sampling);
   else {
     const built = await buildPipeline(config);
     // The prior filter never uses the input generator: a run folder's config is all it needs.
@@ -250,9 +249,9 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
       ? {
           kind: 'cgan',
           description:
-            "the conditional DCGAN's generator, trained on the labelled training images: " +
-            (temperature === undefined ? 'z from N(0, I) and the class' : `z from N(0, ${temperature}^2 I) (temperature ${temperature}) and the class`),
-          ...(temperature === undefined ? {} : { temperature }),
+            `the conditional DCGAN's generator, trained on the labelled training images: ${describeSampling(sampling)} and the class`,
+          ...(sampling.temperature === undefined ? {} : { temperature: sampling.temperature }),
+          ...(sampling.standingStats ? { standingStats: sampling.standingStats } : {}),
         }
       : undefined,
     onProgress: (done, total) => {
@@ -262,10 +261,11 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
       }
     },
   });
-  const stem = reportStem(sampler, temperature);
+  const stem = reportStem(sampler, sampling);
   writeReport(dir, report, stem);
-  // The training grids' noise (cganGrid's) at this temperature: the same images, drawn nearer the prior's centre.
-  if (cgan && temperature !== undefined) await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(dir, `samples_temperature${temperature}.png`), config.classNames);
+  // The training grids' noise (cganGrid's), drawn so: at a temperature, the same images nearer the prior's centre.
+  const tag = samplingTag(sampling);
+  if (cgan && tag) await sampleGrid(pipeline, config.gridPerClass, config.seed + 1, join(dir, `samples_${tag}.png`), config.classNames);
   log(formatReport(report));
   return report;
 }

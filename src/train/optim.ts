@@ -1,10 +1,12 @@
-// Optimizers (PyTorch's torch.optim in camelCase): Adam, which the trainers need, and the
-// exponential moving average of weights (torch.optim.swa_utils), which the cGAN samples from.
-import { keep, tensor, type Tensor } from '../engine/tensor.js';
+// Optimizers (PyTorch's torch.optim in camelCase): Adam, which the trainers need, and from
+// torch.optim.swa_utils the exponential moving average of weights, which the cGAN samples from,
+// and update_bn, which gives that average batchnorm statistics of its own weights.
+import { keep, scope, tensor, type Tensor } from '../engine/tensor.js';
 import { adamStepKernel, biasCorrections, type AdamHyper } from '../kernels/adam.js';
 import { lerp_ } from '../kernels/average.js';
 import { zeros } from '../kernels/creation.js';
-import type { Module } from '../models/module.js';
+import { noGrad } from '../engine/autograd.js';
+import { NormBase, type Module } from '../models/module.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -125,4 +127,32 @@ export class ExponentialAverage<M extends Module = Module> {
     for (const [a, t] of this.pairs) lerp_(a, t, weight);
     this.updates++;
   }
+}
+
+/**
+ * torch.optim.swa_utils.update_bn: recompute every batchnorm's running statistics in `model` as
+ * the plain average over `batches` training-mode forward passes (each batchnorm's momentum null
+ * meanwhile, torch's momentum=None), without gradients. An average of weights needs this: the
+ * statistics it averaged were measured on other weights. BigGAN calls them standing statistics
+ * (Brock et al. 2019). `forward(k)` runs the k-th batch. Momenta and the model's mode are restored
+ * after; the number of batchnorms is returned (0: nothing to update).
+ */
+export function updateBn(model: Module, batches: number, forward: (k: number) => void): number {
+  if (!(Number.isInteger(batches) && batches >= 1)) throw new Error(`updateBn: batches must be a whole number of at least 1, got ${batches}`);
+  const norms = [...model.namedModules()].map(([, m]) => m).filter((m): m is NormBase => m instanceof NormBase);
+  if (norms.length === 0) return 0;
+  const momenta = norms.map((n) => n.momentum);
+  const wasTraining = model.training;
+  for (const n of norms) {
+    n.resetRunningStats();
+    n.momentum = null;
+  }
+  model.train();
+  try {
+    for (let k = 0; k < batches; k++) noGrad(() => scope(() => void forward(k)));
+  } finally {
+    norms.forEach((n, i) => (n.momentum = momenta[i]));
+    model.train(wasTraining);
+  }
+  return norms.length;
 }

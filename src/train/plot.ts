@@ -48,7 +48,9 @@ function fittedRange(values: number[]): [number, number] {
   return [lo - margin, hi + margin];
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+/** A dashed series' line: longer dashes than the targets' 5 / 4, so the two never read alike. */
+const SERIES_DASH = [9, 5];
 
 export function plotCurves(series: Series[], options: PlotOptions = {}): Buffer {
   const { stepsPerEpoch, width = 820, panelHeight = 240, xLabel = 'step' } = options;
@@ -147,8 +149,9 @@ function epochLines(ctx: SKRSContext2D, stepsPerEpoch: number, lastStep: number,
   ctx.setLineDash([]);
 }
 
-function polyline(ctx: SKRSContext2D, pts: number[][], px: (x: number) => number, py: (y: number) => number, color: string, lineWidth: number, alpha: number): void {
+function polyline(ctx: SKRSContext2D, pts: number[][], px: (x: number) => number, py: (y: number) => number, color: string, lineWidth: number, alpha: number, dash: number[] = []): void {
   ctx.save();
+  ctx.setLineDash(dash);
   ctx.strokeStyle = color;
   ctx.globalAlpha = alpha;
   ctx.lineWidth = lineWidth;
@@ -177,8 +180,9 @@ export interface TradeoffPanel {
   title: string;
   xLabel: string;
   yLabel: string;
-  series: { label: string; points: TradeoffPoint[] }[];
-  /** Dashed lines marking targets, with their labels. */
+  /** Colour: the palette's, in order, unless given (two series of one thing in one colour, one of them dashed). */
+  series: { label: string; points: TradeoffPoint[]; color?: string; dashed?: boolean }[];
+  /** Dashed grey lines marking targets, with their labels. */
   guides?: { x?: number; y?: number; label: string }[];
 }
 
@@ -239,8 +243,9 @@ export function plotTradeoff(panels: TradeoffPanel[], { panelWidth = 480, height
     }
     ctx.setLineDash([]);
     panel.series.forEach((s, i) => {
-      const color = PALETTE[i % PALETTE.length];
-      polyline(ctx, s.points.map((p) => [p.x, p.y]), px, py, color, 2, 0.8);
+      const color = s.color ?? PALETTE[i % PALETTE.length];
+      const dash = s.dashed ? SERIES_DASH : [];
+      polyline(ctx, s.points.map((p) => [p.x, p.y]), px, py, color, 2, 0.8, dash);
       ctx.strokeStyle = color;
       ctx.fillStyle = color;
       for (const p of s.points) {
@@ -263,7 +268,8 @@ export function plotTradeoff(panels: TradeoffPanel[], { panelWidth = 480, height
       }
       // The legend, under the panels.
       const y = height + 8 + 22 * i;
-      ctx.fillRect(left, y + 5, 18, 4);
+      if (s.dashed) for (let x = 0; x < 18; x += SERIES_DASH[0] + SERIES_DASH[1]) ctx.fillRect(left + x, y + 5, Math.min(SERIES_DASH[0], 18 - x), 4);
+      else ctx.fillRect(left, y + 5, 18, 4);
       ctx.fillStyle = '#111';
       ctx.font = font(12);
       ctx.textAlign = 'left';
