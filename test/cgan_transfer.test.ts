@@ -16,9 +16,9 @@ import { loadGenerator } from '../src/models/load.js';
 import { balancedSubset, bigganForClasses, CGAN_GENERATOR, trainCgan, type CganConfig } from '../src/train/cgan.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
 import { ganStep } from '../src/train/ganStep.js';
-import { Adam } from '../src/train/optim.js';
+import { Adam, updateBn } from '../src/train/optim.js';
 import { expectClose, useFixture } from './helpers.js';
-import { FIXTURE_OUTPUT_REL } from './tolerances.js';
+import { FIXTURE_OUTPUT_REL, FORWARD_REL } from './tolerances.js';
 
 const FIXTURE = join(import.meta.dirname, 'data', 'fixtures', 'biggan_step.pth');
 const PRETRAINED = join(import.meta.dirname, '..', 'models', 'fmnist_biggan32_G.safetensors');
@@ -49,6 +49,28 @@ describe('BigGAN generator in training', () => {
     const labels = Array.from(fixture.values('labels'));
     const image = noGrad(() => G.forward(host('z0'), labels));
     expectClose(await image.data(), fixture.values('eval_image'), FIXTURE_OUTPUT_REL, 'eval image');
+  });
+
+  it("updateBn (standing statistics) reaches every batchnorm: over two batches, each statistic is the mean of the two batches' own", async () => {
+    const G = new BigGANGenerator(G_CONFIG).eval();
+    G.loadStateDict(under('G.'));
+    const labels = Array.from(fixture.values('labels'));
+    // In training mode each layer normalises with its batch's statistics, so a batch's statistics do not depend on what was stored.
+    const statistics = async (batches: string[]) => {
+      const layers = updateBn(G, batches.length, (k) => G.forward(host(batches[k]), labels));
+      const values = new Map<string, Float64Array>();
+      for (const [key, t] of G.stateDict()) if (/stored_(mean|var)$/.test(key)) values.set(key, Float64Array.from((await t.data()) as Float32Array));
+      return { layers, values };
+    };
+    const [first, second, both] = [await statistics(['z0']), await statistics(['z1']), await statistics(['z0', 'z1'])];
+    expect(both.layers).toBe(both.values.size / 2);
+    expect(both.layers).toBeGreaterThan(2);
+    expect(G.training).toBe(false);
+    for (const [key, v] of both.values) {
+      const [a, b] = [first.values.get(key)!, second.values.get(key)!];
+      expect(Array.from(a), key).not.toEqual(Array.from(b));
+      expectClose(v, a.map((x, i) => (x + b[i]) / 2), FORWARD_REL, key);
+    }
   });
 
   it("two alternating BCE steps with a fresh DCGAN discriminator match PyTorch's: losses, weights, running statistics", async () => {
