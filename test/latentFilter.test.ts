@@ -12,7 +12,7 @@ import { gradeRun, PUBLIC_JUDGES } from '../src/train/grade.js';
 import { LatentClassifier, softCrossEntropy, trainLatentClassifier } from '../src/train/latentClassifier.js';
 import { encodeSafetensors, readSafetensors } from '../src/models/checkpoint/safetensors.js';
 import type { ConditioningPipeline } from '../src/train/pipeline.js';
-import { generateLatents, priorFilter, PriorFilterBudgetError } from '../src/train/priorFilter.js';
+import { filterProgress, generateLatents, priorFilter, PriorFilterBudgetError } from '../src/train/priorFilter.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { buildPipeline, train, type TrainConfig } from '../src/train/trainer.js';
@@ -41,6 +41,17 @@ describe('softCrossEntropy', () => {
 
   it('refuses targets of another shape, naming both', () => {
     expect(() => softCrossEntropy(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(8), [2, 4]))).toThrow(/logits .*\[2, 3\].* targets .*\[2, 4\]/);
+  });
+});
+
+describe('filterProgress', () => {
+  it('says how far a filter is every 10,000 G passes, every 1,000 behind a screen', () => {
+    for (const [screened, every] of [[false, 10000], [true, 1000]] as const) {
+      const lines: string[] = [];
+      const report = filterProgress('prior-filter', screened, (l) => lines.push(l));
+      for (let passes = 100; passes <= 2.5 * every; passes += 100) report(passes, passes / 100, 2000);
+      expect(lines).toEqual([`prior-filter: ${every} G passes, ${every / 100}/2000 kept`, `prior-filter: ${2 * every} G passes, ${(2 * every) / 100}/2000 kept`]);
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
 import { npyBytes, writeImageGrid } from './images.js';
-import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter } from './priorFilter.js';
+import { DEFAULT_PASSES_PER_SAMPLE, filterProgress, generateLatents, priorFilter } from './priorFilter.js';
 import { parseRunFile } from './runFile.js';
 import type { LatentSampler } from './inputGenerator.js';
 import type { ConditioningPipeline } from './pipeline.js';
@@ -550,7 +550,10 @@ filterOptions(sampleCommand, 'requested image')
       quota[cls] = o.n;
       const budget = sampler.budget ?? DEFAULT_PASSES_PER_SAMPLE * o.n;
       const screen = sampler.kind === 'latent-filter' ? await latentScreenFor(dir, pipeline, sampler, config.seed, console.log) : undefined;
-      const kept = await priorFilter(pipeline, quota, { confidence: sampler.confidence, budget, seed: o.seed, screen, classNames: config.classNames });
+      const kept = await priorFilter(pipeline, quota, {
+        confidence: sampler.confidence, budget, seed: o.seed, screen, classNames: config.classNames,
+        onProgress: filterProgress(sampler.kind, screen !== undefined, console.log),
+      });
       images = await generateLatents(pipeline, kept.z[cls]);
       const cost = kept.passes / o.n;
       const least = Math.min(...kept.probability[cls]);

@@ -27,7 +27,7 @@ import { writeImageGrid } from './images.js';
 import { cganPipeline, describeSampling, isCganRun, samplingTag, type CganConfig, type CganOptions, type CganSampling } from './cgan.js';
 import { GeneratorPrior, type LatentSampler } from './inputGenerator.js';
 import { ConditioningPipeline } from './pipeline.js';
-import { DEFAULT_PASSES_PER_SAMPLE, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
+import { DEFAULT_PASSES_PER_SAMPLE, filterProgress, generateLatents, priorFilter, type LatentScreen } from './priorFilter.js';
 import { labelPool } from './anchors.js';
 import type { LatentClassifier } from './latentClassifier.js';
 import { latentClassifierPath, readLatentClassifier, writeLatentClassifier } from './latentClassifierFile.js';
@@ -208,7 +208,6 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
     const screen = kind === 'latent-filter' ? await latentScreenFor(dir, pipeline, sampler, config.seed, log) : undefined;
     const rule = screen ? `the classifier on z gives >= ${screen.threshold} and ` : '';
     log(`${kind}: drawing from G's prior until each class has ${each} samples ${rule}the frozen classifier gives p >= ${sampler.confidence} (budget ${budget} G passes)`);
-    let shown = 0;
     filtered = await priorFilter(pipeline, quotas, {
       confidence: sampler.confidence,
       budget,
@@ -216,12 +215,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
       batch: 100,
       screen,
       classNames: config.classNames,
-      onProgress: (passes, kept, wanted) => {
-        if (passes - shown >= (screen ? 1000 : 10000)) {
-          log(`${kind}: ${passes} G passes, ${kept}/${wanted} kept`);
-          shown = passes;
-        }
-      },
+      onProgress: filterProgress(kind, screen !== undefined, log),
     });
     const screened = screen ? `, ${filtered.draws} prior draws screened on z (${(filtered.draws / samples).toFixed(0)} per sample)` : '';
     log(`${kind}: ${filtered.passes} G passes for ${samples} samples (${(filtered.passes / samples).toFixed(2)} per sample)${screened}`);

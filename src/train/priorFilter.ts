@@ -44,6 +44,20 @@ export interface PriorFilterOptions {
   onProgress?: (passes: number, accepted: number, wanted: number) => void;
 }
 
+/**
+ * A progress line every so many G passes (10,000 for the prior filter, 1,000 behind a screen, where
+ * passes are dearer in draws), so a long filter never sits silent.
+ */
+export function filterProgress(kind: string, screened: boolean, log: (line: string) => void): NonNullable<PriorFilterOptions['onProgress']> {
+  let shown = 0;
+  return (passes, kept, wanted) => {
+    if (passes - shown >= (screened ? 1000 : 10000)) {
+      log(`${kind}: ${passes} G passes, ${kept}/${wanted} kept`);
+      shown = passes;
+    }
+  };
+}
+
 export interface PriorFilterResult {
   confidence: number;
   budget: number;
