@@ -175,7 +175,7 @@ export function samplingTag(s: CganSampling): string {
   return [s.temperature === undefined ? '' : `temperature${s.temperature}`, s.standingStats ? `standing${s.standingStats}` : ''].filter(Boolean).join('_');
 }
 
-/** In words, for a report and a grid's title. */
+/** In words, for a report's sampler line. */
 export function describeSampling(s: CganSampling): string {
   const z = s.temperature === undefined ? 'z from N(0, I)' : `z from N(0, ${s.temperature}^2 I) (temperature ${s.temperature})`;
   return s.standingStats ? `${z}, batchnorm statistics standing on ${s.standingStats} x ${STANDING_BATCH} such draws` : z;
