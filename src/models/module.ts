@@ -315,7 +315,7 @@ export class BatchNorm2d extends NormBase {
   readonly runningVar: Tensor;
 
   constructor(readonly channels: number, options: { affine?: boolean; eps?: number; momentum?: number | null } = {}) {
-    super(options.eps ?? 1e-5, options.momentum === undefined ? 0.1 : options.momentum);
+    super(options.eps ?? 1e-5, options.momentum);
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', tensor(new Float32Array(channels).fill(1), [channels])) : null;
     this.bias = affine ? this.registerParameter('bias', tensor(new Float32Array(channels), [channels])) : null;

@@ -21,7 +21,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { samplingTag, type CganSampling } from './cgan.js';
+import { samplingTag, STANDING_BATCH, type CganSampling } from './cgan.js';
 import type { Report } from './evaluate.js';
 import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
@@ -36,7 +36,8 @@ interface BaselineRow {
   images: string;
   /**
    * The runs graded again, drawn otherwise (`npm run eval -- --temperature T --standing-stats N`):
-   * the row reads their report_<samplingTag>.json and shows samples_<samplingTag>.png. Absent: as trained.
+   * the row reads their report_<samplingTag>.json and shows samples_<samplingTag>.png. Absent or
+   * {}: as trained.
    */
   sampling?: CganSampling;
 }
@@ -227,7 +228,7 @@ const temperatureRows = (standingStats?: number): BaselineRow[] =>
         label: `${set.label}, temperature ${T}${T === 1 && !standingStats ? ' (as trained)' : ''}${standingStats ? `, standing statistics (${standingStats} batches)` : ''}`,
         command: `npm run eval -- --run <the run of seed s> --eval-samples 1000 --real-data ...${flags}`,
         images: set.images,
-        ...(samplingTag(sampling) ? { sampling } : {}),
+        sampling,
       };
     }),
   );
@@ -261,7 +262,7 @@ function tableRows(rows: BaselineRow[]): { main: string[]; frechet: string[]; re
   const frechet: string[] = [];
   const reportsByRow: Report[][] = [];
   for (const row of rows) {
-    const tag = row.sampling ? samplingTag(row.sampling) : '';
+    const tag = samplingTag(row.sampling ?? {});
     const name = `${row.dir.split('/').pop()}${tag ? `-${tag}` : ''}`;
     const report = tag ? `report_${tag}.json` : 'report.json';
     const kept = seeds.map((s) =>
@@ -441,7 +442,7 @@ ${tempered.frechet.join('\n')}
 ### With standing statistics
 
 The same runs and temperatures with \`--standing-stats ${STANDING_STATS}\` added: before sampling, G's
-batchnorm statistics are measured afresh on ${STANDING_STATS} batches of 256 of its own draws at that
+batchnorm statistics are measured afresh on ${STANDING_STATS} batches of ${STANDING_BATCH} of its own draws at that
 temperature, an equal share a class (BigGAN's standing statistics, Brock et al. 2019; PyTorch's
 \`torch.optim.swa_utils.update_bn\`), instead of the ones the run stored. Those are the average of
 weights' own average of G's running statistics (\`--ema\`), measured on other weights' batches at

@@ -12,7 +12,7 @@ import { init } from '../engine/runtime.js';
 import { cganGrader, checkCganSampling, collectJudges, gradeRun, LATENT_FILTER_DEFAULTS, latentScreenFor, PUBLIC_JUDGES, reportStem, resolveJudges, type PriorFilterSampler } from './grade.js';
 import { CGAN_DEFAULTS, TRAINING_DEFAULTS } from './defaults.js';
 import { ANCHOR_CHOICES } from './anchors.js';
-import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, trainCgan, type CganConfig, type CganSampling } from './cgan.js';
+import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, STANDING_BATCH, trainCgan, type CganConfig, type CganSampling } from './cgan.js';
 import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
@@ -86,7 +86,7 @@ const TEMPERATURE_HELP =
   "a cGAN run: draw z from N(0, T^2 I) instead of N(0, I), T in (0, 1]: nearer the prior's centre, more typical images and less variety " +
   '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
 const STANDING_HELP =
-  "a cGAN run: first measure G's batchnorm statistics on <batches> batches of 256 draws at the sampling temperature, instead of those it stored " +
+  `a cGAN run: first measure G's batchnorm statistics on <batches> batches of ${STANDING_BATCH} draws at the sampling temperature, instead of those it stored ` +
   "(BigGAN's standing statistics, torch.optim.swa_utils.update_bn; BigGAN's default is 16)";
 
 // Every path is checked before the GPU is opened, so a typo costs no shader compilation.
