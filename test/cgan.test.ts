@@ -1,7 +1,7 @@
 // The cGAN baseline's trainer on a tiny network and a few random "images": its run folder (the
 // files `cgan train` writes, the generator as a converted model), --resume continuing bit for bit
 // after a Ctrl-C, and `sample` reading the run like any other.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,13 +9,14 @@ import { Rng } from '../src/engine/random.js';
 import { readSafetensors, toFloat32 } from '../src/models/checkpoint/index.js';
 import { loadGenerator } from '../src/models/load.js';
 import { CGAN_GENERATOR, CGAN_GENERATOR_AVERAGE, cganPipeline, cganSamplingGenerator, trainCgan, type CganConfig, type CganGrade, type CganSampling } from '../src/train/cgan.js';
-import { cganGrader, gradeRun, PUBLIC_JUDGES, reportStem } from '../src/train/grade.js';
+import { cganGrader, checkCganSampling, gradeRun, PUBLIC_JUDGES, reportStem } from '../src/train/grade.js';
+import { chooseTemperature, choiceFile } from '../src/train/temperatureChoice.js';
 import { GeneratorPrior } from '../src/train/inputGenerator.js';
 import { generateImages } from '../src/train/step.js';
 import type { Report } from '../src/train/evaluate.js';
 import { tensor } from '../src/engine/tensor.js';
 import { FASHION_MNIST_CLASSES, type LabelledBytes } from '../src/train/fashionMnist.js';
-import { setupGpu } from './helpers.js';
+import { setupGpu, tinyFashionMnist } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cgan-'));
 beforeAll(setupGpu);
@@ -219,6 +220,40 @@ describe('cgan trainer', () => {
     await expect(gradeRun(out, { ...run, method: undefined } as unknown as CganConfig, { judges: [], realData: null, quiet: true, standingStats: 2 })).rejects.toThrow(
       /--standing-stats: for a cGAN run \(npm run cgan\); .* is a train run/,
     );
+  });
+
+  it('--temperature auto: the temperature nearest the training images by kernel distance on the frozen classifier; kept in the run folder and read again', async () => {
+    const out = join(tmp, 'auto');
+    const data = tinyFashionMnist(mkdtempSync(join(tmp, 'fmnist-')), 6, 'train');
+    const run = { ...config(out), data, classifier: join('models', 'fmnist_vgg_bn64.safetensors') };
+    await trainCgan(run, { data: tinyData(), quiet: true });
+    const said: string[] = [];
+    const options = { samplesPerClass: 3, referencePerClass: 6, temperatures: [1, 0.5], standingStats: 1 };
+    const choice = await chooseTemperature(out, run, options, (l) => said.push(l));
+    expect(choiceFile(out, 1)).toBe(join(out, 'temperature-choice_standing1.json'));
+    expect(JSON.parse(readFileSync(choiceFile(out, 1), 'utf8'))).toEqual(choice);
+    expect(choice.rows.map((r) => r.temperature)).toEqual([1, 0.5]);
+    for (const r of choice.rows) {
+      expect(r.perClass).toHaveLength(10);
+      expect(r.kernelDistance).toBeCloseTo(r.perClass.reduce((a, b) => a + b) / 10, 12);
+    }
+    expect(choice.rows[0].kernelDistance).not.toBe(choice.rows[1].kernelDistance);
+    expect(choice.temperature).toBe(choice.rows.reduce((a, b) => (b.kernelDistance < a.kernelDistance ? b : a)).temperature);
+    expect(choice).toMatchObject({ generator: CGAN_GENERATOR, samplesPerClass: 3, referencePerClass: 6, standingStats: 1 });
+    // Read again, not measured; another generator file is measured again.
+    said.length = 0;
+    expect(await chooseTemperature(out, run, options, (l) => said.push(l))).toEqual(choice);
+    expect(said).toEqual([expect.stringMatching(/as chosen before/)]);
+    writeFileSync(choiceFile(out, 1), JSON.stringify({ ...choice, generatorSha256: '0'.repeat(64), temperature: 0.7 }));
+    said.length = 0;
+    expect(await chooseTemperature(out, run, options, (l) => said.push(l))).toEqual(choice);
+    expect(said[0]).toMatch(/made for another generator or other settings; choosing again/);
+    // Too few training images of a class: said before any sampling.
+    await expect(chooseTemperature(out, run, { ...options, referencePerClass: 7, standingStats: undefined })).rejects.toThrow(/has 6 training images of class 0, 7 are needed/);
+    // The report says how its temperature was chosen; a train run refuses auto as it refuses a number.
+    await gradeRun(out, run, { judges: [], evalSamples: 20, realData: null, quiet: true, temperature: choice.temperature, standingStats: 1, chosenBy: '--temperature auto' });
+    expect(JSON.parse(readFileSync(join(out, `report_temperature${choice.temperature}_standing1.json`), 'utf8')).sampler.description).toMatch(/\(the temperature chosen by --temperature auto\)/);
+    expect(() => checkCganSampling({ temperature: 'auto' }, { ...run, method: undefined } as unknown as CganConfig, 'a-train-run')).toThrow(/--temperature: for a cGAN run/);
   });
 
   it('--grade-every grades G during training (grades.jsonl, judge-curve.png), leaves training as it was, and resumes', async () => {

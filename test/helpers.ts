@@ -1,7 +1,10 @@
 // Shared test machinery: float64 CPU references, seeded inputs, max-norm relative comparison,
 // and a gradient check that holds a GPU op against finite differences of its CPU reference.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, expect } from 'vitest';
+import { Rng } from '../src/engine/random.js';
 import { init } from '../src/engine/runtime.js';
 import { tensor, type Tensor } from '../src/engine/tensor.js';
 import { readCheckpoint, toFloat32, type HostTensor } from '../src/models/checkpoint/index.js';
@@ -95,4 +98,22 @@ export async function checkOp(
     expect(err, `input ${k} received no gradient`).not.toBeNull();
     expect(err!, `gradient of input ${k}: relative error ${err!.toExponential(2)} exceeds ${gradRel}`).toBeLessThanOrEqual(gradRel);
   }
+}
+
+/** A Fashion-MNIST-shaped folder `dir` (gzipped idx files of `split`) with `perClass` random 28x28 images of each of 10 classes. */
+export function tinyFashionMnist(dir: string, perClass: number, split: 'test' | 'train' = 'test'): string {
+  const n = 10 * perClass;
+  const rng = new Rng(11);
+  const images = Buffer.alloc(16 + n * 28 * 28);
+  images.writeUInt32BE(0x803, 0);
+  [n, 28, 28].forEach((v, i) => images.writeUInt32BE(v, 4 + 4 * i));
+  for (let i = 16; i < images.length; i++) images[i] = rng.int(256);
+  const labels = Buffer.alloc(8 + n);
+  labels.writeUInt32BE(0x801, 0);
+  labels.writeUInt32BE(n, 4);
+  for (let i = 0; i < n; i++) labels[8 + i] = i % 10;
+  const prefix = split === 'test' ? 't10k' : 'train';
+  writeFileSync(join(dir, `${prefix}-images-idx3-ubyte.gz`), gzipSync(images));
+  writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(labels));
+  return dir;
 }

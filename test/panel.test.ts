@@ -6,18 +6,17 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/engine/random.js';
 import { scope, tensor } from '../src/engine/tensor.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { formatReport, NEAREST_SAMPLES, readReport, shortLabels, type Report } from '../src/train/evaluate.js';
 import { collectJudges, gradeRun, PUBLIC_JUDGES, resolveJudges } from '../src/train/grade.js';
-import { frechetDistance, frechetDistanceToSamples, meanAndCovariance, meanNearestNeighbourDistance, meanPairwiseDistance } from '../src/train/metrics.js';
+import { frechetDistance, frechetDistanceToSamples, kernelDistance, kernelSelfTerm, meanAndCovariance, meanNearestNeighbourDistance, meanPairwiseDistance } from '../src/train/metrics.js';
 import type { ConditioningPipeline } from '../src/train/pipeline.js';
 import { generateLatents, priorFilter, PriorFilterBudgetError } from '../src/train/priorFilter.js';
 import { buildPipeline, type TrainConfig } from '../src/train/trainer.js';
-import { FIXTURES, setupGpu, tinyTrainConfig } from './helpers.js';
+import { FIXTURES, setupGpu, tinyFashionMnist, tinyTrainConfig } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const fresh = () => mkdtempSync(join(tmpdir(), 'cgan-panel-'));
@@ -42,24 +41,6 @@ async function classifierProbabilities(z: Float32Array): Promise<Float32Array> {
   const r = pipeline.generator.resolution;
   const n = z.length / dimZ;
   return (await scope(() => softmax(pipeline.classify(tensor(images, [n, 3, r, r])).logits)).data()) as Float32Array;
-}
-
-/** A Fashion-MNIST-shaped folder (gzipped idx files) with `perClass` random 28x28 images of each of 10 classes. */
-function tinyRealData(perClass: number): string {
-  const dir = fresh();
-  const n = 10 * perClass;
-  const rng = new Rng(11);
-  const images = Buffer.alloc(16 + n * 28 * 28);
-  images.writeUInt32BE(0x803, 0);
-  [n, 28, 28].forEach((v, i) => images.writeUInt32BE(v, 4 + 4 * i));
-  for (let i = 16; i < images.length; i++) images[i] = rng.int(256);
-  const labels = Buffer.alloc(8 + n);
-  labels.writeUInt32BE(0x801, 0);
-  labels.writeUInt32BE(n, 4);
-  for (let i = 0; i < n; i++) labels[8 + i] = i % 10;
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(images));
-  writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(labels));
-  return dir;
 }
 
 describe('the judge panel', () => {
@@ -123,7 +104,7 @@ describe('the judge panel', () => {
   });
 
   it('with real data: per judge Fréchet distances and real figures, kept in the real cache', async () => {
-    const real = tinyRealData(3);
+    const real = tinyFashionMnist(fresh(), 3);
     const cache = join(fresh(), 'cache');
     const options = { pipeline, judges: [join(FIXTURES, 'vgg_bn_tiny.pth')], evalSamples: 20, realData: real, realCache: cache, quiet: true };
     const first = await gradeRun(config.out, config, options);
@@ -142,7 +123,7 @@ describe('the judge panel', () => {
   });
 
   it(`with ${NEAREST_SAMPLES} samples and real images a class: nearest-neighbour distances against real; a cache from before them is measured again`, async () => {
-    const real = tinyRealData(NEAREST_SAMPLES);
+    const real = tinyFashionMnist(fresh(), NEAREST_SAMPLES);
     const cache = join(fresh(), 'cache');
     const options = { pipeline, judges: [join(FIXTURES, 'vgg_bn_tiny.pth')], evalSamples: 10 * NEAREST_SAMPLES, realData: real, realCache: cache, quiet: true };
     const first = await gradeRun(config.out, config, options);
@@ -182,6 +163,37 @@ describe('the judge panel', () => {
     // Relative 1e-7: the d x d form takes square roots of the rank-deficient covariance's zero
     // eigenvalues, which Jacobi leaves at about 1e-16 (a square root of 1e-8 each).
     expect(Math.abs(frechetDistanceToSamples(samples, n, d, reference) - full) / full).toBeLessThan(1e-7);
+  });
+
+  it('kernel distance: the unbiased squared MMD of the cubic kernel; about 0 between samples of one distribution, where Fréchet is not', () => {
+    // x = {0, 1}, y = {0, 2} (d = 1), k(a, b) = (ab + 1)^3: the x-x and y-y pairs give 1 each, the
+    // four x-y pairs 1, 1, 1, 27 (mean 7.5), so 1 + 1 - 2 * 7.5.
+    expect(kernelDistance(Float64Array.of(0, 1), 2, Float64Array.of(0, 2), 2, 1)).toBeCloseTo(-13, 12);
+    expect(() => kernelDistance(Float64Array.of(0), 1, Float64Array.of(0, 2), 2, 1)).toThrow(/2 or more rows on each side, got 1 and 2/);
+    // Against the sums written out over all index pairs, in float64, with a d > 1 dot product.
+    const rng = new Rng(3);
+    const [n, m, d] = [7, 9, 5];
+    const x = Float64Array.from({ length: n * d }, () => rng.normal());
+    const y = Float64Array.from({ length: m * d }, () => 0.5 * rng.normal() + 0.3);
+    const k = (a: Float64Array, i: number, b: Float64Array, j: number) => (Array.from({ length: d }, (_, c) => a[i * d + c] * b[j * d + c]).reduce((s, v) => s + v) / d + 1) ** 3;
+    let [xx, yy, xy] = [0, 0, 0];
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) xx += k(x, i, x, j);
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) if (i !== j) yy += k(y, i, y, j);
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) xy += k(x, i, y, j);
+    const expected = xx / (n * (n - 1)) + yy / (m * (m - 1)) - (2 * xy) / (n * m);
+    expect(kernelDistance(x, n, y, m, d)).toBeCloseTo(expected, 10);
+    expect(kernelDistance(x, n, y, m, d, kernelSelfTerm(y, m, d))).toBe(kernelDistance(x, n, y, m, d));
+    // 200 draws of 10 samples against 10 of the same normal: the kernel distance averages about 0,
+    // Fréchet's about the bias of 10 samples; both see a shifted mean.
+    const draw = (shift: number) => Float64Array.from({ length: 10 * 4 }, () => rng.normal() + shift);
+    const same = Array.from({ length: 200 }, () => kernelDistance(draw(0), 10, draw(0), 10, 4));
+    const meanSame = same.reduce((a, b) => a + b) / same.length;
+    const spreadSame = Math.sqrt(same.reduce((a, b) => a + (b - meanSame) ** 2, 0) / (same.length - 1));
+    expect(Math.abs(meanSame)).toBeLessThan((3 * spreadSame) / Math.sqrt(same.length));
+    const frechetSame = Array.from({ length: 200 }, () => frechetDistance(meanAndCovariance(draw(0), 10, 4), meanAndCovariance(draw(0), 10, 4), 4));
+    expect(frechetSame.reduce((a, b) => a + b) / 200).toBeGreaterThan(1);
+    const shifted = Array.from({ length: 200 }, () => kernelDistance(draw(1), 10, draw(0), 10, 4));
+    expect(shifted.reduce((a, b) => a + b) / 200).toBeGreaterThan(meanSame + 10 * spreadSame / Math.sqrt(200));
   });
 
   it('a version 1 report still reads, as a panel of its one judge', () => {

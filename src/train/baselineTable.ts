@@ -4,8 +4,8 @@
 // conditional DCGAN with `npm run cgan` (runs/baseline/cgan; cgan-2epochs and cgan-3epochs: copies
 // trained on with --resume --epochs 2, then 3; cgan-5epochs: runs of --epochs 5, and cgan-6epochs
 // their copies trained on to 6; cgan-sn-hinge-5epochs: runs of --spectral-norm --loss hinge --epochs 5;
-// cgan-ema-5epochs: runs of --epochs 5 --ema 0.999, and cgan-ema-2epochs their copies at the end of
-// epoch 2 (the default command's bytes); cgan-projection-2epochs and
+// cgan-ema-5epochs: runs of --epochs 5 --ema 0.999 (the default command's bytes since 2026-12-05),
+// and cgan-ema-2epochs their copies at the end of epoch 2; cgan-projection-2epochs and
 // cgan-projection-sn-hinge-2epochs: runs of --discriminator projection, alone and with
 // --spectral-norm --loss hinge; cgan-acgan-2epochs: runs of --discriminator auxiliary --epochs 5
 // copied at the end of epoch 2 and stopped; cgan-nearest-5epochs: runs of --upsampling nearest
@@ -27,6 +27,7 @@ import { FASHION_MNIST_CLASSES } from './fashionMnist.js';
 import { writeFileAtomic } from './files.js';
 import { PALETTE, plotTradeoff, type TradeoffPoint } from './plot.js';
 import { documentedRows, END, figures, keptRun, lastGrid, overSeeds, PANEL, replaceGenerated, type RunRecord, SHORT, trainMinutes } from './seedTable.js';
+import { TEMPERATURES } from './temperatureChoice.js';
 
 interface BaselineRow {
   dir: string;
@@ -93,10 +94,10 @@ const ROWS: BaselineRow[] = [
     images: '60,000 / 60,000 (five epochs)',
   },
   {
-    // Copies of the 5-epoch runs with --ema 0.999 at the end of epoch 2: the same bytes as runs of the default command.
+    // Copies of the 5-epoch runs with --ema 0.999 at the end of epoch 2: the same bytes as runs of --epochs 2.
     dir: 'runs/baseline/cgan-ema-2epochs',
-    label: "two epochs, sampled from the average of G's weights: the default `npm run cgan` (`--ema 0.999`, since 2026-12-04)",
-    command: 'npm run cgan -- --seed <s>',
+    label: "two epochs, sampled from the average of G's weights (`--epochs 2`; the default `npm run cgan` of 2026-12-04)",
+    command: 'npm run cgan -- --epochs 2 --seed <s>',
     images: '60,000 / 60,000 (two epochs)',
   },
   {
@@ -108,8 +109,8 @@ const ROWS: BaselineRow[] = [
   },
   {
     dir: 'runs/baseline/cgan-ema-5epochs',
-    label: "five epochs, sampled from the average of G's weights (`--ema 0.999`)",
-    command: 'npm run cgan -- --epochs 5 --ema 0.999 --seed <s>',
+    label: "five epochs, sampled from the average of G's weights: the default `npm run cgan` (since 2026-12-05)",
+    command: 'npm run cgan -- --seed <s>',
     images: '60,000 / 60,000 (five epochs)',
   },
   {
@@ -208,12 +209,12 @@ const TRANSFER_ROWS: BaselineRow[] = TRANSFER_IMAGES.flatMap((n) => {
 /**
  * Sampling temperature (GeneratorPrior): the cGAN runs graded again with z from N(0, T^2 I), each
  * T for every seed (`npm run eval -- --run <seed folder> --eval-samples 1000 --real-data ...
- * --temperature T`): how much variety buys how much recognisability. Nothing is chosen here.
+ * --temperature T`): how much variety buys how much recognisability. Nothing is chosen here; the
+ * grid is the one --temperature auto chooses from (temperatureChoice.ts).
  */
-const TEMPERATURES = [1, 0.9, 0.8, 0.7, 0.6, 0.5];
 const TEMPERATURE_SETS = [
-  { dir: 'runs/baseline/cgan-ema-2epochs', label: 'the default `npm run cgan` (two epochs)', short: 'the default (2 epochs)', images: '60,000 / 60,000 (two epochs)' },
-  { dir: 'runs/baseline/cgan-ema-5epochs', label: 'five epochs (`--epochs 5`)', short: '5 epochs', images: '60,000 / 60,000 (five epochs)' },
+  { dir: 'runs/baseline/cgan-ema-2epochs', label: 'two epochs (`--epochs 2`)', short: '2 epochs', images: '60,000 / 60,000 (two epochs)' },
+  { dir: 'runs/baseline/cgan-ema-5epochs', label: 'the default `npm run cgan` (five epochs)', short: 'the default (5 epochs)', images: '60,000 / 60,000 (five epochs)' },
   { dir: 'runs/baseline/cgan-width32-3epochs', label: 'three epochs at width 32 (`--width 32 --epochs 3`)', short: 'width 32, 3 epochs', images: '60,000 / 60,000 (three epochs)' },
 ];
 /** The same runs and temperatures with G's batchnorm statistics measured at each (`--standing-stats`, BigGAN's standing statistics). */
@@ -420,7 +421,7 @@ ${transfer.frechet.join('\n')}
 
 ## Sampling temperature: recognisability against variety
 
-The cGAN runs above (the default, five epochs, and width 32 for three), each seed graded again with z drawn from
+The cGAN runs above (two epochs, the default five, and width 32 for three), each seed graded again with z drawn from
 N(0, T^2 I) instead of N(0, I): \`npm run eval -- --run <seed folder> --eval-samples 1000 --real-data
 /usr/share/datasets/fashion-mnist --temperature T\` (report_temperature<T>.json). A lower temperature
 keeps G's draws nearer the centre of its prior: more typical images, less variety (Kingma &

@@ -165,6 +165,8 @@ export interface CganSampling {
    * are measured before sampling (BigGAN's standing statistics, updateBn); absent: those G stored.
    */
   standingStats?: number;
+  /** How the temperature was chosen, for the report (--temperature auto); absent: given by hand. */
+  chosenBy?: string;
 }
 
 /** The draws in each batch of standing statistics. */
@@ -178,7 +180,8 @@ export function samplingTag(s: CganSampling): string {
 /** In words, for a report's sampler line. */
 export function describeSampling(s: CganSampling): string {
   const z = s.temperature === undefined ? 'z from N(0, I)' : `z from N(0, ${s.temperature}^2 I) (temperature ${s.temperature})`;
-  return s.standingStats ? `${z}, batchnorm statistics standing on ${s.standingStats} x ${STANDING_BATCH} such draws` : z;
+  const drawn = s.standingStats ? `${z}, batchnorm statistics standing on ${s.standingStats} x ${STANDING_BATCH} such draws` : z;
+  return s.chosenBy ? `${drawn} (the temperature chosen by ${s.chosenBy})` : drawn;
 }
 
 /** A cGAN run's trained generator with the frozen classifier, as `sample` and `eval` use a run. */

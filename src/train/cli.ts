@@ -16,6 +16,7 @@ import { cganPipeline, cganSamplingGenerator, generatorDimZ, isCganRun, STANDING
 import { GAN_LOSSES } from './ganLoss.js';
 import { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, fashionMnistFiles } from './fashionMnist.js';
 import { prepareRunFolder, shownPath, writeFileAtomic } from './files.js';
+import { chooseTemperature, choiceFile, TEMPERATURE_CHOICE_DEFAULTS, TEMPERATURES } from './temperatureChoice.js';
 import { npyBytes, writeImageGrid } from './images.js';
 import { DEFAULT_PASSES_PER_SAMPLE, filterProgress, generateLatents, priorFilter } from './priorFilter.js';
 import { parseRunFile } from './runFile.js';
@@ -85,6 +86,18 @@ const truncationArg = unitInterval('--truncation');
 const TEMPERATURE_HELP =
   "a cGAN run: draw z from N(0, T^2 I) instead of N(0, I), T in (0, 1]: nearer the prior's centre, more typical images and less variety " +
   '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
+const TEMPERATURE_AUTO_HELP =
+  `, or auto: the one of ${TEMPERATURES.join(', ')} whose samples lie closest to the run's training images on the frozen classifier's features ` +
+  '(kernel distance, per class; no judge; kept in the run folder as temperature-choice.json)';
+/** --temperature: T in (0, 1], or 'auto' (temperatureChoice.ts). */
+const temperatureArg = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : unitInterval('--temperature')(v));
+
+/** --temperature and --standing-stats as drawn: 'auto' becomes the run's chosen temperature (after init(): it samples G). */
+async function cganSampling(o: { temperature?: number | 'auto'; standingStats?: number }, dir: string, config: TrainConfig | CganConfig): Promise<CganSampling> {
+  if (o.temperature !== 'auto') return { temperature: o.temperature, standingStats: o.standingStats };
+  const choice = await chooseTemperature(dir, config as CganConfig, { ...TEMPERATURE_CHOICE_DEFAULTS, standingStats: o.standingStats });
+  return { temperature: choice.temperature, standingStats: o.standingStats, chosenBy: `--temperature auto, ${shownPath(choiceFile(dir, o.standingStats))}` };
+}
 const STANDING_HELP =
   `a cGAN run: first measure G's batchnorm statistics on <batches> batches of ${STANDING_BATCH} draws at the sampling temperature, instead of those it stored ` +
   "(BigGAN's standing statistics, torch.optim.swa_utils.update_bn; BigGAN's default is 16)";
@@ -481,7 +494,7 @@ const evalCommand = program
   .option('--real-data <dir>', 'Fashion-MNIST idx folder for real-image figures and Fréchet distances')
   .option('--real-cache <dir>', "keep the judges' real-image figures (from --real-data) in this folder, for later runs")
   .option('--sampler <kind>', `${SAMPLER_HELP} (filters write report_prior-filter_<p> or report_latent-filter_<screen>_<p>_pool<N> .md / .json, and samples_ .png of the same name)`, samplerArg, 'input-generator')
-  .option('--temperature <T>', `${TEMPERATURE_HELP}; writes report_temperature<T> .md / .json and samples_temperature<T>.png`, unitInterval('--temperature'))
+  .option('--temperature <T>', `${TEMPERATURE_HELP}${TEMPERATURE_AUTO_HELP}; writes report_temperature<T> .md / .json and samples_temperature<T>.png`, temperatureArg)
   .option('--standing-stats <batches>', `${STANDING_HELP}; writes report_standing<batches> (report_temperature<T>_standing<batches> with --temperature) and a grid of the same name`, count('--standing-stats'));
 filterOptions(evalCommand, 'graded sample')
   .action(async (o) => {
@@ -492,9 +505,9 @@ filterOptions(evalCommand, 'graded sample')
     const config = readRun(dir, !asked);
     const sampler = asked && withRunPool(asked, config);
     if (sampler && isCganRun(config)) throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
-    const sampling = { temperature: o.temperature, standingStats: o.standingStats };
-    checkCganSampling(sampling, config, o.run);
+    checkCganSampling(o, config, o.run);
     await init();
+    const sampling = await cganSampling(o, dir, config);
     await gradeRun(dir, config, { judges, defaultPanel: o.judge === undefined, evalSamples: o.evalSamples, realData, realCache: o.realCache, sampler, ...sampling });
     console.log(`wrote ${shownPath(join(dir, reportStem(sampler, sampling)))}.md and .json`);
   });
@@ -510,7 +523,7 @@ const sampleCommand = program
   .option('--seed <n>', 'noise seed', wholeNumber('--seed'), 0)
   .requiredOption('--out <file>', 'output .png or .npy')
   .option('--sampler <kind>', SAMPLER_HELP, samplerArg, 'input-generator')
-  .option('--temperature <T>', TEMPERATURE_HELP, unitInterval('--temperature'))
+  .option('--temperature <T>', TEMPERATURE_HELP + TEMPERATURE_AUTO_HELP, temperatureArg)
   .option('--standing-stats <batches>', STANDING_HELP, count('--standing-stats'));
 filterOptions(sampleCommand, 'requested image')
   .action(async (o) => {
@@ -529,9 +542,9 @@ filterOptions(sampleCommand, 'requested image')
     if (isCganRun(config) && sampler) {
       throw new Error(`--sampler ${sampler.kind}: ${o.run} is a cGAN run, which draws from its own class-conditional generator`);
     }
-    const sampling: CganSampling = { temperature: o.temperature, standingStats: o.standingStats };
-    checkCganSampling(sampling, config, o.run);
+    checkCganSampling(o, config, o.run);
     await init();
+    const sampling = await cganSampling(o, dir, config);
     let pipeline: ConditioningPipeline<LatentSampler>;
     if (isCganRun(config)) pipeline = await cganPipeline(dir, config, sampling);
     else {
@@ -544,7 +557,7 @@ filterOptions(sampleCommand, 'requested image')
     const dimZ = pipeline.inputGenerator.config.dimZ;
     const className = names[cls] ?? `class ${cls}`;
     let images: Float32Array;
-    let title = `${className}: ${o.n} samples, seed ${o.seed}${o.temperature === undefined ? '' : `, temperature ${o.temperature}`}${o.standingStats ? `, standing statistics ${o.standingStats}` : ''}`;
+    let title = `${className}: ${o.n} samples, seed ${o.seed}${sampling.temperature === undefined ? '' : `, temperature ${sampling.temperature}`}${o.standingStats ? `, standing statistics ${o.standingStats}` : ''}`;
     if (sampler) {
       const quota = new Array<number>(pipeline.numClasses).fill(0);
       quota[cls] = o.n;

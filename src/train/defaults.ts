@@ -32,12 +32,13 @@ export const TRAINING_DEFAULTS = {
 /**
  * The defaults of `npm run cgan` (the conditional DCGAN baseline): DCGAN's Adam (2e-4, beta1 0.5)
  * and losses, sized so that training and the report finish within 30 minutes on a 2-core
- * machine without a GPU (README: The cGAN baseline). Two epochs: the most that fits, and over 3
- * seeds the judges and Fréchet distances are better after the second than after the first
- * (docs/baseline.md).
+ * machine without a GPU (README: The cGAN baseline). Five epochs: the whole command took 25.8
+ * minutes from a cold shader cache on the 2-core AVX-512 machine (2026-12-05), and a sixth no
+ * longer moves the judges over 3 seeds (docs/baseline.md). An AVX2 machine takes about twice as
+ * long a step: `--epochs 2` fits its 30 minutes.
  */
 export const CGAN_DEFAULTS = {
-  epochs: 2,
+  epochs: 5,
   batch: 64,
   lr: 2e-4,
   beta1: 0.5,

@@ -154,7 +154,7 @@ export interface GradeOptions extends CganSampling {
 }
 
 /** --temperature and --standing-stats belong to a cGAN run's prior: a train run's input generator sets z's spread, and its G is the pretrained one. */
-export function checkCganSampling(sampling: CganSampling, config: TrainConfig | CganConfig, run: string): void {
+export function checkCganSampling(sampling: { temperature?: number | 'auto'; standingStats?: number }, config: TrainConfig | CganConfig, run: string): void {
   if (isCganRun(config)) return;
   if (sampling.temperature !== undefined) throw new Error(`--temperature: for a cGAN run (npm run cgan); ${run} is a train run, whose input generator sets z's spread`);
   if (sampling.standingStats !== undefined) throw new Error(`--standing-stats: for a cGAN run (npm run cgan); ${run} is a train run, whose generator keeps the statistics it was trained with`);
@@ -181,7 +181,7 @@ export async function gradeRun(dir: string, config: TrainConfig | CganConfig, op
   const rt = runtime();
   const cgan = isCganRun(config);
   if (cgan && options.sampler) throw new Error(`--sampler ${options.sampler.kind}: ${dir} is a cGAN run, whose own generator is graded`);
-  const sampling: CganSampling = { temperature: options.temperature, standingStats: options.standingStats };
+  const sampling: CganSampling = { temperature: options.temperature, standingStats: options.standingStats, chosenBy: options.chosenBy };
   checkCganSampling(sampling, config, dir);
   let pipeline: ConditioningPipeline<LatentSampler>;
   if (options.pipeline) pipeline = options.pipeline;
