@@ -13,7 +13,7 @@ import { scope, tensor } from '../engine/tensor.js';
 import { conversionMetadata } from '../models/convert.js';
 import { BigGANGenerator, type BigGANConfig } from '../models/biggan.js';
 import { toFloat32 } from '../models/checkpoint/index.js';
-import type { ConvertedModel, FrozenGenerator } from '../models/family.js';
+import type { ConvertedModel, FrozenClassifier, FrozenGenerator } from '../models/family.js';
 import { DCGANDiscriminator, DCGANGenerator, type DCGANDiscriminatorConfig, type DCGANGeneratorConfig, type DiscriminatorConditioning, type GeneratorConditioning, type GeneratorUpsampling } from '../models/dcgan.js';
 import { loadClassifier, loadGenerator, readModelFile } from '../models/load.js';
 import { Conv2d } from '../models/module.js';
@@ -191,9 +191,23 @@ export async function cganPipeline(dir: string, config: CganConfig, sampling: Cg
   if (classifier.numClasses !== generator.numClasses) {
     throw new Error(`the classifier ${config.classifier} has ${classifier.numClasses} classes, the run's generator ${generator.numClasses}`);
   }
+  return drawnAs({ generator, classifier, classifierSize: config.classifierSize }, sampling, config.seed);
+}
+
+/**
+ * A run's G and classifier (or another pipeline's), drawing as `sampling` says: a prior at its
+ * temperature, and G's statistics standing if asked (updateBn replaces them whole, so the same G
+ * can be drawn at one temperature and then at another). Without standingStats G keeps the
+ * statistics it has.
+ */
+export function drawnAs(
+  { generator, classifier, classifierSize }: { generator: FrozenGenerator; classifier: FrozenClassifier; classifierSize: number },
+  sampling: CganSampling,
+  seed: number,
+): ConditioningPipeline<GeneratorPrior> {
   const prior = new GeneratorPrior({ numClasses: generator.numClasses, dimZ: generator.dimZ, temperature: sampling.temperature });
-  if (sampling.standingStats) standingStatistics(generator, prior, sampling.standingStats, config.seed);
-  return new ConditioningPipeline(generator, classifier, prior, config.classifierSize);
+  if (sampling.standingStats) standingStatistics(generator, prior, sampling.standingStats, seed);
+  return new ConditioningPipeline(generator, classifier, prior, classifierSize);
 }
 
 /**

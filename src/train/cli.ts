@@ -88,7 +88,7 @@ const TEMPERATURE_HELP =
   '(reduced temperature, the smooth form of BigGAN\'s truncation; docs/baseline.md measures it)';
 const TEMPERATURE_AUTO_HELP =
   `, or auto: the one of ${TEMPERATURES.join(', ')} whose samples lie closest to the run's training images on the frozen classifier's features ` +
-  '(kernel distance, per class; no judge; kept in the run folder as temperature-choice.json)';
+  '(kernel distance, per class; no judge; kept in the run folder as temperature-choice[_standing<batches>].json)';
 /** --temperature: T in (0, 1], or 'auto' (temperatureChoice.ts). */
 const temperatureArg = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : unitInterval('--temperature')(v));
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/random.js';
 import { scope, tensor, type Tensor } from '../engine/tensor.js';
-import { cganPipeline, cganSamplingGenerator, samplingTag, type CganConfig } from './cgan.js';
+import { cganPipeline, cganSamplingGenerator, drawnAs, samplingTag, type CganConfig } from './cgan.js';
 import { imagesOf, loadFashionMnistBytes } from './fashionMnist.js';
 import { shownPath, writeFileAtomic } from './files.js';
 import { kernelDistance, kernelSelfTerm } from './metrics.js';
@@ -77,19 +77,20 @@ export async function chooseTemperature(
   if (!config.data) throw new Error(`--temperature auto: the run's config.json names no training data ("data"), which the choice measures against`);
   const K = config.classNames.length;
   log(`--temperature auto: measuring ${temperatures.join(', ')} against ${options.referencePerClass} training images a class from ${config.data}`);
-  const reference = await referenceFeatures(dir, config, options.referencePerClass);
+  // One G and classifier for all: each temperature's standing statistics replace the last one's whole.
+  const asStored = await cganPipeline(dir, config);
+  const reference = await referenceFeatures(asStored, config, options.referencePerClass);
   const rows: TemperatureChoice['rows'] = [];
   for (const temperature of temperatures) {
-    const pipeline = await cganPipeline(dir, config, { temperature, standingStats: options.standingStats });
-    const samples = await sampleFeatures(pipeline, options.samplesPerClass, config.seed);
-    pipeline.generator.dispose();
-    pipeline.classifier.dispose();
+    const samples = await sampleFeatures(drawnAs(asStored, { temperature, standingStats: options.standingStats }, config.seed), options.samplesPerClass, config.seed);
     const perClass = Array.from({ length: K }, (_, c) =>
       kernelDistance(samples.features[c], options.samplesPerClass, reference.features[c], options.referencePerClass, samples.d, reference.selfTerms[c]));
     const mean = perClass.reduce((a, b) => a + b, 0) / K;
     rows.push({ temperature, kernelDistance: mean, perClass });
     log(`--temperature auto: T = ${temperature}: kernel distance ${mean.toFixed(4)}`);
   }
+  asStored.generator.dispose();
+  asStored.classifier.dispose();
   const best = rows.reduce((a, b) => (b.kernelDistance < a.kernelDistance ? b : a));
   const choice: TemperatureChoice = {
     temperature: best.temperature, criterion: CRITERION, generator, generatorSha256: sha,
@@ -102,7 +103,7 @@ export async function chooseTemperature(
 }
 
 /** The frozen classifier's penultimate features of the first `perClass` training images of each class. */
-async function referenceFeatures(dir: string, config: CganConfig, perClass: number) {
+async function referenceFeatures(pipeline: ConditioningPipeline<GeneratorPrior>, config: CganConfig, perClass: number) {
   const data = loadFashionMnistBytes(config.data, 'train');
   const K = config.classNames.length;
   const picked: number[][] = Array.from({ length: K }, () => []);
@@ -111,7 +112,6 @@ async function referenceFeatures(dir: string, config: CganConfig, perClass: numb
   });
   const short = picked.findIndex((p) => p.length < perClass);
   if (short >= 0) throw new Error(`--temperature auto: ${config.data} has ${picked[short].length} training images of class ${short}, ${perClass} are needed`);
-  const pipeline = await cganPipeline(dir, config);
   const features: Float32Array[] = [];
   let d = 0;
   for (const indices of picked) {
@@ -119,8 +119,6 @@ async function referenceFeatures(dir: string, config: CganConfig, perClass: numb
     features.push(out.features);
     d = out.d;
   }
-  pipeline.generator.dispose();
-  pipeline.classifier.dispose();
   return { features, d, selfTerms: features.map((f) => kernelSelfTerm(f, perClass, d)) };
 }
 
